@@ -1,0 +1,90 @@
+"""The feature extractor: a frozen VGG cut at the deepest layer the losses need.
+
+Input contract: a float32 batch (1, height, width, 3), RGB, pixel values 0..255 (any size of
+at least 32 px a side). The network's own `preprocess_input` (RGB->BGR, ImageNet mean
+subtracted) is the model's first layer, so callers and the optimised image stay in pixels.
+Output: a dict from Keras layer name (e.g. `block4_conv2`) to that layer's activations.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keras
+
+from nst.settings import ModelSettings
+
+APPLICATIONS = {
+    "vgg16": (keras.applications.VGG16, keras.applications.vgg16.preprocess_input),
+    "vgg19": (keras.applications.VGG19, keras.applications.vgg19.preprocess_input),
+}
+# Keras' own file names and download place for the ImageNet weights (include_top=False).
+WEIGHTS_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/{network}/{file}"
+WEIGHTS_FILE = "{network}_weights_tf_dim_ordering_tf_kernels_notop.h5"
+
+
+class WeightsError(RuntimeError):
+    """Network weights that cannot be had or do not fit; the message says what to do."""
+
+
+def build_feature_extractor(model: ModelSettings, seed: int = 0) -> keras.Model:
+    """A frozen multi-output model: pixels in, {layer name: features} out (see module doc)."""
+    constructor, preprocess_input = APPLICATIONS[model.network]
+    base = _load_network(constructor, model.network, model.weights, seed)
+    wanted = set(model.content_layers) | set(model.style_layers)
+
+    image = keras.Input(shape=(None, None, 3), name="image")
+    x = keras.layers.Lambda(preprocess_input, name="preprocess")(image)
+    outputs = {}
+    for layer in base.layers[1:]:
+        if model.pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
+            # Gatys et al.: average pooling gives smoother results; conv weights unchanged.
+            layer = keras.layers.AveragePooling2D(layer.pool_size, layer.strides, name=layer.name)
+        x = layer(x)
+        if layer.name in wanted:
+            outputs[layer.name] = x
+        if len(outputs) == len(wanted):
+            break  # deeper layers cost time and memory and feed no loss
+    extractor = keras.Model(image, outputs, name=f"{model.network}_{model.pooling}_features")
+    extractor.trainable = False
+    return extractor
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloaded model weights (honours KERAS_HOME)."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+
+
+def _load_network(constructor, network: str, weights: str, seed: int) -> keras.Model:
+    if weights == "random":
+        keras.utils.set_random_seed(seed)  # the same random network for the same seed
+        return constructor(include_top=False, weights=None)
+    if weights == "imagenet":
+        try:
+            return constructor(include_top=False, weights="imagenet")
+        except Exception as error:  # Keras raises a bare Exception for a failed download
+            file = WEIGHTS_FILE.format(network=network)
+            raise WeightsError(
+                f"cannot get the ImageNet {network} weights: {str(error).splitlines()[0]}. "
+                f"Keras downloads {file} (about 80 MB) once from "
+                f"{WEIGHTS_ORIGIN.format(network=network, file=file)} into {keras_cache_dir()}. "
+                f"Offline: copy that file into that folder, or set [model] weights to the path "
+                f"of a local weights file, or weights = random for a smoke run (no artistic "
+                f"result)."
+            ) from None
+    path = Path(weights)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise WeightsError(
+            f"[model] weights = {weights}: that file {what}; give the path of a Keras weights "
+            f"file for {network} (include_top=False), or imagenet, or random"
+        )
+    try:
+        return constructor(include_top=False, weights=str(path))
+    except Exception as error:  # h5py/Keras raise many kinds for a bad or mismatched file
+        raise WeightsError(
+            f"[model] weights = {weights}: cannot load it into {network} "
+            f"(include_top=False): {str(error).splitlines()[0]}. Is it a {network} weights "
+            f"file, complete, and does [model] network match it?"
+        ) from None

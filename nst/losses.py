@@ -1,0 +1,68 @@
+"""The losses of Gatys, Ecker & Bethge (CVPR 2016) as pure functions of tensors.
+
+`features` are one image's activations of one layer, shape (1, height, width, channels):
+N = channels, M = height * width. The functions return scalar float32 tensors.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _positions_by_channels(features: tf.Tensor) -> tf.Tensor:
+    """The paper's F: an (M, N) matrix (transposed, which suits matmul), one image's features."""
+    return tf.reshape(features, (-1, tf.shape(features)[-1]))
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """G = F Fᵀ, (N, N), summed over the M positions; not normalised."""
+    f = _positions_by_channels(features)
+    return tf.matmul(f, f, transpose_a=True)
+
+
+def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """L_content = 1/2 Σ (F − P)², unnormalised, as in the paper."""
+    return 0.5 * tf.reduce_sum(tf.square(features - target))
+
+
+def style_layer_loss(features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
+    """E_l = Σ (G − A)² / (4 N² M²), with G the Gram matrix of `features`, as in the paper."""
+    shape = tf.shape(features)
+    channels = tf.cast(shape[-1], tf.float32)
+    positions = tf.cast(shape[1] * shape[2], tf.float32)
+    # Dividing before squaring is the same number and keeps float32 far from overflow.
+    return tf.reduce_sum(
+        tf.square((gram_matrix(features) - target_gram) / (2.0 * channels * positions))
+    )
+
+
+def style_loss(features: list, target_grams: list, layer_weights: tf.Tensor) -> tf.Tensor:
+    """L_style = Σ_l w_l E_l over the style layers (lists in the same layer order)."""
+    errors = tf.stack([style_layer_loss(f, a) for f, a in zip(features, target_grams, strict=True)])
+    return tf.reduce_sum(layer_weights * errors)
+
+
+def tv_loss(image: tf.Tensor) -> tf.Tensor:
+    """Total variation: mean over pixels and channels of (Δx² + Δy²), pixels scaled to 0..1.
+
+    Not in the 2016 paper (Mahendran & Vedaldi's smoothness prior, common in its successors);
+    the mean keeps one tv_weight meaningful at every image size.
+    """
+    pixels = image / 255.0
+    dx = pixels[:, :, 1:, :] - pixels[:, :, :-1, :]
+    dy = pixels[:, 1:, :, :] - pixels[:, :-1, :, :]
+    return (tf.reduce_sum(tf.square(dx)) + tf.reduce_sum(tf.square(dy))) / tf.cast(
+        tf.size(pixels), tf.float32
+    )
+
+
+def relative(loss: tf.Tensor, loss_at_zero: tf.Tensor) -> tf.Tensor:
+    """A loss divided by its value for all-zero features: a dimensionless relative error.
+
+    Departure from the paper, in the objective only (logged losses stay the paper's): raw
+    L_content and E_l scale with the network's activation size (torchvision's VGG16 and
+    Caffe's VGG19 differ by orders of magnitude), the image size and the layer, so α/β tuned
+    for one setting do not carry over. Relative errors make α/β, and the layer weights,
+    mean the same for every network, size and layer.
+    """
+    return loss / tf.maximum(loss_at_zero, 1e-30)

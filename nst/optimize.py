@@ -1,0 +1,173 @@
+"""The optimisation: targets computed once, a small `tf.function` step, a loop that yields.
+
+The loop does no IO: it yields a `Progress` record per iteration and the caller writes
+files, bars and plots. Record i describes the image after i updates; record 0 is the start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nst.losses import content_loss, gram_matrix, relative, style_layer_loss, tv_loss
+from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings
+
+LOSS_NAMES = ("content", "style", "tv", "total")
+
+
+@dataclass(frozen=True)
+class Progress:
+    iteration: int
+    content: float  # the paper's L_content (unweighted)
+    style: float  # the paper's L_style = Σ w_l E_l (unweighted)
+    tv: float  # total variation, see losses.tv_loss
+    total: float  # the objective actually minimised (see Targets)
+    elapsed_s: float  # since the start of `stylize`, targets and tracing included
+    image: np.ndarray | None = None  # float32 (height, width, 3) pixels, when an iterate is due
+
+
+class Targets(NamedTuple):
+    """Everything the objective compares against, computed once; all tensors (no Python floats).
+
+    objective = α Σ_c L_c / L_c(0) + β Σ_l w_l E_l / E_l(0) + tv_weight · tv, where X(0) is
+    the loss for all-zero features (see losses.relative): α, β act on relative errors.
+    """
+
+    content_features: tuple  # P per content layer
+    content_at_zero: tuple  # L_content(0, P) per content layer
+    style_grams: tuple  # A per style layer
+    style_at_zero: tuple  # E_l(0, A) per style layer
+    layer_weights: tf.Tensor  # w_l, summing to 1
+    loss_weights: tf.Tensor  # (α, β, tv_weight)
+
+
+def compute_targets(
+    extractor: keras.Model,
+    content_image: np.ndarray,
+    style_image: np.ndarray,
+    model: ModelSettings,
+    loss: LossSettings,
+) -> Targets:
+    """The content features and style Gram matrices the generated image is pulled towards."""
+    content = extractor(tf.constant(content_image[None]))
+    style = extractor(tf.constant(style_image[None]))
+    content_features = tuple(content[name] for name in model.content_layers)
+    style_grams = tuple(gram_matrix(style[name]) for name in model.style_layers)
+    return Targets(
+        content_features=content_features,
+        content_at_zero=tuple(content_loss(tf.zeros_like(p), p) for p in content_features),
+        style_grams=style_grams,
+        style_at_zero=tuple(
+            style_layer_loss(tf.zeros_like(style[name]), a)
+            for name, a in zip(model.style_layers, style_grams, strict=True)
+        ),
+        layer_weights=tf.constant(model.style_layer_weights, tf.float32),
+        loss_weights=tf.constant([loss.content_weight, loss.style_weight, loss.tv_weight]),
+    )
+
+
+def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: tuple):
+    """A function (image batch, Targets) -> [content, style, tv, total] as one tensor."""
+
+    def objective(image: tf.Tensor, targets: Targets) -> tf.Tensor:
+        features = extractor(image)
+        content_terms = [
+            content_loss(features[name], p)
+            for name, p in zip(content_layers, targets.content_features, strict=True)
+        ]
+        style_terms = tf.stack(
+            [
+                style_layer_loss(features[name], a)
+                for name, a in zip(style_layers, targets.style_grams, strict=True)
+            ]
+        )
+        content = tf.add_n(content_terms)
+        style = tf.reduce_sum(targets.layer_weights * style_terms)
+        tv = tv_loss(image)
+        alpha, beta, tv_weight = tf.unstack(targets.loss_weights)
+        total = (
+            alpha
+            * tf.add_n(
+                [
+                    relative(c, z)
+                    for c, z in zip(content_terms, targets.content_at_zero, strict=True)
+                ]
+            )
+            + beta
+            * tf.reduce_sum(targets.layer_weights * relative(style_terms, targets.style_at_zero))
+            + tv_weight * tv
+        )
+        return tf.stack([content, style, tv, total])
+
+    return objective
+
+
+def make_step(objective, optimizer: keras.optimizers.Optimizer):
+    """One Adam update of `generated` in place; returns the losses of the image before it."""
+
+    @tf.function
+    def step(generated: tf.Variable, targets: Targets) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            losses = objective(generated, targets)
+            total = losses[3]  # indexed inside the tape, or the gradient is lost
+        gradient = tape.gradient(total, generated)
+        optimizer.apply_gradients([(gradient, generated)])
+        generated.assign(tf.clip_by_value(generated, 0.0, 255.0))  # keep valid pixels
+        return losses
+
+    return step
+
+
+def initial_image(
+    content_image: np.ndarray, style_image: np.ndarray, image: ImageSettings
+) -> np.ndarray:
+    """The starting point: the content image, a seeded noise blend of it, or the style image."""
+    if image.init == "style":
+        return style_image.copy()
+    if image.init == "noise":
+        noise = np.random.default_rng(image.seed).uniform(0, 255, content_image.shape)
+        blend = (1 - image.noise_ratio) * content_image + image.noise_ratio * noise
+        return blend.astype(np.float32)
+    return content_image.copy()
+
+
+def stylize(
+    extractor: keras.Model,
+    content_image: np.ndarray,
+    style_image: np.ndarray,
+    model: ModelSettings,
+    loss: LossSettings,
+    optimizer: OptimizerSettings,
+    image: ImageSettings,
+    save_every: int,
+) -> Iterator[Progress]:
+    """Optimise an image; yield a Progress per iteration, with the image every `save_every`.
+
+    The images are float32 (height, width, 3) pixels 0..255 of the same shape.
+    """
+    start = time.perf_counter()
+    targets = compute_targets(extractor, content_image, style_image, model, loss)
+    generated = tf.Variable(initial_image(content_image, style_image, image)[None])
+    adam = keras.optimizers.Adam(
+        learning_rate=optimizer.learning_rate,
+        beta_1=optimizer.beta_1,
+        beta_2=optimizer.beta_2,
+        epsilon=optimizer.epsilon,
+    )
+    adam.build([generated])
+    objective = make_objective(extractor, model.content_layers, model.style_layers)
+    step = make_step(objective, adam)
+    evaluate = tf.function(objective)  # the last record needs losses only, no update
+
+    last = optimizer.iterations
+    for iteration in range(last + 1):
+        due = iteration % save_every == 0 or iteration == last
+        snapshot = generated[0].numpy() if due else None
+        losses = (step if iteration < last else evaluate)(generated, targets).numpy()
+        yield Progress(iteration, *map(float, losses), time.perf_counter() - start, snapshot)

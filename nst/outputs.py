@@ -1,0 +1,108 @@
+"""A run's folder and what goes in it: settings, iterates, final image, loss log, plots.
+
+Every file is written to a temporary name beside it and renamed into place, so a crash
+never leaves a half-written PNG or CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from nst.images import to_uint8
+from nst.optimize import LOSS_NAMES, Progress
+
+CSV_COLUMNS = ("iteration", *LOSS_NAMES, "elapsed_s")
+ITERATES = "iterates"
+PLOTS = "plots"
+
+
+def create_run_dir(results_dir: Path, content_image: Path, style_image: Path) -> Path:
+    """A new, empty folder results_dir/<YYYYmmdd-HHMMSS>-<content>-<style>[-N]; never reused."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}-{_slug(Path(content_image).stem)}-{_slug(Path(style_image).stem)}"
+    Path(results_dir).mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        run_dir = Path(results_dir) / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            run_dir.mkdir()  # fails if it exists: two runs in one second get -2, -3, ...
+        except FileExistsError:
+            continue
+        (run_dir / ITERATES).mkdir()
+        (run_dir / PLOTS).mkdir()
+        return run_dir
+    raise FileExistsError(f"too many runs named {name} in {results_dir}")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:40] or "image"
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file and a rename (atomic on one filesystem)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(tmp, path)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Float pixels 0..255 (height, width, 3) -> PNG at `path`, clipped to valid pixels."""
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(buffer, format="PNG")
+    write_bytes_atomic(path, buffer.getvalue())
+
+
+def iterate_path(run_dir: Path, iteration: int) -> Path:
+    return Path(run_dir) / ITERATES / f"iter_{iteration:06d}.png"
+
+
+def losses_csv(records: list[Progress]) -> str:
+    """The loss log: header `iteration,content,style,tv,total,elapsed_s`, a row per record."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in records:
+        writer.writerow([r.iteration, *(f"{getattr(r, n):.9g}" for n in CSV_COLUMNS[1:])])
+    return buffer.getvalue()
+
+
+class RunWriter:
+    """Receives the optimisation's records and keeps the run folder up to date."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+        self.records: list[Progress] = []  # without images: they are on disk
+        self.last_image: np.ndarray | None = None
+
+    def add(self, record: Progress) -> None:
+        if record.image is not None:
+            write_png(iterate_path(self.run_dir, record.iteration), record.image)
+            self.last_image = record.image
+            # The log is rewritten with each iterate, so an abrupt end loses little.
+            self.write_log()
+        self.records.append(dataclasses.replace(record, image=None))
+
+    def write_log(self) -> None:
+        write_bytes_atomic(self.run_dir / "losses.csv", losses_csv(self.records).encode())
+
+    def finish(self) -> None:
+        """final.png (the last image), the complete loss log and the plots."""
+        if self.last_image is not None:
+            write_png(self.run_dir / "final.png", self.last_image)
+        self.write_log()
+        if self.records:
+            from nst.plots import plot_losses  # matplotlib is slow to import: only when needed
+
+            plot_losses(self.records, self.run_dir / PLOTS)

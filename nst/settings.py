@@ -1,0 +1,402 @@
+"""config.ini -> frozen, typed settings, parsed once.
+
+Each section is a frozen dataclass; each field carries its default, a one-line doc (written
+into config.ini) and a `Kind` that parses and checks the text. `render` writes settings back
+as a commented config.ini: the shipped file is `render(Settings())`, and every run saves
+`render(resolved settings)` beside its outputs.
+"""
+
+from __future__ import annotations
+
+import configparser
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from nst.networks import NETWORKS, conv_layer_names
+
+WEIGHTS_CHOICES = ("imagenet", "random")  # or a path to a Keras weights file
+POOLING_CHOICES = ("max", "avg")
+INIT_CHOICES = ("content", "noise", "style")
+BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
+BOOL_WORDS |= {"false": False, "no": False, "off": False, "0": False}
+
+
+class SettingsError(ValueError):
+    """A bad config file or value; the message names the place, the value and what is allowed."""
+
+
+# --- kinds of value: each parses text and says what it allows ------------------------------
+
+
+@dataclass(frozen=True)
+class Number:
+    type: type  # int or float
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False  # True: value must be > min, not >= min
+
+    def parse(self, text: str):
+        try:
+            value = self.type(text)
+        except ValueError:
+            raise ValueError(self.allowed()) from None
+        if not math.isfinite(value):
+            raise ValueError(self.allowed())
+        too_low = self.min is not None and (
+            value <= self.min if self.min_open else value < self.min
+        )
+        too_high = self.max is not None and value > self.max
+        if too_low or too_high:
+            raise ValueError(self.allowed())
+        return value
+
+    def allowed(self) -> str:
+        what = "an integer" if self.type is int else "a number"
+        bounds = []
+        if self.min is not None:
+            bounds.append(f"{'>' if self.min_open else '>='} {self.min:g}")
+        if self.max is not None:
+            bounds.append(f"<= {self.max:g}")
+        return what + (" " + " and ".join(bounds) if bounds else "")
+
+    def format(self, value) -> str:
+        return repr(value) if self.type is float else str(value)
+
+
+@dataclass(frozen=True)
+class Choice:
+    choices: tuple[str, ...]
+
+    def parse(self, text: str) -> str:
+        if text.lower() not in self.choices:
+            raise ValueError(self.allowed())
+        return text.lower()
+
+    def allowed(self) -> str:
+        return "one of " + ", ".join(self.choices)
+
+    def format(self, value: str) -> str:
+        return value
+
+
+@dataclass(frozen=True)
+class Flag:
+    def parse(self, text: str) -> bool:
+        if text.lower() not in BOOL_WORDS:
+            raise ValueError(self.allowed())
+        return BOOL_WORDS[text.lower()]
+
+    def allowed(self) -> str:
+        return "true or false"
+
+    def format(self, value: bool) -> str:
+        return "true" if value else "false"
+
+
+@dataclass(frozen=True)
+class FilePath:
+    def parse(self, text: str) -> Path:
+        if not text:
+            raise ValueError(self.allowed())
+        return Path(text).expanduser()
+
+    def allowed(self) -> str:
+        return "a file or folder path"
+
+    def format(self, value: Path) -> str:
+        return str(value)
+
+
+@dataclass(frozen=True)
+class Weights:
+    def parse(self, text: str) -> str:
+        if not text:
+            raise ValueError(self.allowed())
+        return text.lower() if text.lower() in WEIGHTS_CHOICES else str(Path(text).expanduser())
+
+    def allowed(self) -> str:
+        return " or ".join(WEIGHTS_CHOICES) + " or the path of a Keras weights file"
+
+    def format(self, value: str) -> str:
+        return value
+
+
+@dataclass(frozen=True)
+class ListOf:
+    item: Number | Choice | None = None  # None: names (non-empty words)
+    allow_empty: bool = False
+
+    def parse(self, text: str) -> tuple:
+        parts = [part.strip() for part in text.split(",")] if text.strip() else []
+        if (not parts and not self.allow_empty) or any(not part for part in parts):
+            raise ValueError(self.allowed())
+        return tuple(self.item.parse(part) if self.item else part for part in parts)
+
+    def allowed(self) -> str:
+        item = self.item.allowed() if self.item else "names"
+        return f"a comma-separated list of {item}" + (" (or empty)" if self.allow_empty else "")
+
+    def format(self, value: tuple) -> str:
+        return ", ".join(self.item.format(v) if self.item else v for v in value)
+
+
+def setting(default, kind, doc: str):
+    """A settings field: its single default, how its text is parsed, and its config.ini comment."""
+    return field(default=default, metadata={"kind": kind, "doc": doc})
+
+
+# --- the sections -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    content_image: Path = setting(
+        Path("data/content.png"), FilePath(), "photo whose content is kept"
+    )
+    style_image: Path = setting(Path("data/style.png"), FilePath(), "image whose style is painted")
+    results_dir: Path = setting(Path("results"), FilePath(), "each run makes a new folder in here")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    network: str = setting("vgg19", Choice(NETWORKS), "feature network: vgg19 | vgg16")
+    weights: str = setting(
+        "imagenet",
+        Weights(),
+        "imagenet (Keras downloads ~80 MB once) | random (no download, no art) | path",
+    )
+    pooling: str = setting(
+        "avg",
+        Choice(POOLING_CHOICES),
+        "avg (Gatys et al.; same weights) | max (as trained)",
+    )
+    content_layers: tuple[str, ...] = setting(
+        ("block4_conv2",),
+        ListOf(),
+        "layers whose features are the content (Keras names)",
+    )
+    style_layers: tuple[str, ...] = setting(
+        tuple(f"block{i}_conv1" for i in range(1, 6)),
+        ListOf(),
+        "layers whose Gram matrices are the style",
+    )
+    style_layer_weights: tuple[float, ...] = setting(
+        (),
+        ListOf(Number(float, min=0), allow_empty=True),
+        "one weight per style layer, normalised to sum 1; empty: equal weights",
+    )
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    content_weight: float = setting(
+        1.0, Number(float, min=0), "alpha: weight of the content term (relative error)"
+    )
+    style_weight: float = setting(
+        1000.0, Number(float, min=0), "beta: weight of the style term (relative error)"
+    )
+    tv_weight: float = setting(
+        0.0, Number(float, min=0), "weight of total variation (smoothness); 0 = off"
+    )
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    learning_rate: float = setting(
+        4.0,
+        Number(float, min=0, min_open=True),
+        "Adam step size, in pixel units (0..255)",
+    )
+    iterations: int = setting(300, Number(int, min=1), "number of optimisation steps")
+    beta_1: float = setting(0.9, Number(float, min=0, max=0.999999), "Adam's beta_1")
+    beta_2: float = setting(0.999, Number(float, min=0, max=0.999999), "Adam's beta_2")
+    epsilon: float = setting(1e-1, Number(float, min=0, min_open=True), "Adam's epsilon")
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    max_size: int = setting(
+        512, Number(int, min=32, max=8192), "longest side of the result, in pixels"
+    )
+    init: str = setting("content", Choice(INIT_CHOICES), "starting image: content | noise | style")
+    noise_ratio: float = setting(
+        0.6,
+        Number(float, min=0, max=1),
+        "with init = noise: share of noise in the blend",
+    )
+    seed: int = setting(0, Number(int, min=0), "random seed (noise, random weights)")
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    save_every: int = setting(10, Number(int, min=1), "save an iterate every this many steps")
+    show_viewer: bool = setting(True, Flag(), "open the evolution viewer after the run")
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: PathsSettings = PathsSettings()
+    model: ModelSettings = ModelSettings()
+    loss: LossSettings = LossSettings()
+    optimizer: OptimizerSettings = OptimizerSettings()
+    image: ImageSettings = ImageSettings()
+    output: OutputSettings = OutputSettings()
+
+
+SECTIONS: dict[str, type] = {f.name: f.default.__class__ for f in fields(Settings)}
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def _unknown(kind: str, name: str, valid) -> str:
+    close = difflib.get_close_matches(name, list(valid), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown {kind} '{name}': {hint}allowed: {', '.join(valid)}"
+
+
+def _read_ini(text: str, source: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=None)
+    parser.optionxform = str  # keys are case-sensitive names
+    try:
+        parser.read_string(text, source=source)
+    except configparser.Error as error:
+        first_line = str(error).splitlines()[0]
+        raise SettingsError(f"{source}: not a valid INI file: {first_line}") from None
+    return parser
+
+
+def parse_override(text: str) -> tuple[str, str, str]:
+    """'section.key=value' (from --set) -> (section, key, value)."""
+    name, sep, value = text.partition("=")
+    section, dot, key = name.strip().partition(".")
+    if not sep or not dot or not section or not key:
+        raise SettingsError(
+            f"--set {text!r}: expected section.key=value, e.g. loss.style_weight=1e4"
+        )
+    return section, key.strip(), value.strip()
+
+
+def load_settings(path: Path | None = None, overrides: tuple[str, ...] = ()) -> Settings:
+    """Read `path` (None: defaults only), apply `section.key=value` overrides, check everything.
+
+    Relative paths in the file are relative to the file's folder; in overrides, to the current
+    folder. All paths come back absolute, so the saved copy of a run's settings works anywhere.
+    """
+    values: dict[tuple[str, str], tuple[str, Path, str]] = {}  # -> (text, base dir, source)
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            what = "is a folder" if path.is_dir() else "does not exist"
+            raise SettingsError(f"config file {path} {what}: give --config PATH of a .ini file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise SettingsError(f"cannot read config file {path}: {error}") from None
+        parser = _read_ini(text, str(path))
+        for section in parser.sections():
+            for key, value in parser.items(section):
+                values[section, key] = (value.strip(), path.resolve().parent, str(path))
+    for text in overrides:
+        section, key, value = parse_override(text)
+        values[section, key] = (value, Path.cwd(), "--set")
+    return _build(values)
+
+
+def _build(values: dict[tuple[str, str], tuple[str, Path, str]]) -> Settings:
+    for section, key in values:
+        source = values[section, key][2]
+        if section not in SECTIONS:
+            raise SettingsError(
+                f"{source}: {_unknown('section', f'[{section}]', [f'[{s}]' for s in SECTIONS])}"
+            )
+        keys = [f.name for f in fields(SECTIONS[section])]
+        if key not in keys:
+            raise SettingsError(f"{source} [{section}]: {_unknown('key', key, keys)}")
+    sections = {}
+    for section, cls in SECTIONS.items():
+        parsed = {}
+        for f in fields(cls):
+            if (section, f.name) not in values:
+                continue
+            text, _, source = values[section, f.name]
+            try:
+                value = f.metadata["kind"].parse(text)
+            except ValueError as error:
+                raise SettingsError(
+                    f"{source} [{section}] {f.name} = {text!r}: expected {error}"
+                ) from None
+            parsed[f.name] = value
+        sections[section] = cls(**parsed)
+    settings = Settings(**sections)
+    return _resolve(settings, {k: v[1] for k, v in values.items()})
+
+
+def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings:
+    """Cross-field checks, weights normalised, paths made absolute."""
+    model = settings.model
+    valid = conv_layer_names(model.network)
+    for key in ("content_layers", "style_layers"):
+        for name in getattr(model, key):
+            if name not in valid:
+                raise SettingsError(
+                    f"[model] {key}: {_unknown(f'layer for {model.network}', name, valid)}"
+                )
+    weights = model.style_layer_weights or (1.0,) * len(model.style_layers)
+    if len(weights) != len(model.style_layers):
+        raise SettingsError(
+            f"[model] style_layer_weights = {', '.join(f'{w:g}' for w in weights)!r}: expected "
+            f"{len(model.style_layers)} weights, one per style layer "
+            f"({', '.join(model.style_layers)}), or empty for equal weights"
+        )
+    if sum(weights) <= 0:
+        raise SettingsError("[model] style_layer_weights: expected at least one weight > 0")
+    weights = tuple(w / sum(weights) for w in weights)
+
+    def absolute(section: str, key: str, value: Path) -> Path:
+        return (
+            Path(value)
+            if Path(value).is_absolute()
+            else bases.get((section, key), Path.cwd()) / value
+        )
+
+    paths = settings.paths
+    paths = dataclasses.replace(
+        paths,
+        **{f.name: absolute("paths", f.name, getattr(paths, f.name)) for f in fields(paths)},
+    )
+    network_weights = model.weights
+    if network_weights not in WEIGHTS_CHOICES:
+        network_weights = str(absolute("model", "weights", Path(network_weights)))
+    model = dataclasses.replace(model, style_layer_weights=weights, weights=network_weights)
+    return dataclasses.replace(settings, paths=paths, model=model)
+
+
+# --- writing ------------------------------------------------------------------------------
+
+HEADER = """\
+# nst settings. Edit, then run `python main.py` (or `python main.py --config FILE`).
+# Any key can also be set for one run: `python main.py --set loss.style_weight=1e4`.
+# Relative paths are relative to this file's folder.
+"""
+
+
+def render(settings: Settings) -> str:
+    """The settings as a commented config.ini that `load_settings` reads back to the same."""
+    lines = [HEADER]
+    for section_field in fields(settings):
+        section = getattr(settings, section_field.name)
+        lines.append(f"[{section_field.name}]")
+        for f in fields(section):
+            lines.append(f"# {f.metadata['doc']}")
+            text = f.metadata["kind"].format(getattr(section, f.name))
+            lines.append(f"{f.name} = {text}".rstrip())
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m nst.settings > config.ini  (regenerates the shipped file)
+    print(render(Settings()), end="")
