@@ -63,7 +63,7 @@ class Number:
         return what + (" " + " and ".join(bounds) if bounds else "")
 
     def format(self, value) -> str:
-        return repr(value) if self.type is float else str(value)
+        return f"{value:.10g}" if self.type is float else str(value)
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,7 @@ class LossSettings:
         1.0, Number(float, min=0), "alpha: weight of the content term (relative error)"
     )
     style_weight: float = setting(
-        1000.0, Number(float, min=0), "beta: weight of the style term (relative error)"
+        1e5, Number(float, min=0), "beta: weight of the style term (relative error)"
     )
     tv_weight: float = setting(
         0.0, Number(float, min=0), "weight of total variation (smoothness); 0 = off"
@@ -206,7 +206,7 @@ class LossSettings:
 @dataclass(frozen=True)
 class OptimizerSettings:
     learning_rate: float = setting(
-        4.0,
+        10.0,
         Number(float, min=0, min_open=True),
         "Adam step size, in pixel units (0..255)",
     )

@@ -1,0 +1,71 @@
+"""Shared test helpers: tiny generated images, the real weights (where present), main.py runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+VGG16_WEIGHTS = SHARED / "weights" / "vgg16_imagenet_notop.weights.h5"
+SHARED_IMAGES = SHARED / "images"
+
+
+def make_image(path: Path, width: int = 64, height: int = 48, seed: int = 0) -> Path:
+    """A small smooth colour image with some structure, written to `path`."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    phases = rng.uniform(0, 2 * np.pi, 3)
+    freq = rng.uniform(0.05, 0.3, 3)
+    channels = [127 + 120 * np.sin(freq[c] * (x + (c + 1) * y) + phases[c]) for c in range(3)]
+    Image.fromarray(np.stack(channels, axis=2).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def image_pair(tmp_path: Path) -> tuple[Path, Path]:
+    return make_image(tmp_path / "content.png", seed=1), make_image(tmp_path / "style.png", seed=2)
+
+
+def tiny_overrides(content: Path, style: Path, results: Path, **extra: str) -> list[str]:
+    """--set arguments for a fast run: random weights, 48 px, 4 iterations, no viewer."""
+    values = {
+        "paths.content_image": str(content),
+        "paths.style_image": str(style),
+        "paths.results_dir": str(results),
+        "model.weights": "random",
+        "image.max_size": "48",
+        "optimizer.iterations": "4",
+        "output.save_every": "2",
+        "output.show_viewer": "false",
+        **extra,
+    }
+    return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+
+
+def run_main(
+    args: list[str], cwd: Path = ROOT, timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """`python main.py ARGS` in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+needs_vgg16 = pytest.mark.skipif(
+    not VGG16_WEIGHTS.is_file(),
+    reason=f"real VGG16 weights not found at {VGG16_WEIGHTS} (../shared is absent)",
+)
