@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from nst.features import WeightsError, build_feature_extractor
     from nst.images import ImageError, load_pair
-    from nst.optimize import stylize
+    from nst.optimize import scale_budgets, stylize
     from nst.outputs import RunWriter, create_run_dir
     from nst.settings import SettingsError, load_settings, render
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     run_dir = create_run_dir(paths.results_dir, paths.content_image, paths.style_image)
     (run_dir / "config.ini").write_text(render(settings), encoding="utf-8")
-    writer = RunWriter(run_dir)
+    writer = RunWriter(run_dir, settings.image.scales)
     records = stylize(
         extractor,
         content_image,
@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         settings.image,
         settings.output.save_every,
     )
-    with tqdm(total=settings.optimizer.iterations, unit="step", dynamic_ncols=True) as bar:
+    steps = sum(scale_budgets(settings.optimizer, settings.image.scales))
+    with tqdm(total=steps, unit="step", dynamic_ncols=True) as bar:
         for record in records:
             writer.add(record)
             bar.set_postfix(content=f"{record.content:.3g}", style=f"{record.style:.3g}")

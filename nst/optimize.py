@@ -1,20 +1,25 @@
-"""The optimisation: targets computed once, a small `tf.function` step, a loop that yields.
+"""The optimisation: targets computed once per scale, a small `tf.function` step, loops that yield.
 
-The loop does no IO: it yields a `Progress` record per iteration and the caller writes
-files, bars and plots. Record i describes the image after i updates; record 0 is the start.
+The loops do no IO: they yield a `Progress` record per iteration and the caller writes
+files, bars and plots. At each scale, record i describes the image after i updates (Adam) or
+the i-th point whose loss L-BFGS evaluated; record 0 is the start, the last one the result.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
+from scipy.optimize import Bounds, minimize
 
+from nst.images import resize
 from nst.losses import content_loss, gram_matrix, relative, style_layer_loss, tv_loss
 from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings
 
@@ -30,6 +35,7 @@ class Progress:
     total: float  # the objective actually minimised (see Targets)
     elapsed_s: float  # since the start of `stylize`, targets and tracing included
     image: np.ndarray | None = None  # float32 (height, width, 3) pixels, when an iterate is due
+    scale: int = 1  # coarse-to-fine: 1 is the smallest size, [image] scales the full size
 
 
 class Targets(NamedTuple):
@@ -124,6 +130,20 @@ def make_step(objective, optimizer: keras.optimizers.Optimizer):
     return step
 
 
+def make_value_and_gradient(objective):
+    """(image batch, Targets) -> (losses [content, style, tv, total], d total / d image)."""
+
+    @tf.function
+    def value_and_gradient(image: tf.Tensor, targets: Targets):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            losses = objective(image, targets)
+            total = losses[3]
+        return losses, tape.gradient(total, image)
+
+    return value_and_gradient
+
+
 def initial_image(
     content_image: np.ndarray, style_image: np.ndarray, image: ImageSettings
 ) -> np.ndarray:
@@ -135,6 +155,138 @@ def initial_image(
         blend = (1 - image.noise_ratio) * content_image + image.noise_ratio * noise
         return blend.astype(np.float32)
     return content_image.copy()
+
+
+def scale_sizes(
+    height: int, width: int, scales: int, factor: float, min_side: int = 32
+) -> list[tuple[int, int]]:
+    """(height, width) per scale, smallest first, the last the full size; sides ≥ min_side."""
+    most = max(1.0, min(height, width) / min_side)  # never below min_side, never enlarged
+    sizes = []
+    for k in reversed(range(scales)):
+        shrink = min(factor**k, most)
+        sizes.append((max(1, round(height / shrink)), max(1, round(width / shrink))))
+    return sizes
+
+
+def scale_budgets(optimizer: OptimizerSettings, scales: int) -> list[int]:
+    """Iterations per scale, smallest first: coarse_iterations, then iterations at full size."""
+    coarse = optimizer.coarse_iterations
+    coarse = coarse * (scales - 1) if len(coarse) == 1 else coarse
+    return [*coarse[: scales - 1], optimizer.iterations]
+
+
+Clock = Callable[[], float]  # seconds since the start of `stylize`
+
+
+def adam_records(
+    objective,
+    targets: Targets,
+    start: np.ndarray,
+    optimizer: OptimizerSettings,
+    iterations: int,
+    save_every: int,
+    clock: Clock,
+    scale: int,
+) -> Iterator[Progress]:
+    """`iterations` Adam steps from `start`; a record per step and one for the result."""
+    generated = tf.Variable(start[None])
+    adam = keras.optimizers.Adam(
+        learning_rate=optimizer.learning_rate,
+        beta_1=optimizer.beta_1,
+        beta_2=optimizer.beta_2,
+        epsilon=optimizer.epsilon,
+    )
+    adam.build([generated])
+    step = make_step(objective, adam)
+    evaluate = tf.function(objective)  # the last record needs losses only, no update
+    for iteration in range(iterations + 1):
+        due = iteration % save_every == 0 or iteration == iterations
+        snapshot = generated[0].numpy() if due else None
+        # the four losses come back to the host in one transfer, the image only when due
+        losses = (step if iteration < iterations else evaluate)(generated, targets).numpy()
+        yield Progress(iteration, *map(float, losses), clock(), snapshot, scale)
+
+
+class _Stop(Exception):
+    """Ends SciPy's loop from inside: the evaluation budget is spent or the consumer left."""
+
+
+def lbfgs_records(
+    objective,
+    targets: Targets,
+    start: np.ndarray,
+    evaluations: int,
+    save_every: int,
+    clock: Clock,
+    scale: int,
+) -> Iterator[Progress]:
+    """L-BFGS-B in pixel bounds [0, 255] for `evaluations` loss+gradient evaluations.
+
+    SciPy drives its loop by callbacks; it runs in a worker thread, in lock-step with this
+    generator (each evaluation waits for the consumer), so one `minimize` call keeps its
+    curvature history for the whole budget, and closing the generator stops it.
+    Record i is the i-th evaluated point (line-search trials included); the last record is
+    the last point L-BFGS accepted, evaluated once more.
+    """
+    value_and_gradient = make_value_and_gradient(objective)
+    shape = (1, *start.shape)
+    results: queue.Queue = queue.Queue()  # worker -> generator
+    go_ahead: queue.Queue = queue.Queue()  # generator -> worker: True to go on, False to stop
+    accepted = [start.astype(np.float64).ravel()]
+
+    def loss_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
+        iteration = len(evaluated)
+        if iteration == evaluations:
+            raise _Stop
+        image = tf.constant(x.reshape(shape), tf.float32)  # float64 only on SciPy's side
+        losses, gradient = value_and_gradient(image, targets)
+        losses = losses.numpy()
+        evaluated.append(iteration)
+        due = iteration % save_every == 0
+        snapshot = x.reshape(start.shape).astype(np.float32) if due else None
+        results.put(Progress(iteration, *map(float, losses), clock(), snapshot, scale))
+        if not go_ahead.get():
+            raise _Stop
+        return float(losses[3]), gradient.numpy().astype(np.float64).ravel()
+
+    def keep(intermediate_result) -> None:
+        accepted[0] = intermediate_result.x.copy()
+
+    def work() -> None:
+        try:
+            result = minimize(
+                loss_and_gradient,
+                accepted[0],
+                jac=True,
+                method="L-BFGS-B",
+                bounds=Bounds(0.0, 255.0),
+                callback=keep,
+                options={"maxfun": evaluations, "maxiter": evaluations},
+            )
+            accepted[0] = result.x
+        except _Stop:
+            pass
+        except BaseException as error:  # handed to the consumer, raised there
+            results.put(error)
+            return
+        results.put(None)
+
+    evaluated: list[int] = []
+    worker = threading.Thread(target=work, name="lbfgs", daemon=True)
+    worker.start()
+    try:
+        while (item := results.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            go_ahead.put(True)
+    finally:
+        go_ahead.put(False)  # unblocks a waiting worker if the consumer left early
+        worker.join()
+    final = accepted[0].reshape(start.shape).astype(np.float32)
+    losses = tf.function(objective)(tf.constant(final[None]), targets).numpy()
+    yield Progress(len(evaluated), *map(float, losses), clock(), final, scale)
 
 
 def stylize(
@@ -149,25 +301,30 @@ def stylize(
 ) -> Iterator[Progress]:
     """Optimise an image; yield a Progress per iteration, with the image every `save_every`.
 
-    The images are float32 (height, width, 3) pixels 0..255 of the same shape.
+    The images are float32 (height, width, 3) pixels 0..255 of the same shape. With
+    [image] scales > 1 the smaller scales come first, each starting from the previous
+    result resized; targets are recomputed at every scale.
     """
-    start = time.perf_counter()
-    targets = compute_targets(extractor, content_image, style_image, model, loss)
-    generated = tf.Variable(initial_image(content_image, style_image, image)[None])
-    adam = keras.optimizers.Adam(
-        learning_rate=optimizer.learning_rate,
-        beta_1=optimizer.beta_1,
-        beta_2=optimizer.beta_2,
-        epsilon=optimizer.epsilon,
-    )
-    adam.build([generated])
-    objective = make_objective(extractor, model.content_layers, model.style_layers)
-    step = make_step(objective, adam)
-    evaluate = tf.function(objective)  # the last record needs losses only, no update
+    started = time.perf_counter()
 
-    last = optimizer.iterations
-    for iteration in range(last + 1):
-        due = iteration % save_every == 0 or iteration == last
-        snapshot = generated[0].numpy() if due else None
-        losses = (step if iteration < last else evaluate)(generated, targets).numpy()
-        yield Progress(iteration, *map(float, losses), time.perf_counter() - start, snapshot)
+    def clock() -> float:
+        return time.perf_counter() - started
+
+    height, width = content_image.shape[:2]
+    sizes = scale_sizes(height, width, image.scales, image.scale_factor)
+    budgets = scale_budgets(optimizer, len(sizes))
+    objective = make_objective(extractor, model.content_layers, model.style_layers)
+    current = None
+    for scale, ((h, w), budget) in enumerate(zip(sizes, budgets, strict=True), start=1):
+        content, style = resize(content_image, w, h), resize(style_image, w, h)
+        start = initial_image(content, style, image) if current is None else resize(current, w, h)
+        targets = compute_targets(extractor, content, style, model, loss)
+        if optimizer.name == "lbfgs":
+            records = lbfgs_records(objective, targets, start, budget, save_every, clock, scale)
+        else:
+            records = adam_records(
+                objective, targets, start, optimizer, budget, save_every, clock, scale
+            )
+        for record in records:
+            current = record.image if record.image is not None else current
+            yield record

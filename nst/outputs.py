@@ -20,7 +20,7 @@ from PIL import Image
 from nst.images import to_uint8
 from nst.optimize import LOSS_NAMES, Progress
 
-CSV_COLUMNS = ("iteration", *LOSS_NAMES, "elapsed_s")
+CSV_COLUMNS = ("iteration", *LOSS_NAMES, "elapsed_s", "scale")
 ITERATES = "iterates"
 PLOTS = "plots"
 
@@ -64,31 +64,36 @@ def write_png(path: Path, image: np.ndarray) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def iterate_path(run_dir: Path, iteration: int) -> Path:
-    return Path(run_dir) / ITERATES / f"iter_{iteration:06d}.png"
+def iterate_path(run_dir: Path, iteration: int, scale: int = 1, scales: int = 1) -> Path:
+    """iterates/iter_NNNNNN.png at the full size; scale<k>_iter_NNNNNN.png at smaller scales."""
+    prefix = "" if scale == scales else f"scale{scale}_"
+    return Path(run_dir) / ITERATES / f"{prefix}iter_{iteration:06d}.png"
 
 
 def losses_csv(records: list[Progress]) -> str:
-    """The loss log: header `iteration,content,style,tv,total,elapsed_s`, a row per record."""
+    """The loss log: header `iteration,content,style,tv,total,elapsed_s,scale`, a row per record."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for r in records:
-        writer.writerow([r.iteration, *(f"{getattr(r, n):.9g}" for n in CSV_COLUMNS[1:])])
+        losses = (f"{getattr(r, n):.9g}" for n in CSV_COLUMNS[1:-1])
+        writer.writerow([r.iteration, *losses, r.scale])
     return buffer.getvalue()
 
 
 class RunWriter:
     """Receives the optimisation's records and keeps the run folder up to date."""
 
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, scales: int = 1):
         self.run_dir = Path(run_dir)
+        self.scales = scales  # coarse-to-fine: iterates below the full size are named by scale
         self.records: list[Progress] = []  # without images: they are on disk
         self.last_image: np.ndarray | None = None
 
     def add(self, record: Progress) -> None:
         if record.image is not None:
-            write_png(iterate_path(self.run_dir, record.iteration), record.image)
+            path = iterate_path(self.run_dir, record.iteration, record.scale, self.scales)
+            write_png(path, record.image)
             self.last_image = record.image
             # The log is rewritten with each iterate, so an abrupt end loses little.
             self.write_log()

@@ -37,9 +37,20 @@ def _draw(ax, iterations: list[int], values: list[float], label: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
 
 
+def steps_so_far(records: list[Progress]) -> list[int]:
+    """The x axis: iterations counted on across coarse-to-fine scales (each restarts at 0)."""
+    steps, offset, previous = [], 0, None
+    for r in records:
+        if previous is not None and r.scale != previous.scale:
+            offset += previous.iteration  # a scale's start is the previous scale's result
+        steps.append(offset + r.iteration)
+        previous = r
+    return steps
+
+
 def plot_losses(records: list[Progress], plots_dir: Path) -> None:
     """content_loss.png, style_loss.png, total_loss.png and losses.png (all three) in plots_dir."""
-    iterations = [r.iteration for r in records]
+    iterations = steps_so_far(records)
     series = {name: [getattr(r, name) for r in records] for name in PLOTTED}
     for name, label in PLOTTED.items():
         fig, ax = plt.subplots(figsize=(6, 4))

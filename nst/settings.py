@@ -20,6 +20,7 @@ from nst.networks import NETWORKS, conv_layer_names
 WEIGHTS_CHOICES = ("imagenet", "random")  # or a path to a Keras weights file
 POOLING_CHOICES = ("max", "avg")
 INIT_CHOICES = ("content", "noise", "style")
+OPTIMIZER_CHOICES = ("adam", "lbfgs")
 BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
 BOOL_WORDS |= {"false": False, "no": False, "off": False, "0": False}
 
@@ -205,12 +206,24 @@ class LossSettings:
 
 @dataclass(frozen=True)
 class OptimizerSettings:
+    name: str = setting(
+        "adam",
+        Choice(OPTIMIZER_CHOICES),
+        "adam | lbfgs (SciPy's L-BFGS-B; its iterations count loss evaluations)",
+    )
     learning_rate: float = setting(
         10.0,
         Number(float, min=0, min_open=True),
         "Adam step size, in pixel units (0..255)",
     )
-    iterations: int = setting(300, Number(int, min=1), "number of optimisation steps")
+    iterations: int = setting(
+        300, Number(int, min=1), "number of optimisation steps (at the full size)"
+    )
+    coarse_iterations: tuple[int, ...] = setting(
+        (100,),
+        ListOf(Number(int, min=1)),
+        "with [image] scales > 1: steps at each smaller scale, smallest first (one value: all)",
+    )
     beta_1: float = setting(0.9, Number(float, min=0, max=0.999999), "Adam's beta_1")
     beta_2: float = setting(0.999, Number(float, min=0, max=0.999999), "Adam's beta_2")
     epsilon: float = setting(1e-1, Number(float, min=0, min_open=True), "Adam's epsilon")
@@ -228,6 +241,12 @@ class ImageSettings:
         "with init = noise: share of noise in the blend",
     )
     seed: int = setting(0, Number(int, min=0), "random seed (noise, random weights)")
+    scales: int = setting(
+        1, Number(int, min=1, max=8), "coarse-to-fine: number of image sizes (1 = off)"
+    )
+    scale_factor: float = setting(
+        2.0, Number(float, min=1, min_open=True), "each smaller scale is this many times smaller"
+    )
 
 
 @dataclass(frozen=True)
@@ -355,6 +374,13 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
     if sum(weights) <= 0:
         raise SettingsError("[model] style_layer_weights: expected at least one weight > 0")
     weights = tuple(w / sum(weights) for w in weights)
+    coarse = settings.optimizer.coarse_iterations
+    if len(coarse) not in (1, settings.image.scales - 1):
+        raise SettingsError(
+            f"[optimizer] coarse_iterations = {', '.join(map(str, coarse))!r}: expected one "
+            f"value, or {settings.image.scales - 1} (one per smaller scale, [image] scales = "
+            f"{settings.image.scales})"
+        )
 
     def absolute(section: str, key: str, value: Path) -> Path:
         return (

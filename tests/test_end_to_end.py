@@ -12,7 +12,7 @@ from nst.settings import load_settings
 
 from .conftest import run_main, tiny_overrides
 
-LOSS_COLUMNS = ["iteration", "content", "style", "tv", "total", "elapsed_s"]
+LOSS_COLUMNS = ["iteration", "content", "style", "tv", "total", "elapsed_s", "scale"]
 
 
 def only_run_dir(results: Path) -> Path:

@@ -1,0 +1,155 @@
+"""L-BFGS, coarse-to-fine scales and the lean step (issue 5), at tiny size."""
+
+from __future__ import annotations
+
+import csv
+import math
+import threading
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nst.features import build_feature_extractor
+from nst.images import load_pair
+from nst.optimize import (
+    compute_targets,
+    lbfgs_records,
+    make_objective,
+    make_step,
+    make_value_and_gradient,
+    scale_budgets,
+    scale_sizes,
+    stylize,
+)
+from nst.settings import SettingsError, load_settings
+
+from .conftest import SHARED_IMAGES, VGG16_WEIGHTS, needs_vgg16, run_main, tiny_overrides
+from .test_end_to_end import LOSS_COLUMNS, only_run_dir
+
+
+@pytest.fixture(scope="module")
+def tiny_problem():
+    """A random VGG16, two 40×32 images, the targets and the objective."""
+    settings = load_settings(None, ("model.network=vgg16", "model.weights=random"))
+    extractor = build_feature_extractor(settings.model)
+    rng = np.random.default_rng(0)
+    content, style = (rng.uniform(0, 255, (32, 40, 3)).astype(np.float32) for _ in range(2))
+    targets = compute_targets(extractor, content, style, settings.model, settings.loss)
+    objective = make_objective(
+        extractor, settings.model.content_layers, settings.model.style_layers
+    )
+    return settings, extractor, content, style, targets, objective
+
+
+@pytest.mark.parametrize("name", ["lbfgs", "adam"])
+def test_coarse_to_fine_run_writes_every_scale(tmp_path, image_pair, name):
+    results = tmp_path / "results"
+    extra = {
+        "optimizer.name": name,
+        "image.scales": "2",
+        "optimizer.coarse_iterations": "3",
+        "optimizer.iterations": "4",
+    }
+    done = run_main(tiny_overrides(*image_pair, results, **extra))
+    assert done.returncode == 0, done.stderr
+    run_dir = only_run_dir(results)
+    iterates = sorted(p.name for p in (run_dir / "iterates").iterdir())
+    # the smaller scale's iterates carry its number; the full size keeps the plain names
+    assert iterates == [
+        *(f"iter_{i:06d}.png" for i in (0, 2, 4)),
+        *(f"scale1_iter_{i:06d}.png" for i in (0, 2, 3)),
+    ]
+    with open(run_dir / "losses.csv", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == LOSS_COLUMNS
+    labels = [(int(r[-1]), int(r[0])) for r in rows[1:]]
+    assert labels == [(1, i) for i in range(4)] + [(2, i) for i in range(5)]
+    assert all(math.isfinite(float(v)) for r in rows[1:] for v in r)
+    elapsed = [float(r[5]) for r in rows[1:]]
+    assert elapsed == sorted(elapsed)
+    assert (run_dir / "final.png").is_file() and (run_dir / "plots" / "losses.png").is_file()
+
+
+def test_scale_sizes_shrink_by_the_factor_down_to_a_floor():
+    assert scale_sizes(384, 512, 1, 2.0) == [(384, 512)]
+    assert scale_sizes(384, 512, 3, 2.0) == [(96, 128), (192, 256), (384, 512)]
+    assert scale_sizes(48, 64, 3, 2.0) == [(32, 43), (32, 43), (48, 64)]  # never below 32 px
+
+
+def test_iterations_per_scale():
+    three = ("optimizer.coarse_iterations=50, 20", "image.scales=3")
+    optimizer = load_settings(None, three).optimizer
+    assert scale_budgets(optimizer, 3) == [50, 20, 300]
+    one = load_settings(None, ("optimizer.coarse_iterations=7",)).optimizer
+    assert scale_budgets(one, 3) == [7, 7, 300]
+    with pytest.raises(SettingsError, match=r"\[optimizer\] coarse_iterations = '50, 20'"):
+        load_settings(None, ("optimizer.coarse_iterations=50, 20", "image.scales=2"))
+
+
+def test_no_retracing_across_steps(tiny_problem):
+    _, _, content, _, targets, objective = tiny_problem
+    generated = tf.Variable(content[None])
+    adam = keras.optimizers.Adam(learning_rate=5.0)
+    adam.build([generated])
+    step = make_step(objective, adam)
+    for _ in range(4):
+        step(generated, targets)
+    assert step.experimental_get_tracing_count() == 1
+    value_and_gradient = make_value_and_gradient(objective)
+    for shift in range(3):  # a new image each time, as L-BFGS hands over
+        value_and_gradient(tf.constant(content[None] + shift), targets)
+    assert value_and_gradient.experimental_get_tracing_count() == 1
+
+
+def test_lbfgs_counts_evaluations_and_keeps_pixels_valid(tiny_problem):
+    _, _, content, _, targets, objective = tiny_problem
+    records = list(lbfgs_records(objective, targets, content, 6, 1, lambda: 0.0, 1))
+    assert [r.iteration for r in records] == list(range(7))  # 6 evaluations and the result
+    assert all(r.image is not None for r in records)  # save_every = 1
+    assert all(r.image.min() >= 0 and r.image.max() <= 255 for r in records)
+    assert records[-1].total < records[0].total
+
+
+def test_closing_lbfgs_early_stops_its_worker(tiny_problem):
+    _, _, content, _, targets, objective = tiny_problem
+    records = lbfgs_records(objective, targets, content, 50, 10, lambda: 0.0, 1)
+    assert next(records).iteration == 0
+    assert next(records).iteration == 1
+    records.close()
+    assert not [t for t in threading.enumerate() if t.name == "lbfgs"]
+
+
+@needs_vgg16
+def test_lbfgs_lowers_the_objective_with_real_weights():
+    settings = load_settings(
+        None,
+        (
+            "model.network=vgg16",
+            f"model.weights={VGG16_WEIGHTS}",
+            "optimizer.name=lbfgs",
+            "optimizer.iterations=15",
+        ),
+    )
+    extractor = build_feature_extractor(settings.model)
+    content, style = load_pair(
+        SHARED_IMAGES / "tubingen.jpg", SHARED_IMAGES / "starry_night.jpg", 64
+    )
+    records = list(
+        stylize(
+            extractor,
+            content,
+            style,
+            settings.model,
+            settings.loss,
+            settings.optimizer,
+            settings.image,
+            save_every=5,
+        )
+    )
+    first, last = records[0], records[-1]
+    assert len(records) == 16
+    assert all(np.isfinite([r.content, r.style, r.total]).all() for r in records)
+    assert last.total < 0.5 * first.total, (first.total, last.total)
+    assert last.style < 0.5 * first.style
