@@ -75,4 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from nst.allocator import reexec_with_allocator
+
+    reexec_with_allocator(sys.orig_argv[1:])  # once, with tcmalloc where installed
     sys.exit(main())

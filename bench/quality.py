@@ -62,3 +62,77 @@ def time_to_bar(rows, bar: dict, content_slack: float = 1.1):
         if final_scale and style <= bar["style"] and content <= content_slack * bar["content"]:
             return elapsed, index
     return None
+
+
+def strategies(coarse: int) -> dict[str, tuple[str, ...]]:
+    """The strategies timed against the bar: --set overrides on our defaults."""
+    scales = ("image.scales=2", f"optimizer.coarse_iterations={coarse}")
+    return {
+        "our defaults (Adam)": (),
+        "Adam + 2 scales": scales,
+        "L-BFGS": ("optimizer.name=lbfgs",),
+        "L-BFGS + 2 scales": ("optimizer.name=lbfgs", *scales),
+    }
+
+
+def quality(args, weights: Path | None, images_dir: Path | None) -> list[tuple]:
+    """Wall time of each strategy to reach the reference's style loss (content within 10 %)."""
+    import os
+
+    from bench.steps import test_images
+    from nst.features import build_feature_extractor
+    from nst.optimize import stylize
+    from nst.settings import load_settings
+
+    network = ("model.network=vgg16", f"model.weights={weights or 'random'}")
+    settings = load_settings(None, network)
+    extractor = build_feature_extractor(settings.model)
+    content, style = test_images(args.size, images_dir)
+    out = Path(args.out) / f"quality_{args.size}"
+    if args.reference_csv:
+        reference = read_reference(args.reference_csv)
+    else:
+        reference = reference_run(
+            extractor, content, style, settings.model, settings.loss, args.reference_steps, out
+        )
+    where = "real VGG16" if weights else "random VGG16 (no meaning)"
+    rows = [
+        (
+            "quality",
+            f"reference: tutorial Adam on our objective, {reference['steps']} steps, "
+            f"{args.size} px, {where}",
+            f"{reference['wall_s']:.0f} s",
+            f"bar: style {reference['style']:.3g}, content {reference['content']:.4g} (+10 %)",
+        ),
+    ]
+    for name, overrides in strategies(max(1, args.budget // 4)).items():
+        run = load_settings(None, (*network, f"optimizer.iterations={args.budget}", *overrides))
+        records = stylize(
+            extractor,
+            content,
+            style,
+            run.model,
+            run.loss,
+            run.optimizer,
+            run.image,
+            save_every=args.budget,
+        )
+        reached, last, steps = None, None, 0
+        for record in records:
+            last = record
+            full = record.scale == run.image.scales
+            steps += 1 if record.iteration else 0
+            if time_to_bar([(record.elapsed_s, full, record.content, record.style)], reference):
+                reached = record
+                records.close()
+                break
+        if reached:
+            note = f"{steps} steps in all, {reached.iteration} at full size"
+            value = f"{reached.elapsed_s:.0f} s = {reached.elapsed_s / reference['wall_s']:.2f}×"
+        else:
+            note = f"not in {args.budget} steps: style {last.style:.3g}, content {last.content:.4g}"
+            value = "—"
+        rows.append(
+            ("quality", f"time to the bar: {name}", value, f"{note}; load {os.getloadavg()[0]:.1f}")
+        )
+    return rows

@@ -57,11 +57,17 @@ def make_tutorial_step(extract, content_image: np.ndarray, style_image: np.ndarr
     def style_content_loss(outputs):
         style_outputs, content_outputs = outputs
         style = tf.add_n(
-            [tf.reduce_mean((s - t) ** 2) for s, t in zip(style_outputs, style_targets)]
+            [
+                tf.reduce_mean((s - t) ** 2)
+                for s, t in zip(style_outputs, style_targets, strict=True)
+            ]
         )
         style *= STYLE_WEIGHT / len(STYLE_LAYERS)
         content = tf.add_n(
-            [tf.reduce_mean((c - t) ** 2) for c, t in zip(content_outputs, content_targets)]
+            [
+                tf.reduce_mean((c - t) ** 2)
+                for c, t in zip(content_outputs, content_targets, strict=True)
+            ]
         )
         content *= CONTENT_WEIGHT / len(CONTENT_LAYERS)
         return style + content

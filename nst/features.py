@@ -28,11 +28,45 @@ class WeightsError(RuntimeError):
     """Network weights that cannot be had or do not fit; the message says what to do."""
 
 
+def native_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX), read from Linux."""
+    try:
+        flags = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def compute_dtype(precision: str) -> str:
+    """The convolutions' arithmetic for [model] precision (auto: bfloat16 where native)."""
+    if precision == "auto":
+        import tensorflow as tf
+
+        on_cpu = not tf.config.list_physical_devices("GPU")
+        return "bfloat16" if on_cpu and native_bfloat16() else "float32"
+    return precision
+
+
+def _in_bfloat16(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """A copy of a VGG conv or pooling layer computing in bfloat16 (weights kept in float32)."""
+    config = {**layer.get_config(), "dtype": "mixed_bfloat16"}
+    copy = layer.__class__.from_config(config)
+    if isinstance(layer, keras.layers.Conv2D):
+        copy.build((None, None, None, layer.kernel.shape[2]))
+        copy.set_weights(layer.get_weights())
+    return copy
+
+
 def build_feature_extractor(model: ModelSettings, seed: int = 0) -> keras.Model:
-    """A frozen multi-output model: pixels in, {layer name: features} out (see module doc)."""
+    """A frozen multi-output model: pixels in, {layer name: features} out (see module doc).
+
+    With bfloat16 arithmetic the convolutions run about twice as fast on CPUs with native
+    bf16 (oneDNN); the features come out as float32, so the losses stay in float32.
+    """
     constructor, preprocess_input = APPLICATIONS[model.network]
     base = _load_network(constructor, model.network, model.weights, seed)
     wanted = set(model.content_layers) | set(model.style_layers)
+    bfloat16 = compute_dtype(model.precision) == "bfloat16"
 
     image = keras.Input(shape=(None, None, 3), name="image")
     x = keras.layers.Lambda(preprocess_input, name="preprocess")(image)
@@ -41,9 +75,11 @@ def build_feature_extractor(model: ModelSettings, seed: int = 0) -> keras.Model:
         if model.pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
             # Gatys et al.: average pooling gives smoother results; conv weights unchanged.
             layer = keras.layers.AveragePooling2D(layer.pool_size, layer.strides, name=layer.name)
+        if bfloat16:
+            layer = _in_bfloat16(layer)
         x = layer(x)
         if layer.name in wanted:
-            outputs[layer.name] = x
+            outputs[layer.name] = keras.ops.cast(x, "float32") if bfloat16 else x
         if len(outputs) == len(wanted):
             break  # deeper layers cost time and memory and feed no loss
     extractor = keras.Model(image, outputs, name=f"{model.network}_{model.pooling}_features")

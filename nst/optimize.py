@@ -181,6 +181,7 @@ Clock = Callable[[], float]  # seconds since the start of `stylize`
 
 def adam_records(
     objective,
+    evaluate,
     targets: Targets,
     start: np.ndarray,
     optimizer: OptimizerSettings,
@@ -199,7 +200,6 @@ def adam_records(
     )
     adam.build([generated])
     step = make_step(objective, adam)
-    evaluate = tf.function(objective)  # the last record needs losses only, no update
     for iteration in range(iterations + 1):
         due = iteration % save_every == 0 or iteration == iterations
         snapshot = generated[0].numpy() if due else None
@@ -214,6 +214,7 @@ class _Stop(Exception):
 
 def lbfgs_records(
     objective,
+    evaluate,
     targets: Targets,
     start: np.ndarray,
     evaluations: int,
@@ -285,7 +286,7 @@ def lbfgs_records(
         go_ahead.put(False)  # unblocks a waiting worker if the consumer left early
         worker.join()
     final = accepted[0].reshape(start.shape).astype(np.float32)
-    losses = tf.function(objective)(tf.constant(final[None]), targets).numpy()
+    losses = evaluate(tf.constant(final[None]), targets).numpy()
     yield Progress(len(evaluated), *map(float, losses), clock(), final, scale)
 
 
@@ -314,16 +315,19 @@ def stylize(
     sizes = scale_sizes(height, width, image.scales, image.scale_factor)
     budgets = scale_budgets(optimizer, len(sizes))
     objective = make_objective(extractor, model.content_layers, model.style_layers)
+    evaluate = tf.function(objective)  # the last record of a scale needs losses only
     current = None
     for scale, ((h, w), budget) in enumerate(zip(sizes, budgets, strict=True), start=1):
         content, style = resize(content_image, w, h), resize(style_image, w, h)
         start = initial_image(content, style, image) if current is None else resize(current, w, h)
         targets = compute_targets(extractor, content, style, model, loss)
         if optimizer.name == "lbfgs":
-            records = lbfgs_records(objective, targets, start, budget, save_every, clock, scale)
+            records = lbfgs_records(
+                objective, evaluate, targets, start, budget, save_every, clock, scale
+            )
         else:
             records = adam_records(
-                objective, targets, start, optimizer, budget, save_every, clock, scale
+                objective, evaluate, targets, start, optimizer, budget, save_every, clock, scale
             )
         for record in records:
             current = record.image if record.image is not None else current

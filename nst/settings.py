@@ -19,6 +19,7 @@ from nst.networks import NETWORKS, conv_layer_names
 
 WEIGHTS_CHOICES = ("imagenet", "random")  # or a path to a Keras weights file
 POOLING_CHOICES = ("max", "avg")
+PRECISION_CHOICES = ("auto", "float32", "bfloat16")
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
 BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
@@ -173,6 +174,12 @@ class ModelSettings:
         "avg",
         Choice(POOLING_CHOICES),
         "avg (Gatys et al.; same weights) | max (as trained)",
+    )
+    precision: str = setting(
+        "auto",
+        Choice(PRECISION_CHOICES),
+        "network arithmetic: auto (bfloat16 on CPUs with native bf16, else float32) | "
+        "float32 | bfloat16",
     )
     content_layers: tuple[str, ...] = setting(
         ("block4_conv2",),

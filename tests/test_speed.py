@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
+import subprocess
+import sys
 import threading
 
 import keras
@@ -11,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from nst.allocator import MARK, OFF_SWITCH, find_tcmalloc, preload_environment
 from nst.features import build_feature_extractor
 from nst.images import load_pair
 from nst.optimize import (
@@ -25,14 +29,15 @@ from nst.optimize import (
 )
 from nst.settings import SettingsError, load_settings
 
-from .conftest import SHARED_IMAGES, VGG16_WEIGHTS, needs_vgg16, run_main, tiny_overrides
+from .conftest import ROOT, SHARED_IMAGES, VGG16_WEIGHTS, needs_vgg16, run_main, tiny_overrides
 from .test_end_to_end import LOSS_COLUMNS, only_run_dir
 
 
 @pytest.fixture(scope="module")
 def tiny_problem():
     """A random VGG16, two 40×32 images, the targets and the objective."""
-    settings = load_settings(None, ("model.network=vgg16", "model.weights=random"))
+    model = ("model.network=vgg16", "model.weights=random", "model.precision=float32")
+    settings = load_settings(None, model)
     extractor = build_feature_extractor(settings.model)
     rng = np.random.default_rng(0)
     content, style = (rng.uniform(0, 255, (32, 40, 3)).astype(np.float32) for _ in range(2))
@@ -105,7 +110,9 @@ def test_no_retracing_across_steps(tiny_problem):
 
 def test_lbfgs_counts_evaluations_and_keeps_pixels_valid(tiny_problem):
     _, _, content, _, targets, objective = tiny_problem
-    records = list(lbfgs_records(objective, targets, content, 6, 1, lambda: 0.0, 1))
+    records = list(
+        lbfgs_records(objective, tf.function(objective), targets, content, 6, 1, lambda: 0.0, 1)
+    )
     assert [r.iteration for r in records] == list(range(7))  # 6 evaluations and the result
     assert all(r.image is not None for r in records)  # save_every = 1
     assert all(r.image.min() >= 0 and r.image.max() <= 255 for r in records)
@@ -114,7 +121,9 @@ def test_lbfgs_counts_evaluations_and_keeps_pixels_valid(tiny_problem):
 
 def test_closing_lbfgs_early_stops_its_worker(tiny_problem):
     _, _, content, _, targets, objective = tiny_problem
-    records = lbfgs_records(objective, targets, content, 50, 10, lambda: 0.0, 1)
+    records = lbfgs_records(
+        objective, tf.function(objective), targets, content, 50, 10, lambda: 0.0, 1
+    )
     assert next(records).iteration == 0
     assert next(records).iteration == 1
     records.close()
@@ -153,3 +162,41 @@ def test_lbfgs_lowers_the_objective_with_real_weights():
     assert all(np.isfinite([r.content, r.style, r.total]).all() for r in records)
     assert last.total < 0.5 * first.total, (first.total, last.total)
     assert last.style < 0.5 * first.style
+
+
+def test_allocator_preload_environment(tmp_path):
+    library = str(tmp_path / "libtcmalloc_minimal.so.4")
+    env = preload_environment({"LD_PRELOAD": "libother.so"}, library)
+    assert env["LD_PRELOAD"] == f"{library} libother.so" and env[MARK] == "1"
+    assert preload_environment({}, None) is None  # not installed: run as is
+    assert preload_environment({MARK: "1"}, library) is None  # re-executed once only
+    assert preload_environment({OFF_SWITCH: "1"}, library) is None  # the off switch
+    assert preload_environment({"LD_PRELOAD": library}, library) is None
+    (tmp_path / "libtcmalloc_minimal.so.4").write_bytes(b"")
+    assert find_tcmalloc(("/nonexistent/lib.so", library)) == library
+
+
+def test_bfloat16_features_are_float32_and_close(tiny_problem):
+    settings, extractor, content, *_ = tiny_problem
+    fast = build_feature_extractor(dataclasses.replace(settings.model, precision="bfloat16"))
+    exact = extractor(tf.constant(content[None]))
+    rough = fast(tf.constant(content[None]))
+    for name, features in exact.items():
+        assert rough[name].dtype == tf.float32
+        error = tf.norm(rough[name] - features) / tf.norm(features)
+        assert error < 0.05, (name, float(error))
+
+
+def test_bench_quick_prints_its_table():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = [line for line in done.stdout.splitlines() if line.startswith("|")]
+    sections = {line.split("|")[1].strip() for line in table[2:]}
+    assert sections == {"machine", "step cost", "FLOPs", "memory", "quality"}
+    assert any("ratio" in line for line in table)
