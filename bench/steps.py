@@ -33,7 +33,7 @@ def test_images(size: int, images_dir: Path | None) -> tuple[np.ndarray, np.ndar
     return tuple(resize(image.astype(np.float32), size, height) for image in images)
 
 
-def our_step(size: int, network: str, weights: str, images_dir: Path | None):
+def our_step(size: int, network: str, weights: str, images_dir: Path | None, precision: str):
     """A callable doing one step of our default Adam loop (losses fetched, as the loop does)."""
     import keras
     import tensorflow as tf
@@ -42,7 +42,8 @@ def our_step(size: int, network: str, weights: str, images_dir: Path | None):
     from nst.optimize import compute_targets, make_objective, make_step
     from nst.settings import load_settings
 
-    settings = load_settings(None, (f"model.network={network}", f"model.weights={weights}"))
+    model = (f"model.network={network}", f"model.weights={weights}")
+    settings = load_settings(None, (*model, f"model.precision={precision}"))
     extractor = build_feature_extractor(settings.model)
     content, style = test_images(size, images_dir)
     targets = compute_targets(extractor, content, style, settings.model, settings.loss)
@@ -67,10 +68,12 @@ def tutorial_step(size: int, weights: str, images_dir: Path | None):
     return lambda: train_step(image), None
 
 
-def run_worker(which: str, size: int, steps: int, network: str, weights: str, images_dir):
+def run_worker(
+    which: str, size: int, steps: int, network: str, weights: str, images_dir, precision: str
+):
     """Time `steps` steps after two warm-up steps; print the JSON line."""
     if which == "ours":
-        step, _ = our_step(size, network, weights, images_dir)
+        step, _ = our_step(size, network, weights, images_dir, precision)
     else:
         step, _ = tutorial_step(size, weights, images_dir)
     step()
