@@ -15,8 +15,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nst.losses import content_loss, gram_matrix, relative, style_layer_loss, tv_loss
+from nst.images import resize
+from nst.losses import content_loss, relative, style_layer_loss, tv_loss
 from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings
+from nst.styles import style_targets
 
 LOSS_NAMES = ("content", "style", "tv", "total")
 
@@ -41,7 +43,7 @@ class Targets(NamedTuple):
 
     content_features: tuple  # P per content layer
     content_at_zero: tuple  # L_content(0, P) per content layer
-    style_grams: tuple  # A per style layer
+    style_grams: tuple  # A per style layer, blended over the style images (styles.blend_grams)
     style_at_zero: tuple  # E_l(0, A) per style layer
     layer_weights: tf.Tensor  # w_l, summing to 1
     loss_weights: tf.Tensor  # (α, β, tv_weight)
@@ -50,21 +52,27 @@ class Targets(NamedTuple):
 def compute_targets(
     extractor: keras.Model,
     content_image: np.ndarray,
-    style_image: np.ndarray,
+    style_images: tuple,
     model: ModelSettings,
     loss: LossSettings,
 ) -> Targets:
-    """The content features and style Gram matrices the generated image is pulled towards."""
+    """The content features and style Gram matrices the generated image is pulled towards.
+
+    The generated image has the content image's size; the style images (one array, or a tuple
+    with one per [loss] style_blend_weights) may have any size.
+    """
+    style_images = (style_images,) if isinstance(style_images, np.ndarray) else style_images
     content = extractor(tf.constant(content_image[None]))
-    style = extractor(tf.constant(style_image[None]))
     content_features = tuple(content[name] for name in model.content_layers)
-    style_grams = tuple(gram_matrix(style[name]) for name in model.style_layers)
+    style_grams = style_targets(
+        extractor, style_images, loss.style_blend_weights, model.style_layers, content
+    )
     return Targets(
         content_features=content_features,
         content_at_zero=tuple(content_loss(tf.zeros_like(p), p) for p in content_features),
         style_grams=style_grams,
         style_at_zero=tuple(
-            style_layer_loss(tf.zeros_like(style[name]), a)
+            style_layer_loss(tf.zeros_like(content[name]), a)  # zeros of the generated size
             for name, a in zip(model.style_layers, style_grams, strict=True)
         ),
         layer_weights=tf.constant(model.style_layer_weights, tf.float32),
@@ -127,9 +135,10 @@ def make_step(objective, optimizer: keras.optimizers.Optimizer):
 def initial_image(
     content_image: np.ndarray, style_image: np.ndarray, image: ImageSettings
 ) -> np.ndarray:
-    """The starting point: the content image, a seeded noise blend of it, or the style image."""
+    """The starting point: the content image, a seeded noise blend of it, or the style image
+    (stretched to the content's shape)."""
     if image.init == "style":
-        return style_image.copy()
+        return resize(style_image, content_image.shape[1], content_image.shape[0]).copy()
     if image.init == "noise":
         noise = np.random.default_rng(image.seed).uniform(0, 255, content_image.shape)
         blend = (1 - image.noise_ratio) * content_image + image.noise_ratio * noise
@@ -140,7 +149,7 @@ def initial_image(
 def stylize(
     extractor: keras.Model,
     content_image: np.ndarray,
-    style_image: np.ndarray,
+    style_images: tuple,
     model: ModelSettings,
     loss: LossSettings,
     optimizer: OptimizerSettings,
@@ -149,11 +158,13 @@ def stylize(
 ) -> Iterator[Progress]:
     """Optimise an image; yield a Progress per iteration, with the image every `save_every`.
 
-    The images are float32 (height, width, 3) pixels 0..255 of the same shape.
+    The images are float32 (height, width, 3) pixels 0..255; the result has the content
+    image's shape, the style images (one per [loss] style_blend_weights) any shape.
     """
     start = time.perf_counter()
-    targets = compute_targets(extractor, content_image, style_image, model, loss)
-    generated = tf.Variable(initial_image(content_image, style_image, image)[None])
+    style_images = (style_images,) if isinstance(style_images, np.ndarray) else style_images
+    targets = compute_targets(extractor, content_image, style_images, model, loss)
+    generated = tf.Variable(initial_image(content_image, style_images[0], image)[None])
     adam = keras.optimizers.Adam(
         learning_rate=optimizer.learning_rate,
         beta_1=optimizer.beta_1,

@@ -25,21 +25,32 @@ ITERATES = "iterates"
 PLOTS = "plots"
 
 
-def create_run_dir(results_dir: Path, content_image: Path, style_image: Path) -> Path:
-    """A new, empty folder results_dir/<YYYYmmdd-HHMMSS>-<content>-<style>[-N]; never reused."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    name = f"{stamp}-{_slug(Path(content_image).stem)}-{_slug(Path(style_image).stem)}"
-    Path(results_dir).mkdir(parents=True, exist_ok=True)
+def create_run_dir(results_dir: Path, content_image: Path, style_image) -> Path:
+    """A new, empty folder results_dir/<YYYYmmdd-HHMMSS>-<content>-<style>[-N]; never reused.
+
+    With several style images (a tuple of paths), <style> is the first one's name and +K for
+    the K others, e.g. `starry+2`.
+    """
+    styles = (style_image,) if isinstance(style_image, str | Path) else tuple(style_image)
+    style = _slug(Path(styles[0]).stem) + (f"+{len(styles) - 1}" if len(styles) > 1 else "")
+    run_dir = make_unique_dir(results_dir, f"{_slug(Path(content_image).stem)}-{style}")
+    (run_dir / ITERATES).mkdir()
+    (run_dir / PLOTS).mkdir()
+    return run_dir
+
+
+def make_unique_dir(parent: Path, name: str) -> Path:
+    """A new, empty folder parent/<YYYYmmdd-HHMMSS>-<name>[-N]; never reused."""
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+    Path(parent).mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 1000):
-        run_dir = Path(results_dir) / (name if attempt == 1 else f"{name}-{attempt}")
+        folder = Path(parent) / (name if attempt == 1 else f"{name}-{attempt}")
         try:
-            run_dir.mkdir()  # fails if it exists: two runs in one second get -2, -3, ...
+            folder.mkdir()  # fails if it exists: two runs in one second get -2, -3, ...
         except FileExistsError:
             continue
-        (run_dir / ITERATES).mkdir()
-        (run_dir / PLOTS).mkdir()
-        return run_dir
-    raise FileExistsError(f"too many runs named {name} in {results_dir}")
+        return folder
+    raise FileExistsError(f"too many folders named {name} in {parent}")
 
 
 def _slug(text: str) -> str:

@@ -20,6 +20,8 @@ from nst.networks import NETWORKS, conv_layer_names
 WEIGHTS_CHOICES = ("imagenet", "random")  # or a path to a Keras weights file
 POOLING_CHOICES = ("max", "avg")
 INIT_CHOICES = ("content", "noise", "style")
+PRESERVE_COLORS_CHOICES = ("none", "luminance", "histogram")
+STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
 BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
 BOOL_WORDS |= {"false": False, "no": False, "off": False, "0": False}
 
@@ -125,8 +127,30 @@ class Weights:
 
 
 @dataclass(frozen=True)
+class NumberOr:
+    """A number, or one word that stands for a special case and parses to None."""
+
+    number: Number
+    word: str
+
+    def parse(self, text: str) -> float | None:
+        if text.lower() == self.word:
+            return None
+        try:
+            return self.number.parse(text)
+        except ValueError:
+            raise ValueError(self.allowed()) from None
+
+    def allowed(self) -> str:
+        return f"{self.word} or {self.number.allowed()}"
+
+    def format(self, value: float | None) -> str:
+        return self.word if value is None else self.number.format(value)
+
+
+@dataclass(frozen=True)
 class ListOf:
-    item: Number | Choice | None = None  # None: names (non-empty words)
+    item: Number | Choice | FilePath | None = None  # None: names (non-empty words)
     allow_empty: bool = False
 
     def parse(self, text: str) -> tuple:
@@ -156,7 +180,11 @@ class PathsSettings:
     content_image: Path = setting(
         Path("data/content.png"), FilePath(), "photo whose content is kept"
     )
-    style_image: Path = setting(Path("data/style.png"), FilePath(), "image whose style is painted")
+    style_image: tuple[Path, ...] = setting(
+        (Path("data/style.png"),),
+        ListOf(FilePath()),
+        "image whose style is painted; several: comma-separated, blended (see [loss])",
+    )
     results_dir: Path = setting(Path("results"), FilePath(), "each run makes a new folder in here")
 
 
@@ -201,6 +229,11 @@ class LossSettings:
     tv_weight: float = setting(
         0.0, Number(float, min=0), "weight of total variation (smoothness); 0 = off"
     )
+    style_blend_weights: tuple[float, ...] = setting(
+        (),
+        ListOf(Number(float, min=0), allow_empty=True),
+        "one weight per style image, normalised to sum 1; empty: equal weights",
+    )
 
 
 @dataclass(frozen=True)
@@ -228,6 +261,16 @@ class ImageSettings:
         "with init = noise: share of noise in the blend",
     )
     seed: int = setting(0, Number(int, min=0), "random seed (noise, random weights)")
+    style_scale: float | None = setting(
+        None,
+        NumberOr(Number(float, min=0, min_open=True, max=4), STRETCH),
+        "stretch (to the content's shape, paper) | s: aspect kept, longer side s x the content's",
+    )
+    preserve_colors: str = setting(
+        "none",
+        Choice(PRESERVE_COLORS_CHOICES),
+        "keep the photo's colours: none | luminance (style on luminance only) | histogram",
+    )
 
 
 @dataclass(frozen=True)
@@ -345,16 +388,15 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
                 raise SettingsError(
                     f"[model] {key}: {_unknown(f'layer for {model.network}', name, valid)}"
                 )
-    weights = model.style_layer_weights or (1.0,) * len(model.style_layers)
-    if len(weights) != len(model.style_layers):
-        raise SettingsError(
-            f"[model] style_layer_weights = {', '.join(f'{w:g}' for w in weights)!r}: expected "
-            f"{len(model.style_layers)} weights, one per style layer "
-            f"({', '.join(model.style_layers)}), or empty for equal weights"
-        )
-    if sum(weights) <= 0:
-        raise SettingsError("[model] style_layer_weights: expected at least one weight > 0")
-    weights = tuple(w / sum(weights) for w in weights)
+    weights = _normalised(
+        "[model] style_layer_weights", model.style_layer_weights, "style layer", model.style_layers
+    )
+    blend = _normalised(
+        "[loss] style_blend_weights",
+        settings.loss.style_blend_weights,
+        "style image",
+        [p.name for p in settings.paths.style_image],
+    )
 
     def absolute(section: str, key: str, value: Path) -> Path:
         return (
@@ -363,16 +405,35 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
             else bases.get((section, key), Path.cwd()) / value
         )
 
+    def absolute_all(key: str, value: Path | tuple[Path, ...]) -> Path | tuple[Path, ...]:
+        if isinstance(value, tuple):
+            return tuple(absolute("paths", key, v) for v in value)
+        return absolute("paths", key, value)
+
     paths = settings.paths
     paths = dataclasses.replace(
-        paths,
-        **{f.name: absolute("paths", f.name, getattr(paths, f.name)) for f in fields(paths)},
+        paths, **{f.name: absolute_all(f.name, getattr(paths, f.name)) for f in fields(paths)}
     )
     network_weights = model.weights
     if network_weights not in WEIGHTS_CHOICES:
         network_weights = str(absolute("model", "weights", Path(network_weights)))
     model = dataclasses.replace(model, style_layer_weights=weights, weights=network_weights)
-    return dataclasses.replace(settings, paths=paths, model=model)
+    loss = dataclasses.replace(settings.loss, style_blend_weights=blend)
+    return dataclasses.replace(settings, paths=paths, model=model, loss=loss)
+
+
+def _normalised(name: str, weights: tuple, what: str, items) -> tuple[float, ...]:
+    """One weight per item (empty: equal), normalised to sum 1; `name` is '[section] key'."""
+    weights = weights or (1.0,) * len(items)
+    if len(weights) != len(items):
+        raise SettingsError(
+            f"{name} = {', '.join(f'{w:g}' for w in weights)!r}: expected "
+            f"{len(items)} weight{'s' * (len(items) != 1)}, one per {what} ({', '.join(items)}), "
+            f"or empty for equal weights"
+        )
+    if sum(weights) <= 0:
+        raise SettingsError(f"{name}: expected at least one weight > 0")
+    return tuple(w / sum(weights) for w in weights)
 
 
 # --- writing ------------------------------------------------------------------------------
