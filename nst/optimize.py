@@ -7,7 +7,7 @@ files, bars and plots. Record i describes the image after i updates; record 0 is
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,6 +30,14 @@ class Progress:
     total: float  # the objective actually minimised (see Targets)
     elapsed_s: float  # since the start of `stylize`, targets and tracing included
     image: np.ndarray | None = None  # float32 (height, width, 3) pixels, when an iterate is due
+
+
+class Diverged(ArithmeticError):
+    """The objective or its gradient stopped being finite; the image was left as it was."""
+
+    def __init__(self, record: Progress):
+        super().__init__(f"non-finite loss at iteration {record.iteration}")
+        self.record = record  # its image: the last finite one, from before the failed step
 
 
 class Targets(NamedTuple):
@@ -109,17 +117,23 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
 
 
 def make_step(objective, optimizer: keras.optimizers.Optimizer):
-    """One Adam update of `generated` in place; returns the losses of the image before it."""
+    """One Adam update of `generated` in place; returns the losses of the image before it and
+    whether the update was finite. A non-finite one is undone, so the image stays usable."""
 
     @tf.function
-    def step(generated: tf.Variable, targets: Targets) -> tf.Tensor:
+    def step(generated: tf.Variable, targets: Targets) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             losses = objective(generated, targets)
             total = losses[3]  # indexed inside the tape, or the gradient is lost
         gradient = tape.gradient(total, generated)
+        before = generated.read_value()  # a snapshot: TF copies on the write below
         optimizer.apply_gradients([(gradient, generated)])
-        generated.assign(tf.clip_by_value(generated, 0.0, 255.0))  # keep valid pixels
-        return losses
+        after = tf.clip_by_value(generated, 0.0, 255.0)  # keep valid pixels
+        finite = tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(t)) for t in (losses, gradient, after)]
+        )
+        generated.assign(tf.where(finite, after, before))
+        return losses, finite
 
     return step
 
@@ -146,10 +160,14 @@ def stylize(
     optimizer: OptimizerSettings,
     image: ImageSettings,
     save_every: int,
+    stop_requested: Callable[[], bool] = lambda: False,
 ) -> Iterator[Progress]:
     """Optimise an image; yield a Progress per iteration, with the image every `save_every`.
 
-    The images are float32 (height, width, 3) pixels 0..255 of the same shape.
+    The last record always has the image: after `optimizer.iterations` steps, or early once
+    `stop_requested()` is true (checked before each step, so a stop costs no extra copy while
+    running). A non-finite loss or update yields that iteration's record, with the last finite
+    image, and then raises `Diverged`. The images are float32 (height, width, 3) pixels 0..255.
     """
     start = time.perf_counter()
     targets = compute_targets(extractor, content_image, style_image, model, loss)
@@ -165,9 +183,20 @@ def stylize(
     step = make_step(objective, adam)
     evaluate = tf.function(objective)  # the last record needs losses only, no update
 
-    last = optimizer.iterations
-    for iteration in range(last + 1):
-        due = iteration % save_every == 0 or iteration == last
+    for iteration in range(optimizer.iterations + 1):
+        last = iteration == optimizer.iterations or stop_requested()
+        due = last or iteration % save_every == 0
         snapshot = generated[0].numpy() if due else None
-        losses = (step if iteration < last else evaluate)(generated, targets).numpy()
-        yield Progress(iteration, *map(float, losses), time.perf_counter() - start, snapshot)
+        if last:
+            losses = evaluate(generated, targets).numpy()
+            finite = bool(np.isfinite(losses).all())
+        else:
+            losses, finite = (t.numpy() for t in step(generated, targets))
+        if not finite and snapshot is None:
+            snapshot = generated[0].numpy()  # unchanged: the failed update was undone
+        record = Progress(iteration, *map(float, losses), time.perf_counter() - start, snapshot)
+        yield record
+        if not finite:
+            raise Diverged(record)
+        if last:
+            return
