@@ -7,7 +7,7 @@ files, bars and plots. Record i describes the image after i updates; record 0 is
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -16,9 +16,15 @@ import numpy as np
 import tensorflow as tf
 
 from nst.images import resize
-from nst.losses import content_loss, relative, style_layer_loss, tv_loss
+from nst.losses import (
+    blend_grams,
+    content_loss,
+    gram_matrix,
+    relative,
+    style_layer_loss,
+    tv_loss,
+)
 from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings
-from nst.styles import style_targets
 
 LOSS_NAMES = ("content", "style", "tv", "total")
 
@@ -34,6 +40,14 @@ class Progress:
     image: np.ndarray | None = None  # float32 (height, width, 3) pixels, when an iterate is due
 
 
+class Diverged(ArithmeticError):
+    """The objective or its gradient stopped being finite; the image was left as it was."""
+
+    def __init__(self, record: Progress):
+        super().__init__(f"non-finite loss at iteration {record.iteration}")
+        self.record = record  # its image: the last finite one, from before the failed step
+
+
 class Targets(NamedTuple):
     """Everything the objective compares against, computed once; all tensors (no Python floats).
 
@@ -43,7 +57,7 @@ class Targets(NamedTuple):
 
     content_features: tuple  # P per content layer
     content_at_zero: tuple  # L_content(0, P) per content layer
-    style_grams: tuple  # A per style layer, blended over the style images (styles.blend_grams)
+    style_grams: tuple  # A per style layer, blended over the style images (blend_grams)
     style_at_zero: tuple  # E_l(0, A) per style layer
     layer_weights: tf.Tensor  # w_l, summing to 1
     loss_weights: tf.Tensor  # (α, β, tv_weight)
@@ -77,6 +91,30 @@ def compute_targets(
         ),
         layer_weights=tf.constant(model.style_layer_weights, tf.float32),
         loss_weights=tf.constant([loss.content_weight, loss.style_weight, loss.tv_weight]),
+    )
+
+
+def _positions(features: tf.Tensor) -> float:
+    return float(features.shape[1] * features.shape[2])
+
+
+def style_targets(
+    extractor: keras.Model,
+    style_images: tuple,
+    weights: tuple,
+    style_layers: tuple,
+    generated_features: dict,
+) -> tuple:
+    """The blended style Gram matrix per style layer, for an image with `generated_features`
+    (any features of the generated image's size: their shapes give M per layer)."""
+    styles = [extractor(tf.constant(image[None])) for image in style_images]
+    return tuple(
+        blend_grams(
+            [gram_matrix(s[name]) for s in styles],
+            weights,
+            [_positions(generated_features[name])] + [_positions(s[name]) for s in styles],
+        )
+        for name in style_layers
     )
 
 
@@ -117,17 +155,23 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
 
 
 def make_step(objective, optimizer: keras.optimizers.Optimizer):
-    """One Adam update of `generated` in place; returns the losses of the image before it."""
+    """One Adam update of `generated` in place; returns the losses of the image before it and
+    whether the update was finite. A non-finite one is undone, so the image stays usable."""
 
     @tf.function
-    def step(generated: tf.Variable, targets: Targets) -> tf.Tensor:
+    def step(generated: tf.Variable, targets: Targets) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             losses = objective(generated, targets)
             total = losses[3]  # indexed inside the tape, or the gradient is lost
         gradient = tape.gradient(total, generated)
+        before = generated.read_value()  # a snapshot: TF copies on the write below
         optimizer.apply_gradients([(gradient, generated)])
-        generated.assign(tf.clip_by_value(generated, 0.0, 255.0))  # keep valid pixels
-        return losses
+        after = tf.clip_by_value(generated, 0.0, 255.0)  # keep valid pixels
+        finite = tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(t)) for t in (losses, gradient, after)]
+        )
+        generated.assign(tf.where(finite, after, before))
+        return losses, finite
 
     return step
 
@@ -155,11 +199,16 @@ def stylize(
     optimizer: OptimizerSettings,
     image: ImageSettings,
     save_every: int,
+    stop_requested: Callable[[], bool] = lambda: False,
 ) -> Iterator[Progress]:
     """Optimise an image; yield a Progress per iteration, with the image every `save_every`.
 
-    The images are float32 (height, width, 3) pixels 0..255; the result has the content
-    image's shape, the style images (one per [loss] style_blend_weights) any shape.
+    The last record always has the image: after `optimizer.iterations` steps, or early once
+    `stop_requested()` is true (checked before each step, so a stop costs no extra copy while
+    running). A non-finite loss or update yields that iteration's record, with the last finite
+    image, and then raises `Diverged`. The images are float32 (height, width, 3) pixels 0..255;
+    the result has the content image's shape, the style images (one per [loss]
+    style_blend_weights) any shape.
     """
     start = time.perf_counter()
     style_images = (style_images,) if isinstance(style_images, np.ndarray) else style_images
@@ -176,9 +225,20 @@ def stylize(
     step = make_step(objective, adam)
     evaluate = tf.function(objective)  # the last record needs losses only, no update
 
-    last = optimizer.iterations
-    for iteration in range(last + 1):
-        due = iteration % save_every == 0 or iteration == last
+    for iteration in range(optimizer.iterations + 1):
+        last = iteration == optimizer.iterations or stop_requested()
+        due = last or iteration % save_every == 0
         snapshot = generated[0].numpy() if due else None
-        losses = (step if iteration < last else evaluate)(generated, targets).numpy()
-        yield Progress(iteration, *map(float, losses), time.perf_counter() - start, snapshot)
+        if last:
+            losses = evaluate(generated, targets).numpy()
+            finite = bool(np.isfinite(losses).all())
+        else:
+            losses, finite = (t.numpy() for t in step(generated, targets))
+        if not finite and snapshot is None:
+            snapshot = generated[0].numpy()  # unchanged: the failed update was undone
+        record = Progress(iteration, *map(float, losses), time.perf_counter() - start, snapshot)
+        yield record
+        if not finite:
+            raise Diverged(record)
+        if last:
+            return

@@ -6,6 +6,7 @@ never leaves a half-written PNG or CSV.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -61,11 +62,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary file and a rename (atomic on one filesystem)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException as error:  # a full disk or a Ctrl-C: no half-written copy stays
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError):  # name the file meant (a failed write() names none)
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
+        raise
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -98,12 +106,12 @@ class RunWriter:
         self.last_image: np.ndarray | None = None
 
     def add(self, record: Progress) -> None:
+        self.records.append(dataclasses.replace(record, image=None))
         if record.image is not None:
             write_png(iterate_path(self.run_dir, record.iteration), record.image)
             self.last_image = record.image
-            # The log is rewritten with each iterate, so an abrupt end loses little.
+            # The log, up to this iterate, is rewritten with each one: an abrupt end loses little.
             self.write_log()
-        self.records.append(dataclasses.replace(record, image=None))
 
     def write_log(self) -> None:
         write_bytes_atomic(self.run_dir / "losses.csv", losses_csv(self.records).encode())

@@ -22,6 +22,7 @@ POOLING_CHOICES = ("max", "avg")
 INIT_CHOICES = ("content", "noise", "style")
 PRESERVE_COLORS_CHOICES = ("none", "luminance", "histogram")
 STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
+FLOAT32_MAX = 3.4028234663852886e38
 BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
 BOOL_WORDS |= {"false": False, "no": False, "off": False, "0": False}
 
@@ -47,6 +48,8 @@ class Number:
             raise ValueError(self.allowed()) from None
         if not math.isfinite(value):
             raise ValueError(self.allowed())
+        if self.type is float and abs(value) > FLOAT32_MAX:  # TensorFlow computes in float32
+            raise ValueError(f"{self.allowed()}, at most {FLOAT32_MAX:.3g} (float32)")
         too_low = self.min is not None and (
             value <= self.min if self.min_open else value < self.min
         )

@@ -1,9 +1,10 @@
 """Artistic control over the style: several blended style images, their scale, and the
 photo's colours kept (luminance-only transfer or colour-statistics matching).
 
-`load_inputs` gives the images the optimisation sees; `style_targets` blends the style
-images' Gram matrices into one target per layer; `restore_colors` puts the photo's colours
-back into each saved image after a luminance-only transfer.
+`load_inputs` gives the images the optimisation sees (the blended Gram targets are made in
+`nst.optimize.style_targets`, with `nst.losses.blend_grams`); `restore_colors` puts the
+photo's colours back into each saved image after a luminance-only transfer. No TensorFlow
+here: the inputs are checked before it loads.
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ import dataclasses
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from nst.colors import grey, luminance, match_color_statistics, match_luminance, with_chroma
 from nst.images import ImageError, fit_size, load_image, resize
-from nst.losses import gram_matrix
-from nst.settings import STRETCH, ImageSettings, PathsSettings
+from nst.settings import ImageSettings, PathsSettings
 
 MIN_SIDE = 32  # the feature extractor's smallest input side (see nst.features)
 
@@ -40,19 +38,19 @@ def style_size(
     return fit_size(*style_wh, max(1, round(scale * max(content_wh))))
 
 
-def load_inputs(paths: PathsSettings, image: ImageSettings) -> Inputs:
+def load_inputs(paths: PathsSettings, image: ImageSettings, on_note=None) -> Inputs:
     """The content image at `max_size`, the style images scaled to it, colours prepared."""
-    photo = load_image(paths.content_image)
+    photo = load_image(paths.content_image, on_note)
     width, height = fit_size(photo.shape[1], photo.shape[0], image.max_size)
     photo = resize(photo, width, height)
     styles = []
     for path in paths.style_image:
-        style = load_image(path)
+        style = load_image(path, on_note)
         size = style_size((style.shape[1], style.shape[0]), (width, height), image.style_scale)
-        if min(size) < MIN_SIDE:
-            scale = STRETCH if image.style_scale is None else f"{image.style_scale:g}"
+        # stretched, the style has the content's size, which the preflight checks (nst.app)
+        if image.style_scale is not None and min(size) < MIN_SIDE:
             raise ImageError(
-                f"style image {path} at [image] style_scale = {scale} would be "
+                f"style image {path} at [image] style_scale = {image.style_scale:g} would be "
                 f"{size[0]}x{size[1]} px; the network needs at least {MIN_SIDE} px a side: "
                 f"raise style_scale or max_size"
             )
@@ -79,40 +77,3 @@ def restore_colors(records: Iterable, photo: np.ndarray, preserve_colors: str) -
             colour = np.clip(with_chroma(record.image, photo), 0, 255).astype(np.float32)
             record = dataclasses.replace(record, image=colour)
         yield record
-
-
-def blend_grams(grams: list, weights: tuple, positions: list) -> tf.Tensor:
-    """A = Σ_s b_s · (M / M_s) · G_s: each style image's Gram matrix rescaled from its M_s
-    positions to the generated image's M (a Gram matrix sums over positions), then blended
-    with weights b_s summing to 1."""
-    target_positions, *style_positions = positions
-    return tf.add_n(
-        [
-            (w * target_positions / m) * g
-            for w, g, m in zip(weights, grams, style_positions, strict=True)
-        ]
-    )
-
-
-def _positions(features: tf.Tensor) -> float:
-    return float(features.shape[1] * features.shape[2])
-
-
-def style_targets(
-    extractor: keras.Model,
-    style_images: tuple,
-    weights: tuple,
-    style_layers: tuple,
-    generated_features: dict,
-) -> tuple:
-    """The blended style Gram matrix per style layer, for an image with `generated_features`
-    (any features of the generated image's size: their shapes give M per layer)."""
-    styles = [extractor(tf.constant(image[None])) for image in style_images]
-    return tuple(
-        blend_grams(
-            [gram_matrix(s[name]) for s in styles],
-            weights,
-            [_positions(generated_features[name])] + [_positions(s[name]) for s in styles],
-        )
-        for name in style_layers
-    )

@@ -11,11 +11,11 @@ import tensorflow as tf
 from nst.colors import luminance, rgb_to_yiq
 from nst.features import build_feature_extractor
 from nst.images import ImageError, load_image
-from nst.losses import gram_matrix, style_layer_loss
+from nst.losses import blend_grams, gram_matrix, style_layer_loss
 from nst.optimize import Progress, compute_targets, stylize
 from nst.outputs import create_run_dir
 from nst.settings import Settings, SettingsError, load_settings, render
-from nst.styles import blend_grams, load_inputs, restore_colors, style_size
+from nst.styles import load_inputs, restore_colors, style_size
 
 from .conftest import make_image
 
