@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import sys
 import threading
@@ -126,6 +127,21 @@ class StopOnSignal:
             signal.signal(signum, handler)
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """File descriptor 2 sent to /dev/null: TensorFlow's C++ start-up lines (oneDNN, absl)
+    are written there directly and ignore TF_CPP_MIN_LOG_LEVEL. Python errors still raise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def prepare_images(settings: Settings) -> Inputs:
     """The content and style images at the run's size, after every check that needs no
     TensorFlow: images, network depth, weights file, memory and the results folder."""
@@ -144,7 +160,8 @@ def prepare_images(settings: Settings) -> Inputs:
 def run(settings: Settings) -> Outcome:
     """Check, build the network, optimise into a new run folder; the exit status and folder."""
     inputs = prepare_images(settings)
-    from nst.features import build_feature_extractor  # TensorFlow loads here: seconds
+    with native_stderr_silenced():  # TensorFlow loads here: seconds
+        from nst.features import build_feature_extractor
     from nst.outputs import create_run_dir, write_bytes_atomic
 
     extractor = build_feature_extractor(settings.model, settings.image.seed)
