@@ -1,6 +1,7 @@
 """nst: paint the content of one image in the style of another (Gatys et al. 2016).
 
-python main.py [--config config.ini] [--set section.key=value ...] [--no-viewer]
+python main.py [--config config.ini] [--set section.key=value ...] [--no-viewer] [--debug]
+               [--sweep section.key=value1,value2,... ...]
 """
 
 from __future__ import annotations
@@ -24,54 +25,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="override one setting for this run (repeatable), e.g. --set optimizer.iterations=50",
     )
     parser.add_argument("--no-viewer", action="store_true", help="do not open the viewer")
+    parser.add_argument(
+        "--sweep",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=V1,V2,...",
+        help="run once per value (repeatable: the grid of all keys) and draw a contact sheet; "
+        "separate the values with ';' instead when a value is itself a list",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def overrides_of(args: argparse.Namespace) -> tuple[str, ...]:
+    return (*args.set, *(["output.show_viewer=false"] if args.no_viewer else []))
+
+
+def run(args: argparse.Namespace, sweep_point: tuple[str, ...]) -> int:
+    """One run (checks, optimisation, run folder: see nst.app); returns the exit status."""
+    from nst.app import run
+    from nst.settings import load_settings
+
+    settings = load_settings(args.config, (*overrides_of(args), *sweep_point))
+    outcome = run(settings)
+    return outcome.status
+
+
+def main(argv: list[str] | None = None, sweep_point: tuple[str, ...] = ()) -> int:
+    """One run; or, with --sweep, one run per grid point (`sweep_point`: its overrides)."""
     args = parse_args(argv)
-    overrides = (*args.set, *(["output.show_viewer=false"] if args.no_viewer else []))
+    from nst.app import guarded  # errors -> one line and an exit status (see README)
 
-    from tqdm import tqdm
+    if args.sweep and not sweep_point:
+        from nst.sweep import run_sweep
 
-    from nst.features import WeightsError, build_feature_extractor
-    from nst.images import ImageError, load_pair
-    from nst.optimize import scale_budgets, stylize
-    from nst.outputs import RunWriter, create_run_dir
-    from nst.settings import SettingsError, load_settings, render
+        def sweep() -> int:
+            return run_sweep(args.config, overrides_of(args), args.sweep, lambda p: main(argv, p))
 
-    try:
-        settings = load_settings(args.config, overrides)
-        paths = settings.paths
-        content_image, style_image = load_pair(
-            paths.content_image, paths.style_image, settings.image.max_size
-        )
-        extractor = build_feature_extractor(settings.model, settings.image.seed)
-    except (SettingsError, ImageError, WeightsError) as error:
-        print(f"nst: error: {error}", file=sys.stderr)
-        return 2
-
-    run_dir = create_run_dir(paths.results_dir, paths.content_image, paths.style_image)
-    (run_dir / "config.ini").write_text(render(settings), encoding="utf-8")
-    writer = RunWriter(run_dir, settings.image.scales)
-    records = stylize(
-        extractor,
-        content_image,
-        style_image,
-        settings.model,
-        settings.loss,
-        settings.optimizer,
-        settings.image,
-        settings.output.save_every,
-    )
-    steps = sum(scale_budgets(settings.optimizer, settings.image.scales))
-    with tqdm(total=steps, unit="step", dynamic_ncols=True) as bar:
-        for record in records:
-            writer.add(record)
-            bar.set_postfix(content=f"{record.content:.3g}", style=f"{record.style:.3g}")
-            bar.update(1 if record.iteration else 0)  # record 0 is the starting image
-    writer.finish()
-    print(f"nst: result in {run_dir}")
-    return 0
+        return guarded(sweep, debug=args.debug)
+    return guarded(lambda: run(args, sweep_point), debug=args.debug)
 
 
 if __name__ == "__main__":

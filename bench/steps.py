@@ -55,7 +55,7 @@ def our_step(size: int, network: str, weights: str, images_dir: Path | None, pre
     adam = keras.optimizers.Adam(o.learning_rate, o.beta_1, o.beta_2, o.epsilon)
     adam.build([generated])
     step = make_step(objective, adam)
-    return lambda: step(generated, targets).numpy(), extractor
+    return lambda: [t.numpy() for t in step(generated, targets)], extractor
 
 
 def tutorial_step(size: int, weights: str, images_dir: Path | None):

@@ -9,10 +9,13 @@ Output: a dict from Keras layer name (e.g. `block4_conv2`) to that layer's activ
 from __future__ import annotations
 
 import os
+import socket
+import warnings
 from pathlib import Path
 
 import keras
 
+from nst.networks import WeightsError, check_weights_file  # no TensorFlow needed there
 from nst.settings import ModelSettings
 
 APPLICATIONS = {
@@ -22,10 +25,7 @@ APPLICATIONS = {
 # Keras' own file names and download place for the ImageNet weights (include_top=False).
 WEIGHTS_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/{network}/{file}"
 WEIGHTS_FILE = "{network}_weights_tf_dim_ordering_tf_kernels_notop.h5"
-
-
-class WeightsError(RuntimeError):
-    """Network weights that cannot be had or do not fit; the message says what to do."""
+DOWNLOAD_TIMEOUT_S = 60  # per connection attempt or read, not for the whole download
 
 
 def native_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
@@ -97,6 +97,10 @@ def _load_network(constructor, network: str, weights: str, seed: int) -> keras.M
         keras.utils.set_random_seed(seed)  # the same random network for the same seed
         return constructor(include_top=False, weights=None)
     if weights == "imagenet":
+        previous = socket.getdefaulttimeout()
+        # Keras downloads with urllib and no timeout: a silently dropped connection would
+        # hang the run forever instead of ending in the message below.
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
         try:
             return constructor(include_top=False, weights="imagenet")
         except Exception as error:  # Keras raises a bare Exception for a failed download
@@ -109,18 +113,17 @@ def _load_network(constructor, network: str, weights: str, seed: int) -> keras.M
                 f"of a local weights file, or weights = random for a smoke run (no artistic "
                 f"result)."
             ) from None
-    path = Path(weights)
-    if not path.is_file():
-        what = "is a folder" if path.is_dir() else "does not exist"
-        raise WeightsError(
-            f"[model] weights = {weights}: that file {what}; give the path of a Keras weights "
-            f"file for {network} (include_top=False), or imagenet, or random"
-        )
+        finally:
+            socket.setdefaulttimeout(previous)
+    path = check_weights_file(network, weights)
     try:
-        return constructor(include_top=False, weights=str(path))
+        with warnings.catch_warnings():  # Keras warns per layer before it raises: noise
+            warnings.simplefilter("ignore")
+            return constructor(include_top=False, weights=str(path))
     except Exception as error:  # h5py/Keras raise many kinds for a bad or mismatched file
+        reason = str(error).splitlines()[0].rstrip(":. ") if str(error) else type(error).__name__
         raise WeightsError(
             f"[model] weights = {weights}: cannot load it into {network} "
-            f"(include_top=False): {str(error).splitlines()[0]}. Is it a {network} weights "
+            f"(include_top=False): {reason}. Is it a {network} weights "
             f"file, complete, and does [model] network match it?"
         ) from None

@@ -6,31 +6,113 @@ contract of the feature extractor, which applies the network's own preprocessing
 
 from __future__ import annotations
 
+import re
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 
 class ImageError(ValueError):
     """An image that cannot be used; the message names the file and the problem."""
 
 
-def load_image(path: Path) -> np.ndarray:
-    """The image at `path` upright (EXIF orientation applied), RGB, float32 0..255."""
+# First bytes of formats people try that Pillow cannot read, for a message that says so.
+_FOREIGN_FORMATS = {
+    b"%PDF": "a PDF document",
+    b"<svg": "an SVG drawing",
+    b"<?xml": "an XML file (SVG?)",
+    b"ftypheic": "a HEIC photo",
+    b"ftypheix": "a HEIC photo",
+    b"ftypmif1": "a HEIF photo",
+    b"ftypavif": "an AVIF image",
+}
+_CONVERT_HINT = "give a PNG or JPEG image (or convert it to one)"
+
+
+def load_image(path: Path, on_note: Callable[[str], None] | None = None) -> np.ndarray:
+    """The image at `path` upright (EXIF orientation applied), RGB, float32 0..255.
+
+    Files with several frames (animated GIF, multi-page TIFF) give their first frame and a
+    note through `on_note`. Every unusable file raises ImageError naming it and the fix.
+    """
     path = Path(path)
-    if not path.is_file():
-        what = "is a folder, not an image" if path.is_dir() else "does not exist"
-        raise ImageError(f"image {path} {what}")
+    _check_file(path)
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            return _to_rgb(image)
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageError(f"cannot read image {path}: {error}") from None
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it; refuse there too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                frames = getattr(image, "n_frames", 1)
+                if frames > 1 and on_note is not None:
+                    on_note(f"{path} has {frames} frames; using the first")
+                image.load()  # decode now, so a damaged file fails here
+                return _to_rgb(ImageOps.exif_transpose(image), path)
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        size = re.search(r"\((\d+) pixels\)", str(error))
+        pixels = f"{int(size[1]) / 1e6:.0f} megapixels" if size else "too many pixels"
+        raise ImageError(
+            f"image {path} has {pixels}, more than Pillow's safety limit of "
+            f"{Image.MAX_IMAGE_PIXELS / 1e6:.0f} (a guard against decompression bombs): "
+            f"scale it down first"
+        ) from None
+    except UnidentifiedImageError:
+        raise ImageError(f"image {path} is {_sniff(path)}: {_CONVERT_HINT}") from None
+    except PermissionError:
+        raise ImageError(f"cannot read image {path}: permission denied") from None
+    except MemoryError:
+        raise ImageError(f"image {path} is too large to load into memory") from None
+    except Exception as error:  # Pillow's decoders raise many kinds for a damaged file
+        raise ImageError(
+            f"cannot read image {path}: {_first_line(error)}; the file is damaged or "
+            f"incomplete (truncated?): export or download it again"
+        ) from None
 
 
-def _to_rgb(image: Image.Image) -> np.ndarray:
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ImageError(f"image {path} does not exist")
+    if path.is_dir():
+        raise ImageError(f"image {path} is a folder, not an image")
+    if not path.is_file():
+        raise ImageError(f"image {path} is not a regular file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"image {path} is an empty file (0 bytes)")
+
+
+def _sniff(path: Path) -> str:
+    """What a file Pillow cannot identify seems to be, from its first bytes."""
+    with open(path, "rb") as file:
+        head = file.read(64)
+    for magic, what in _FOREIGN_FORMATS.items():
+        if magic in head[:16].lstrip():
+            return f"{what}, a format nst cannot read"
+    printable = sum(32 <= byte < 127 or byte in b"\t\r\n" for byte in head)
+    if printable >= 0.9 * len(head):
+        return "a text file, not an image"
+    return "not an image format nst can read (it reads PNG, JPEG, GIF, TIFF, BMP, WebP, ...)"
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).splitlines()[0] if str(error) else ""
+    return text or type(error).__name__
+
+
+def _to_rgb(image: Image.Image, path: Path) -> np.ndarray:
+    try:
+        return _pixels_rgb(image)
+    except ValueError as error:  # e.g. "conversion from LAB to RGB not supported"
+        raise ImageError(
+            f"image {path} has the colour mode {image.mode}, which nst cannot turn into RGB "
+            f"({_first_line(error)}): save it as an RGB PNG or JPEG"
+        ) from None
+
+
+def _pixels_rgb(image: Image.Image) -> np.ndarray:
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grey: scale, don't clip
         grey = np.asarray(image, dtype=np.float32)
         grey *= 255.0 / (65535.0 if image.mode.startswith("I;16") or grey.max() > 255 else 255.0)
@@ -65,10 +147,15 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
-def load_pair(content_path: Path, style_path: Path, max_size: int) -> tuple[np.ndarray, np.ndarray]:
+def load_pair(
+    content_path: Path,
+    style_path: Path,
+    max_size: int,
+    on_note: Callable[[str], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The content image with its longer side `max_size`, and the style image resized to the
     content's width and height (stretched, as in the paper)."""
-    content = load_image(content_path)
+    content = load_image(content_path, on_note)
     width, height = fit_size(content.shape[1], content.shape[0], max_size)
-    style = load_image(style_path)
+    style = load_image(style_path, on_note)
     return resize(content, width, height), resize(style, width, height)

@@ -66,3 +66,16 @@ def relative(loss: tf.Tensor, loss_at_zero: tf.Tensor) -> tf.Tensor:
     mean the same for every network, size and layer.
     """
     return loss / tf.maximum(loss_at_zero, 1e-30)
+
+
+def blend_grams(grams: list, weights: tuple, positions: list) -> tf.Tensor:
+    """A = Σ_s b_s · (M / M_s) · G_s: each style image's Gram matrix rescaled from its M_s
+    positions to the generated image's M (a Gram matrix sums over positions), then blended
+    with weights b_s summing to 1."""
+    target_positions, *style_positions = positions
+    return tf.add_n(
+        [
+            (w * target_positions / m) * g
+            for w, g, m in zip(weights, grams, style_positions, strict=True)
+        ]
+    )

@@ -3,9 +3,18 @@
 Layer names are Keras' (`block4_conv2` is the paper's conv4_2), in the network's order.
 """
 
+from pathlib import Path
+
 NETWORKS = ("vgg19", "vgg16")
 
+
+class WeightsError(RuntimeError):
+    """Network weights that cannot be had or do not fit; the message says what to do."""
+
+
 _CONV_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
+_CHANNELS_PER_BLOCK = (64, 128, 256, 512, 512)  # the same for both networks
+_PARAMETERS = {"vgg16": 14_714_688, "vgg19": 20_024_384}  # include_top=False, as Keras counts
 
 
 def layer_names(network: str) -> tuple[str, ...]:
@@ -20,3 +29,52 @@ def layer_names(network: str) -> tuple[str, ...]:
 def conv_layer_names(network: str) -> tuple[str, ...]:
     """The convolution layers of `network`: the ones whose features a loss can use."""
     return tuple(name for name in layer_names(network) if "_conv" in name)
+
+
+def layer_shapes(
+    network: str, height: int, width: int, upto: str | None = None
+) -> tuple[tuple[str, int, int, int], ...]:
+    """(name, height, width, channels) of each layer's output for a height x width input, up to
+    and including `upto` (None: all). Convolutions keep the size ('same' padding); each 2x2
+    pooling halves it, rounding down, as Keras' 'valid' pooling does."""
+    shapes = []
+    for name in layer_names(network):
+        block = int(name[len("block")])
+        if name.endswith("_pool"):
+            height, width = height // 2, width // 2
+        shapes.append((name, height, width, _CHANNELS_PER_BLOCK[block - 1]))
+        if name == upto:
+            break
+    return tuple(shapes)
+
+
+def deepest_layer(network: str, layers) -> str:
+    """Of `layers`, the one deepest in `network`: where the feature extractor is cut."""
+    order = layer_names(network)
+    return max(layers, key=order.index)
+
+
+def min_input_side(network: str, layers) -> int:
+    """The shortest image side, in pixels, for which every one of `layers` keeps at least one
+    position: 2 ** (number of poolings before the deepest of them)."""
+    deepest = deepest_layer(network, layers)
+    names = layer_names(network)
+    poolings = sum(1 for name in names[: names.index(deepest)] if name.endswith("_pool"))
+    return 2**poolings
+
+
+def parameter_count(network: str) -> int:
+    """Weights of the whole convolutional part (Keras loads all of it before the cut)."""
+    return _PARAMETERS[network]
+
+
+def check_weights_file(network: str, weights: str) -> Path:
+    """The path of a weights file given in [model] weights, if it is a file; else WeightsError."""
+    path = Path(weights)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise WeightsError(
+            f"[model] weights = {weights}: that file {what}; give the path of a Keras weights "
+            f"file for {network} (include_top=False), or imagenet, or random"
+        )
+    return path

@@ -7,6 +7,7 @@ the i-th point whose loss L-BFGS evaluated; record 0 is the start, the last one 
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -20,7 +21,14 @@ import tensorflow as tf
 from scipy.optimize import Bounds, minimize
 
 from nst.images import resize
-from nst.losses import content_loss, gram_matrix, relative, style_layer_loss, tv_loss
+from nst.losses import (
+    blend_grams,
+    content_loss,
+    gram_matrix,
+    relative,
+    style_layer_loss,
+    tv_loss,
+)
 from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings
 
 LOSS_NAMES = ("content", "style", "tv", "total")
@@ -38,6 +46,14 @@ class Progress:
     scale: int = 1  # coarse-to-fine: 1 is the smallest size, [image] scales the full size
 
 
+class Diverged(ArithmeticError):
+    """The objective or its gradient stopped being finite; the image was left as it was."""
+
+    def __init__(self, record: Progress):
+        super().__init__(f"non-finite loss at iteration {record.iteration}")
+        self.record = record  # its image: the last finite one, from before the failed step
+
+
 class Targets(NamedTuple):
     """Everything the objective compares against, computed once; all tensors (no Python floats).
 
@@ -47,7 +63,7 @@ class Targets(NamedTuple):
 
     content_features: tuple  # P per content layer
     content_at_zero: tuple  # L_content(0, P) per content layer
-    style_grams: tuple  # A per style layer
+    style_grams: tuple  # A per style layer, blended over the style images (blend_grams)
     style_at_zero: tuple  # E_l(0, A) per style layer
     layer_weights: tf.Tensor  # w_l, summing to 1
     loss_weights: tf.Tensor  # (α, β, tv_weight)
@@ -56,25 +72,55 @@ class Targets(NamedTuple):
 def compute_targets(
     extractor: keras.Model,
     content_image: np.ndarray,
-    style_image: np.ndarray,
+    style_images: tuple,
     model: ModelSettings,
     loss: LossSettings,
 ) -> Targets:
-    """The content features and style Gram matrices the generated image is pulled towards."""
+    """The content features and style Gram matrices the generated image is pulled towards.
+
+    The generated image has the content image's size; the style images (one array, or a tuple
+    with one per [loss] style_blend_weights) may have any size.
+    """
+    style_images = (style_images,) if isinstance(style_images, np.ndarray) else style_images
     content = extractor(tf.constant(content_image[None]))
-    style = extractor(tf.constant(style_image[None]))
     content_features = tuple(content[name] for name in model.content_layers)
-    style_grams = tuple(gram_matrix(style[name]) for name in model.style_layers)
+    style_grams = style_targets(
+        extractor, style_images, loss.style_blend_weights, model.style_layers, content
+    )
     return Targets(
         content_features=content_features,
         content_at_zero=tuple(content_loss(tf.zeros_like(p), p) for p in content_features),
         style_grams=style_grams,
         style_at_zero=tuple(
-            style_layer_loss(tf.zeros_like(style[name]), a)
+            style_layer_loss(tf.zeros_like(content[name]), a)  # zeros of the generated size
             for name, a in zip(model.style_layers, style_grams, strict=True)
         ),
         layer_weights=tf.constant(model.style_layer_weights, tf.float32),
         loss_weights=tf.constant([loss.content_weight, loss.style_weight, loss.tv_weight]),
+    )
+
+
+def _positions(features: tf.Tensor) -> float:
+    return float(features.shape[1] * features.shape[2])
+
+
+def style_targets(
+    extractor: keras.Model,
+    style_images: tuple,
+    weights: tuple,
+    style_layers: tuple,
+    generated_features: dict,
+) -> tuple:
+    """The blended style Gram matrix per style layer, for an image with `generated_features`
+    (any features of the generated image's size: their shapes give M per layer)."""
+    styles = [extractor(tf.constant(image[None])) for image in style_images]
+    return tuple(
+        blend_grams(
+            [gram_matrix(s[name]) for s in styles],
+            weights,
+            [_positions(generated_features[name])] + [_positions(s[name]) for s in styles],
+        )
+        for name in style_layers
     )
 
 
@@ -115,17 +161,23 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
 
 
 def make_step(objective, optimizer: keras.optimizers.Optimizer):
-    """One Adam update of `generated` in place; returns the losses of the image before it."""
+    """One Adam update of `generated` in place; returns the losses of the image before it and
+    whether the update was finite. A non-finite one is undone, so the image stays usable."""
 
     @tf.function
-    def step(generated: tf.Variable, targets: Targets) -> tf.Tensor:
+    def step(generated: tf.Variable, targets: Targets) -> tuple[tf.Tensor, tf.Tensor]:
         with tf.GradientTape() as tape:
             losses = objective(generated, targets)
             total = losses[3]  # indexed inside the tape, or the gradient is lost
         gradient = tape.gradient(total, generated)
+        before = generated.read_value()  # a snapshot: TF copies on the write below
         optimizer.apply_gradients([(gradient, generated)])
-        generated.assign(tf.clip_by_value(generated, 0.0, 255.0))  # keep valid pixels
-        return losses
+        after = tf.clip_by_value(generated, 0.0, 255.0)  # keep valid pixels
+        finite = tf.reduce_all(
+            [tf.reduce_all(tf.math.is_finite(t)) for t in (losses, gradient, after)]
+        )
+        generated.assign(tf.where(finite, after, before))
+        return losses, finite
 
     return step
 
@@ -147,9 +199,10 @@ def make_value_and_gradient(objective):
 def initial_image(
     content_image: np.ndarray, style_image: np.ndarray, image: ImageSettings
 ) -> np.ndarray:
-    """The starting point: the content image, a seeded noise blend of it, or the style image."""
+    """The starting point: the content image, a seeded noise blend of it, or the style image
+    (stretched to the content's shape)."""
     if image.init == "style":
-        return style_image.copy()
+        return resize(style_image, content_image.shape[1], content_image.shape[0]).copy()
     if image.init == "noise":
         noise = np.random.default_rng(image.seed).uniform(0, 255, content_image.shape)
         blend = (1 - image.noise_ratio) * content_image + image.noise_ratio * noise
@@ -189,8 +242,13 @@ def adam_records(
     save_every: int,
     clock: Clock,
     scale: int,
+    stop_requested: Callable[[], bool],
 ) -> Iterator[Progress]:
-    """`iterations` Adam steps from `start`; a record per step and one for the result."""
+    """`iterations` Adam steps from `start`; a record per step and one for the result.
+
+    Stops early once `stop_requested()`; a non-finite step yields its record (with the last
+    finite image) and raises `Diverged`.
+    """
     generated = tf.Variable(start[None])
     adam = keras.optimizers.Adam(
         learning_rate=optimizer.learning_rate,
@@ -201,15 +259,26 @@ def adam_records(
     adam.build([generated])
     step = make_step(objective, adam)
     for iteration in range(iterations + 1):
-        due = iteration % save_every == 0 or iteration == iterations
-        snapshot = generated[0].numpy() if due else None
-        # the four losses come back to the host in one transfer, the image only when due
-        losses = (step if iteration < iterations else evaluate)(generated, targets).numpy()
-        yield Progress(iteration, *map(float, losses), clock(), snapshot, scale)
+        last = iteration == iterations or stop_requested()
+        due = last or iteration % save_every == 0
+        snapshot = generated[0].numpy() if due else None  # the image only when due
+        if last:
+            losses = evaluate(generated, targets).numpy()
+            finite = bool(np.isfinite(losses).all())
+        else:
+            losses, finite = (t.numpy() for t in step(generated, targets))
+        if not finite and snapshot is None:
+            snapshot = generated[0].numpy()  # unchanged: the failed update was undone
+        record = Progress(iteration, *map(float, losses), clock(), snapshot, scale)
+        yield record
+        if not finite:
+            raise Diverged(record)
+        if last:
+            return
 
 
 class _Stop(Exception):
-    """Ends SciPy's loop from inside: the evaluation budget is spent or the consumer left."""
+    """Ends SciPy's loop from inside: budget spent, stop requested, or the consumer left."""
 
 
 def lbfgs_records(
@@ -221,6 +290,7 @@ def lbfgs_records(
     save_every: int,
     clock: Clock,
     scale: int,
+    stop_requested: Callable[[], bool] = lambda: False,
 ) -> Iterator[Progress]:
     """L-BFGS-B in pixel bounds [0, 255] for `evaluations` loss+gradient evaluations.
 
@@ -228,13 +298,19 @@ def lbfgs_records(
     generator (each evaluation waits for the consumer), so one `minimize` call keeps its
     curvature history for the whole budget, and closing the generator stops it.
     Record i is the i-th evaluated point (line-search trials included); the last record is
-    the last point L-BFGS accepted, evaluated once more.
+    the last point L-BFGS accepted, evaluated once more. Stops early once `stop_requested()`;
+    a non-finite loss or gradient yields its record, with the last accepted image, and raises
+    `Diverged`.
     """
     value_and_gradient = make_value_and_gradient(objective)
     shape = (1, *start.shape)
-    results: queue.Queue = queue.Queue()  # worker -> generator
+    results: queue.Queue = queue.Queue()  # worker -> generator: records, then None or error
     go_ahead: queue.Queue = queue.Queue()  # generator -> worker: True to go on, False to stop
     accepted = [start.astype(np.float64).ravel()]
+    evaluated: list[int] = []
+
+    def accepted_image() -> np.ndarray:
+        return accepted[0].reshape(start.shape).astype(np.float32)
 
     def loss_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
         iteration = len(evaluated)
@@ -242,14 +318,19 @@ def lbfgs_records(
             raise _Stop
         image = tf.constant(x.reshape(shape), tf.float32)  # float64 only on SciPy's side
         losses, gradient = value_and_gradient(image, targets)
-        losses = losses.numpy()
+        losses, gradient = losses.numpy(), gradient.numpy()
         evaluated.append(iteration)
+        finite = bool(np.isfinite(losses).all() and np.isfinite(gradient).all())
         due = iteration % save_every == 0
-        snapshot = x.reshape(start.shape).astype(np.float32) if due else None
-        results.put(Progress(iteration, *map(float, losses), clock(), snapshot, scale))
+        snapshot = x.reshape(start.shape).astype(np.float32) if due and finite else None
+        record = Progress(iteration, *map(float, losses), clock(), snapshot, scale)
+        if not finite:
+            results.put(Diverged(dataclasses.replace(record, image=accepted_image())))
+            raise _Stop
+        results.put(record)
         if not go_ahead.get():
             raise _Stop
-        return float(losses[3]), gradient.numpy().astype(np.float64).ravel()
+        return float(losses[3]), gradient.astype(np.float64).ravel()
 
     def keep(intermediate_result) -> None:
         accepted[0] = intermediate_result.x.copy()
@@ -273,44 +354,65 @@ def lbfgs_records(
             return
         results.put(None)
 
-    evaluated: list[int] = []
     worker = threading.Thread(target=work, name="lbfgs", daemon=True)
     worker.start()
     try:
         while (item := results.get()) is not None:
+            if isinstance(item, Diverged):
+                yield item.record
+                raise item
             if isinstance(item, BaseException):
                 raise item
             yield item
-            go_ahead.put(True)
+            go_ahead.put(not stop_requested())
     finally:
         go_ahead.put(False)  # unblocks a waiting worker if the consumer left early
         worker.join()
-    final = accepted[0].reshape(start.shape).astype(np.float32)
+    final = accepted_image()
     losses = evaluate(tf.constant(final[None]), targets).numpy()
-    yield Progress(len(evaluated), *map(float, losses), clock(), final, scale)
+    record = Progress(len(evaluated), *map(float, losses), clock(), final, scale)
+    yield record
+    if not np.isfinite(losses).all():
+        raise Diverged(record)
+
+
+def scaled_styles(style_images: tuple, shrink: float, min_side: int = 32) -> tuple:
+    """The style images made `shrink` times smaller, for a smaller scale; sides ≥ min_side."""
+    scaled = []
+    for style in style_images:
+        height, width = style.shape[:2]
+        s = min(shrink, max(1.0, min(height, width) / min_side))
+        scaled.append(resize(style, max(1, round(width / s)), max(1, round(height / s))))
+    return tuple(scaled)
 
 
 def stylize(
     extractor: keras.Model,
     content_image: np.ndarray,
-    style_image: np.ndarray,
+    style_images: tuple,
     model: ModelSettings,
     loss: LossSettings,
     optimizer: OptimizerSettings,
     image: ImageSettings,
     save_every: int,
+    stop_requested: Callable[[], bool] = lambda: False,
 ) -> Iterator[Progress]:
     """Optimise an image; yield a Progress per iteration, with the image every `save_every`.
 
-    The images are float32 (height, width, 3) pixels 0..255 of the same shape. With
-    [image] scales > 1 the smaller scales come first, each starting from the previous
-    result resized; targets are recomputed at every scale.
+    The last record of each scale always has the image: after its iterations, or early once
+    `stop_requested()` is true (checked before each step; then no further scale runs). A
+    non-finite loss or update yields that iteration's record, with the last finite image,
+    and then raises `Diverged`. The images are float32 (height, width, 3) pixels 0..255;
+    the result has the content image's shape, the style images (one per [loss]
+    style_blend_weights) any shape. With [image] scales > 1 the smaller scales come first,
+    each starting from the previous result resized; targets are recomputed at every scale.
     """
     started = time.perf_counter()
 
     def clock() -> float:
         return time.perf_counter() - started
 
+    style_images = (style_images,) if isinstance(style_images, np.ndarray) else style_images
     height, width = content_image.shape[:2]
     sizes = scale_sizes(height, width, image.scales, image.scale_factor)
     budgets = scale_budgets(optimizer, len(sizes))
@@ -318,17 +420,24 @@ def stylize(
     evaluate = tf.function(objective)  # the last record of a scale needs losses only
     current = None
     for scale, ((h, w), budget) in enumerate(zip(sizes, budgets, strict=True), start=1):
-        content, style = resize(content_image, w, h), resize(style_image, w, h)
-        start = initial_image(content, style, image) if current is None else resize(current, w, h)
-        targets = compute_targets(extractor, content, style, model, loss)
+        content = resize(content_image, w, h)
+        styles = scaled_styles(style_images, width / w)
+        if current is None:
+            start = initial_image(content, styles[0], image)
+        else:
+            start = resize(current, w, h)
+        targets = compute_targets(extractor, content, styles, model, loss)
+        run = (evaluate, targets, start)
         if optimizer.name == "lbfgs":
             records = lbfgs_records(
-                objective, evaluate, targets, start, budget, save_every, clock, scale
+                objective, *run, budget, save_every, clock, scale, stop_requested
             )
         else:
             records = adam_records(
-                objective, evaluate, targets, start, optimizer, budget, save_every, clock, scale
+                objective, *run, optimizer, budget, save_every, clock, scale, stop_requested
             )
         for record in records:
             current = record.image if record.image is not None else current
             yield record
+        if stop_requested():
+            return

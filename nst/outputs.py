@@ -6,6 +6,7 @@ never leaves a half-written PNG or CSV.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -25,21 +26,32 @@ ITERATES = "iterates"
 PLOTS = "plots"
 
 
-def create_run_dir(results_dir: Path, content_image: Path, style_image: Path) -> Path:
-    """A new, empty folder results_dir/<YYYYmmdd-HHMMSS>-<content>-<style>[-N]; never reused."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    name = f"{stamp}-{_slug(Path(content_image).stem)}-{_slug(Path(style_image).stem)}"
-    Path(results_dir).mkdir(parents=True, exist_ok=True)
+def create_run_dir(results_dir: Path, content_image: Path, style_image) -> Path:
+    """A new, empty folder results_dir/<YYYYmmdd-HHMMSS>-<content>-<style>[-N]; never reused.
+
+    With several style images (a tuple of paths), <style> is the first one's name and +K for
+    the K others, e.g. `starry+2`.
+    """
+    styles = (style_image,) if isinstance(style_image, str | Path) else tuple(style_image)
+    style = _slug(Path(styles[0]).stem) + (f"+{len(styles) - 1}" if len(styles) > 1 else "")
+    run_dir = make_unique_dir(results_dir, f"{_slug(Path(content_image).stem)}-{style}")
+    (run_dir / ITERATES).mkdir()
+    (run_dir / PLOTS).mkdir()
+    return run_dir
+
+
+def make_unique_dir(parent: Path, name: str) -> Path:
+    """A new, empty folder parent/<YYYYmmdd-HHMMSS>-<name>[-N]; never reused."""
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+    Path(parent).mkdir(parents=True, exist_ok=True)
     for attempt in range(1, 1000):
-        run_dir = Path(results_dir) / (name if attempt == 1 else f"{name}-{attempt}")
+        folder = Path(parent) / (name if attempt == 1 else f"{name}-{attempt}")
         try:
-            run_dir.mkdir()  # fails if it exists: two runs in one second get -2, -3, ...
+            folder.mkdir()  # fails if it exists: two runs in one second get -2, -3, ...
         except FileExistsError:
             continue
-        (run_dir / ITERATES).mkdir()
-        (run_dir / PLOTS).mkdir()
-        return run_dir
-    raise FileExistsError(f"too many runs named {name} in {results_dir}")
+        return folder
+    raise FileExistsError(f"too many folders named {name} in {parent}")
 
 
 def _slug(text: str) -> str:
@@ -50,11 +62,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary file and a rename (atomic on one filesystem)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as file:
-        file.write(data)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException as error:  # a full disk or a Ctrl-C: no half-written copy stays
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError):  # name the file meant (a failed write() names none)
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
+        raise
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
@@ -91,13 +110,13 @@ class RunWriter:
         self.last_image: np.ndarray | None = None
 
     def add(self, record: Progress) -> None:
+        self.records.append(dataclasses.replace(record, image=None))
         if record.image is not None:
             path = iterate_path(self.run_dir, record.iteration, record.scale, self.scales)
             write_png(path, record.image)
             self.last_image = record.image
-            # The log is rewritten with each iterate, so an abrupt end loses little.
+            # The log, up to this iterate, is rewritten with each one: an abrupt end loses little.
             self.write_log()
-        self.records.append(dataclasses.replace(record, image=None))
 
     def write_log(self) -> None:
         write_bytes_atomic(self.run_dir / "losses.csv", losses_csv(self.records).encode())

@@ -22,6 +22,9 @@ POOLING_CHOICES = ("max", "avg")
 PRECISION_CHOICES = ("auto", "float32", "bfloat16")
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
+PRESERVE_COLORS_CHOICES = ("none", "luminance", "histogram")
+STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
+FLOAT32_MAX = 3.4028234663852886e38
 BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
 BOOL_WORDS |= {"false": False, "no": False, "off": False, "0": False}
 
@@ -47,6 +50,8 @@ class Number:
             raise ValueError(self.allowed()) from None
         if not math.isfinite(value):
             raise ValueError(self.allowed())
+        if self.type is float and abs(value) > FLOAT32_MAX:  # TensorFlow computes in float32
+            raise ValueError(f"{self.allowed()}, at most {FLOAT32_MAX:.3g} (float32)")
         too_low = self.min is not None and (
             value <= self.min if self.min_open else value < self.min
         )
@@ -127,8 +132,30 @@ class Weights:
 
 
 @dataclass(frozen=True)
+class NumberOr:
+    """A number, or one word that stands for a special case and parses to None."""
+
+    number: Number
+    word: str
+
+    def parse(self, text: str) -> float | None:
+        if text.lower() == self.word:
+            return None
+        try:
+            return self.number.parse(text)
+        except ValueError:
+            raise ValueError(self.allowed()) from None
+
+    def allowed(self) -> str:
+        return f"{self.word} or {self.number.allowed()}"
+
+    def format(self, value: float | None) -> str:
+        return self.word if value is None else self.number.format(value)
+
+
+@dataclass(frozen=True)
 class ListOf:
-    item: Number | Choice | None = None  # None: names (non-empty words)
+    item: Number | Choice | FilePath | None = None  # None: names (non-empty words)
     allow_empty: bool = False
 
     def parse(self, text: str) -> tuple:
@@ -158,7 +185,11 @@ class PathsSettings:
     content_image: Path = setting(
         Path("data/content.png"), FilePath(), "photo whose content is kept"
     )
-    style_image: Path = setting(Path("data/style.png"), FilePath(), "image whose style is painted")
+    style_image: tuple[Path, ...] = setting(
+        (Path("data/style.png"),),
+        ListOf(FilePath()),
+        "image whose style is painted; several: comma-separated, blended (see [loss])",
+    )
     results_dir: Path = setting(Path("results"), FilePath(), "each run makes a new folder in here")
 
 
@@ -209,6 +240,11 @@ class LossSettings:
     tv_weight: float = setting(
         0.0, Number(float, min=0), "weight of total variation (smoothness); 0 = off"
     )
+    style_blend_weights: tuple[float, ...] = setting(
+        (),
+        ListOf(Number(float, min=0), allow_empty=True),
+        "one weight per style image, normalised to sum 1; empty: equal weights",
+    )
 
 
 @dataclass(frozen=True)
@@ -253,6 +289,16 @@ class ImageSettings:
     )
     scale_factor: float = setting(
         2.0, Number(float, min=1, min_open=True), "each smaller scale is this many times smaller"
+    )
+    style_scale: float | None = setting(
+        None,
+        NumberOr(Number(float, min=0, min_open=True, max=4), STRETCH),
+        "stretch (to the content's shape, paper) | s: aspect kept, longer side s x the content's",
+    )
+    preserve_colors: str = setting(
+        "none",
+        Choice(PRESERVE_COLORS_CHOICES),
+        "keep the photo's colours: none | luminance (style on luminance only) | histogram",
     )
 
 
@@ -371,16 +417,15 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
                 raise SettingsError(
                     f"[model] {key}: {_unknown(f'layer for {model.network}', name, valid)}"
                 )
-    weights = model.style_layer_weights or (1.0,) * len(model.style_layers)
-    if len(weights) != len(model.style_layers):
-        raise SettingsError(
-            f"[model] style_layer_weights = {', '.join(f'{w:g}' for w in weights)!r}: expected "
-            f"{len(model.style_layers)} weights, one per style layer "
-            f"({', '.join(model.style_layers)}), or empty for equal weights"
-        )
-    if sum(weights) <= 0:
-        raise SettingsError("[model] style_layer_weights: expected at least one weight > 0")
-    weights = tuple(w / sum(weights) for w in weights)
+    weights = _normalised(
+        "[model] style_layer_weights", model.style_layer_weights, "style layer", model.style_layers
+    )
+    blend = _normalised(
+        "[loss] style_blend_weights",
+        settings.loss.style_blend_weights,
+        "style image",
+        [p.name for p in settings.paths.style_image],
+    )
     coarse = settings.optimizer.coarse_iterations
     if len(coarse) not in (1, settings.image.scales - 1):
         raise SettingsError(
@@ -396,16 +441,35 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
             else bases.get((section, key), Path.cwd()) / value
         )
 
+    def absolute_all(key: str, value: Path | tuple[Path, ...]) -> Path | tuple[Path, ...]:
+        if isinstance(value, tuple):
+            return tuple(absolute("paths", key, v) for v in value)
+        return absolute("paths", key, value)
+
     paths = settings.paths
     paths = dataclasses.replace(
-        paths,
-        **{f.name: absolute("paths", f.name, getattr(paths, f.name)) for f in fields(paths)},
+        paths, **{f.name: absolute_all(f.name, getattr(paths, f.name)) for f in fields(paths)}
     )
     network_weights = model.weights
     if network_weights not in WEIGHTS_CHOICES:
         network_weights = str(absolute("model", "weights", Path(network_weights)))
     model = dataclasses.replace(model, style_layer_weights=weights, weights=network_weights)
-    return dataclasses.replace(settings, paths=paths, model=model)
+    loss = dataclasses.replace(settings.loss, style_blend_weights=blend)
+    return dataclasses.replace(settings, paths=paths, model=model, loss=loss)
+
+
+def _normalised(name: str, weights: tuple, what: str, items) -> tuple[float, ...]:
+    """One weight per item (empty: equal), normalised to sum 1; `name` is '[section] key'."""
+    weights = weights or (1.0,) * len(items)
+    if len(weights) != len(items):
+        raise SettingsError(
+            f"{name} = {', '.join(f'{w:g}' for w in weights)!r}: expected "
+            f"{len(items)} weight{'s' * (len(items) != 1)}, one per {what} ({', '.join(items)}), "
+            f"or empty for equal weights"
+        )
+    if sum(weights) <= 0:
+        raise SettingsError(f"{name}: expected at least one weight > 0")
+    return tuple(w / sum(weights) for w in weights)
 
 
 # --- writing ------------------------------------------------------------------------------

@@ -1,0 +1,153 @@
+"""Checks made before any real work: the image is big enough for the network, the results
+folder is writable with room to spare, and the machine has the memory the run needs.
+
+Nothing here imports TensorFlow: a run that cannot succeed is refused in well under a second,
+not after the model is built or an hour into the optimisation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+from nst.images import ImageError, fit_size
+from nst.networks import deepest_layer, layer_shapes, min_input_side, parameter_count
+from nst.settings import ModelSettings
+
+MB = 1024**2
+# Memory model: the Python and TensorFlow runtime, the network's weights (loaded whole, then
+# cut) and the cut network's activations for one image, each times a factor. Measured peak RSS
+# (TF 2.21 CPU, see README "Errors, exit codes and interruption") grew by 1.66 x the activations
+# from 64 to 1024 px, over a fixed ~740 MB; the factors below overestimate that by 2-15 %.
+RUNTIME_BYTES = 600 * MB
+WEIGHT_COPIES = 2
+ACTIVATION_COPIES = 2
+PLOT_BYTES = 1 * MB  # four loss plots, generously
+MAX_SIZE_STEP = 32  # suggested sizes are multiples of this
+
+
+class ResourceError(RuntimeError):
+    """The machine cannot run this as configured (folder, disk, memory); the message says why
+    and what to change."""
+
+
+def check_fits_network(path: Path, width: int, height: int, model: ModelSettings) -> None:
+    """Refuse a (resized) content image too small for the poolings before the deepest layer."""
+    layers = (*model.content_layers, *model.style_layers)
+    side = min_input_side(model.network, layers)
+    if min(width, height) >= side:
+        return
+    needed = math.ceil(side * max(width, height) / min(width, height))
+    fix = (
+        f"raise [image] max_size to at least {needed}"
+        if needed <= 8192
+        else "crop it to a less extreme aspect ratio"
+    )
+    raise ImageError(
+        f"image {path} is {width}x{height} pixels after resizing, too small for "
+        f"{model.network} up to {deepest_layer(model.network, layers)}: each side must be at "
+        f"least {side} pixels (the network halves it at each pooling); {fix}, or use "
+        f"shallower layers"
+    )
+
+
+def output_bytes(width: int, height: int, iterations: int, save_every: int) -> int:
+    """An upper bound on what a run writes: iterates and final.png uncompressed, log, plots."""
+    images = iterations // save_every + 3  # iteration 0, the last one, final.png
+    return images * (width * height * 3 + 4096) + 100 * (iterations + 1) + PLOT_BYTES
+
+
+def check_results_folder(results_dir: Path, needed_bytes: int) -> None:
+    """Create `results_dir` if needed, prove that it is writable (write, sync and delete a
+    probe file) and that its disk has `needed_bytes` free."""
+    where = f"[paths] results_dir = {results_dir}"
+    if results_dir.exists() and not results_dir.is_dir():
+        raise ResourceError(f"{where} is a file, not a folder: give a folder")
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        probe = results_dir / f".nst-write-test-{os.getpid()}"
+        try:
+            with open(probe, "wb") as file:
+                file.write(b"\0" * 4096)
+                file.flush()
+                os.fsync(file.fileno())
+        finally:
+            probe.unlink(missing_ok=True)
+        free = shutil.disk_usage(results_dir).free
+    except OSError as error:
+        raise ResourceError(
+            f"{where}: cannot write there ({error.strerror or error}): choose a folder you "
+            f"can write to, or fix its permissions or free space"
+        ) from None
+    if free < needed_bytes:
+        raise ResourceError(
+            f"{where}: only {free / MB:.0f} MB free on its disk, and this run may write up to "
+            f"{needed_bytes / MB:.0f} MB: free some space, choose another folder, or raise "
+            f"[output] save_every"
+        )
+
+
+def memory_needed(model: ModelSettings, width: int, height: int) -> int:
+    """Estimated peak memory, in bytes, of a run on a width x height image (see the model at
+    the top of this module)."""
+    cut = deepest_layer(model.network, (*model.content_layers, *model.style_layers))
+    values = width * height * 3 + sum(
+        h * w * c for _, h, w, c in layer_shapes(model.network, height, width, upto=cut)
+    )
+    weights = parameter_count(model.network) * 4
+    return RUNTIME_BYTES + WEIGHT_COPIES * weights + ACTIVATION_COPIES * 4 * values
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still take: MemAvailable, capped by a cgroup (container) limit.
+    None where that cannot be read (not Linux): the memory check is then skipped."""
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+        available = next(
+            int(line.split()[1]) * 1024
+            for line in meminfo.splitlines()
+            if line.startswith("MemAvailable:")
+        )
+    except (OSError, ValueError, StopIteration, IndexError):
+        return None
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",  # cgroup v1
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),
+    ):
+        try:
+            limit = int(Path(limit_file).read_text())  # "max" (no limit) fails here
+            usage = int(Path(usage_file).read_text())
+        except (OSError, ValueError):
+            continue
+        if limit < 2**60:  # v1 writes a huge number for "no limit"
+            available = min(available, max(0, limit - usage))
+    return available
+
+
+def check_memory(
+    model: ModelSettings, width: int, height: int, max_size: int, available: int | None
+) -> None:
+    """Refuse a run whose estimated memory exceeds `available` bytes (None: unknown, allowed),
+    suggesting the largest max_size that fits."""
+    needed = memory_needed(model, width, height)
+    if available is None or needed <= available:
+        return
+    fits = [
+        size
+        for size in range(MAX_SIZE_STEP, max_size, MAX_SIZE_STEP)
+        if memory_needed(model, *fit_size(width, height, size)) <= available
+    ]
+    fix = (
+        f"set [image] max_size to {fits[-1]} or less"
+        if fits
+        else "close other programs or use a machine with more memory"
+    )
+    raise ResourceError(
+        f"a {width}x{height} image with {model.network} needs about {needed / MB:,.0f} MB of "
+        f"memory, but only {available / MB:,.0f} MB is available: {fix}"
+    )

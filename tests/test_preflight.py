@@ -1,0 +1,112 @@
+"""Pre-flight checks: layer shapes from data, the minimum image size, memory, the folder."""
+
+from __future__ import annotations
+
+import errno
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from nst import outputs
+from nst.images import ImageError
+from nst.networks import layer_names, layer_shapes, min_input_side
+from nst.preflight import (
+    MAX_SIZE_STEP,
+    ResourceError,
+    available_memory,
+    check_fits_network,
+    check_memory,
+    check_results_folder,
+    memory_needed,
+)
+from nst.settings import load_settings
+
+MB = 1024**2
+
+
+@pytest.mark.parametrize("network", ["vgg16", "vgg19"])
+def test_layer_shapes_are_the_networks(network):
+    constructor = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}[network]
+    base = constructor(include_top=False, weights=None)
+    every_layer = keras.Model(base.input, [layer.output for layer in base.layers[1:]])
+    features = every_layer(np.zeros((1, 37, 50, 3), np.float32))
+    expected = [
+        (layer.name, *out.shape[1:]) for layer, out in zip(base.layers[1:], features, strict=True)
+    ]
+    assert list(layer_shapes(network, 37, 50)) == expected
+    assert layer_shapes(network, 37, 50, upto="block2_conv1")[-1] == ("block2_conv1", 18, 25, 128)
+
+
+def test_min_input_side_counts_the_poolings_before_the_deepest_layer():
+    assert min_input_side("vgg19", ["block1_conv1"]) == 1
+    assert min_input_side("vgg19", ["block1_conv1", "block2_conv1"]) == 2
+    assert min_input_side("vgg19", ["block4_conv2", "block5_conv1"]) == 16
+    assert min_input_side("vgg16", ["block5_conv3"]) == 16
+    assert len(layer_names("vgg16")) == 18
+
+
+def test_too_small_names_the_minimum_and_a_max_size_that_works(tmp_path):
+    model = load_settings(None).model  # cut at block5_conv1: 4 poolings
+    with pytest.raises(ImageError, match=r"at least 16 pixels.*max_size to at least 160"):
+        check_fits_network(tmp_path / "x.png", 100, 10, model)
+    check_fits_network(tmp_path / "x.png", 160, 16, model)
+    shallow = load_settings(
+        None, ("model.content_layers=block1_conv2", "model.style_layers=block1_conv1")
+    ).model
+    check_fits_network(tmp_path / "x.png", 100, 1, shallow)  # no pooling: any size
+
+
+def test_memory_estimate_grows_with_pixels_and_depth():
+    model = load_settings(None).model
+    small, large = memory_needed(model, 256, 192), memory_needed(model, 1024, 768)
+    assert 3 * (small - memory_needed(model, 1, 1)) < large - memory_needed(model, 1, 1)
+    shallow = load_settings(
+        None, ("model.content_layers=block1_conv2", "model.style_layers=block1_conv1")
+    ).model
+    assert memory_needed(shallow, 1024, 768) < large
+
+
+def test_memory_refusal_suggests_the_largest_size_that_fits():
+    model = load_settings(None).model
+    available = 1500 * MB
+    check_memory(model, 512, 384, 512, available)  # fits: no error
+    check_memory(model, 4096, 3072, 4096, None)  # unknown memory: no check
+    with pytest.raises(ResourceError, match="max_size to") as error:
+        check_memory(model, 4096, 3072, 4096, available)
+    size = int(str(error.value).split("max_size to ")[1].split()[0])
+    assert size % MAX_SIZE_STEP == 0
+    width, height = size, size * 3 // 4
+    assert memory_needed(model, width, height) <= available
+    bigger = size + MAX_SIZE_STEP
+    assert memory_needed(model, bigger, bigger * 3 // 4) > available
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/meminfo")
+def test_available_memory_is_read_on_linux():
+    available = available_memory()
+    assert available is not None and 100 * MB < available < 2**50
+
+
+def test_results_folder_is_created_and_probed_without_a_trace(tmp_path):
+    results = tmp_path / "a" / "b"
+    check_results_folder(results, 1000)
+    assert results.is_dir() and list(results.iterdir()) == []
+    with pytest.raises(ResourceError, match="may write up to"):
+        check_results_folder(results, 2**62)
+
+
+def test_atomic_write_that_fails_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    target = tmp_path / "losses.csv"
+    target.write_text("complete old log\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs.os, "fsync", full)
+    with pytest.raises(OSError) as error:
+        outputs.write_bytes_atomic(target, b"new")
+    assert error.value.errno == errno.ENOSPC and error.value.filename == str(target)
+    assert target.read_text() == "complete old log\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["losses.csv"]

@@ -1,0 +1,250 @@
+"""Faults during a run: signals, a diverging loss, a full disk, a bug. Each ends with one line,
+its exit status, no traceback, and a run folder that holds everything written so far."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+import main as cli
+from nst import app, outputs
+from nst.optimize import Diverged, stylize
+from nst.settings import load_settings
+
+from .broken import good_pair
+from .conftest import ROOT, tiny_overrides
+
+PLOTS = ("content_loss", "style_loss", "total_loss", "losses")
+SHALLOW = {"model.content_layers": "block1_conv2", "model.style_layers": "block1_conv1"}
+
+
+def only_run_dir(results: Path) -> Path:
+    runs = [p for p in results.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def logged_iterations(run_dir: Path) -> list[int]:
+    with open(run_dir / "losses.csv", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0][0] == "iteration"
+    return [int(row[0]) for row in rows[1:]]
+
+
+def assert_complete(run_dir: Path) -> int:
+    """Every file of a finished run; final.png is the last logged iteration's image."""
+    assert (run_dir / "config.ini").is_file()
+    iterations = logged_iterations(run_dir)
+    assert iterations == list(range(len(iterations)))  # no row lost
+    last = iterations[-1]
+    final = np.asarray(Image.open(run_dir / "final.png"))
+    saved = np.asarray(Image.open(run_dir / "iterates" / f"iter_{last:06d}.png"))
+    np.testing.assert_array_equal(final, saved)
+    for name in PLOTS:
+        assert Image.open(run_dir / "plots" / f"{name}.png").size[0] > 300
+    assert not list(run_dir.rglob(".*.tmp"))
+    return last
+
+
+def error_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith("nst: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# --- signals: main.py as a separate process, stopped mid-run ----------------------------
+
+
+@pytest.mark.parametrize(
+    "signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_signal_stops_after_the_step_and_keeps_everything(tmp_path, signum, status):
+    results = tmp_path / "results"
+    extra = {"optimizer.iterations": "100000", "output.save_every": "5", **SHALLOW}
+    args = tiny_overrides(*good_pair(tmp_path), results, **extra)
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "w") as err, open(tmp_path / "stdout.txt", "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "main.py"), *args],
+            cwd=ROOT,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 240  # a guard against a hung test, not a timing check
+            while not list(results.glob("*/iterates/iter_000005.png")):  # the loop is running
+                assert process.poll() is None, err_path.read_text()
+                assert time.monotonic() < deadline, "the run did not get going"
+                time.sleep(0.1)
+            process.send_signal(signum)
+            process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    stderr = err_path.read_text()
+    assert process.returncode == status, stderr
+    assert "Traceback" not in stderr
+    run_dir = only_run_dir(results)
+    last = assert_complete(run_dir)
+    assert 5 <= last < 100000
+    name = signal.Signals(signum).name
+    assert f"nst: interrupted by {name} at iteration {last} of 100000" in stderr
+    assert str(run_dir) in stderr
+
+
+# --- the loop itself: a stop request, a non-finite step -----------------------------------
+
+
+def shallow_settings(*overrides: str):
+    shallow = (f"{key}={value}" for key, value in SHALLOW.items())
+    return load_settings(None, ("model.weights=random", *shallow, *overrides))
+
+
+def pooled_extractor(poison_after_calls: int | None = None):
+    """A stand-in for the network (2x2 average pooling), that returns NaN features from the
+    given call on: the loop must not be able to tell it from a diverging real network."""
+    calls = tf.Variable(0)
+
+    def extractor(image):
+        calls.assign_add(1)
+        features = tf.nn.avg_pool2d(image, 2, 2, "VALID")
+        if poison_after_calls is not None:
+            features *= tf.where(calls > poison_after_calls, np.nan, 1.0)
+        return {"block1_conv1": features, "block1_conv2": features}
+
+    return extractor
+
+
+def pixels(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0, 255, (16, 16, 3)).astype(np.float32)
+
+
+def run_loop(extractor, settings, save_every: int, **kwargs) -> list:
+    s = settings
+    loop = stylize(
+        extractor, pixels(1), pixels(2), s.model, s.loss, s.optimizer, s.image, save_every,
+        **kwargs,
+    )  # fmt: skip
+    return list(loop)
+
+
+def test_stop_request_ends_with_the_current_image_and_its_losses():
+    settings = shallow_settings("optimizer.iterations=10", "image.init=noise")
+    clean = run_loop(pooled_extractor(), settings, save_every=1)
+    records: list = []
+    loop = stylize(
+        pooled_extractor(), pixels(1), pixels(2), settings.model, settings.loss,
+        settings.optimizer, settings.image, 5, stop_requested=lambda: len(records) == 3,
+    )  # fmt: skip
+    records.extend(loop)
+    assert [r.iteration for r in records] == [0, 1, 2, 3]
+    np.testing.assert_array_equal(records[-1].image, clean[3].image)  # no extra update
+    assert records[-1].total == pytest.approx(clean[3].total)
+
+
+def test_non_finite_step_keeps_the_last_finite_image_and_raises():
+    settings = shallow_settings("optimizer.iterations=10", "image.init=noise")
+    clean = run_loop(pooled_extractor(), settings, save_every=1)
+    records: list = []
+    # 2 calls compute the targets; steps 0..3 are fine, step 4 turns NaN
+    loop = stylize(
+        pooled_extractor(poison_after_calls=6), pixels(1), pixels(2), settings.model,
+        settings.loss, settings.optimizer, settings.image, 3,
+    )  # fmt: skip
+    with pytest.raises(Diverged) as diverged:
+        for record in loop:
+            records.append(record)
+    assert [r.iteration for r in records] == [0, 1, 2, 3, 4]
+    assert diverged.value.record is records[-1]
+    assert not np.isfinite(records[-1].total)
+    np.testing.assert_array_equal(records[-1].image, clean[4].image)  # the bad update undone
+
+
+# --- through main, in-process: a diverging run, a full disk, a bug -----------------------
+
+
+def run_cli(capsys, tmp_path: Path, *extra: str, **settings: str) -> tuple[int, str, Path]:
+    results = tmp_path / "results"
+    args = tiny_overrides(*good_pair(tmp_path), results, **{**SHALLOW, **settings})
+    status = cli.main([*extra, *args])
+    _, err = capsys.readouterr()
+    return status, err, results
+
+
+def test_diverging_run_stops_and_keeps_its_work(tmp_path, capsys):
+    # beta at the top of float32: the gradient overflows in the first step
+    status, err, results = run_cli(capsys, tmp_path, **{"loss.style_weight": "3e38"})
+    assert status == app.EXIT_DIVERGED == 3
+    line = error_line(err)
+    bad = int(re.search(r"diverged at iteration (\d+)", line)[1])
+    assert "lower [optimizer] learning_rate" in line or "lower [loss]" in line
+    run_dir = only_run_dir(results)
+    assert assert_complete(run_dir) == bad  # final.png: the image the failed step started from
+    assert f"final.png is the last finite image (iteration {bad})" in line
+    assert str(run_dir) in line
+
+
+def test_full_disk_mid_run_keeps_the_complete_files(tmp_path, capsys, monkeypatch):
+    real_fsync = outputs.os.fsync
+    written: list[int] = []
+
+    def fsync_until_full(fd):
+        written.append(fd)
+        # the pre-flight probe, config.ini, iter_000000.png, losses.csv; then the disk is full
+        if len(written) > 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(outputs.os, "fsync", fsync_until_full)
+    status, err, results = run_cli(capsys, tmp_path)
+    monkeypatch.undo()
+    assert status == app.EXIT_FAULT == 4
+    line = error_line(err)
+    assert "iter_000002.png: No space left on device" in line
+    run_dir = only_run_dir(results)
+    assert logged_iterations(run_dir) == [0]  # the last log written completely
+    assert Image.open(run_dir / "iterates" / "iter_000000.png").size == (48, 36)
+    assert not list(run_dir.rglob(".*.tmp"))  # no half-written file left behind
+
+
+def failing_add(fail_at: int):
+    real_add = outputs.RunWriter.add
+
+    def add(self, record):
+        if record.iteration == fail_at:
+            raise RuntimeError("simulated bug")
+        real_add(self, record)
+
+    return add
+
+
+def test_unexpected_error_mid_run_is_one_line_and_the_folder_is_finished(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(outputs.RunWriter, "add", failing_add(3))
+    status, err, results = run_cli(capsys, tmp_path)
+    assert status == app.EXIT_UNEXPECTED == 1
+    line = error_line(err)
+    assert "unexpected RuntimeError" in line and "simulated bug" in line
+    assert "rerun with --debug" in line
+    assert assert_complete(only_run_dir(results)) == 2  # the last saved iterate is final.png
+
+
+def test_unexpected_error_with_debug_shows_the_traceback(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(outputs.RunWriter, "add", failing_add(1))
+    status, err, _ = run_cli(capsys, tmp_path, "--debug")
+    assert status == 1
+    assert "Traceback" in err and "simulated bug" in err

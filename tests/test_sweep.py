@@ -1,0 +1,178 @@
+"""Sweeps: parsing the axes, the grid, and the orchestration (with a stand-in run, no network),
+then one real sweep through main.py."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst.settings import SettingsError, load_settings
+from nst.sweep import INDEX, SHEET, Axis, Grid, labels, parse_axis, parse_grid, run_sweep
+
+from .conftest import make_image, run_main, tiny_overrides
+
+# a network cut after block 2: builds and traces fast, enough for wiring tests
+FAST = {"model.content_layers": "block2_conv1", "model.style_layers": "block1_conv1, block2_conv1"}
+
+
+def test_values_split_on_commas_or_on_semicolons_when_there_are_any():
+    assert parse_axis("loss.style_weight=1e2, 1e3,1e4") == Axis(
+        "loss.style_weight", ("1e2", "1e3", "1e4")
+    )
+    axis = parse_axis("paths.style_image=a.jpg,b.jpg;c.jpg")
+    assert axis.values == ("a.jpg,b.jpg", "c.jpg")  # a blend of two, then one
+    assert parse_axis("paths.style_image=a.jpg,b.jpg").values == ("a.jpg", "b.jpg")
+    assert parse_axis("loss.style_blend_weights=1,0;0,1;").values == ("1,0", "0,1", "")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("loss.style_weight", "expected section.key=value1,value2"),
+        (
+            "loss.style_wieght=1,2",
+            "unknown key 'loss.style_wieght': did you mean 'loss.style_weight'",
+        ),
+        ("image.style_image=a,b", "unknown key 'image.style_image': did you mean 'paths.style_"),
+        ("loss.style_weight=1,x", "--sweep [loss] style_weight = 'x': expected a number >= 0"),
+        ("image.preserve_colors=none;grey", "preserve_colors = 'grey': expected one of none"),
+        ("paths.results_dir=a,b", "paths.results_dir: cannot be swept"),
+    ],
+)
+def test_bad_sweeps_are_named(text, expected):
+    with pytest.raises(SettingsError) as error:
+        parse_axis(text)
+    assert expected in str(error.value)
+
+
+def test_a_key_is_swept_once():
+    with pytest.raises(SettingsError, match="given twice"):
+        parse_grid(["loss.style_weight=1,2", "loss.style_weight=3"])
+
+
+def test_one_axis_is_one_row_two_a_grid_more_flatten_into_the_columns():
+    one = Grid((Axis("loss.style_weight", ("1", "2", "3")),))
+    assert (len(one.rows()), len(one.columns())) == (1, 3)
+    assert labels(one) == ([""], ["style_weight=1", "style_weight=2", "style_weight=3"])
+
+    a, b = (
+        Axis("loss.tv_weight", ("1", "2")),
+        Axis("paths.style_image", ("x/s.jpg", "t.jpg,/u/v.png")),
+    )
+    c = Axis("image.init", ("content", "noise", "style"))
+    two = Grid((a, b))
+    assert (len(two.rows()), len(two.columns())) == (2, 2)
+    assert labels(two) == (
+        ["tv_weight=1", "tv_weight=2"],
+        ["style_image=s.jpg", "style_image=t.jpg, v.png"],
+    )
+    assert [p[:2] for p in two.points()] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert two.points()[1][2] == ("loss.tv_weight=1", "paths.style_image=t.jpg,/u/v.png")
+
+    three = Grid((a, b, c))
+    assert (len(three.rows()), len(three.columns())) == (2, 6)
+    assert labels(three)[1][0] == "style_image=s.jpg\ninit=content"
+    assert len(three.points()) == 12
+
+
+def fake_run(calls: list, fail_at: int | None = None):
+    """A stand-in for main's single run: one run folder with a final.png, as a run makes."""
+
+    def run(point: tuple[str, ...]) -> int:
+        calls.append(point)
+        if len(calls) == fail_at:
+            return 1
+        settings = load_settings(None, point)
+        run_dir = settings.paths.results_dir / f"run{len(calls)}"
+        run_dir.mkdir()
+        size = (48, 36) if len(calls) % 2 else (36, 48)
+        Image.new("RGB", size, (10 * len(calls), 0, 0)).save(run_dir / "final.png")
+        return 0
+
+    return run
+
+
+def read_index(sweep_dir: Path) -> list[dict]:
+    with open(sweep_dir / INDEX, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_sweep_runs_every_point_and_writes_index_and_sheet(tmp_path, image_pair):
+    content, style = image_pair
+    base = (f"paths.content_image={content}", f"paths.style_image={style}")
+    base += (f"paths.results_dir={tmp_path / 'r'}",)
+    calls: list = []
+    status = run_sweep(
+        None, base, ["loss.style_weight=1,2,3", "image.init=content,noise"], fake_run(calls)
+    )
+    assert status == 0
+    (sweep_dir,) = (tmp_path / "r").iterdir()
+    assert sweep_dir.name.endswith("-sweep-style_weight-init")
+    assert len(calls) == 6
+    for point in calls:  # each run: its point, in the sweep's folder, without a viewer
+        assert point[-2:] == (f"paths.results_dir={sweep_dir}", "output.show_viewer=false")
+    assert calls[1][:2] == ("loss.style_weight=1", "image.init=noise")
+    rows = read_index(sweep_dir)
+    assert [(r["row"], r["column"], r["loss.style_weight"], r["image.init"]) for r in rows][:3] == [
+        ("0", "0", "1", "content"),
+        ("0", "1", "1", "noise"),
+        ("1", "0", "2", "content"),
+    ]
+    assert all((sweep_dir / r["run"] / "final.png").is_file() for r in rows)
+    sheet = Image.open(sweep_dir / SHEET)
+    assert sheet.mode == "RGB" and sheet.size[1] > 3 * 128  # three rows of cells
+
+
+def test_failed_run_stops_the_sweep_and_leaves_a_grey_cell(tmp_path, image_pair):
+    content, style = image_pair
+    base = (f"paths.content_image={content}", f"paths.results_dir={tmp_path / 'r'}")
+    missing = tmp_path / "missing.jpg"  # the second run fails on it, as main would
+    calls: list = []
+    axis = f"paths.style_image={style};{missing};{style}"
+    status = run_sweep(None, base, [axis], fake_run(calls, fail_at=2))
+    assert status == 1 and len(calls) == 2
+    (sweep_dir,) = (tmp_path / "r").iterdir()
+    assert [bool(r["run"]) for r in read_index(sweep_dir)] == [True, False, False]
+    assert (sweep_dir / SHEET).is_file()  # with the missing image left out of the head
+
+
+def test_bad_point_stops_before_any_run(tmp_path, capsys):
+    calls: list = []
+    base = (f"paths.results_dir={tmp_path / 'r'}",)
+    # each value parses alone, but two styles need two blend weights
+    status = run_sweep(
+        None,
+        (*base, "loss.style_blend_weights=1,1"),
+        ["paths.style_image=a.jpg,b.jpg;c.jpg"],
+        fake_run(calls),
+    )
+    assert status == 2 and not calls
+    assert "expected 1 weight, one per style image (c.jpg)" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_sweep_through_main_runs_the_grid_and_draws_the_sheet(tmp_path, image_pair):
+    content, style = image_pair
+    second = make_image(tmp_path / "second.png", 40, 40, seed=3)
+    results = tmp_path / "results"
+    args = tiny_overrides(content, style, results, **FAST, **{"optimizer.iterations": "1"})
+    args += ["--sweep", "loss.style_weight=1e2,1e4"]
+    args += ["--sweep", f"paths.style_image={style};{style},{second}"]
+    done = run_main(args)
+    assert done.returncode == 0, done.stderr
+    (sweep_dir,) = results.iterdir()
+    assert str(sweep_dir / SHEET) in done.stdout
+    rows = read_index(sweep_dir)
+    assert len(rows) == 4
+    for row in rows:  # every run is a normal run folder with its own settings
+        settings = load_settings(sweep_dir / row["run"] / "config.ini")
+        assert settings.loss.style_weight == float(row["loss.style_weight"])
+        assert len(settings.paths.style_image) == 1 + ("," in row["paths.style_image"])
+        assert Image.open(sweep_dir / row["run"] / "final.png").size == (48, 36)
+    assert rows[1]["run"].endswith("-content-style+1")
+    sheet = np.asarray(Image.open(sweep_dir / SHEET))
+    assert sheet.shape[0] > 2 * 128 and sheet.shape[1] > 2 * 128  # a 2 x 2 grid of cells
