@@ -18,6 +18,7 @@ from nst.allocator import MARK, OFF_SWITCH, find_tcmalloc, preload_environment
 from nst.features import build_feature_extractor
 from nst.images import load_pair
 from nst.optimize import (
+    Diverged,
     compute_targets,
     lbfgs_records,
     make_objective,
@@ -31,6 +32,7 @@ from nst.settings import SettingsError, load_settings
 
 from .conftest import ROOT, SHARED_IMAGES, VGG16_WEIGHTS, needs_vgg16, run_main, tiny_overrides
 from .test_end_to_end import LOSS_COLUMNS, only_run_dir
+from .test_run_faults import pixels, pooled_extractor, shallow_settings
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +202,32 @@ def test_bench_quick_prints_its_table():
     sections = {line.split("|")[1].strip() for line in table[2:]}
     assert sections == {"machine", "step cost", "FLOPs", "memory", "quality"}
     assert any("ratio" in line for line in table)
+
+
+def test_lbfgs_stop_request_ends_with_an_image():
+    settings = shallow_settings("optimizer.name=lbfgs", "optimizer.iterations=20")
+    records: list = []
+    loop = stylize(
+        pooled_extractor(), pixels(1), pixels(2), settings.model, settings.loss,
+        settings.optimizer, settings.image, 50, stop_requested=lambda: len(records) == 3,
+    )  # fmt: skip
+    records.extend(loop)
+    assert [r.iteration for r in records] == [0, 1, 2, 3]
+    assert records[-1].image is not None and np.isfinite(records[-1].total)
+    assert not [t for t in threading.enumerate() if t.name == "lbfgs"]
+
+
+def test_lbfgs_non_finite_evaluation_keeps_the_last_accepted_image_and_raises():
+    settings = shallow_settings("optimizer.name=lbfgs", "optimizer.iterations=20")
+    records: list = []
+    loop = stylize(
+        pooled_extractor(poison_after_calls=5), pixels(1), pixels(2), settings.model,
+        settings.loss, settings.optimizer, settings.image, 50,
+    )  # fmt: skip
+    with pytest.raises(Diverged) as diverged:
+        for record in loop:
+            records.append(record)
+    assert diverged.value.record is records[-1]
+    assert not np.isfinite(records[-1].total)
+    image = records[-1].image
+    assert image is not None and np.isfinite(image).all() and image.shape == (16, 16, 3)
