@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(1 if record.iteration else 0)  # record 0 is the starting image
     writer.finish()
     print(f"nst: result in {run_dir}")
+    from nst.viewer import after_run
+
+    # The exit status is the optimisation's: nothing the viewer does can change it.
+    after_run(run_dir, settings.output.animation, settings.output.show_viewer)
     return 0
 
 
