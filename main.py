@@ -48,6 +48,13 @@ def run(args: argparse.Namespace, sweep_point: tuple[str, ...]) -> int:
 
     settings = load_settings(args.config, (*overrides_of(args), *sweep_point))
     outcome = run(settings)
+    if outcome.run_dir is not None:
+        from nst.viewer import after_run
+
+        # The exit status is the optimisation's: nothing the viewer does can change it. An
+        # interrupted or failed run gets its animation but no window.
+        show = settings.output.show_viewer and outcome.status == 0
+        after_run(outcome.run_dir, settings.output.animation, show)
     return outcome.status
 
 

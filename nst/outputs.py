@@ -6,11 +6,9 @@ never leaves a half-written PNG or CSV.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import io
-import os
 import re
 import time
 from pathlib import Path
@@ -20,9 +18,9 @@ from PIL import Image
 
 from nst.images import to_uint8
 from nst.optimize import LOSS_NAMES, Progress
+from nst.runfolder import ITERATES, LOSSES_CSV, iterate_path, write_bytes_atomic
 
 CSV_COLUMNS = ("iteration", *LOSS_NAMES, "elapsed_s", "scale")
-ITERATES = "iterates"
 PLOTS = "plots"
 
 
@@ -58,35 +56,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:40] or "image"
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` via a temporary file and a rename (atomic on one filesystem)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException as error:  # a full disk or a Ctrl-C: no half-written copy stays
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        if isinstance(error, OSError):  # name the file meant (a failed write() names none)
-            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
-        raise
-
-
 def write_png(path: Path, image: np.ndarray) -> None:
     """Float pixels 0..255 (height, width, 3) -> PNG at `path`, clipped to valid pixels."""
     buffer = io.BytesIO()
     Image.fromarray(to_uint8(image)).save(buffer, format="PNG")
     write_bytes_atomic(path, buffer.getvalue())
-
-
-def iterate_path(run_dir: Path, iteration: int, scale: int = 1, scales: int = 1) -> Path:
-    """iterates/iter_NNNNNN.png at the full size; scale<k>_iter_NNNNNN.png at smaller scales."""
-    prefix = "" if scale == scales else f"scale{scale}_"
-    return Path(run_dir) / ITERATES / f"{prefix}iter_{iteration:06d}.png"
 
 
 def losses_csv(records: list[Progress]) -> str:
@@ -119,7 +93,7 @@ class RunWriter:
             self.write_log()
 
     def write_log(self) -> None:
-        write_bytes_atomic(self.run_dir / "losses.csv", losses_csv(self.records).encode())
+        write_bytes_atomic(self.run_dir / LOSSES_CSV, losses_csv(self.records).encode())
 
     def finish(self) -> None:
         """final.png (the last image), the complete loss log and the plots."""

@@ -306,6 +306,9 @@ class ImageSettings:
 class OutputSettings:
     save_every: int = setting(10, Number(int, min=1), "save an iterate every this many steps")
     show_viewer: bool = setting(True, Flag(), "open the evolution viewer after the run")
+    animation: bool = setting(
+        True, Flag(), "write evolution.gif, a short animation of the saved iterates"
+    )
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,7 @@ def tiny_overrides(content: Path, style: Path, results: Path, **extra: str) -> l
 def run_main(
     args: list[str], cwd: Path = ROOT, timeout: float = 300, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
-    """`python main.py ARGS` in a subprocess, as a user runs it (`env`: extra variables)."""
+    """`python main.py ARGS` in a subprocess, as a user runs it (env: its environment)."""
     return subprocess.run(
         [sys.executable, str(ROOT / "main.py"), *args],
         cwd=cwd,
@@ -62,7 +62,7 @@ def run_main(
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
+        env=env,
     )
 
 

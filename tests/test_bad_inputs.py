@@ -279,7 +279,7 @@ def test_imagenet_offline_says_what_to_fetch_and_the_alternatives(tmp_path, imag
     refuses connections, so the test cannot hang nor download 58 MB where there is a network)."""
     keras_home = tmp_path / "keras_home"
     keras_home.mkdir()
-    env = {"KERAS_HOME": str(keras_home), "no_proxy": "", "NO_PROXY": ""}
+    env = {**os.environ, "KERAS_HOME": str(keras_home), "no_proxy": "", "NO_PROXY": ""}
     env |= {name: "http://127.0.0.1:9" for name in ("https_proxy", "HTTPS_PROXY")}
     args = tiny_overrides(*image_pair, tmp_path / "r", **{"model.weights": "imagenet"})
     done = run_main([*args, "--set", "model.network=vgg16"], env=env)

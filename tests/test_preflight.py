@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from nst import outputs
+from nst import runfolder
 from nst.images import ImageError
 from nst.networks import layer_names, layer_shapes, min_input_side
 from nst.preflight import (
@@ -104,9 +104,9 @@ def test_atomic_write_that_fails_keeps_the_old_file_and_no_temporary(tmp_path, m
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(outputs.os, "fsync", full)
+    monkeypatch.setattr(runfolder.os, "fsync", full)
     with pytest.raises(OSError) as error:
-        outputs.write_bytes_atomic(target, b"new")
+        runfolder.write_bytes_atomic(target, b"new")
     assert error.value.errno == errno.ENOSPC and error.value.filename == str(target)
     assert target.read_text() == "complete old log\n"
     assert [p.name for p in tmp_path.iterdir()] == ["losses.csv"]

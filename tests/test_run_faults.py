@@ -18,7 +18,7 @@ import tensorflow as tf
 from PIL import Image
 
 import main as cli
-from nst import app, outputs
+from nst import app, outputs, runfolder
 from nst.optimize import Diverged, stylize
 from nst.settings import load_settings
 
@@ -198,7 +198,7 @@ def test_diverging_run_stops_and_keeps_its_work(tmp_path, capsys):
 
 
 def test_full_disk_mid_run_keeps_the_complete_files(tmp_path, capsys, monkeypatch):
-    real_fsync = outputs.os.fsync
+    real_fsync = runfolder.os.fsync
     written: list[int] = []
 
     def fsync_until_full(fd):
@@ -208,7 +208,7 @@ def test_full_disk_mid_run_keeps_the_complete_files(tmp_path, capsys, monkeypatc
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 
-    monkeypatch.setattr(outputs.os, "fsync", fsync_until_full)
+    monkeypatch.setattr(runfolder.os, "fsync", fsync_until_full)
     status, err, results = run_cli(capsys, tmp_path)
     monkeypatch.undo()
     assert status == app.EXIT_FAULT == 4

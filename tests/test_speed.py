@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from nst.allocator import MARK, OFF_SWITCH, find_tcmalloc, preload_environment
+from nst.evolution import run_frames
 from nst.features import build_feature_extractor
 from nst.images import load_pair
 from nst.optimize import (
@@ -77,6 +78,10 @@ def test_coarse_to_fine_run_writes_every_scale(tmp_path, image_pair, name):
     elapsed = [float(r[5]) for r in rows[1:]]
     assert elapsed == sorted(elapsed)
     assert (run_dir / "final.png").is_file() and (run_dir / "plots" / "losses.png").is_file()
+    # the viewer shows the full-size iterates, each with its full-size losses
+    frames = run_frames(run_dir)
+    assert [f.iteration for f in frames] == [0, 2, 4]
+    assert all(f.losses["scale"] == 2 for f in frames)
 
 
 def test_scale_sizes_shrink_by_the_factor_down_to_a_floor():
