@@ -344,7 +344,9 @@ def lbfgs_records(
                 method="L-BFGS-B",
                 bounds=Bounds(0.0, 255.0),
                 callback=keep,
-                options={"maxfun": evaluations, "maxiter": evaluations},
+                # Only the budget ends the run: SciPy's tolerances (ftol, gtol) are absolute
+                # in parts and would stop at once where α/β make the objective small.
+                options={"maxfun": evaluations, "maxiter": evaluations, "ftol": 0, "gtol": 0},
             )
             accepted[0] = result.x
         except _Stop:

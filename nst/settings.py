@@ -209,8 +209,8 @@ class ModelSettings:
     precision: str = setting(
         "auto",
         Choice(PRECISION_CHOICES),
-        "network arithmetic: auto (bfloat16 on CPUs with native bf16, else float32) | "
-        "float32 | bfloat16",
+        "network arithmetic: auto (bfloat16 for Adam on CPUs with native bf16, else "
+        "float32) | float32 | bfloat16",
     )
     content_layers: tuple[str, ...] = setting(
         ("block4_conv2",),

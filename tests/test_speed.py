@@ -236,3 +236,14 @@ def test_lbfgs_non_finite_evaluation_keeps_the_last_accepted_image_and_raises():
     assert not np.isfinite(records[-1].total)
     image = records[-1].image
     assert image is not None and np.isfinite(image).all() and image.shape == (16, 16, 3)
+
+
+def test_auto_precision_is_float32_for_lbfgs():
+    """L-BFGS's line search needs exact objective values: auto never picks bfloat16 for it."""
+    from nst.app import network_settings
+
+    lbfgs = load_settings(None, ("optimizer.name=lbfgs",))
+    assert network_settings(lbfgs).precision == "float32"
+    forced = load_settings(None, ("optimizer.name=lbfgs", "model.precision=bfloat16"))
+    assert network_settings(forced).precision == "bfloat16"  # asked for explicitly: kept
+    assert network_settings(load_settings(None)).precision == "auto"  # Adam: as configured
