@@ -247,3 +247,42 @@ def test_auto_precision_is_float32_for_lbfgs():
     forced = load_settings(None, ("optimizer.name=lbfgs", "model.precision=bfloat16"))
     assert network_settings(forced).precision == "bfloat16"  # asked for explicitly: kept
     assert network_settings(load_settings(None)).precision == "auto"  # Adam: as configured
+
+
+@needs_vgg16
+def test_lbfgs_keeps_descending_at_a_small_style_weight():
+    """At style_weight 1 the objective is small (< 1): L-BFGS must neither stop on SciPy's
+    tolerances nor stall in bfloat16 noise (at 128 px it did, after 17 evaluations)."""
+    from nst.app import network_settings
+
+    settings = load_settings(
+        None,
+        (
+            "model.network=vgg16",
+            f"model.weights={VGG16_WEIGHTS}",
+            "optimizer.name=lbfgs",
+            "optimizer.iterations=30",
+            "loss.style_weight=1",
+        ),
+    )
+    extractor = build_feature_extractor(network_settings(settings))
+    content, style = load_pair(
+        SHARED_IMAGES / "tubingen.jpg", SHARED_IMAGES / "starry_night.jpg", 128
+    )
+    records = list(
+        stylize(
+            extractor,
+            content,
+            style,
+            settings.model,
+            settings.loss,
+            settings.optimizer,
+            settings.image,
+            save_every=30,
+        )
+    )
+    first, last = records[0], records[-1]
+    assert len(records) == 31  # the whole budget was spent
+    assert first.total < 1.5
+    assert last.total < 0.8 * first.total, (first.total, last.total)
+    assert last.style < 0.8 * first.style, (first.style, last.style)
