@@ -70,3 +70,32 @@ needs_vgg16 = pytest.mark.skipif(
     not VGG16_WEIGHTS.is_file(),
     reason=f"real VGG16 weights not found at {VGG16_WEIGHTS} (../shared is absent)",
 )
+
+
+def real_vgg16_run(size: int, *overrides: str, save_every: int | None = None) -> list:
+    """The Progress records of a run on the real VGG16: Tübingen in Starry Night's style at
+    `size` px, the network built as `main.py` builds it (see nst.app.network_settings)."""
+    from nst.app import network_settings
+    from nst.features import build_feature_extractor
+    from nst.images import load_pair
+    from nst.optimize import stylize
+    from nst.settings import load_settings
+
+    settings = load_settings(
+        None, ("model.network=vgg16", f"model.weights={VGG16_WEIGHTS}", *overrides)
+    )
+    extractor = build_feature_extractor(network_settings(settings))
+    content, style = load_pair(
+        SHARED_IMAGES / "tubingen.jpg", SHARED_IMAGES / "starry_night.jpg", size
+    )
+    records = stylize(
+        extractor,
+        content,
+        style,
+        settings.model,
+        settings.loss,
+        settings.optimizer,
+        settings.image,
+        save_every=save_every or settings.optimizer.iterations,
+    )
+    return list(records)

@@ -17,7 +17,6 @@ import tensorflow as tf
 from nst.allocator import MARK, OFF_SWITCH, find_tcmalloc, preload_environment
 from nst.evolution import run_frames
 from nst.features import build_feature_extractor
-from nst.images import load_pair
 from nst.optimize import (
     Diverged,
     compute_targets,
@@ -31,7 +30,7 @@ from nst.optimize import (
 )
 from nst.settings import SettingsError, load_settings
 
-from .conftest import ROOT, SHARED_IMAGES, VGG16_WEIGHTS, needs_vgg16, run_main, tiny_overrides
+from .conftest import ROOT, needs_vgg16, real_vgg16_run, run_main, tiny_overrides
 from .test_end_to_end import LOSS_COLUMNS, only_run_dir
 from .test_run_faults import pixels, pooled_extractor, shallow_settings
 
@@ -139,31 +138,7 @@ def test_closing_lbfgs_early_stops_its_worker(tiny_problem):
 
 @needs_vgg16
 def test_lbfgs_lowers_the_objective_with_real_weights():
-    settings = load_settings(
-        None,
-        (
-            "model.network=vgg16",
-            f"model.weights={VGG16_WEIGHTS}",
-            "optimizer.name=lbfgs",
-            "optimizer.iterations=15",
-        ),
-    )
-    extractor = build_feature_extractor(settings.model)
-    content, style = load_pair(
-        SHARED_IMAGES / "tubingen.jpg", SHARED_IMAGES / "starry_night.jpg", 64
-    )
-    records = list(
-        stylize(
-            extractor,
-            content,
-            style,
-            settings.model,
-            settings.loss,
-            settings.optimizer,
-            settings.image,
-            save_every=5,
-        )
-    )
+    records = real_vgg16_run(64, "optimizer.name=lbfgs", "optimizer.iterations=15", save_every=5)
     first, last = records[0], records[-1]
     assert len(records) == 16
     assert all(np.isfinite([r.content, r.style, r.total]).all() for r in records)
@@ -253,34 +228,8 @@ def test_auto_precision_is_float32_for_lbfgs():
 def test_lbfgs_keeps_descending_at_a_small_style_weight():
     """At style_weight 1 the objective is small (< 1): L-BFGS must neither stop on SciPy's
     tolerances nor stall in bfloat16 noise (at 128 px it did, after 17 evaluations)."""
-    from nst.app import network_settings
-
-    settings = load_settings(
-        None,
-        (
-            "model.network=vgg16",
-            f"model.weights={VGG16_WEIGHTS}",
-            "optimizer.name=lbfgs",
-            "optimizer.iterations=30",
-            "loss.style_weight=1",
-        ),
-    )
-    extractor = build_feature_extractor(network_settings(settings))
-    content, style = load_pair(
-        SHARED_IMAGES / "tubingen.jpg", SHARED_IMAGES / "starry_night.jpg", 128
-    )
-    records = list(
-        stylize(
-            extractor,
-            content,
-            style,
-            settings.model,
-            settings.loss,
-            settings.optimizer,
-            settings.image,
-            save_every=30,
-        )
-    )
+    overrides = ("optimizer.name=lbfgs", "optimizer.iterations=30", "loss.style_weight=1")
+    records = real_vgg16_run(128, *overrides)
     first, last = records[0], records[-1]
     assert len(records) == 31  # the whole budget was spent
     assert first.total < 1.5
