@@ -29,6 +29,7 @@ from nst.preflight import (
     check_results_folder,
     output_bytes,
 )
+from nst.scales import scale_budgets
 from nst.settings import WEIGHTS_CHOICES, ModelSettings, Settings, SettingsError, render
 from nst.styles import Inputs, load_inputs, restore_colors
 
@@ -152,9 +153,10 @@ def prepare_images(settings: Settings) -> Inputs:
     check_fits_network(paths.content_image, width, height, model)
     if model.weights not in WEIGHTS_CHOICES:
         check_weights_file(model.network, model.weights)
-    check_memory(model, width, height, image.max_size, available_memory())
-    iterations, save_every = settings.optimizer.iterations, settings.output.save_every
-    check_results_folder(paths.results_dir, output_bytes(width, height, iterations, save_every))
+    optimizer = settings.optimizer
+    check_memory(model, width, height, image.max_size, available_memory(), optimizer.name)
+    written = output_bytes(width, height, image, optimizer, settings.output.save_every)
+    check_results_folder(paths.results_dir, written)
     return inputs
 
 
@@ -188,7 +190,7 @@ def optimise_into(
     run_dir: Path, extractor, inputs: Inputs, settings: Settings, stop: StopOnSignal
 ) -> int:
     """The loop, its records written to `run_dir`; however it ends, the folder is finished."""
-    from nst.optimize import scale_budgets, stylize
+    from nst.optimize import stylize
     from nst.outputs import RunWriter
 
     writer = RunWriter(run_dir, settings.image.scales)

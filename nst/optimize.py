@@ -29,6 +29,7 @@ from nst.losses import (
     style_layer_loss,
     tv_loss,
 )
+from nst.scales import scale_budgets, scale_sizes, scaled_styles
 from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings
 
 LOSS_NAMES = ("content", "style", "tv", "total")
@@ -210,25 +211,6 @@ def initial_image(
     return content_image.copy()
 
 
-def scale_sizes(
-    height: int, width: int, scales: int, factor: float, min_side: int = 32
-) -> list[tuple[int, int]]:
-    """(height, width) per scale, smallest first, the last the full size; sides ≥ min_side."""
-    most = max(1.0, min(height, width) / min_side)  # never below min_side, never enlarged
-    sizes = []
-    for k in reversed(range(scales)):
-        shrink = min(factor**k, most)
-        sizes.append((max(1, round(height / shrink)), max(1, round(width / shrink))))
-    return sizes
-
-
-def scale_budgets(optimizer: OptimizerSettings, scales: int) -> list[int]:
-    """Iterations per scale, smallest first: coarse_iterations, then iterations at full size."""
-    coarse = optimizer.coarse_iterations
-    coarse = coarse * (scales - 1) if len(coarse) == 1 else coarse
-    return [*coarse[: scales - 1], optimizer.iterations]
-
-
 Clock = Callable[[], float]  # seconds since the start of `stylize`
 
 
@@ -376,16 +358,6 @@ def lbfgs_records(
     yield record
     if not np.isfinite(losses).all():
         raise Diverged(record)
-
-
-def scaled_styles(style_images: tuple, shrink: float, min_side: int = 32) -> tuple:
-    """The style images made `shrink` times smaller, for a smaller scale; sides ≥ min_side."""
-    scaled = []
-    for style in style_images:
-        height, width = style.shape[:2]
-        s = min(shrink, max(1.0, min(height, width) / min_side))
-        scaled.append(resize(style, max(1, round(width / s)), max(1, round(height / s))))
-    return tuple(scaled)
 
 
 def stylize(

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from nst.images import ImageError, fit_size
 from nst.networks import deepest_layer, layer_shapes, min_input_side, parameter_count
-from nst.settings import ModelSettings
+from nst.scales import scale_budgets, scale_sizes
+from nst.settings import ImageSettings, ModelSettings, OptimizerSettings
 
 MB = 1024**2
 # Memory model: the Python and TensorFlow runtime, the network's weights (loaded whole, then
@@ -25,6 +26,10 @@ RUNTIME_BYTES = 600 * MB
 WEIGHT_COPIES = 2
 ACTIVATION_COPIES = 2
 PLOT_BYTES = 1 * MB  # four loss plots, generously
+# L-BFGS adds float64 vectors of the image's size: SciPy's 10 correction pairs and work
+# vectors, the point, the gradient, the bounds and the copies made at the boundary. Measured
+# (1024x768, float32 network both ways): peak RSS 1.02 GB above Adam's, 54 vectors' worth.
+LBFGS_BYTES_PER_VALUE = 8 * 56
 MAX_SIZE_STEP = 32  # suggested sizes are multiples of this
 
 
@@ -53,10 +58,17 @@ def check_fits_network(path: Path, width: int, height: int, model: ModelSettings
     )
 
 
-def output_bytes(width: int, height: int, iterations: int, save_every: int) -> int:
-    """An upper bound on what a run writes: iterates and final.png uncompressed, log, plots."""
-    images = iterations // save_every + 3  # iteration 0, the last one, final.png
-    return images * (width * height * 3 + 4096) + 100 * (iterations + 1) + PLOT_BYTES
+def output_bytes(
+    width: int, height: int, image: ImageSettings, optimizer: OptimizerSettings, save_every: int
+) -> int:
+    """An upper bound on what a run writes: every scale's iterates and final.png uncompressed,
+    the log, the plots."""
+    sizes = scale_sizes(height, width, image.scales, image.scale_factor)
+    total = PLOT_BYTES
+    for (h, w), iterations in zip(sizes, scale_budgets(optimizer, len(sizes)), strict=True):
+        images = iterations // save_every + 3  # iteration 0, the last one, final.png
+        total += images * (w * h * 3 + 4096) + 100 * (iterations + 1)
+    return total
 
 
 def check_results_folder(results_dir: Path, needed_bytes: int) -> None:
@@ -89,15 +101,18 @@ def check_results_folder(results_dir: Path, needed_bytes: int) -> None:
         )
 
 
-def memory_needed(model: ModelSettings, width: int, height: int) -> int:
+def memory_needed(
+    model: ModelSettings, width: int, height: int, optimizer_name: str = "adam"
+) -> int:
     """Estimated peak memory, in bytes, of a run on a width x height image (see the model at
-    the top of this module)."""
+    the top of this module); L-BFGS adds SciPy's float64 workspace."""
     cut = deepest_layer(model.network, (*model.content_layers, *model.style_layers))
     values = width * height * 3 + sum(
         h * w * c for _, h, w, c in layer_shapes(model.network, height, width, upto=cut)
     )
     weights = parameter_count(model.network) * 4
-    return RUNTIME_BYTES + WEIGHT_COPIES * weights + ACTIVATION_COPIES * 4 * values
+    lbfgs = LBFGS_BYTES_PER_VALUE * width * height * 3 if optimizer_name == "lbfgs" else 0
+    return RUNTIME_BYTES + WEIGHT_COPIES * weights + ACTIVATION_COPIES * 4 * values + lbfgs
 
 
 def available_memory() -> int | None:
@@ -130,17 +145,22 @@ def available_memory() -> int | None:
 
 
 def check_memory(
-    model: ModelSettings, width: int, height: int, max_size: int, available: int | None
+    model: ModelSettings,
+    width: int,
+    height: int,
+    max_size: int,
+    available: int | None,
+    optimizer_name: str = "adam",
 ) -> None:
     """Refuse a run whose estimated memory exceeds `available` bytes (None: unknown, allowed),
     suggesting the largest max_size that fits."""
-    needed = memory_needed(model, width, height)
+    needed = memory_needed(model, width, height, optimizer_name)
     if available is None or needed <= available:
         return
     fits = [
         size
         for size in range(MAX_SIZE_STEP, max_size, MAX_SIZE_STEP)
-        if memory_needed(model, *fit_size(width, height, size)) <= available
+        if memory_needed(model, *fit_size(width, height, size), optimizer_name) <= available
     ]
     fix = (
         f"set [image] max_size to {fits[-1]} or less"

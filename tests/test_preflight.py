@@ -20,6 +20,7 @@ from nst.preflight import (
     check_memory,
     check_results_folder,
     memory_needed,
+    output_bytes,
 )
 from nst.settings import load_settings
 
@@ -81,6 +82,28 @@ def test_memory_refusal_suggests_the_largest_size_that_fits():
     assert memory_needed(model, width, height) <= available
     bigger = size + MAX_SIZE_STEP
     assert memory_needed(model, bigger, bigger * 3 // 4) > available
+
+
+def test_lbfgs_needs_memory_for_its_float64_history():
+    model = load_settings(None).model
+    adam, lbfgs = (memory_needed(model, 2048, 1536, name) for name in ("adam", "lbfgs"))
+    # 2048 × 1536 × 3 values, 56 float64 vectors of them: ~4.2 GB more than Adam
+    assert 4.0e9 < lbfgs - adam < 4.5e9
+    with pytest.raises(ResourceError, match="max_size to"):
+        check_memory(model, 2048, 1536, 2048, adam + 100 * MB, "lbfgs")
+    check_memory(model, 2048, 1536, 2048, adam + 100 * MB, "adam")
+
+
+def test_disk_estimate_counts_every_scales_iterates():
+    one = load_settings(None, ("optimizer.iterations=100",))
+    three = load_settings(
+        None, ("optimizer.iterations=100", "image.scales=3", "optimizer.coarse_iterations=100")
+    )
+    full = output_bytes(512, 384, one.image, one.optimizer, 10)
+    assert full > 13 * 512 * 384 * 3  # 11 iterates and final.png at least
+    # the scales of 256×192 and 128×96 add their 13 images each (plus headers and log lines)
+    more = output_bytes(512, 384, three.image, three.optimizer, 10) - full
+    assert more == pytest.approx(13 * (256 * 192 + 128 * 96) * 3, rel=0.1)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/meminfo")

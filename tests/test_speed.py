@@ -24,10 +24,9 @@ from nst.optimize import (
     make_objective,
     make_step,
     make_value_and_gradient,
-    scale_budgets,
-    scale_sizes,
     stylize,
 )
+from nst.scales import scale_budgets, scale_sizes
 from nst.settings import SettingsError, load_settings
 
 from .conftest import ROOT, needs_vgg16, real_vgg16_run, run_main, tiny_overrides

@@ -1,0 +1,40 @@
+"""Coarse-to-fine: the size and the iteration budget of each scale (no TensorFlow, so that the
+checks before a run can count what every scale needs)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nst.images import resize
+from nst.settings import OptimizerSettings
+
+MIN_SIDE = 32  # no scale's image side goes below this
+
+
+def scale_sizes(
+    height: int, width: int, scales: int, factor: float, min_side: int = MIN_SIDE
+) -> list[tuple[int, int]]:
+    """(height, width) per scale, smallest first, the last the full size; sides ≥ min_side."""
+    most = max(1.0, min(height, width) / min_side)  # never below min_side, never enlarged
+    sizes = []
+    for k in reversed(range(scales)):
+        shrink = min(factor**k, most)
+        sizes.append((max(1, round(height / shrink)), max(1, round(width / shrink))))
+    return sizes
+
+
+def scale_budgets(optimizer: OptimizerSettings, scales: int) -> list[int]:
+    """Iterations per scale, smallest first: coarse_iterations, then iterations at full size."""
+    coarse = optimizer.coarse_iterations
+    coarse = coarse * (scales - 1) if len(coarse) == 1 else coarse
+    return [*coarse[: scales - 1], optimizer.iterations]
+
+
+def scaled_styles(style_images: tuple, shrink: float, min_side: int = MIN_SIDE) -> tuple:
+    """The style images made `shrink` times smaller, for a smaller scale; sides ≥ min_side."""
+    scaled: list[np.ndarray] = []
+    for style in style_images:
+        height, width = style.shape[:2]
+        s = min(shrink, max(1.0, min(height, width) / min_side))
+        scaled.append(resize(style, max(1, round(width / s)), max(1, round(height / s))))
+    return tuple(scaled)
