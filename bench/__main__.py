@@ -34,6 +34,7 @@ def parse_args(argv):
     parser.add_argument("--reference-steps", type=int, default=1000)
     parser.add_argument("--reference-csv", type=Path, help="reuse a reference run's rows")
     parser.add_argument("--budget", type=int, default=400, help="max full-size steps a strategy")
+    parser.add_argument("--check-every", type=int, default=5, help="steps between quality checks")
     parser.add_argument("--only", default="step,flops,memory,quality", help="sections to run")
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="reference files")
     parser.add_argument("--worker", choices=("ours", "tutorial"), help=argparse.SUPPRESS)
@@ -224,7 +225,7 @@ def main(argv=None) -> int:
         return 0
     if args.quick:
         args.size, args.rounds, args.steps = 48, 1, 2
-        args.memory_sizes, args.reference_steps, args.budget = "64", 8, 8
+        args.memory_sizes, args.reference_steps, args.budget, args.check_every = "64", 8, 8, 2
     sections = set(args.only.split(","))
     rows = [("machine", "cores, load average at start", f"{os.cpu_count()}", load())]
     if "step" in sections:

@@ -1,11 +1,14 @@
 """Time to quality: the reference run (tutorial optimiser on our objective) and the bar it sets.
 
-A run's record is a list of (elapsed_s, scale, content, style) rows; only full-size rows count.
+The reference computes in float32, as the tutorial does. Each strategy runs as `main.py` would
+run it (its own precision), and is judged by float32 losses of its iterates, so that
+bfloat16's rounding can neither help nor hurt it; the time spent judging is not counted.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import time
 from pathlib import Path
 
@@ -56,12 +59,9 @@ def read_reference(path: Path) -> dict:
     }
 
 
-def time_to_bar(rows, bar: dict, content_slack: float = 1.1):
-    """First (elapsed_s, index) at which style <= bar and content <= slack × bar; None if never."""
-    for index, (elapsed, final_scale, content, style) in enumerate(rows):
-        if final_scale and style <= bar["style"] and content <= content_slack * bar["content"]:
-            return elapsed, index
-    return None
+def meets(bar: dict, content: float, style: float, content_slack: float = 1.1) -> bool:
+    """Style at or below the bar's, content at most `content_slack` × the bar's."""
+    return style <= bar["style"] and content <= content_slack * bar["content"]
 
 
 def strategies(coarse: int) -> dict[str, tuple[str, ...]]:
@@ -69,68 +69,101 @@ def strategies(coarse: int) -> dict[str, tuple[str, ...]]:
     scales = ("image.scales=2", f"optimizer.coarse_iterations={coarse}")
     return {
         "our defaults (Adam)": (),
+        "Adam in float32": ("model.precision=float32",),
         "Adam + 2 scales": scales,
         "L-BFGS": ("optimizer.name=lbfgs",),
         "L-BFGS + 2 scales": ("optimizer.name=lbfgs", *scales),
     }
 
 
+def time_to_bar(records, judge, bar: dict, full_scale: int):
+    """(seconds, record, steps) of the first full-size iterate meeting the bar by `judge`'s
+    losses, or (None, last record, steps); `judge`'s own time is taken off the clock."""
+    judging, steps, last = 0.0, 0, None
+    for record in records:
+        last = record
+        steps += 1 if record.iteration else 0
+        if record.image is None or record.scale != full_scale:
+            continue
+        started = time.perf_counter()
+        content, style = judge(record.image)
+        elapsed = record.elapsed_s - judging  # its clock ran on while earlier images were judged
+        judging += time.perf_counter() - started
+        if meets(bar, content, style):
+            records.close()
+            return elapsed, record, steps
+    return None, last, steps
+
+
 def quality(args, weights: Path | None, images_dir: Path | None) -> list[tuple]:
     """Wall time of each strategy to reach the reference's style loss (content within 10 %)."""
-    import os
-
     from bench.steps import test_images
+    from nst.app import network_settings
     from nst.features import build_feature_extractor
     from nst.optimize import stylize
     from nst.settings import load_settings
 
     network = ("model.network=vgg16", f"model.weights={weights or 'random'}")
-    settings = load_settings(None, network)
-    extractor = build_feature_extractor(settings.model)
+    float32 = load_settings(None, (*network, "model.precision=float32"))
+    extractors = {float32.model: build_feature_extractor(float32.model)}
     content, style = test_images(args.size, images_dir)
     out = Path(args.out) / f"quality_{args.size}"
+    reference_extractor = extractors[float32.model]
     if args.reference_csv:
         reference = read_reference(args.reference_csv)
     else:
         reference = reference_run(
-            extractor, content, style, settings.model, settings.loss, args.reference_steps, out
+            reference_extractor,
+            content,
+            style,
+            float32.model,
+            float32.loss,
+            args.reference_steps,
+            out,
         )
+    targets = compute_targets(reference_extractor, content, style, float32.model, float32.loss)
+    evaluate = tf.function(
+        make_objective(
+            reference_extractor, float32.model.content_layers, float32.model.style_layers
+        )
+    )
+
+    def judge(image: np.ndarray) -> tuple[float, float]:
+        losses = evaluate(tf.constant(image[None]), targets).numpy()
+        return float(losses[0]), float(losses[1])
+
     where = "real VGG16" if weights else "random VGG16 (no meaning)"
     rows = [
         (
             "quality",
             f"reference: tutorial Adam on our objective, {reference['steps']} steps, "
-            f"{args.size} px, {where}",
+            f"{args.size} px, float32, {where}",
             f"{reference['wall_s']:.0f} s",
             f"bar: style {reference['style']:.3g}, content {reference['content']:.4g} (+10 %)",
         ),
     ]
     for name, overrides in strategies(max(1, args.budget // 4)).items():
         run = load_settings(None, (*network, f"optimizer.iterations={args.budget}", *overrides))
+        model = network_settings(run)
+        if model not in extractors:
+            extractors[model] = build_feature_extractor(model)
         records = stylize(
-            extractor,
+            extractors[model],
             content,
             style,
-            run.model,
+            model,
             run.loss,
             run.optimizer,
             run.image,
-            save_every=args.budget,
+            save_every=args.check_every,
         )
-        reached, last, steps = None, None, 0
-        for record in records:
-            last = record
-            full = record.scale == run.image.scales
-            steps += 1 if record.iteration else 0
-            if time_to_bar([(record.elapsed_s, full, record.content, record.style)], reference):
-                reached = record
-                records.close()
-                break
-        if reached:
-            note = f"{steps} steps in all, {reached.iteration} at full size"
-            value = f"{reached.elapsed_s:.0f} s = {reached.elapsed_s / reference['wall_s']:.2f}×"
+        seconds, record, steps = time_to_bar(records, judge, reference, run.image.scales)
+        if seconds is not None:
+            note = f"{steps} steps in all, {record.iteration} at full size"
+            value = f"{seconds:.0f} s = {seconds / reference['wall_s']:.2f}×"
         else:
-            note = f"not in {args.budget} steps: style {last.style:.3g}, content {last.content:.4g}"
+            final = judge(record.image) if record.image is not None else (np.nan, np.nan)
+            note = f"not in {args.budget} steps: style {final[1]:.3g}, content {final[0]:.4g}"
             value = "—"
         rows.append(
             ("quality", f"time to the bar: {name}", value, f"{note}; load {os.getloadavg()[0]:.1f}")

@@ -235,7 +235,7 @@ class LossSettings:
         1.0, Number(float, min=0), "alpha: weight of the content term (relative error)"
     )
     style_weight: float = setting(
-        1e5, Number(float, min=0), "beta: weight of the style term (relative error)"
+        10.0, Number(float, min=0), "beta: weight of the style term (relative error)"
     )
     tv_weight: float = setting(
         0.0, Number(float, min=0), "weight of total variation (smoothness); 0 = off"
@@ -255,7 +255,7 @@ class OptimizerSettings:
         "adam | lbfgs (SciPy's L-BFGS-B; its iterations count loss evaluations)",
     )
     learning_rate: float = setting(
-        10.0,
+        5.0,
         Number(float, min=0, min_open=True),
         "Adam step size, in pixel units (0..255)",
     )
@@ -269,7 +269,11 @@ class OptimizerSettings:
     )
     beta_1: float = setting(0.9, Number(float, min=0, max=0.999999), "Adam's beta_1")
     beta_2: float = setting(0.999, Number(float, min=0, max=0.999999), "Adam's beta_2")
-    epsilon: float = setting(1e-1, Number(float, min=0, min_open=True), "Adam's epsilon")
+    epsilon: float = setting(
+        1e-8,
+        Number(float, min=0, min_open=True),
+        "Adam's epsilon: far below the gradients, so a step moves pixels ~learning_rate",
+    )
 
 
 @dataclass(frozen=True)
@@ -350,7 +354,7 @@ def parse_override(text: str) -> tuple[str, str, str]:
     section, dot, key = name.strip().partition(".")
     if not sep or not dot or not section or not key:
         raise SettingsError(
-            f"--set {text!r}: expected section.key=value, e.g. loss.style_weight=1e4"
+            f"--set {text!r}: expected section.key=value, e.g. loss.style_weight=30"
         )
     return section, key.strip(), value.strip()
 
@@ -479,7 +483,7 @@ def _normalised(name: str, weights: tuple, what: str, items) -> tuple[float, ...
 
 HEADER = """\
 # nst settings. Edit, then run `python main.py` (or `python main.py --config FILE`).
-# Any key can also be set for one run: `python main.py --set loss.style_weight=1e4`.
+# Any key can also be set for one run: `python main.py --set loss.style_weight=30`.
 # Relative paths are relative to this file's folder.
 """
 

@@ -57,7 +57,7 @@ def parse_axis(text: str) -> Axis:
     if not sep or not dot or not section or not key:
         raise SettingsError(
             f"--sweep {text!r}: expected section.key=value1,value2,..., "
-            f"e.g. loss.style_weight=1e3,1e4"
+            f"e.g. loss.style_weight=1,10,100"
         )
     full = f"{section}.{key}"
     if section not in SECTIONS or key not in {f.name for f in fields(SECTIONS[section])}:

@@ -39,3 +39,48 @@ def test_objective_does_not_depend_on_activation_scale():
     # content scales with factor², the style loss (Gram² ) with factor⁴
     assert paper[1][0] == pytest.approx(paper[0][0] * 37.0**2, rel=1e-3)
     assert paper[1][1] == pytest.approx(paper[0][1] * 37.0**4, rel=1e-3)
+
+
+def adam_result(alpha: float, beta: float, epsilon: str):
+    """The last record of 20 Adam steps on a random VGG16 at 40×32, at the given weights."""
+    from nst.optimize import stylize
+
+    settings = load_settings(
+        None,
+        (
+            "model.network=vgg16",
+            "model.weights=random",
+            "model.precision=float32",
+            f"loss.content_weight={alpha}",
+            f"loss.style_weight={beta}",
+            f"optimizer.epsilon={epsilon}",
+            "optimizer.iterations=20",
+        ),
+    )
+    rng = np.random.default_rng(1)
+    content, style = (rng.uniform(0, 255, (32, 40, 3)).astype(np.float32) for _ in "cs")
+    records = stylize(
+        build_feature_extractor(settings.model),
+        content,
+        (style,),
+        settings.model,
+        settings.loss,
+        settings.optimizer,
+        settings.image,
+        save_every=20,
+    )
+    return list(records)[-1]
+
+
+def test_adam_depends_only_on_the_ratio_of_style_to_content_weight():
+    """With the default epsilon, far below the gradients, Adam's step is scale-free: scaling α
+    and β together leaves the descent as it was, so β/α sets the balance and learning_rate the
+    step. (Pixel for pixel the images differ: a step moves even pixels whose gradient is
+    rounding noise.) With an epsilon near the gradients' size it would set the speed."""
+    default = str(load_settings(None, ()).optimizer.epsilon)
+    one, hundred = adam_result(1.0, 10.0, default), adam_result(100.0, 1000.0, default)
+    assert hundred.content == pytest.approx(one.content, rel=0.1)  # measured: 2 % apart
+    assert hundred.style == pytest.approx(one.style, rel=0.1)  # 4 %
+    # here the gradients are ~3e-6 a pixel: an epsilon of 1e-5 slows the α = 1 run 10-fold
+    slow, fast = adam_result(1.0, 10.0, "1e-5"), adam_result(100.0, 1000.0, "1e-5")
+    assert slow.style > 2 * fast.style, (slow.style, fast.style)
