@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -216,6 +217,9 @@ def memory(sizes: list[int]) -> list[tuple]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # AutoGraph warns each time it meets a second closure of the same code (the objective is
+    # built once per network here): noise around the table, not a fault
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     if args.worker:
         from bench.steps import run_worker
 
