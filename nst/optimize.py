@@ -83,10 +83,13 @@ def compute_targets(
     with one per [loss] style_blend_weights) may have any size.
     """
     style_images = (style_images,) if isinstance(style_images, np.ndarray) else style_images
-    content = extractor(tf.constant(content_image[None]))
+    # In a graph, as the loop runs it: with bfloat16 convolutions eager execution rounds
+    # differently, and the content loss of the content image itself would not be 0.
+    features = tf.function(extractor)
+    content = features(tf.constant(content_image[None]))
     content_features = tuple(content[name] for name in model.content_layers)
     style_grams = style_targets(
-        extractor, style_images, loss.style_blend_weights, model.style_layers, content
+        features, style_images, loss.style_blend_weights, model.style_layers, content
     )
     return Targets(
         content_features=content_features,
@@ -106,7 +109,7 @@ def _positions(features: tf.Tensor) -> float:
 
 
 def style_targets(
-    extractor: keras.Model,
+    extractor: Callable,
     style_images: tuple,
     weights: tuple,
     style_layers: tuple,
