@@ -76,6 +76,19 @@ def strategies(coarse: int) -> dict[str, tuple[str, ...]]:
     }
 
 
+def make_judge(extractor, content, style, model, loss):
+    """A function image -> (content, style): the paper's losses of `extractor`, against the
+    targets of `content` and `style`."""
+    targets = compute_targets(extractor, content, style, model, loss)
+    evaluate = tf.function(make_objective(extractor, model.content_layers, model.style_layers))
+
+    def judge(image: np.ndarray) -> tuple[float, float]:
+        losses = evaluate(tf.constant(image[None]), targets).numpy()
+        return float(losses[0]), float(losses[1])
+
+    return judge
+
+
 def time_to_bar(records, judge, bar: dict, full_scale: int):
     """(seconds, record, steps) of the first full-size iterate meeting the bar by `judge`'s
     losses, or (None, last record, steps); `judge`'s own time is taken off the clock."""
@@ -121,16 +134,7 @@ def quality(args, weights: Path | None, images_dir: Path | None) -> list[tuple]:
             args.reference_steps,
             out,
         )
-    targets = compute_targets(reference_extractor, content, style, float32.model, float32.loss)
-    evaluate = tf.function(
-        make_objective(
-            reference_extractor, float32.model.content_layers, float32.model.style_layers
-        )
-    )
-
-    def judge(image: np.ndarray) -> tuple[float, float]:
-        losses = evaluate(tf.constant(image[None]), targets).numpy()
-        return float(losses[0]), float(losses[1])
+    judge = make_judge(reference_extractor, content, style, float32.model, float32.loss)
 
     where = "real VGG16" if weights else "random VGG16 (no meaning)"
     rows = [
