@@ -1,7 +1,7 @@
 """nst: paint the content of one image in the style of another (Gatys et al. 2016).
 
 python main.py [--config config.ini] [--set section.key=value ...] [--no-viewer] [--debug]
-               [--sweep section.key=value1,value2,... ...]
+               [--sweep section.key=value1,value2,... ...] [--resume RUN_DIR]
 """
 
 from __future__ import annotations
@@ -33,6 +33,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run once per value (repeatable: the grid of all keys) and draw a contact sheet; "
         "separate the values with ';' instead when a value is itself a list",
     )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an interrupted run in its folder, from its checkpoint",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return parser.parse_args(argv)
 
@@ -51,6 +57,14 @@ def run_once(settings):
     from nst.progress import ProgressBar
 
     return run(settings, watcher=ProgressBar())
+
+
+def resumed(args: argparse.Namespace) -> int:
+    """An interrupted run continued (nst.resume), with the bar; the status is the run's."""
+    from nst.progress import ProgressBar
+    from nst.resume import resume_run
+
+    return resume_run(args.resume, watcher=ProgressBar()).status
 
 
 def single(args: argparse.Namespace) -> int:
@@ -79,6 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             lambda: run_sweep(args.config, overrides_of(args), args.sweep, run_once),
             debug=args.debug,
         )
+    if args.resume is not None:
+        return guarded(lambda: resumed(args), debug=args.debug)
     return guarded(lambda: single(args), debug=args.debug)
 
 

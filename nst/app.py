@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 
+from nst.checkpoint import Keeper, LoopState
 from nst.evolution import export_animation
 from nst.exits import EXIT_DIVERGED, EXIT_FAULT, EXIT_OK, say
 from nst.networks import check_weights_file
@@ -111,18 +112,35 @@ def write_animation(run_dir: Path) -> None:
 
 
 def optimize_into(
-    run_dir: Path, extractor, inputs: Inputs, settings: Settings, stop: StopRequest, watcher
+    run_dir: Path,
+    extractor,
+    inputs: Inputs,
+    settings: Settings,
+    stop: StopRequest,
+    watcher,
+    resume: tuple[LoopState, list[Record]] | None = None,
 ) -> Outcome:
-    """The loop, its records written to `run_dir`; however it ends, the folder is finished."""
+    """The loop, its records written to `run_dir`; however it ends, the folder is finished.
+    The optimiser's state is kept in the folder until the run completes (nst.checkpoint);
+    `resume` (a state and the records before it) continues from there."""
     from nst.optimize import stylize  # TensorFlow: loaded by now
 
     writer = RunWriter(run_dir, settings.image.scales)
+    keeper = Keeper(run_dir, settings.optimizer.name)
+    state, writer.records = resume if resume is not None else (None, [])
     height, width = inputs.content.shape[:2]
     watcher.started(run_dir, run_plan(height, width, settings.image, settings.optimizer))
-    records = stylize(extractor, inputs, settings, stop_requested=stop.requested)
+    records = stylize(
+        extractor,
+        inputs,
+        settings,
+        stop_requested=stop.requested,
+        resume=state,
+        on_state=keeper.keep,
+    )
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:
-        diverged = _follow(records, writer, watcher)
+        diverged = _follow(records, writer, watcher, keeper)
         writer.finish()
     except OSError as error:
         _finish_quietly(writer)
@@ -157,6 +175,7 @@ def optimize_into(
                 f"losses.csv and the plots are in {run_dir}"
             ),
         )
+    keeper.discard()  # done: nothing left to resume
     print(f"nst: result in {run_dir}")
     return Outcome(EXIT_OK, run_dir, f"result in {run_dir}")
 
@@ -166,11 +185,14 @@ def _said(status: int, run_dir: Path, text: str) -> Outcome:
     return Outcome(status, run_dir, text)
 
 
-def _follow(records, writer: RunWriter, watcher: Watcher) -> bool:
-    """Write each record and tell the watcher; True if the loop stopped on a non-finite step."""
+def _follow(records, writer: RunWriter, watcher: Watcher, keeper: Keeper) -> bool:
+    """Write each record (and the checkpoint with each image) and tell the watcher; True if
+    the loop stopped on a non-finite step."""
     try:
         for record in records:
             writer.add(record)
+            if record.image is not None:
+                keeper.write()
             watcher.recorded(record)
     except Diverged:
         return True  # its record, with the last finite image, is already written

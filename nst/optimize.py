@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.optimize import Bounds, minimize
 
+from nst.checkpoint import LoopState
 from nst.images import resize
 from nst.losses import (
     blend_grams,
@@ -203,6 +204,14 @@ class ScaleRun:
     save_every: int
     clock: Callable[[], float]  # seconds since the start of `stylize`
     stop_requested: Callable[[], bool]
+    first: int = 0  # the first record: > 0 when resuming from a checkpoint
+    on_state: Callable[[LoopState], None] | None = None  # told the state at each saved iterate
+
+    def tell(self, iteration: int, image: np.ndarray, variables=()) -> None:
+        """Hand the loop's state at record `iteration` to `on_state` (the edge writes it)."""
+        if self.on_state is not None:
+            values = tuple(np.array(v.numpy() if hasattr(v, "numpy") else v) for v in variables)
+            self.on_state(LoopState(self.number, iteration, image, values, self.clock()))
 
 
 def adam_records(
@@ -212,11 +221,13 @@ def adam_records(
     start: np.ndarray,
     optimizer: OptimizerSettings,
     run: ScaleRun,
+    resume_variables: tuple = (),
 ) -> Iterator[Record]:
     """`run.budget` Adam steps from `start`; a record per step and one for the result.
 
     Stops early once `run.stop_requested()`; a non-finite step yields its record (with the
-    last finite image) and raises `Diverged`.
+    last finite image) and raises `Diverged`. `resume_variables` (Adam's variables from a
+    checkpoint) continue an interrupted run at record `run.first`.
     """
     generated = tf.Variable(start[None])
     adam = keras.optimizers.Adam(
@@ -226,11 +237,15 @@ def adam_records(
         epsilon=optimizer.epsilon,
     )
     adam.build([generated])
+    for variable, value in zip(adam.variables, resume_variables, strict=False):
+        variable.assign(value)
     step = make_step(objective, adam)
-    for iteration in range(run.budget + 1):
+    for iteration in range(run.first, run.budget + 1):
         last = iteration == run.budget or run.stop_requested()
         due = last or iteration % run.save_every == 0
         snapshot = generated[0].numpy() if due else None  # the image only when due
+        if due:
+            run.tell(iteration, snapshot, adam.variables)  # before this record's update
         if last:
             losses = _numbers(evaluate(generated, targets))
             finite = bool(np.isfinite(losses).all())
@@ -262,7 +277,7 @@ class _LbfgsSearch:
         self.results: queue.Queue = queue.Queue()  # -> consumer: records, then None or error
         self.go_ahead: queue.Queue = queue.Queue()  # <- consumer: True to go on, False to stop
         self.accepted = start.astype(np.float64).ravel()
-        self.evaluated = 0
+        self.evaluated = run.first  # resumed: a fresh history from the checkpoint's image
         self.thread = threading.Thread(target=self.work, name="lbfgs", daemon=True)
 
     def accepted_image(self) -> np.ndarray:
@@ -303,7 +318,12 @@ class _LbfgsSearch:
                 callback=self.keep,
                 # Only the budget ends the run: SciPy's tolerances (ftol, gtol) are absolute
                 # in parts and would stop at once where α/β make the objective small.
-                options={"maxfun": budget, "maxiter": budget, "ftol": 0, "gtol": 0},
+                options={
+                    "maxfun": budget - self.run.first,
+                    "maxiter": budget - self.run.first,
+                    "ftol": 0,
+                    "gtol": 0,
+                },
             )
             self.accepted = result.x
         except _Stop:
@@ -333,6 +353,8 @@ def lbfgs_records(
                 raise item
             if isinstance(item, BaseException):
                 raise item
+            if item.image is not None:  # SciPy waits: its accepted point is stable
+                run.tell(item.iteration, search.accepted_image())
             yield item
             search.go_ahead.put(not run.stop_requested())
     finally:
@@ -341,6 +363,7 @@ def lbfgs_records(
     final = search.accepted_image()
     losses = _numbers(evaluate(tf.constant(final[None]), targets))
     record = Record.of(search.evaluated, losses, run.clock(), final, run.number)
+    run.tell(search.evaluated, final)
     yield record
     if not np.isfinite(losses).all():
         raise Diverged(record)
@@ -352,6 +375,8 @@ def stylize(
     settings: Settings,
     *,
     stop_requested: Callable[[], bool] = lambda: False,
+    resume: LoopState | None = None,
+    on_state: Callable[[LoopState], None] | None = None,
 ) -> Iterator[Record]:
     """Optimise an image; yield a Record per iteration, with the image every `save_every`.
 
@@ -361,8 +386,10 @@ def stylize(
     and then raises `Diverged`. Images are float32 (height, width, 3) pixels 0..255; the
     result has the content image's shape. The scales of the run plan come smallest first,
     each starting from the previous result resized; targets are recomputed at every scale.
+    `on_state` is told the loop's state (nst.checkpoint) with every image; `resume` (such a
+    state) continues from there: earlier scales are skipped, records before it not yielded.
     """
-    started = time.perf_counter()
+    started = time.perf_counter() - (resume.elapsed_s if resume else 0.0)
 
     def clock() -> float:
         return time.perf_counter() - started
@@ -375,6 +402,8 @@ def stylize(
     for number, (h, w, budget) in enumerate(
         run_plan(height, width, settings.image, optimizer), start=1
     ):
+        if resume is not None and number < resume.scale:
+            continue
         content = resize(inputs.content, w, h)
         styles = scaled_styles(inputs.styles, width / w)
         if current is None:
@@ -382,11 +411,17 @@ def stylize(
         else:
             start = resize(current, w, h)
         targets = compute_targets(extractor, content, styles, model, settings.loss)
-        scale = ScaleRun(number, budget, settings.output.save_every, clock, stop_requested)
+        here = resume if resume is not None and number == resume.scale else None
+        scale = ScaleRun(
+            number, budget, settings.output.save_every, clock, stop_requested, 0, on_state
+        )
+        if here is not None:
+            start, scale = here.image, dataclasses.replace(scale, first=here.iteration)
         if optimizer.name == "lbfgs":
             records = lbfgs_records(objective, evaluate, targets, start, scale)
         else:
-            records = adam_records(objective, evaluate, targets, start, optimizer, scale)
+            variables = here.optimizer_variables if here is not None else ()
+            records = adam_records(objective, evaluate, targets, start, optimizer, scale, variables)
         for record in records:
             current = record.image if record.image is not None else current
             yield record

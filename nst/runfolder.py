@@ -18,6 +18,7 @@ LOSSES_CSV = "losses.csv"
 ITERATES = "iterates"
 PLOTS = "plots"
 ANIMATION = "evolution.gif"
+CHECKPOINT = "checkpoint.npz"  # the optimiser's state while a run is unfinished (nst.checkpoint)
 _ITERATE_NAME = re.compile(r"iter_(\d+)\.png")
 
 
