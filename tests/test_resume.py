@@ -19,7 +19,7 @@ from nst.process import StopRequest
 from nst.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
 from nst.settings import load_settings
 
-from .conftest import loop_inputs, make_image, run_main, with_save_every
+from .conftest import loop_inputs, make_image, run_main
 
 SHALLOW = ("model.content_layers=block2_conv1", "model.style_layers=block1_conv1, block2_conv1")
 
