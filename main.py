@@ -2,6 +2,7 @@
 
 python main.py [--config config.ini] [--set section.key=value ...] [--no-viewer] [--debug]
                [--sweep section.key=value1,value2,... ...] [--resume RUN_DIR]
+               [--batch [NAME] [--shard I/N] [--engine local|ray] [--address ADDRESS]]
 """
 
 from __future__ import annotations
@@ -34,6 +35,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "separate the values with ';' instead when a value is itself a list",
     )
     parser.add_argument(
+        "--batch",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="one run per content image × style image × sweep value ([paths] may name folders "
+        "or globs) into results/batch-NAME; rerun to finish it (see docs/batch.md)",
+    )
+    parser.add_argument("--shard", metavar="I/N", help="with --batch: run only share I of N")
+    parser.add_argument("--engine", choices=("local", "ray"), help="with --batch: [batch] engine")
+    parser.add_argument("--address", help="with --batch --engine ray: [batch] address")
+    parser.add_argument(
         "--resume",
         type=Path,
         metavar="RUN_DIR",
@@ -44,7 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def overrides_of(args: argparse.Namespace) -> tuple[str, ...]:
-    return (*args.set, *(["output.show_viewer=false"] if args.no_viewer else []))
+    engine = [f"batch.engine={args.engine}"] if args.engine else []
+    engine += [f"batch.address={args.address}"] if args.address is not None else []
+    return (*args.set, *(["output.show_viewer=false"] if args.no_viewer else []), *engine)
 
 
 # nst's modules are imported where first needed: `--help` answers at once, and nothing is
@@ -86,6 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from nst.exits import guarded  # errors -> one line and an exit status (see README)
 
+    if args.batch is not None:
+        from nst.batch import run_batch
+
+        return guarded(
+            lambda: run_batch(
+                args.config, overrides_of(args), args.sweep, args.batch or None, args.shard
+            ),
+            debug=args.debug,
+        )
     if args.sweep:
         from nst.sweep import run_sweep
 

@@ -23,6 +23,7 @@ PRECISION_CHOICES = ("auto", "float32", "bfloat16")
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
 PRESERVE_COLORS_CHOICES = ("none", "luminance", "histogram")
+ENGINE_CHOICES = ("local", "ray")
 STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
 MAX_SIDE = 8192  # the largest [image] max_size: beyond it no CPU has the memory
 FLOAT32_MAX = 3.4028234663852886e38
@@ -133,6 +134,20 @@ class Weights:
 
 
 @dataclass(frozen=True)
+class Text:
+    """Free text, possibly empty (its meaning is checked where it is used)."""
+
+    def parse(self, text: str) -> str:
+        return text.strip()
+
+    def allowed(self) -> str:
+        return "any text"
+
+    def format(self, value: str) -> str:
+        return value
+
+
+@dataclass(frozen=True)
 class NumberOr:
     """A number, or one word that stands for a special case and parses to None."""
 
@@ -184,12 +199,15 @@ def setting(default, kind, doc: str):
 @dataclass(frozen=True)
 class PathsSettings:
     content_image: Path = setting(
-        Path("data/content.png"), FilePath(), "photo whose content is kept"
+        Path("data/content.png"),
+        FilePath(),
+        "photo whose content is kept; --batch: a folder or glob, one item per image",
     )
     style_image: tuple[Path, ...] = setting(
         (Path("data/style.png"),),
         ListOf(FilePath()),
-        "image whose style is painted; several: comma-separated, blended (see [loss])",
+        "image whose style is painted; several: comma-separated, blended (see [loss]); "
+        "--batch: one folder or glob, one item per image",
     )
     results_dir: Path = setting(Path("results"), FilePath(), "each run makes a new folder in here")
 
@@ -317,6 +335,37 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
+class BatchSettings:
+    engine: str = setting(
+        "local",
+        Choice(ENGINE_CHOICES),
+        "--batch: local (items one after another here) | ray (one Ray task per item)",
+    )
+    address: str = setting(
+        "",
+        Text(),
+        "engine = ray: empty (start Ray on this machine) | auto (the cluster `ray start` "
+        "joined here) | host:6379 | ray://host:10001",
+    )
+    num_cpus: float = setting(
+        1.0, Number(float, min=0, min_open=True), "engine = ray: CPUs reserved per item"
+    )
+    num_gpus: float = setting(0.0, Number(float, min=0), "engine = ray: GPUs reserved per item")
+    max_retries: int = setting(
+        3, Number(int, min=0), "engine = ray: reruns of an item whose worker died"
+    )
+    sheet_rows: str = setting(
+        "", Text(), "contact sheet rows: content | style | a swept section.key; empty: automatic"
+    )
+    sheet_columns: str = setting(
+        "", Text(), "contact sheet columns: as sheet_rows; other axes get a page per value"
+    )
+    page_size: int = setting(
+        8, Number(int, min=1), "at most this many rows and columns per contact sheet page"
+    )
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = PathsSettings()
     model: ModelSettings = ModelSettings()
@@ -324,6 +373,7 @@ class Settings:
     optimizer: OptimizerSettings = OptimizerSettings()
     image: ImageSettings = ImageSettings()
     output: OutputSettings = OutputSettings()
+    batch: BatchSettings = BatchSettings()
 
 
 SECTIONS: dict[str, type] = {f.name: f.default.__class__ for f in fields(Settings)}
