@@ -66,14 +66,14 @@ def pages(batch: Batch, settings: BatchSettings) -> list[tuple[dict[int, int], r
 def draw_page(batch, settings, fixed, row_part, column_part, number, total) -> Image.Image:
     rows, columns = sheet_axes(batch, settings)
     finished = {item.values: read_state(batch, item) for item in batch.items}
-    cells, inputs = [], {}
+    cells, contents, styles = [], {}, {}  # the inputs on this page, in order of first use
     for r in row_part:
         line = []
         for c in column_part:
             index = {**fixed, columns: c, **({rows: r} if rows is not None else {})}
             values = tuple(axis.values[index[i]] for i, axis in enumerate(batch.axes))
-            for part in [values[0], *values[1].split(",")]:
-                inputs.setdefault(part, None)
+            contents.setdefault(values[0], None)
+            styles.update(dict.fromkeys(values[1].split(",")))
             state = finished.get(values, {})
             path = batch.folder / state.get("run", "") / FINAL
             done = state.get("status") == DONE and path.is_file()
@@ -86,7 +86,7 @@ def draw_page(batch, settings, fixed, row_part, column_part, number, total) -> I
     title += f"columns {column_axis.name}"
     title += "".join(f"; {batch.axes[i].label(batch.axes[i].values[v])}" for i, v in fixed.items())
     title += f" (page {number} of {total})" if total > 1 else ""
-    return contact_sheet(title, head_images(list(inputs)), row_labels, column_labels, cells)
+    return contact_sheet(title, head_images([*contents, *styles]), row_labels, column_labels, cells)
 
 
 def head_images(paths: list[str]) -> list[tuple[str, np.ndarray]]:
