@@ -14,6 +14,7 @@ file); batch.csv is rebuilt from them. `engine = ray` runs the same items as Ray
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import glob
@@ -296,11 +297,13 @@ def run_batch(
     *,
     stop=None,
     make_watcher=None,
+    on_worker=None,
 ) -> int:
     """Plan the batch, run the shard's unfinished items on the [batch] engine, then write
     batch.csv and the contact sheets; the exit status (see `summary`). `stop` (a
     nst.process.StopRequest) and `make_watcher(item)` (a nst.app.Watcher per item) are for
-    callers other than the command line, which gets signals and a progress bar."""
+    callers other than the command line, which gets signals and a progress bar;
+    `on_worker(item, pid)` is told which Ray worker process runs an item."""
     shard = parse_shard(shard_text)
     batch = plan_batch(config, overrides, sweeps, name)
     engine = load_settings(config, overrides).batch
@@ -315,8 +318,10 @@ def run_batch(
     try:
         if todo and engine.engine == "ray":
             from nst.batch_ray import run_on_ray
+            from nst.process import StopOnSignal
 
-            run_on_ray(batch, todo, engine, stop)
+            with StopOnSignal() if stop is None else contextlib.nullcontext(stop) as stop:
+                run_on_ray(batch, todo, engine, stop, on_worker)
         elif todo:
             from nst.batch_local import run_local
 
