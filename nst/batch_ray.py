@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -37,19 +36,32 @@ SCRATCH = "nst-ray"  # under the node's temporary folder: <batch>/<item key>/
 
 
 def check_reachable(address: str) -> None:
-    """A host:port address must accept a TCP connection within seconds (Ray itself would
-    retry for a minute); 'auto' and '' are checked by Ray."""
+    """A host:port address must answer gRPC (as Ray's GCS and client server do) within
+    seconds; Ray itself would retry for up to a minute. 'auto' and '' are checked by Ray."""
     if address in ("", "auto"):
         return
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+    import grpc  # Ray's own dependency
+
+    target = address.removeprefix("ray://")
+    with grpc.insecure_channel(target) as channel:
+        probe = channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=lambda request: request,
+            response_deserializer=lambda response: response,
+        )
+        try:
+            probe(b"", timeout=CONNECT_TIMEOUT_S)
             return
-    except (OSError, ValueError) as error:
-        raise SettingsError(
-            f"[batch] address = {address!r}: no Ray cluster answers there ({error}); start "
-            f"one with `ray start --head` and give its address (host:6379 or ray://host:10001)"
-        ) from None
+        except grpc.RpcError as error:
+            # a gRPC server without that service still answers; an HTTP server does not
+            answered = error.code() == grpc.StatusCode.UNIMPLEMENTED
+            if answered and "http2 header with status" not in (error.details() or ""):
+                return
+            reason = (error.details() or str(error.code())).splitlines()[0]
+    raise SettingsError(
+        f"[batch] address = {address!r}: no Ray cluster answers there ({reason}); start one "
+        f"with `ray start --head` and give its address (host:6379 or ray://host:10001)"
+    )
 
 
 def connect(engine: BatchSettings):
