@@ -70,6 +70,9 @@ def connect(engine: BatchSettings):
     import ray
 
     root = str(Path(__file__).resolve().parents[1])
+    token = os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file()
+    if engine.address and token:  # `ray start` (Ray >= 2.5x) asks joining drivers for it
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
     if engine.address:  # another machine may not have this folder: ship the package
         runtime_env = {"py_modules": [str(Path(__file__).resolve().parent)]}
     else:
