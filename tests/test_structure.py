@@ -23,6 +23,12 @@ LIGHT = (
     "nst.styles",
     "nst.evolution",
     "nst.viewer",
+    "nst.checkpoint",
+    "nst.resume",
+    "nst.batch",
+    "nst.batch_local",
+    "nst.batch_sheet",
+    "nst.batch_ray",
 )
 
 
