@@ -79,7 +79,7 @@ def connect(engine: BatchSettings):
         runtime_env = {"env_vars": {"PYTHONPATH": root}}
     try:
         ray.init(
-            address=engine.address or None,
+            address=engine.address or "local",  # empty: a new Ray here, never a stale one
             runtime_env=runtime_env,
             include_dashboard=False,
             log_to_driver=False,
