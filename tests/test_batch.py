@@ -7,10 +7,13 @@ import csv
 import signal
 from pathlib import Path
 
+import pytest
+
 from nst.app import Watcher
 from nst.batch import BATCH_CSV, run_batch
 from nst.process import StopRequest
 from nst.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
+from nst.settings import SettingsError
 
 from .conftest import make_image, run_main
 
@@ -147,3 +150,40 @@ def test_a_folder_without_images_is_one_line_exit_2(tmp_path):
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("nst: error: [paths] content_image = ") and "no images there" in line
+
+
+def test_items_cross_contents_styles_and_sweeps_a_style_list_stays_one_blend(tmp_path):
+    from nst.batch import plan_batch
+
+    overrides = two_by_two(tmp_path)
+    batch = plan_batch(None, overrides, ["loss.style_weight=1,10,100"], None)
+    assert [a.name for a in batch.axes] == ["content", "style", "loss.style_weight"]
+    assert len(batch.items) == 2 * 2 * 3
+    assert batch.items[1].overrides[2:] == ("loss.style_weight=10",)
+    assert len({item.key for item in batch.items}) == 12
+    styles = tmp_path / "styles"
+    blend = f"paths.style_image={styles / 'sa.png'}, {styles / 'sb.png'}"
+    blended = plan_batch(None, (*overrides, blend), [], None)
+    assert [len(a.values) for a in blended.axes] == [2, 1]  # one blend, not two styles
+    assert blended.folder != batch.folder  # another batch: another folder
+
+
+def test_sheets_take_any_two_axes_and_page_the_rest(tmp_path):
+    from nst.batch import Axis, Batch, make_items
+    from nst.batch_sheet import pages, sheet_axes
+    from nst.settings import BatchSettings
+
+    axes = (
+        Axis("content", ("a.png", "b.png", "c.png")),
+        Axis("style", ("x.png", "y.png")),
+        Axis("loss.style_weight", ("1", "10")),
+    )
+    batch = Batch(tmp_path, axes, make_items(axes), None, ())
+    assert sheet_axes(batch, BatchSettings()) == (0, 1)
+    chosen = BatchSettings(sheet_rows="loss.style_weight", sheet_columns="content", page_size=2)
+    assert sheet_axes(batch, chosen) == (2, 0)
+    every = pages(batch, chosen)
+    assert len(every) == 2 * 2  # a page per style, the 3 contents in pages of 2 columns
+    assert [list(columns) for _, _, columns in every] == [[0, 1], [2], [0, 1], [2]]
+    with pytest.raises(SettingsError, match=r"\[batch\] sheet_rows = 'colour': expected one of"):
+        sheet_axes(batch, BatchSettings(sheet_rows="colour"))
