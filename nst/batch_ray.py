@@ -14,7 +14,9 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -77,6 +79,7 @@ def connect(engine: BatchSettings):
         runtime_env = {"py_modules": [str(Path(__file__).resolve().parent)]}
     else:
         runtime_env = {"env_vars": {"PYTHONPATH": root}}
+    ours = signal.getsignal(signal.SIGTERM)
     try:
         ray.init(
             address=engine.address or "local",  # empty: a new Ray here, never a stale one
@@ -87,6 +90,8 @@ def connect(engine: BatchSettings):
     except (ConnectionError, RuntimeError) as error:
         first = (str(error).strip().splitlines() or [""])[0]
         raise SettingsError(f"[batch] address = {engine.address!r}: {first}") from None
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, ours)  # Ray's own handler would exit at once
     return ray
 
 
