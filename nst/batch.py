@@ -219,9 +219,12 @@ def write_csv(batch: Batch) -> None:
 
 
 def unfinished_run(batch: Batch, item: Item) -> Path | None:
-    """The item's earlier run folder when it holds a checkpoint to resume from."""
-    run = read_state(batch, item).get("run")
-    if run and (batch.folder / run / CHECKPOINT).is_file():
+    """The item's earlier run folder when it was cut short (not failed: a diverged run would
+    diverge again) and holds a checkpoint to resume from."""
+    state = read_state(batch, item)
+    run = state.get("run")
+    cut_short = state.get("status") in (RUNNING, INTERRUPTED)
+    if run and cut_short and (batch.folder / run / CHECKPOINT).is_file():
         return batch.folder / run
     return None
 
