@@ -125,11 +125,12 @@ def optimize_into(
     `resume` (a state and the records before it) continues from there."""
     from nst.optimize import stylize  # TensorFlow: loaded by now
 
-    writer = RunWriter(run_dir, settings.image.scales)
+    height, width = inputs.content.shape[:2]
+    plan = run_plan(height, width, settings.image, settings.optimizer)
+    writer = RunWriter(run_dir, len(plan))
     keeper = Keeper(run_dir, settings.optimizer.name)
     state, writer.records = resume if resume is not None else (None, [])
-    height, width = inputs.content.shape[:2]
-    watcher.started(run_dir, run_plan(height, width, settings.image, settings.optimizer))
+    watcher.started(run_dir, plan)
     records = stylize(
         extractor,
         inputs,
@@ -176,8 +177,9 @@ def optimize_into(
             ),
         )
     keeper.discard()  # done: nothing left to resume
-    print(f"nst: result in {run_dir}")
-    return Outcome(EXIT_OK, run_dir, f"result in {run_dir}")
+    text = f"result in {run_dir} ({last.why_stopped or 'budget'}, {last.elapsed_s:.0f} s)"
+    print(f"nst: {text}")
+    return Outcome(EXIT_OK, run_dir, text)
 
 
 def _said(status: int, run_dir: Path, text: str) -> Outcome:

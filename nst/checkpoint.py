@@ -4,11 +4,12 @@ The loop (nst.optimize) hands its state to `on_state` whenever an iterate is due
 stops; the edge keeps the latest and writes it, atomically, beside that iterate (`Keeper`).
 `python main.py --resume RUN` (nst.resume) reads it back. What is kept:
 
-- Adam: the optimiser's own image and every variable of Keras's Adam (step count, learning
-  rate, first and second moments): resuming continues the very same sequence of updates.
-- L-BFGS: the last accepted image and the evaluation count only. SciPy's L-BFGS-B keeps its
-  curvature history inside Fortran, out of reach, so a resumed L-BFGS starts a fresh history
-  from that image: it ends in a picture as good, not the same one.
+- Adam: the optimiser's own iterate and every variable of Keras's Adam (step count, learning
+  rate, first and second moments), the averaged iterate and its count, and the stopping
+  rule's history: resuming continues the very same sequence of updates.
+- L-BFGS: the last accepted image, the evaluation count and the stopping rule's history.
+  SciPy's L-BFGS-B keeps its curvature history inside Fortran, out of reach, so a resumed
+  L-BFGS starts a fresh history from that image: it does not end in the same picture.
 
 No TensorFlow here: the state is NumPy arrays.
 """
@@ -40,6 +41,9 @@ class LoopState:
     image: np.ndarray  # the optimiser's own float32 (height, width, 3) image, 0..255
     optimizer_variables: tuple[np.ndarray, ...]  # Keras Adam's variables, in order; () L-BFGS
     elapsed_s: float  # the run's clock at this state
+    averaged: np.ndarray | None = None  # Adam: running average of the iterates (unscaled)
+    averaging_updates: int = 0  # Adam: its count (nst.convergence.Averaging)
+    best: tuple[float, ...] = ()  # the stopping rule's history (nst.convergence.StoppingRule)
 
 
 def to_bytes(state: LoopState, optimizer: str) -> bytes:
@@ -51,8 +55,12 @@ def to_bytes(state: LoopState, optimizer: str) -> bytes:
         "iteration": state.iteration,
         "elapsed_s": state.elapsed_s,
         "variables": len(state.optimizer_variables),
+        "averaging_updates": state.averaging_updates,
     }
     arrays = {f"variable_{i}": v for i, v in enumerate(state.optimizer_variables)}
+    if state.averaged is not None:
+        arrays["averaged"] = state.averaged
+    arrays["best"] = np.array(state.best, np.float64)
     buffer = io.BytesIO()
     np.savez(buffer, header=np.array(json.dumps(header)), image=state.image, **arrays)
     return buffer.getvalue()
@@ -70,7 +78,8 @@ def read_checkpoint(run_dir: Path, optimizer: str) -> LoopState:
         with np.load(path) as data:
             header = json.loads(str(data["header"]))
             variables = tuple(data[f"variable_{i}"] for i in range(header["variables"]))
-            image = data["image"]
+            image, best = data["image"], tuple(float(b) for b in data["best"])
+            averaged = data["averaged"] if "averaged" in data else None
     except (OSError, ValueError, KeyError) as error:
         raise SettingsError(f"--resume: cannot read {path}: {error}") from None
     if header["format"] != FORMAT or header["optimizer"] != optimizer:
@@ -79,7 +88,14 @@ def read_checkpoint(run_dir: Path, optimizer: str) -> LoopState:
             f"{header['format']}); the run's config.ini says {optimizer} (format {FORMAT})"
         )
     return LoopState(
-        header["scale"], header["iteration"], image, variables, float(header["elapsed_s"])
+        header["scale"],
+        header["iteration"],
+        image,
+        variables,
+        float(header["elapsed_s"]),
+        averaged,
+        header["averaging_updates"],
+        best,
     )
 
 
