@@ -59,13 +59,21 @@ def stopped_at(k: int):
 
 
 @pytest.mark.parametrize(
-    "extra, scales", [((), 1), (("image.scales=2", "optimizer.coarse_iterations=3"), 2)]
+    "extra, scales",
+    [
+        ((), 1),
+        (("image.scales=2", "optimizer.coarse_iterations=3"), 2),
+        # the stopping rule's window spans the interruption: it must end at the same step
+        (("optimizer.iterations=40", "optimizer.tolerance=0.05", "optimizer.window=3"), 1),
+    ],
 )
 def test_adam_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, extra, scales):
     settings = tiny_settings(tmp_path, *extra)
     content, style = load_pair(settings.paths.content_image, settings.paths.style_image[0], 40)
     inputs, extractor = loop_inputs(content, style), build_extractor(settings)
     whole = list(stylize(extractor, inputs, settings))
+    if settings.optimizer.tolerance > 0.01:  # the case for the stopping rule: it must act
+        assert whole[-1].stopped == "converged" and 8 < whole[-1].iteration < 40
 
     states, (flag, consume) = [], stopped_at(3)
     first = list(
@@ -83,8 +91,9 @@ def test_adam_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, e
     assert first[-1].iteration == 4 and states[-1].iteration == 4  # stopped before step 5
     assert len(states[-1].optimizer_variables) == 4  # step, learning rate, moments
     rest = list(stylize(extractor, inputs, settings, resume=states[-1]))
-    assert [r.iteration for r in rest] == list(range(4, 9))
-    assert [r.scale for r in rest] == [scales] * 5
+    assert [r.iteration for r in rest] == list(range(4, whole[-1].iteration + 1))
+    assert {r.scale for r in rest} == {scales}
+    assert (rest[-1].stopped, whole[-1].stopped) == (whole[-1].stopped, whole[-1].stopped)
     np.testing.assert_allclose(rest[-1].image, whole[-1].image, atol=1e-3)
     np.testing.assert_allclose(rest[-1].total, whole[-1].total, rtol=1e-5)
 
