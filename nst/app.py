@@ -107,12 +107,13 @@ class StopOnSignal:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, also: Callable[[], bool] | None = None) -> None:
         self.signal: int | None = None  # the first signal received
+        self._also = also  # a stop request from elsewhere (the web page's Stop button)
         self._previous: dict = {}
 
     def requested(self) -> bool:
-        return self.signal is not None
+        return self.signal is not None or (self._also is not None and self._also())
 
     def _handle(self, signum: int, frame) -> None:
         if self.signal is not None and signum == signal.SIGINT:
@@ -170,24 +171,39 @@ def network_settings(settings: Settings) -> ModelSettings:
     return model
 
 
-def run(settings: Settings) -> Outcome:
-    """Check, build the network, optimise into a new run folder; the exit status and folder."""
+def run(
+    settings: Settings,
+    *,
+    extractor=None,
+    stop_requested: Callable[[], bool] | None = None,
+    on_record: Callable | None = None,
+) -> Outcome:
+    """Check, build the network, optimise into a new run folder; the exit status and folder.
+
+    `stop_requested` (another edge's Ctrl-C, e.g. the web page's Stop) ends the run as SIGINT
+    does; `on_record` sees each record once it is written (its iterate is on disk)."""
     inputs = prepare_images(settings)
     with native_stderr_silenced():  # TensorFlow loads here: seconds
         from nst.features import build_feature_extractor
     from nst.outputs import create_run_dir, write_bytes_atomic
 
-    extractor = build_feature_extractor(network_settings(settings), settings.image.seed)
-    with StopOnSignal() as stop:
+    if extractor is None:
+        extractor = build_feature_extractor(network_settings(settings), settings.image.seed)
+    with StopOnSignal(stop_requested) as stop:
         paths = settings.paths
         run_dir = create_run_dir(paths.results_dir, paths.content_image, paths.style_image)
         write_bytes_atomic(run_dir / "config.ini", render(settings).encode())
-        status = optimise_into(run_dir, extractor, inputs, settings, stop)
+        status = optimise_into(run_dir, extractor, inputs, settings, stop, on_record)
     return Outcome(status, run_dir)
 
 
 def optimise_into(
-    run_dir: Path, extractor, inputs: Inputs, settings: Settings, stop: StopOnSignal
+    run_dir: Path,
+    extractor,
+    inputs: Inputs,
+    settings: Settings,
+    stop: StopOnSignal,
+    on_record: Callable | None = None,
 ) -> int:
     """The loop, its records written to `run_dir`; however it ends, the folder is finished."""
     from nst.optimize import stylize
@@ -209,7 +225,7 @@ def optimise_into(
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:
         steps = sum(scale_budgets(optimizer, settings.image.scales))  # coarse-to-fine: all
-        diverged = _follow(records, writer, steps)
+        diverged = _follow(records, writer, steps, on_record)
         writer.finish()
     except OSError as error:
         _finish_quietly(writer)
@@ -231,6 +247,9 @@ def optimise_into(
     if diverged:
         say(diverged_message(writer.records[-1], optimizer.learning_rate, run_dir))
         return EXIT_DIVERGED
+    if stop.signal is None and stop.requested():  # asked by the caller: as Ctrl-C
+        say(f"stopped at iteration {last} of {optimizer.iterations}: the files are in {run_dir}")
+        return 128 + signal.SIGINT
     if stop.signal is not None:
         say(
             f"interrupted by {signal.Signals(stop.signal).name} at iteration {last} of "
@@ -242,7 +261,7 @@ def optimise_into(
     return EXIT_OK
 
 
-def _follow(records, writer, iterations: int) -> bool:
+def _follow(records, writer, iterations: int, on_record: Callable | None = None) -> bool:
     """Write each record and show progress; True if the loop stopped on a non-finite step."""
     from tqdm import tqdm
 
@@ -252,6 +271,8 @@ def _follow(records, writer, iterations: int) -> bool:
         with tqdm(total=iterations, unit="step", dynamic_ncols=True) as bar:
             for record in records:
                 writer.add(record)
+                if on_record is not None:
+                    on_record(record)
                 bar.set_postfix(content=f"{record.content:.3g}", style=f"{record.style:.3g}")
                 bar.update(1 if record.iteration else 0)  # record 0 is the starting image
     except Diverged:
