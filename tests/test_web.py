@@ -463,8 +463,8 @@ def test_command_line_warns_off_localhost_and_sigterm_ends_it(tmp_path):
         assert "anyone who can reach port" in server.stderr.read()
     finally:
         server.kill()
-    bad = subprocess.run(
-        [sys.executable, "-m", "nst.web", "--set", "loss.style_weight=-1"],
+    bad = subprocess.run(  # main.py --web is the same command
+        [sys.executable, "main.py", "--web", "--set", "loss.style_weight=-1"],
         cwd=ROOT,
         capture_output=True,
         text=True,

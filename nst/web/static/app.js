@@ -296,12 +296,24 @@ function watch(jobId) {
   state.watched = jobId;
   const job = state.jobs.find((j) => j.id === jobId);
   state.liveRows = job && job.records ? [...job.records] : [];
+  if (job && !job.records && job.run_id) followFinished(job); // a reload after it ended
   if (state.liveRows.length) {
     const lastImage = [...state.liveRows].reverse().find((row) => row.iterate);
     if (lastImage) showLiveImage(lastImage.iterate);
   }
   redrawLive();
   renderJob();
+}
+
+async function followFinished(job) {
+  const { ok, body } = await api(`/api/runs/${encodeURIComponent(job.run_id)}`);
+  if (!ok || state.watched !== job.id) return;
+  state.liveRows = runRows(body.rows);
+  const last = body.frames[body.frames.length - 1];
+  if (last) showLiveImage(last.url);
+  redrawLive();
+  renderJob();
+  if (!state.run) openRun(job.run_id);
 }
 
 function showLiveImage(url) {
