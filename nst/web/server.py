@@ -87,8 +87,11 @@ def create_app(studio: StudioConfig, worker: Worker | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = studio.max_upload_bytes
     app.extensions["nst"] = {"worker": worker, "store": store, "base": base}
     _guards(app)
-    _page_routes(app, studio, base, store, worker)
+    _form_routes(app, studio, base, store, worker)
+    _image_routes(app, store)
+    _job_routes(app, worker)
     _run_routes(app, results_dir, store, worker)
+    _file_routes(app, results_dir)
     _import_config_images(store, base)
     return app
 
@@ -141,7 +144,9 @@ def _json_body() -> dict:
     return body
 
 
-def _page_routes(app, studio: StudioConfig, base: Settings, store: ImageStore, worker) -> None:
+def _form_routes(app, studio: StudioConfig, base: Settings, store: ImageStore, worker) -> None:
+    """The page, its form, checking the form, and starting a job from it."""
+
     @app.get("/")
     def page():
         return render_template("index.html")
@@ -171,6 +176,22 @@ def _page_routes(app, studio: StudioConfig, base: Settings, store: ImageStore, w
             return jsonify({"ok": False, "errors": problem.errors})
         return jsonify({"ok": True, "errors": {}})
 
+    @app.post("/api/jobs")
+    def start():
+        body = _json_body()
+        content, styles = _chosen_images(store, body)
+        values = _values(body)
+        try:
+            settings = settings_from_form(
+                studio.config, studio.overrides, values, content, styles, _blend(body)
+            )
+        except FormError as problem:
+            return error(400, "settings refused", errors=problem.errors)
+        job = worker.submit(settings)
+        return jsonify(job.public()), 202
+
+
+def _image_routes(app: Flask, store: ImageStore) -> None:
     @app.get("/api/images")
     def images():
         return jsonify({"images": [image.public() for image in store.all()]})
@@ -193,20 +214,8 @@ def _page_routes(app, studio: StudioConfig, base: Settings, store: ImageStore, w
             abort(404, "no such image")
         return send_file(path, mimetype="image/png", max_age=3600)
 
-    @app.post("/api/jobs")
-    def start():
-        body = _json_body()
-        content, styles = _chosen_images(store, body)
-        values = _values(body)
-        try:
-            settings = settings_from_form(
-                studio.config, studio.overrides, values, content, styles, _blend(body)
-            )
-        except FormError as problem:
-            return error(400, "settings refused", errors=problem.errors)
-        job = worker.submit(settings)
-        return jsonify(job.public()), 202
 
+def _job_routes(app: Flask, worker: Worker) -> None:
     @app.post("/api/jobs/<job_id>/stop")
     def stop(job_id: str):
         job = worker.stop(job_id)
@@ -293,12 +302,16 @@ def _image_ids(store: ImageStore, paths) -> list[str]:
     return ids
 
 
+def _folder(results_dir: Path, run_id: str) -> Path:
+    found = runs.run_folder(results_dir, run_id)
+    if found is None:
+        abort(404, "no such run")
+    return found
+
+
 def _run_routes(app: Flask, results_dir: Path, store: ImageStore, worker: Worker) -> None:
     def folder(run_id: str) -> Path:
-        found = runs.run_folder(results_dir, run_id)
-        if found is None:
-            abort(404, "no such run")
-        return found
+        return _folder(results_dir, run_id)
 
     @app.get("/api/runs")
     def run_list():
@@ -331,9 +344,13 @@ def _run_routes(app: Flask, results_dir: Path, store: ImageStore, worker: Worker
             }
         )
 
+
+def _file_routes(app: Flask, results_dir: Path) -> None:
+    """A run's files (validated names, nothing outside it) and the whole folder as a zip."""
+
     @app.get("/runs/<run_id>/files/<path:name>")
     def run_file(run_id: str, name: str):
-        path = runs.run_file(folder(run_id), name)
+        path = runs.run_file(_folder(results_dir, run_id), name)
         if path is None:
             abort(404, "no such file in this run")
         download = request.args.get("download") == "1"
@@ -341,7 +358,7 @@ def _run_routes(app: Flask, results_dir: Path, store: ImageStore, worker: Worker
 
     @app.get("/runs/<run_id>/zip")
     def run_zip(run_id: str):
-        run_dir = folder(run_id)
+        run_dir = _folder(results_dir, run_id)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in runs.run_files(run_dir):
