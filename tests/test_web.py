@@ -471,3 +471,36 @@ def test_command_line_warns_off_localhost_and_sigterm_ends_it(tmp_path):
         timeout=60,
     )
     assert bad.returncode == 2 and "nst: error:" in bad.stderr and "style_weight" in bad.stderr
+
+
+def test_the_queue_goes_on_after_a_failed_run_or_a_failed_animation(tmp_path):
+    from nst.app import Outcome
+    from nst.images import ImageError
+    from nst.web.jobs import Worker
+
+    settings = load_settings(None, tiny(tmp_path))
+    calls = []
+
+    def run(settings, *, stop_requested, on_record):
+        calls.append(settings)
+        if len(calls) == 1:
+            raise ImageError("image x.png does not exist")
+        run_dir = tmp_path / f"run{len(calls)}"
+        run_dir.mkdir()
+        return Outcome(0, run_dir)
+
+    def after(run_dir, settings):
+        raise OSError("disk full")
+
+    worker = Worker(run, after)
+    try:
+        jobs = [worker.submit(settings) for _ in range(3)]
+        deadline = time.monotonic() + 30
+        while any(job.state in ("queued", "running") for job in jobs):
+            assert time.monotonic() < deadline, [job.state for job in jobs]
+            time.sleep(0.05)
+    finally:
+        worker.close(timeout=30)
+    assert [job.state for job in jobs] == ["failed", "done", "done"]
+    assert jobs[0].message == "image x.png does not exist"
+    assert jobs[2].run_id == "run3"

@@ -63,7 +63,7 @@ def counter(page, selector: str, attribute: str) -> int:
 
 
 def test_a_run_from_the_browser(server, page, tmp_path: Path):
-    url, app = server
+    url, _app = server
     results = tmp_path / "results"
     cli_run = fake_run(results, "20250101-120000-cli-run")  # a run the CLI made earlier
     page.goto(url)

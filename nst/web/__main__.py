@@ -7,6 +7,7 @@ they stop a CLI run (its folder is completed), then the server.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -70,6 +71,7 @@ def serve(args: argparse.Namespace, overrides: tuple[str, ...]) -> int:
         )
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"nst: web studio at http://{host}:{server.port}/ (Ctrl-C stops it)", flush=True)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per image request
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()

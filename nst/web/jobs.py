@@ -252,11 +252,14 @@ class Worker:
             if not isinstance(error, ValueError):
                 traceback.print_exception(error, file=sys.stderr)
             return
-        if outcome.run_dir is not None:
-            job.run_id = outcome.run_dir.name
-            self._after(outcome.run_dir, job.settings)
         job.state = STATES.get(outcome.status, "failed")
         job.message = f"exit status {outcome.status}"
+        if outcome.run_dir is not None:
+            job.run_id = outcome.run_dir.name
+            try:  # the run's own files are all there: whatever fails here, the queue goes on
+                self._after(outcome.run_dir, job.settings)
+            except Exception as error:
+                traceback.print_exception(error, file=sys.stderr)
 
 
 def failure_message(error: Exception) -> str:
