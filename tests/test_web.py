@@ -273,6 +273,10 @@ def test_cross_origin_post_is_refused(client):
             assert refused.status_code == 403, (url, headers)
             assert "cross-origin" in refused.json["error"]
     assert client.get("/api/jobs").json["jobs"] == []  # nothing was started
+    # a site that points its own name at 127.0.0.1 (DNS rebinding) gets nothing either
+    for url in ("/", "/api/runs", "/api/form"):
+        assert client.get(url, headers={"Host": "evil.example:8000"}).status_code == 403
+    assert client.get("/api/runs", headers={"Host": "127.0.0.1:8000"}).status_code == 200
     own = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
     assert client.post("/api/validate", json=body, headers=own).status_code == 200
 

@@ -52,7 +52,11 @@ def serve(args: argparse.Namespace, overrides: tuple[str, ...]) -> int:
     from nst.web.server import StudioConfig, create_app
 
     studio = StudioConfig(
-        args.config, overrides, args.uploads, int(args.max_upload_mb * 1024 * 1024)
+        args.config,
+        overrides,
+        args.uploads,
+        int(args.max_upload_mb * 1024 * 1024),
+        local_only=args.host in LOCAL_HOSTS,
     )
     try:
         app = create_app(studio)
@@ -63,6 +67,8 @@ def serve(args: argparse.Namespace, overrides: tuple[str, ...]) -> int:
     except OSError as error:
         print(f"nst: error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
         return 2
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per image request
+    signal.signal(signal.SIGTERM, _interrupt)  # before the address: a script may stop us then
     if args.host not in LOCAL_HOSTS:
         print(
             f"nst: warning: listening on {args.host}: anyone who can reach port {args.port} "
@@ -71,8 +77,6 @@ def serve(args: argparse.Namespace, overrides: tuple[str, ...]) -> int:
         )
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"nst: web studio at http://{host}:{server.port}/ (Ctrl-C stops it)", flush=True)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per image request
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -32,6 +32,7 @@ from nst.web.uploads import ImageStore, UploadError
 
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies and browsers from timing out
 SAFE_FETCH_SITES = {"same-origin", "none"}  # Sec-Fetch-Site values of the page's own requests
+LOCAL_NAMES = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class StudioConfig:
     overrides: tuple[str, ...] = ()  # main.py's --set
     upload_dir: Path | None = None  # None: <results_dir>/.uploads
     max_upload_bytes: int = 50 * 1024 * 1024
+    local_only: bool = True  # listening on 127.0.0.1: refuse requests for any other host name
 
 
 def finite(value):
@@ -86,7 +88,7 @@ def create_app(studio: StudioConfig, worker: Worker | None = None) -> Flask:
     app.url_map.merge_slashes = False  # //etc/passwd must reach the checks, not a redirect
     app.config["MAX_CONTENT_LENGTH"] = studio.max_upload_bytes
     app.extensions["nst"] = {"worker": worker, "store": store, "base": base}
-    _guards(app)
+    _guards(app, studio.local_only)
     _form_routes(app, studio, base, store, worker)
     _image_routes(app, store)
     _job_routes(app, worker)
@@ -117,9 +119,18 @@ def _import_config_images(store: ImageStore, settings: Settings) -> None:
             print(f"nst: note: {path} is not offered in the page: {problem}", file=sys.stderr)
 
 
-def _guards(app: Flask) -> None:
+def local_host() -> bool:
+    """The Host header names this machine: a site that points its own name at 127.0.0.1 (DNS
+    rebinding) would otherwise pass for the page itself."""
+    name = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
+    return name.lower() in LOCAL_NAMES
+
+
+def _guards(app: Flask, local_only: bool) -> None:
     @app.before_request
     def refuse_cross_origin():
+        if local_only and not local_host():
+            return error(403, "this server answers only to 127.0.0.1 and localhost")
         if request.method not in ("GET", "HEAD", "OPTIONS") and not same_origin():
             return error(403, "cross-origin request refused")
         return None
