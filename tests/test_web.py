@@ -477,7 +477,7 @@ def test_command_line_warns_off_localhost_and_sigterm_ends_it(tmp_path):
     assert bad.returncode == 2 and "nst: error:" in bad.stderr and "style_weight" in bad.stderr
 
 
-def test_the_queue_goes_on_after_a_failed_run_or_a_failed_animation(tmp_path):
+def test_the_queue_goes_on_after_failed_runs(tmp_path):
     from nst.app import Outcome
     from nst.images import ImageError
     from nst.web.jobs import Worker
@@ -485,26 +485,33 @@ def test_the_queue_goes_on_after_a_failed_run_or_a_failed_animation(tmp_path):
     settings = load_settings(None, tiny(tmp_path))
     calls = []
 
-    def run(settings, *, stop_requested, on_record):
+    def run(settings, *, extractor, stop, watcher):
         calls.append(settings)
         if len(calls) == 1:
             raise ImageError("image x.png does not exist")
         run_dir = tmp_path / f"run{len(calls)}"
         run_dir.mkdir()
-        return Outcome(0, run_dir)
+        watcher.started(run_dir, [])
+        return Outcome(0, run_dir, f"result in {run_dir}")
 
-    def after(run_dir, settings):
-        raise OSError("disk full")
+    built = []
 
-    worker = Worker(run, after)
+    def extractor_for(settings):
+        built.append(settings)
+        if len(built) == 2:
+            raise ImageError("image y.png does not exist")
+
+    worker = Worker(run, extractor_for)
     try:
-        jobs = [worker.submit(settings) for _ in range(3)]
+        jobs = [worker.submit(settings) for _ in range(4)]
         deadline = time.monotonic() + 30
         while any(job.state in ("queued", "running") for job in jobs):
             assert time.monotonic() < deadline, [job.state for job in jobs]
             time.sleep(0.05)
     finally:
         worker.close(timeout=30)
-    assert [job.state for job in jobs] == ["failed", "done", "done"]
+    assert [job.state for job in jobs] == ["failed", "failed", "done", "done"]
     assert jobs[0].message == "image x.png does not exist"
-    assert jobs[2].run_id == "run3"
+    assert jobs[1].message == "image y.png does not exist"
+    assert jobs[3].run_id == "run3" and jobs[3].message.startswith("result in")
+    assert len(built) == 4 and len(calls) == 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import signal
 import sys
 import threading
 import time
@@ -19,13 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from nst.app import Watcher
+from nst.exits import describe
+from nst.process import StopRequest
+from nst.records import Record
 from nst.runfolder import iterate_path
-from nst.scales import scale_budgets
-from nst.settings import Settings, render
+from nst.scales import Scale, scale_budgets
+from nst.settings import Settings
 
 KEEP_FINISHED = 20  # finished jobs the page still lists (their runs stay in results/ anyway)
-# The run's exit status -> the state the page shows (see nst.app's EXIT_*).
-STATES = {0: "done", 2: "failed", 3: "diverged", 4: "failed", 130: "stopped", 143: "stopped"}
+# The run's exit status -> the state the page shows (see nst.exits).
+STATES = {0: "done", 1: "failed", 2: "failed", 3: "diverged", 4: "failed"}
+STATES |= {128 + signal.SIGINT: "stopped", 128 + signal.SIGTERM: "stopped"}
 
 
 @dataclass
@@ -34,16 +40,14 @@ class Job:
     settings: Settings
     state: str = "queued"  # queued, running, then done, stopped, failed, diverged, cancelled
     run_id: str | None = None  # the run folder's name, once made
-    message: str = ""
+    message: str = ""  # the run's last line: where the result is, or why it stopped
     records: list[dict] = field(default_factory=list)
     steps_done: int = 0
-    started: float | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
+    stop: StopRequest = field(default_factory=StopRequest)
 
     @property
     def steps(self) -> int:
-        image = self.settings.image
-        return sum(scale_budgets(self.settings.optimizer, image.scales))
+        return sum(scale_budgets(self.settings.optimizer, self.settings.image.scales))
 
     def public(self, position: int | None = None, records: bool = False) -> dict:
         paths = self.settings.paths
@@ -58,33 +62,49 @@ class Job:
             "scales": self.settings.image.scales,
             "content": paths.content_image.name,
             "styles": [path.name for path in paths.style_image],
-            "stop_requested": self.stop.is_set(),
+            "stop_requested": self.stop.requested(),
         }
         if records:
             shown["records"] = list(self.records)
         return shown
 
 
-def record_event(job: Job, record, run_dir: Path | None) -> dict:
+def record_event(job: Job, record: Record, run_dir: Path | None) -> dict:
     """A record of the loop as the page gets it: losses, progress and the iterate's address."""
-    scales = job.settings.image.scales
     iterate = None
     if record.image is not None and run_dir is not None:
-        path = iterate_path(run_dir, record.iteration, record.scale, scales)
+        path = iterate_path(run_dir, record.iteration, record.scale, job.settings.image.scales)
         iterate = f"/runs/{run_dir.name}/files/{path.parent.name}/{path.name}"
     return {
         "job": job.id,
         "iteration": record.iteration,
         "scale": record.scale,
-        "content": record.content,
-        "style": record.style,
-        "tv": record.tv,
-        "total": record.total,
+        **record.losses._asdict(),
         "elapsed_s": record.elapsed_s,
         "step": job.steps_done,
         "steps": job.steps,
         "iterate": iterate,
     }
+
+
+class JobWatcher(Watcher):
+    """The run as the pages see it: each record becomes an event, kept for late pages."""
+
+    def __init__(self, job: Job, send: Callable[[str, dict], None]) -> None:
+        self.job = job
+        self.send = send
+        self.run_dir: Path | None = None
+
+    def started(self, run_dir: Path, plan: list[Scale]) -> None:
+        self.run_dir = run_dir
+        self.job.run_id = run_dir.name
+        self.send("started", {"job": self.job.id, "run_id": run_dir.name})
+
+    def recorded(self, record: Record) -> None:
+        self.job.steps_done += 1 if record.iteration else 0  # record 0 is the starting image
+        event = record_event(self.job, record, self.run_dir)
+        self.job.records.append(event)
+        self.send("record", event)
 
 
 class Broadcast:
@@ -111,32 +131,17 @@ class Broadcast:
                 listener.put((kind, data))
 
 
-def new_run_dir(results_dir: Path, before: set[str], config_text: str) -> Path | None:
-    """The run folder that appeared since `before` with exactly this config.ini."""
-    if not results_dir.is_dir():
-        return None
-    for folder in results_dir.iterdir():
-        if folder.name in before or not folder.is_dir():
-            continue
-        try:
-            if (folder / "config.ini").read_text(encoding="utf-8") == config_text:
-                return folder
-        except OSError:
-            continue
-    return None
-
-
 class Worker:
     """A queue of jobs and the one thread that runs them, in order.
 
-    `run` is the CLI's run function (`nst.app.run`); `after` what the CLI does once a run's
-    files are all there (the animation). Both are parameters so that tests can watch them.
+    `run` is the CLI's run function (`nst.app.run`); `extractor_for(settings)` gives the
+    network to reuse (None: the run builds it). Parameters, so that tests can watch them.
     """
 
-    def __init__(self, run: Callable, after: Callable[[Path, Settings], None]) -> None:
+    def __init__(self, run: Callable, extractor_for: Callable[[Settings], object]) -> None:
         self.events = Broadcast()
         self._run = run
-        self._after = after
+        self._extractor_for = extractor_for
         self._lock = threading.Condition()
         self._queue: list[Job] = []
         self._current: Job | None = None
@@ -168,7 +173,7 @@ class Worker:
                 self._queue.remove(job)
                 job.state = "cancelled"
                 self._finish(job)
-            job.stop.set()
+            job.stop.ask(signal.SIGINT)  # as Ctrl-C
         self._send_queue()
         return job
 
@@ -191,7 +196,7 @@ class Worker:
                 job.state = "cancelled"
             self._queue.clear()
             if self._current is not None:
-                self._current.stop.set()
+                self._current.stop.ask(signal.SIGTERM)  # as `kill` stops a CLI run
             self._lock.notify_all()
         self._thread.join(timeout)
         self.events.send("closing", None)
@@ -231,42 +236,37 @@ class Worker:
             self._send_queue()
 
     def _execute(self, job: Job) -> None:
-        results_dir = job.settings.paths.results_dir
-        before = {p.name for p in results_dir.iterdir()} if results_dir.is_dir() else set()
-        config_text = render(job.settings)
-        run_dir: list[Path | None] = [None]
-
-        def on_record(record) -> None:
-            if run_dir[0] is None:
-                run_dir[0] = new_run_dir(results_dir, before, config_text)
-                job.run_id = run_dir[0].name if run_dir[0] else None
-            job.steps_done += 1 if record.iteration else 0
-            event = record_event(job, record, run_dir[0])
-            job.records.append(event)
-            self.events.send("record", event)
-
+        watcher = JobWatcher(job, self.events.send)
         try:
-            outcome = self._run(job.settings, stop_requested=job.stop.is_set, on_record=on_record)
-        except Exception as error:
-            job.state, job.message = "failed", failure_message(error)
-            if not isinstance(error, ValueError):
+            extractor = self._extractor_for(job.settings)
+            outcome = self._run(job.settings, extractor=extractor, stop=job.stop, watcher=watcher)
+        except Exception as error:  # the page gets the one line the CLI would say
+            status, text = describe(error)
+            job.state, job.message = STATES[status], text.removeprefix("error: ")
+            if status == 1:  # a bug: its traceback goes to the server's log
                 traceback.print_exception(error, file=sys.stderr)
             return
         job.state = STATES.get(outcome.status, "failed")
-        job.message = f"exit status {outcome.status}"
+        job.message = outcome.message
         if outcome.run_dir is not None:
             job.run_id = outcome.run_dir.name
-            try:  # the run's own files are all there: whatever fails here, the queue goes on
-                self._after(outcome.run_dir, job.settings)
-            except Exception as error:
-                traceback.print_exception(error, file=sys.stderr)
 
 
-def failure_message(error: Exception) -> str:
-    """One line for the page: the input errors' own message (they name what to change)."""
-    from nst.app import INPUT_ERRORS
+class ExtractorCache:
+    """The last run's network, reused while [model], the seed and the optimiser stay the same
+    (building it costs seconds); the input checks come first, as in a run."""
 
-    text = (str(error).strip().splitlines() or [""])[0]
-    if isinstance(error, INPUT_ERRORS):
-        return text
-    return f"unexpected {type(error).__name__}: {text}"
+    def __init__(self) -> None:
+        self._key = None
+        self._extractor = None
+
+    def __call__(self, settings: Settings):
+        from nst.app import build_extractor, prepare_images
+
+        key = (settings.model, settings.image.seed, settings.optimizer.name)
+        if key != self._key:
+            prepare_images(settings)  # a bad input fails before seconds of TensorFlow
+            self._key, self._extractor = None, None  # the old one is freed first
+            self._extractor = build_extractor(settings)
+            self._key = key
+        return self._extractor

@@ -14,14 +14,13 @@ import re
 import time
 from pathlib import Path
 
-from nst.evolution import ANIMATION, RunError, run_frames
-from nst.runfolder import ITERATES, LOSSES_CSV
+from nst.evolution import RunError, run_frames
+from nst.runfolder import ANIMATION, CONFIG, FINAL, ITERATES, LOSSES_CSV, PLOTS
 from nst.scales import scale_budgets
 from nst.settings import Settings, SettingsError, load_settings
 
-CONFIG = "config.ini"
-FINAL = "final.png"
-PLOTS = ("losses.png", "content_loss.png", "style_loss.png", "total_loss.png")
+# The plots nst.plots draws, the one with every loss first.
+PLOT_FILES = ("losses.png", "content_loss.png", "style_loss.png", "total_loss.png")
 _PART = re.compile(r"[A-Za-z0-9_+=-][A-Za-z0-9_.+=-]*")  # a folder or file name; not . or ..
 _STARTED = re.compile(r"(\d{8}-\d{6})-")
 
@@ -149,7 +148,7 @@ def detail(run_dir: Path) -> dict:
         frames = run_frames(run_dir)
     except RunError:
         frames = []
-    present = [name for name in PLOTS if (run_dir / "plots" / name).is_file()]
+    present = [name for name in PLOT_FILES if (run_dir / PLOTS / name).is_file()]
     return {
         **summary(run_dir),
         "frames": [
@@ -161,7 +160,7 @@ def detail(run_dir: Path) -> dict:
             for frame in frames
         ],
         "rows": read_rows(run_dir),
-        "plots": [f"{base}/plots/{name}" for name in present],
+        "plots": [f"{base}/{PLOTS}/{name}" for name in present],
         "final": f"{base}/{FINAL}" if (run_dir / FINAL).is_file() else None,
         "animation": f"{base}/{ANIMATION}" if (run_dir / ANIMATION).is_file() else None,
         "zip": f"/runs/{run_dir.name}/zip",

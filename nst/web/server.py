@@ -99,15 +99,11 @@ def create_app(studio: StudioConfig, worker: Worker | None = None) -> Flask:
 
 
 def default_runner():
-    """The CLI's run function and what the CLI does after it (the animation; no window)."""
+    """The CLI's run function, and the network kept from one run to the next."""
     from nst.app import run
+    from nst.web.jobs import ExtractorCache
 
-    def after(run_dir: Path, settings: Settings) -> None:
-        from nst.viewer import after_run
-
-        after_run(run_dir, settings.output.animation, show_viewer=False)
-
-    return run, after
+    return run, ExtractorCache()
 
 
 def _import_config_images(store: ImageStore, settings: Settings) -> None:
