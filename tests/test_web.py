@@ -515,3 +515,24 @@ def test_the_queue_goes_on_after_failed_runs(tmp_path):
     assert jobs[1].message == "image y.png does not exist"
     assert jobs[3].run_id == "run3" and jobs[3].message.startswith("result in")
     assert len(built) == 4 and len(calls) == 3
+
+
+def test_normalised_equal_weights_show_as_empty_and_others_as_written(tmp_path):
+    from nst.web.forms import form_values
+
+    equal = form_values(load_settings(None, ("model.style_layer_weights=1,1,1,1,1",)))
+    assert equal["model.style_layer_weights"] == ""  # equal shares: what empty means
+    settings = load_settings(None, ("model.style_layer_weights=1,1,1,1,4",))
+    assert form_values(settings)["model.style_layer_weights"] == "0.125, 0.125, 0.125, 0.125, 0.5"
+
+
+def test_the_studio_loads_no_tensorflow_until_a_run():
+    code = (
+        "import sys, nst.web.__main__, nst.web.server, nst.web.jobs, nst.web.runs; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -75,6 +75,15 @@ def widget(kind) -> dict:
     return {"widget": "list" if isinstance(kind, ListOf) else "text"}
 
 
+def shown(kind, value) -> str:
+    """The value as config.ini writes it; weights that settings normalised to equal shares are
+    shown as the empty list they mean, so that changing the number of layers or styles does
+    not leave stale weights in the form."""
+    if isinstance(kind, ListOf) and kind.allow_empty and len(set(value)) == 1:
+        return ""
+    return kind.format(value)
+
+
 def form_fields(current: Settings) -> list[dict]:
     """Every settings field the page shows, main ones first: name, help, default, value."""
     found = []
@@ -91,8 +100,8 @@ def form_fields(current: Settings) -> list[dict]:
                     "key": f.name,
                     "doc": f.metadata["doc"],
                     "allowed": kind.allowed(),
-                    "default": kind.format(f.default),
-                    "value": kind.format(getattr(getattr(current, section), f.name)),
+                    "default": shown(kind, f.default),
+                    "value": shown(kind, getattr(getattr(current, section), f.name)),
                     "main": name in MAIN_KEYS,
                     **widget(kind),
                 }

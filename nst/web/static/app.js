@@ -139,6 +139,7 @@ function showErrors(errors) {
     .filter(([name]) => !document.querySelector(`.field[data-field="${name}"]`))
     .map(([, message]) => message);
   $("form-message").textContent = general.join(" ");
+  $("form-message").dataset.kind = "error";
 }
 
 function request() {
@@ -512,6 +513,7 @@ async function reuse() {
   showErrors({});
   $("settings-panel").scrollIntoView({ behavior: "smooth" });
   $("form-message").textContent = `Settings of ${state.run.id} loaded: change what you like, then Start.`;
+  $("form-message").dataset.kind = "info";
 }
 
 // --- the runs list ---------------------------------------------------------------------
