@@ -120,12 +120,20 @@ def test_a_refused_value_gets_the_cli_message_at_its_field(client, tmp_path, nam
     assert refused.status_code == 400 and refused.json["errors"] == answer["errors"]
 
 
-def test_good_values_pass_and_values_working_together_are_checked(client):
+def test_good_values_pass_and_values_working_together_are_checked(client, tmp_path):
     good = {"loss.style_weight": "30", "optimizer.name": "lbfgs", "image.style_scale": "0.5"}
     assert client.post("/api/validate", json={"values": good, **chosen(client)}).json["ok"]
     # one blend weight per style image: a cross-field check of the settings
     two = client.post("/api/validate", json={"values": {}, "blend": ["1", "2"], **chosen(client)})
     assert "loss.style_blend_weights" in two.json["errors"]
+    # two styles with their blend weights: the settings the run gets say so
+    second = upload(client, make_image(tmp_path / "b.png", seed=9).read_bytes(), "b.png").json
+    both = {**chosen(client), "styles": [*chosen(client)["styles"], second["id"]]}
+    blended = client.post("/api/validate", json={"values": {}, "blend": ["1", "3"], **both})
+    assert blended.json == {"ok": True, "errors": {}}
+    job = client.post("/api/jobs", json={"values": {}, "blend": ["1", 3], **both}).json
+    assert job["styles"] == ["style.png", "b.png"]
+    assert client.post(f"/api/jobs/{job['id']}/stop").json["state"] in ("cancelled", "running")
     unknown = client.post("/api/validate", json={"values": {"loss.colour": "1"}, **chosen(client)})
     assert "unknown key 'colour'" in " ".join(unknown.json["errors"].values())
     page_key = {"paths.results_dir": "/tmp"}

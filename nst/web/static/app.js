@@ -177,7 +177,8 @@ async function start(event) {
     return;
   }
   showErrors({});
-  watch(body.id);
+  const running = state.jobs.find((job) => job.state === "running");
+  if (!running) watch(body.id); // else it waits in the queue, shown under the button
 }
 
 // --- images ---------------------------------------------------------------------------
@@ -388,16 +389,12 @@ function onJobs(snapshot) {
   const before = new Map(state.jobs.map((job) => [job.id, job.state]));
   state.jobs = snapshot.jobs;
   const running = state.jobs.find((job) => job.state === "running");
-  const watched = state.jobs.find((job) => job.id === state.watched);
-  if (running && (!watched || !["queued", "running"].includes(watched.state))) {
-    watch(running.id);
+  if (running) {
+    watch(running.id); // the live panel always follows the running job
   } else if (!state.watched && state.jobs.length) {
     watch(state.jobs[0].id);
   }
-  const queued = state.jobs.filter((job) => job.state === "queued").length;
-  $("queue-info").textContent = running
-    ? `1 running${queued ? `, ${queued} waiting` : ""}`
-    : queued ? `${queued} waiting` : "";
+  renderQueue(running);
   renderJob();
   for (const job of state.jobs) {
     const was = before.get(job.id);
@@ -407,6 +404,17 @@ function onJobs(snapshot) {
       if (job.id === state.watched && job.run_id) openRun(job.run_id);
     }
   }
+}
+
+function renderQueue(running) {
+  const waiting = state.jobs.filter((job) => job.state === "queued");
+  $("queue-info").textContent = running
+    ? `1 running${waiting.length ? `, ${waiting.length} waiting` : ""}`
+    : waiting.length ? `${waiting.length} waiting` : "";
+  $("queue").replaceChildren(...waiting.map((job) => el("li", { "data-job": job.id },
+    el("span", {}, `${job.position}. ${job.content} × ${job.styles.join(" + ")}, ${job.steps} steps`),
+    el("button", { type: "button", class: "remove", title: "take it off the queue",
+      onclick: () => postJSON(`/api/jobs/${encodeURIComponent(job.id)}/stop`, {}) }, "×"))));
 }
 
 async function stopWatched() {
