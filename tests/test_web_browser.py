@@ -9,6 +9,7 @@ test's tmp folder (its path is printed). Skips where /usr/bin/chromium is missin
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from pathlib import Path
@@ -62,6 +63,21 @@ def counter(page, selector: str, attribute: str) -> int:
     return int(page.get_attribute(selector, attribute) or 0)
 
 
+def drop_file(page, selector: str, path: Path) -> None:
+    """Drag `path` from the desktop onto `selector`, as a user does (a DataTransfer drop)."""
+    transfer = page.evaluate_handle(
+        """([name, b64]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: "image/png" }));
+            return transfer;
+        }""",
+        [path.name, base64.b64encode(path.read_bytes()).decode()],
+    )
+    page.dispatch_event(selector, "dragover", {"dataTransfer": transfer})
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
 def test_a_run_from_the_browser(server, page, tmp_path: Path):
     url, _app = server
     results = tmp_path / "results"
@@ -70,10 +86,10 @@ def test_a_run_from_the_browser(server, page, tmp_path: Path):
     page.wait_for_selector("#field-image-max_size")
     page.wait_for_function("document.querySelector('#connection').dataset.state === 'open'")
 
-    # two images from the computer: the content and a style
+    # two images from the computer: the content dropped, a style from the file picker
     photo = make_image(tmp_path / "my_photo.png", width=96, height=72, seed=11)
     painting = make_image(tmp_path / "my_painting.png", width=80, height=80, seed=12)
-    page.set_input_files("#content-file", str(photo))
+    drop_file(page, "#content-drop", photo)  # dragged onto the page
     page.wait_for_selector("#content-chosen img[alt='my_photo.png']")
     page.click("#styles-chosen .remove")  # the config's style: replaced by the upload
     page.set_input_files("#style-file", str(painting))
