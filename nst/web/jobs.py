@@ -227,7 +227,6 @@ class Worker:
                 job = self._queue.pop(0)
                 self._current = job
                 job.state = "running"
-                job.started = time.time()
             self._send_queue()
             self._execute(job)
             with self._lock:
