@@ -19,7 +19,10 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m nst.web", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m nst.web",
+        description="The web studio: style transfer from the browser, with live progress.",
+    )
     add_arguments(parser)
     parser.add_argument("--config", type=Path, default=Path("config.ini"), help="settings file")
     parser.add_argument(
