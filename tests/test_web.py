@@ -544,3 +544,22 @@ def test_the_studio_loads_no_tensorflow_until_a_run():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_the_network_is_kept_while_the_model_stays_the_same(tmp_path, monkeypatch):
+    import nst.app
+    from nst.images import ImageError
+    from nst.web.jobs import ExtractorCache
+
+    built = []
+    monkeypatch.setattr(nst.app, "build_extractor", lambda s: built.append(s) or object())
+    cache = ExtractorCache()
+    settings = load_settings(None, tiny(tmp_path))
+    first = cache(settings)
+    assert cache(load_settings(None, (*tiny(tmp_path), "loss.style_weight=99"))) is first
+    assert cache(load_settings(None, (*tiny(tmp_path), "model.pooling=max"))) is not first
+    assert len(built) == 2
+    missing = (*tiny(tmp_path), "model.network=vgg19", "paths.content_image=/no/such.png")
+    with pytest.raises(ImageError):  # checked before any network is built
+        cache(load_settings(None, missing))
+    assert len(built) == 2
