@@ -39,6 +39,7 @@ def tiny(tmp_path: Path, **extra: str) -> tuple[str, ...]:
         "image.max_size": "48",
         "optimizer.iterations": "3",
         "output.save_every": "1",
+        "optimizer.tolerance": "0",  # every run spends its iterations: lengths are known
         **extra,
     }
     return tuple(f"{key}={value}" for key, value in values.items())
@@ -344,6 +345,24 @@ def test_status_of_a_finished_run_is_read_from_its_files(tmp_path):
     (run_dir / "final.png").unlink()
     assert runs.status_of(run_dir, settings, rows) == "failed"
     assert runs.status_of(run_dir, settings, []) == "failed"
+    # every run now says how it ended (a run that converged early is done, not stopped)
+    from nst.runfolder import write_status
+
+    for status, word in ((0, "done"), (130, "stopped"), (143, "stopped"), (3, "diverged")):
+        write_status(run_dir, status, "result in ... (converged at step 2, 1 s)")
+        assert runs.status_of(run_dir, settings, rows) == word
+    write_status(run_dir, 4, "error: cannot write final.png: No space left on device")
+    assert runs.summary(run_dir)["status"] == "failed"
+
+
+def test_a_job_with_automatic_scales_learns_them_when_it_starts(tmp_path):
+    from nst.scales import Scale
+    from nst.web.jobs import Job
+
+    job = Job("job-1", load_settings(None, (*tiny(tmp_path), "image.scales=auto")))
+    assert job.public()["scales"] == 1 and job.steps == 3
+    job.plan = [Scale(24, 32, 100), Scale(48, 64, 3)]
+    assert job.public()["scales"] == 2 and job.steps == 103
 
 
 # --- runs, live -------------------------------------------------------------------------
@@ -402,6 +421,7 @@ def test_a_run_followed_to_completion_through_the_event_stream(client, tmp_path)
     # the same folder as a CLI run: resolved config.ini, iterates, final.png, log, plots, gif
     for name in ("config.ini", "final.png", "losses.csv", "plots/losses.png", "evolution.gif"):
         assert (run_dir / name).is_file(), name
+    assert (run_dir / "status.txt").read_text().startswith("0\nresult in")
     saved = load_settings(run_dir / "config.ini")
     assert saved.loss.style_weight == 30 and saved.output.show_viewer is False
     for record in records:
@@ -443,6 +463,7 @@ def test_queue_positions_stop_as_ctrl_c_and_close_as_sigterm(client, studio, tmp
     run_dir = tmp_path / "results" / stopped["run_id"]
     assert (run_dir / "final.png").is_file() and (run_dir / "plots" / "losses.png").is_file()
     assert runs.summary(run_dir)["status"] == "stopped"
+    assert (run_dir / "status.txt").read_text().startswith("130\n")
 
     # the next job runs; closing the server stops it as SIGTERM does: a complete folder
     events(client, lambda kind, data: kind == "record" and data["job"] == queued["id"])
@@ -451,6 +472,7 @@ def test_queue_positions_stop_as_ctrl_c_and_close_as_sigterm(client, studio, tmp
     assert job_state({"jobs": last}, queued["id"]) == "stopped"
     run_id = next(job["run_id"] for job in last if job["id"] == queued["id"])
     assert (tmp_path / "results" / run_id / "final.png").is_file()
+    assert (tmp_path / "results" / run_id / "status.txt").read_text().startswith("143\n")
     refused = client.post("/api/jobs", json=body, headers=SAME_ORIGIN)
     assert refused.status_code >= 400
 

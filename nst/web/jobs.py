@@ -43,11 +43,20 @@ class Job:
     message: str = ""  # the run's last line: where the result is, or why it stopped
     records: list[dict] = field(default_factory=list)
     steps_done: int = 0
+    plan: list[Scale] | None = None  # the scales, once the run has started
     stop: StopRequest = field(default_factory=StopRequest)
 
     @property
+    def scales(self) -> int:
+        """The number of scales ([image] scales = auto: known once the run has started)."""
+        return len(self.plan) if self.plan else self.settings.image.scales or 1
+
+    @property
     def steps(self) -> int:
-        return sum(scale_budgets(self.settings.optimizer, self.settings.image.scales))
+        """The step budget of every scale (a maximum where the stopping rule is on)."""
+        if self.plan:
+            return sum(scale.budget for scale in self.plan)
+        return sum(scale_budgets(self.settings.optimizer, self.scales))
 
     def public(self, position: int | None = None, records: bool = False) -> dict:
         paths = self.settings.paths
@@ -59,7 +68,8 @@ class Job:
             "message": self.message,
             "steps": self.steps,
             "steps_done": self.steps_done,
-            "scales": self.settings.image.scales,
+            "scales": self.scales,
+            "may_converge": self.settings.optimizer.tolerance > 0,  # steps: then a maximum
             "content": paths.content_image.name,
             "styles": [path.name for path in paths.style_image],
             "stop_requested": self.stop.requested(),
@@ -73,7 +83,7 @@ def record_event(job: Job, record: Record, run_dir: Path | None) -> dict:
     """A record of the loop as the page gets it: losses, progress and the iterate's address."""
     iterate = None
     if record.image is not None and run_dir is not None:
-        path = iterate_path(run_dir, record.iteration, record.scale, job.settings.image.scales)
+        path = iterate_path(run_dir, record.iteration, record.scale, job.scales)
         iterate = f"/runs/{run_dir.name}/files/{path.parent.name}/{path.name}"
     return {
         "job": job.id,
@@ -98,6 +108,7 @@ class JobWatcher(Watcher):
     def started(self, run_dir: Path, plan: list[Scale]) -> None:
         self.run_dir = run_dir
         self.job.run_id = run_dir.name
+        self.job.plan = plan
         self.send("started", {"job": self.job.id, "run_id": run_dir.name})
 
     def recorded(self, record: Record) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import math
 import re
+import signal
 import time
 from pathlib import Path
 
 from nst.evolution import RunError, run_frames
-from nst.runfolder import ANIMATION, CONFIG, FINAL, ITERATES, LOSSES_CSV, PLOTS
+from nst.runfolder import ANIMATION, CONFIG, FINAL, ITERATES, LOSSES_CSV, PLOTS, read_status
 from nst.scales import scale_budgets
 from nst.settings import Settings, SettingsError, load_settings
 
@@ -73,13 +74,23 @@ def run_settings(run_dir: Path) -> Settings | None:
         return None
 
 
-def status_of(run_dir: Path, settings: Settings | None, rows: list[dict]) -> str:
-    """done / stopped / diverged / failed, from the files a finished run leaves.
+def status_word(status: int) -> str:
+    """An exit status (nst.exits) as the runs list says it."""
+    if status in (128 + signal.SIGINT, 128 + signal.SIGTERM):
+        return "stopped"
+    return {0: "done", 3: "diverged"}.get(status, "failed")
 
-    A run that wrote its whole budget at the full size is done; a non-finite last row means it
-    diverged; final.png with fewer iterations, stopped (Ctrl-C, SIGTERM, Stop); without
-    final.png (or without a single row) it failed.
+
+def status_of(run_dir: Path, settings: Settings | None, rows: list[dict]) -> str:
+    """done / stopped / diverged / failed: from status.txt, which every run writes at its end.
+
+    A folder without it (made before it existed, or a run that ended on an unexpected error
+    or was killed) is judged by its files: no row or no final.png, failed; a non-finite last
+    row, diverged; its whole budget at the full size, done; fewer iterations, stopped.
     """
+    ended = read_status(run_dir)
+    if ended is not None:
+        return status_word(ended[0])
     if not rows:
         return "failed"
     last = rows[-1]
@@ -89,8 +100,9 @@ def status_of(run_dir: Path, settings: Settings | None, rows: list[dict]) -> str
         return "failed"
     if settings is None:
         return "done"
-    budget = scale_budgets(settings.optimizer, settings.image.scales)[-1]
-    full_size = last.get("scale", 1) >= settings.image.scales
+    scales = settings.image.scales or 1  # auto: not known without the image
+    budget = scale_budgets(settings.optimizer, scales)[-1]
+    full_size = last.get("scale", 1) >= scales
     return "done" if full_size and last["iteration"] >= budget else "stopped"
 
 

@@ -370,8 +370,9 @@ function renderJob(record) {
       const scale = job.scales > 1 ? ` · scale ${last.scale}/${job.scales}` : "";
       const rate = last.step ? last.elapsed_s / last.step : NaN;
       const eta = formatSeconds(rate * (job.steps - last.step));
+      const left = job.may_converge ? `at most ${eta} left (stops once converged)` : `ETA ${eta}`;
       text = `Iteration ${last.iteration}${scale} · step ${last.step}/${job.steps} · ` +
-        `${Math.round(100 * fraction)}% · ${formatSeconds(last.elapsed_s)} elapsed · ETA ${eta}` +
+        `${Math.round(100 * fraction)}% · ${formatSeconds(last.elapsed_s)} elapsed · ${left}` +
         (job.stop_requested ? " · stopping…" : "");
     }
   } else {
