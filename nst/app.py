@@ -29,7 +29,7 @@ from nst.preflight import (
 )
 from nst.process import StopOnSignal, StopRequest, native_stderr_silenced
 from nst.records import Diverged, Record
-from nst.runfolder import ANIMATION, CONFIG, create_run_dir, write_bytes_atomic
+from nst.runfolder import ANIMATION, CONFIG, create_run_dir, write_bytes_atomic, write_status
 from nst.scales import Scale, run_plan
 from nst.settings import WEIGHTS_CHOICES, Settings, render
 from nst.styles import Inputs, load_inputs, restore_colors
@@ -97,6 +97,7 @@ def run(
         run_dir = create_run_dir(paths.results_dir, paths.content_image, paths.style_image)
         write_bytes_atomic(run_dir / CONFIG, render(settings).encode())
         outcome = optimize_into(run_dir, extractor, inputs, settings, stop, watcher or Watcher())
+        write_status(run_dir, outcome.status, outcome.message)
     if settings.output.animation:
         write_animation(run_dir)
     return outcome
