@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nst.images import ImageError
+from nst.masks import load_guidance
 from nst.networks import WeightsError, check_weights_file
 from nst.preflight import (
     ResourceError,
@@ -150,6 +151,7 @@ def prepare_images(settings: Settings) -> Inputs:
     paths, image, model = settings.paths, settings.image, settings.model
     inputs = load_inputs(paths, image, on_note=lambda text: say(f"note: {text}"))
     height, width = inputs.content.shape[:2]
+    inputs = inputs._replace(guidance=load_guidance(paths, settings.loss, width, height))
     check_fits_network(paths.content_image, width, height, model)
     if model.weights not in WEIGHTS_CHOICES:
         check_weights_file(model.network, model.weights)
@@ -205,6 +207,7 @@ def optimise_into(
         settings.image,
         settings.output.save_every,
         stop_requested=stop.requested,
+        guidance=inputs.guidance,
     )
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:

@@ -98,3 +98,10 @@ def guided_style_layer_loss(
     positions = tf.maximum(tf.reduce_sum(masks, axis=(1, 2)), 1e-6)[:, None, None]
     scaled = (guided_gram_matrices(features, masks) - target_grams) / (2.0 * channels * positions)
     return tf.reduce_sum(tf.square(scaled), axis=(1, 2))
+
+
+def photo_loss(image: tf.Tensor, photo: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Σ m ((x − p)/255)² / (3 Σ m): the mean squared pixel difference (0..1 units) to the
+    photo inside the soft mask `mask` (1, height, width, 1); 0 where the mask is empty."""
+    squared = tf.square((image - photo) / 255.0) * mask
+    return tf.reduce_sum(squared) / tf.maximum(3.0 * tf.reduce_sum(mask), 1e-6)

@@ -34,7 +34,8 @@ EDGE_SIGMA = 0.01  # the photo region's soft edge: Gaussian sigma, a share of th
 class Guidance(NamedTuple):
     """Where each style goes and where the result stays the photo, at one image size."""
 
-    style_masks: tuple[np.ndarray, ...]  # one per style image, (height, width), 0..1
+    # one per style image, or a single one for the blend of them all; (height, width), 0..1
+    style_masks: tuple[np.ndarray, ...]
     photo_mask: np.ndarray | None  # (height, width), 0..1, soft edged; None: no photo region
 
 
@@ -171,7 +172,7 @@ def load_guidance(
     elif paths.style_masks:
         styles = [grey_mask(p, width, height, "style mask") for p in paths.style_masks]
     else:
-        styles = [np.ones((height, width), np.float32) for _ in paths.style_image]
+        styles = [np.ones((height, width), np.float32)]  # the blend, outside the photo
     if paths.content_mask is not None:
         content = grey_mask(paths.content_mask, width, height, "[paths] content_mask")
         photo = content if photo is None else np.maximum(photo, content)
@@ -180,10 +181,11 @@ def load_guidance(
         # weight of 1; only the pull towards the photo gets the soft edge (no seam there).
         styles = [mask * (1.0 - photo) for mask in styles]
         photo = np.clip(gaussian_blur(photo, EDGE_SIGMA * max(width, height)), 0.0, 1.0)
-    for path, mask in zip(paths.style_image, styles, strict=True):
+    names = [f"style image {p}" for p in paths.style_image] if len(styles) > 1 else ["style"]
+    for name, mask in zip(names, styles, strict=False):  # a single mask: the blend's
         if mask.sum() < EMPTY_MASK:
             raise ImageError(
-                f"style image {path} has no region left outside the photo region "
+                f"{name} has no region left outside the photo region "
                 f"([paths] content_mask or regions mapped to {PHOTO}): give it some"
             )
     return Guidance(tuple(m.astype(np.float32) for m in styles), photo)
