@@ -12,6 +12,7 @@ from nst.features import build_feature_extractor
 from nst.masks import Guidance, gaussian_blur
 from nst.optimize import stylize
 from nst.settings import load_settings
+from nst.styles import Inputs
 
 from .conftest import make_image, run_main, tiny_overrides
 from .test_end_to_end import only_run_dir
@@ -50,18 +51,8 @@ def result(guidance, styles, optimizer: str, *overrides: str) -> np.ndarray:
         ),
     )
     extractor = build_feature_extractor(settings.model)
-    records = stylize(
-        extractor,
-        photo(),
-        styles,
-        settings.model,
-        settings.loss,
-        settings.optimizer,
-        settings.image,
-        settings.optimizer.iterations,
-        guidance=guidance,
-    )
-    return list(records)[-1].image
+    inputs = Inputs(photo(), tuple(styles), photo(), guidance)
+    return list(stylize(extractor, inputs, settings))[-1].image
 
 
 def red_minus_blue(image: np.ndarray) -> np.ndarray:
