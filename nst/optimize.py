@@ -38,8 +38,10 @@ from nst.styles import Inputs
 class Targets(NamedTuple):
     """Everything the objective compares against, computed once; all tensors (no Python floats).
 
-    objective = α Σ_c L_c / L_c(0) + β Σ_l w_l E_l / E_l(0) + tv_weight · tv, where X(0) is
-    the loss for all-zero features (see losses.relative): α, β act on relative errors.
+    objective = α Σ_c L_c / L_c(0) + β Σ_l w_l Σ_r a_r E_l,r / E_l,r(0) + tv_weight · tv
+    + photo_weight · photo, where X(0) is the loss for all-zero features (see
+    losses.relative): α, β act on relative errors. Without masks there is one region r, all
+    ones, with a_r = 1, and the photo region is empty (see nst.guided).
     """
 
     content_features: tuple  # P per content layer
