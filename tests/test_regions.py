@@ -194,3 +194,30 @@ def test_bad_masks_are_one_line_exit_2_before_the_network_is_built(
     assert len(lines) == 1 and lines[0].startswith("nst: error:"), err
     assert says in lines[0], lines[0]
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
+    from nst.losses import gram_matrix
+    from nst.optimize import compute_targets
+
+    settings = load_settings(None, (*FAST, "paths.style_image=a.png, b.png"))
+    extractor = build_feature_extractor(settings.model)
+    third = np.zeros((HEIGHT, WIDTH), np.float32)
+    third[:, : WIDTH // 3] = 1
+    styles = (photo(40, 40) + 30, photo(24, 64))  # sizes of their own
+    targets = compute_targets(
+        extractor,
+        photo(),
+        styles,
+        settings.model,
+        settings.loss,
+        Guidance((third, 1 - third), None),
+    )
+    np.testing.assert_allclose(targets.regions.weights.numpy(), [1 / 3, 2 / 3], rtol=1e-5)
+    for k, name in enumerate(settings.model.style_layers):
+        masks = targets.regions.masks[k].numpy()
+        for r, style in enumerate(styles):
+            features = extractor(style[None])[name]
+            positions = features.shape[1] * features.shape[2]
+            expected = masks[r].sum() / positions * gram_matrix(features).numpy()
+            np.testing.assert_allclose(targets.style_grams[k][r].numpy(), expected, rtol=1e-4)
