@@ -18,6 +18,7 @@ import cv2
 
 from nst.evolution import export_animation
 from nst.exits import EXIT_DIVERGED, EXIT_FAULT, EXIT_OK, say
+from nst.masks import load_guidance
 from nst.networks import check_weights_file
 from nst.outputs import RunWriter
 from nst.preflight import (
@@ -62,6 +63,7 @@ def prepare_images(settings: Settings) -> Inputs:
     paths, image, model = settings.paths, settings.image, settings.model
     inputs = load_inputs(paths, image, on_note=lambda text: say(f"note: {text}"))
     height, width = inputs.content.shape[:2]
+    inputs = inputs._replace(guidance=load_guidance(paths, settings.loss, width, height))
     check_fits_network(paths.content_image, width, height, model)
     if model.weights not in WEIGHTS_CHOICES:
         check_weights_file(model.network, model.weights)
