@@ -269,7 +269,8 @@ def follow(ray, batch, pending: dict, queue, empty, stop, on_worker) -> None:
                 bar.write(f"nst: batch item {by_key[key].number} running (worker pid {pid})")
                 on_worker(by_key[key], pid)
             bar.set_postfix_str(f"item {by_key[key].number}: scale {scale} step {iteration}")
-        bar.update(len(ready))
+        if ready:  # an update of 0 would redraw the bar every half second
+            bar.update(len(ready))
         for ref in ready:
             item = pending.pop(ref)
             try:

@@ -13,7 +13,7 @@ import contextlib
 from pathlib import Path
 
 from nst.checkpoint import read_checkpoint, records_before
-from nst.runfolder import CONFIG
+from nst.runfolder import CONFIG, write_status
 from nst.settings import SettingsError, load_settings
 
 
@@ -35,6 +35,7 @@ def resume_run(run_dir: Path, *, extractor=None, stop=None, watcher=None):
         outcome = optimize_into(
             run_dir, extractor, inputs, settings, stop, watcher or Watcher(), (state, before)
         )
+        write_status(run_dir, outcome.status, outcome.message)
     if settings.output.animation:
         write_animation(run_dir)
     return outcome
