@@ -203,8 +203,9 @@ def test_full_disk_mid_run_keeps_the_complete_files(tmp_path, capsys, monkeypatc
 
     def fsync_until_full(fd):
         written.append(fd)
-        # the pre-flight probe, config.ini, iter_000000.png, losses.csv; then the disk is full
-        if len(written) > 4:
+        # the pre-flight probe, config.ini, iter_000000.png, losses.csv, checkpoint.npz; then
+        # the disk is full
+        if len(written) > 5:
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 
