@@ -79,3 +79,14 @@ def blend_grams(grams: list, weights: tuple, positions: list) -> tf.Tensor:
             for w, g, m in zip(weights, grams, style_positions, strict=True)
         ]
     )
+
+
+def temporal_loss(image: tf.Tensor, carried: tf.Tensor, consistency: tf.Tensor) -> tf.Tensor:
+    """(1/D) Σ c (x − w(x_prev))², pixels scaled to 0..1, D = pixels × channels.
+
+    Ruder, Dosovitskiy & Brox (GCPR 2016): `carried` is the previous stylised frame warped
+    along the optical flow to this frame, `consistency` c (batch, height, width, 1) is 1
+    where that flow is trusted and 0 at disocclusions and motion boundaries.
+    """
+    difference = (image - carried) / 255.0
+    return tf.reduce_sum(consistency * tf.square(difference)) / tf.cast(tf.size(image), tf.float32)
