@@ -14,8 +14,8 @@ from pathlib import Path
 
 from nst.images import ImageError, fit_size
 from nst.networks import deepest_layer, layer_shapes, min_input_side, parameter_count
-from nst.scales import scale_budgets, scale_sizes
-from nst.settings import ImageSettings, ModelSettings, OptimizerSettings
+from nst.scales import run_plan
+from nst.settings import MAX_SIDE, ImageSettings, ModelSettings, OptimizerSettings
 
 MB = 1024**2
 # Memory model: the Python and TensorFlow runtime, the network's weights (loaded whole, then
@@ -47,7 +47,7 @@ def check_fits_network(path: Path, width: int, height: int, model: ModelSettings
     needed = math.ceil(side * max(width, height) / min(width, height))
     fix = (
         f"raise [image] max_size to at least {needed}"
-        if needed <= 8192
+        if needed <= MAX_SIDE
         else "crop it to a less extreme aspect ratio"
     )
     raise ImageError(
@@ -63,9 +63,8 @@ def output_bytes(
 ) -> int:
     """An upper bound on what a run writes: every scale's iterates and final.png uncompressed,
     the log, the plots."""
-    sizes = scale_sizes(height, width, image.scales, image.scale_factor)
     total = PLOT_BYTES
-    for (h, w), iterations in zip(sizes, scale_budgets(optimizer, len(sizes)), strict=True):
+    for h, w, iterations in run_plan(height, width, image, optimizer):
         images = iterations // save_every + 3  # iteration 0, the last one, final.png
         total += images * (w * h * 3 + 4096) + 100 * (iterations + 1)
     return total
