@@ -90,6 +90,12 @@ def run(
     [model]), optimise into a new run folder; its status and folder. Errors before the folder
     exists are raised (nst.exits.describe says them). Without `stop`, Ctrl-C and SIGTERM
     stop the loop (in the main thread)."""
+    from nst.video_io import is_clip  # PyAV: imported once a run starts
+
+    if is_clip(settings.paths.content_image):  # a video or a folder of frames
+        from nst.video import run_video
+
+        return run_video(settings, extractor=extractor, stop=stop)
     inputs = prepare_images(settings)
     extractor = extractor if extractor is not None else build_extractor(settings)
     paths = settings.paths

@@ -26,6 +26,7 @@ from nst.losses import (
     gram_matrix,
     relative,
     style_layer_loss,
+    temporal_loss,
     tv_loss,
 )
 from nst.records import Diverged, Losses, Record
@@ -46,7 +47,19 @@ class Targets(NamedTuple):
     style_grams: tuple  # A per style layer, blended over the style images (blend_grams)
     style_at_zero: tuple  # E_l(0, A) per style layer
     layer_weights: tf.Tensor  # w_l, summing to 1
-    loss_weights: tf.Tensor  # (α, β, tv_weight)
+    loss_weights: tf.Tensor  # (α, β, tv_weight, temporal_weight)
+    # A video frame's temporal term, inputs of the step like the rest (zeros for one image):
+    carried: tf.Tensor  # (1, h, w, 3) the previous frame's result warped to this frame
+    consistency: tf.Tensor  # (1, h, w, 1) c: 1 where that warp is trusted, else 0
+
+
+class Temporal(NamedTuple):
+    """A video frame's pull towards the previous result carried along the optical flow
+    (Ruder et al.; see nst.flow and nst.losses.temporal_loss)."""
+
+    carried: np.ndarray  # (height, width, 3) pixels 0..255
+    consistency: np.ndarray  # (height, width) weights c in 0..1
+    weight: float  # [video] temporal_weight
 
 
 def compute_targets(
@@ -55,31 +68,55 @@ def compute_targets(
     style_images: tuple,
     model: ModelSettings,
     loss: LossSettings,
+    temporal: Temporal | None = None,
+    session: Session | None = None,
 ) -> Targets:
     """The content features and style Gram matrices the generated image is pulled towards.
 
     The generated image has the content image's size; the style images (one per [loss]
-    style_blend_weights) may have any size.
+    style_blend_weights) may have any size. `temporal`: a video frame's temporal term (None:
+    off); a `session` computes the style targets once per size and keeps them.
     """
     # In a graph, as the loop runs it: with bfloat16 convolutions eager execution rounds
     # differently, and the content loss of the content image itself would not be 0.
-    features = tf.function(extractor)
-    content = features(tf.constant(content_image[None]))
+    session = session if session is not None else Session(extractor)
+    content = session.features(tf.constant(content_image[None]))
     content_features = tuple(content[name] for name in model.content_layers)
-    style_grams = style_targets(
-        features, style_images, loss.style_blend_weights, model.style_layers, content
-    )
+    if content_image.shape not in session.style:
+        style_grams = style_targets(
+            session.features, style_images, loss.style_blend_weights, model.style_layers, content
+        )
+        session.style[content_image.shape] = (
+            style_grams,
+            tuple(
+                style_layer_loss(tf.zeros_like(content[name]), a)  # zeros of the generated size
+                for name, a in zip(model.style_layers, style_grams, strict=True)
+            ),
+        )
+    style_grams, style_at_zero = session.style[content_image.shape]
+    weights = (loss.content_weight, loss.style_weight, loss.tv_weight)
     return Targets(
         content_features=content_features,
         content_at_zero=tuple(content_loss(tf.zeros_like(p), p) for p in content_features),
         style_grams=style_grams,
-        style_at_zero=tuple(
-            style_layer_loss(tf.zeros_like(content[name]), a)  # zeros of the generated size
-            for name, a in zip(model.style_layers, style_grams, strict=True)
-        ),
+        style_at_zero=style_at_zero,
         layer_weights=tf.constant(model.style_layer_weights, tf.float32),
-        loss_weights=tf.constant([loss.content_weight, loss.style_weight, loss.tv_weight]),
+        loss_weights=tf.constant([*weights, temporal.weight if temporal else 0.0], tf.float32),
+        **temporal_inputs(content_image.shape, temporal),
     )
+
+
+def temporal_inputs(shape: tuple, temporal: Temporal | None) -> dict:
+    """Targets.carried and .consistency: the frame's temporal term, or zeros (off)."""
+    if temporal is None:
+        return {
+            "carried": tf.zeros((1, *shape), tf.float32),
+            "consistency": tf.zeros((1, *shape[:2], 1), tf.float32),
+        }
+    return {
+        "carried": tf.constant(temporal.carried[None], tf.float32),
+        "consistency": tf.constant(temporal.consistency[None, ..., None], tf.float32),
+    }
 
 
 def _positions(features: tf.Tensor) -> float:
@@ -124,7 +161,7 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
         content = tf.add_n(content_terms)
         style = tf.reduce_sum(targets.layer_weights * style_terms)
         tv = tv_loss(image)
-        alpha, beta, tv_weight = tf.unstack(targets.loss_weights)
+        alpha, beta, tv_weight, temporal_weight = tf.unstack(targets.loss_weights)
         total = (
             alpha
             * tf.add_n(
@@ -136,6 +173,7 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
             + beta
             * tf.reduce_sum(targets.layer_weights * relative(style_terms, targets.style_at_zero))
             + tv_weight * tv
+            + temporal_weight * temporal_loss(image, targets.carried, targets.consistency)
         )
         return Losses(content, style, tv, total)
 
@@ -205,6 +243,48 @@ class ScaleRun:
     stop_requested: Callable[[], bool]
 
 
+class Session:
+    """What the frames of a video share, built once (a single image makes its own): the
+    traced features, objective and Adam step, the image variable and Adam's state per size,
+    and the style targets per size, which do not change between frames. So no frame traces
+    anything again: everything that changes is an input of the step (Targets)."""
+
+    def __init__(self, extractor: keras.Model):
+        self.extractor = extractor
+        self.features = tf.function(extractor)
+        self.style: dict = {}  # content shape -> (style_grams, style_at_zero)
+        self._objectives: dict = {}  # (content layers, style layers) -> (objective, evaluate)
+        self._adam: dict = {}  # image shape -> (generated, Adam, its traced step)
+
+    def objective(self, model: ModelSettings) -> tuple:
+        """(objective, its traced evaluation) for the model's layers."""
+        layers = (model.content_layers, model.style_layers)
+        if layers not in self._objectives:
+            objective = make_objective(self.extractor, *layers)
+            self._objectives[layers] = objective, tf.function(objective)
+        return self._objectives[layers]
+
+    def adam(self, objective, start: np.ndarray, optimizer: OptimizerSettings) -> tuple:
+        """(image variable set to `start`, traced Adam step on it), Adam's moments and step
+        count back at zero: a fresh Adam run without a new trace."""
+        if start.shape not in self._adam:
+            generated = tf.Variable(start[None])
+            adam = keras.optimizers.Adam(
+                learning_rate=optimizer.learning_rate,
+                beta_1=optimizer.beta_1,
+                beta_2=optimizer.beta_2,
+                epsilon=optimizer.epsilon,
+            )
+            adam.build([generated])
+            self._adam[start.shape] = generated, adam, make_step(objective, adam)
+        generated, adam, step = self._adam[start.shape]
+        generated.assign(start[None])
+        for variable in adam.variables:  # the moments, and the count that debiases them
+            if variable.shape == generated.shape or variable is adam.iterations:
+                variable.assign(tf.zeros_like(variable))
+        return generated, step
+
+
 def adam_records(
     objective,
     evaluate,
@@ -212,21 +292,14 @@ def adam_records(
     start: np.ndarray,
     optimizer: OptimizerSettings,
     run: ScaleRun,
+    session: Session,
 ) -> Iterator[Record]:
     """`run.budget` Adam steps from `start`; a record per step and one for the result.
 
     Stops early once `run.stop_requested()`; a non-finite step yields its record (with the
     last finite image) and raises `Diverged`.
     """
-    generated = tf.Variable(start[None])
-    adam = keras.optimizers.Adam(
-        learning_rate=optimizer.learning_rate,
-        beta_1=optimizer.beta_1,
-        beta_2=optimizer.beta_2,
-        epsilon=optimizer.epsilon,
-    )
-    adam.build([generated])
-    step = make_step(objective, adam)
+    generated, step = session.adam(objective, start, optimizer)
     for iteration in range(run.budget + 1):
         last = iteration == run.budget or run.stop_requested()
         due = last or iteration % run.save_every == 0
@@ -352,6 +425,9 @@ def stylize(
     settings: Settings,
     *,
     stop_requested: Callable[[], bool] = lambda: False,
+    start: np.ndarray | None = None,
+    temporal: Temporal | None = None,
+    session: Session | None = None,
 ) -> Iterator[Record]:
     """Optimise an image; yield a Record per iteration, with the image every `save_every`.
 
@@ -361,6 +437,9 @@ def stylize(
     and then raises `Diverged`. Images are float32 (height, width, 3) pixels 0..255; the
     result has the content image's shape. The scales of the run plan come smallest first,
     each starting from the previous result resized; targets are recomputed at every scale.
+
+    A video (nst.video) gives each frame its `start` (instead of [image] init), its
+    `temporal` term and the `session` that all its frames share.
     """
     started = time.perf_counter()
 
@@ -369,24 +448,26 @@ def stylize(
 
     model, optimizer = settings.model, settings.optimizer
     height, width = inputs.content.shape[:2]
-    objective = make_objective(extractor, model.content_layers, model.style_layers)
-    evaluate = tf.function(objective)  # the last record of a scale needs losses only
+    session = session if session is not None else Session(extractor)
+    objective, evaluate = session.objective(model)  # evaluate: the last record's losses
     current = None
     for number, (h, w, budget) in enumerate(
         run_plan(height, width, settings.image, optimizer), start=1
     ):
         content = resize(inputs.content, w, h)
         styles = scaled_styles(inputs.styles, width / w)
-        if current is None:
-            start = initial_image(content, styles[0], settings.image)
-        else:
-            start = resize(current, w, h)
-        targets = compute_targets(extractor, content, styles, model, settings.loss)
+        if current is None:  # a video frame brings its own start
+            current = initial_image(content, styles[0], settings.image) if start is None else start
+        begin = resize(current, w, h)
+        frame_term = temporal if (h, w) == (height, width) else None
+        targets = compute_targets(
+            extractor, content, styles, model, settings.loss, frame_term, session
+        )
         scale = ScaleRun(number, budget, settings.output.save_every, clock, stop_requested)
         if optimizer.name == "lbfgs":
-            records = lbfgs_records(objective, evaluate, targets, start, scale)
+            records = lbfgs_records(objective, evaluate, targets, begin, scale)
         else:
-            records = adam_records(objective, evaluate, targets, start, optimizer, scale)
+            records = adam_records(objective, evaluate, targets, begin, optimizer, scale, session)
         for record in records:
             current = record.image if record.image is not None else current
             yield record

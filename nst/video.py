@@ -27,16 +27,15 @@ from nst.flow import frame_warp, temporal_error, warp
 from nst.images import ImageError, to_uint8
 from nst.networks import check_weights_file
 from nst.outputs import write_png
-from nst.preflight import available_memory, check_fits_network, check_memory
-from nst.preflight import check_results_folder
+from nst.preflight import available_memory, check_fits_network, check_memory, check_results_folder
 from nst.records import Diverged, Record
 from nst.runfolder import (
+    COMPARE,
     CONFIG,
     FRAMES_CSV,
     LOSSES_CSV,
     PLOTS,
     VIDEO,
-    COMPARE,
     frame_path,
     make_unique_dir,
     write_bytes_atomic,
@@ -171,7 +170,8 @@ class FrameLog:
                 for row in csv.DictReader(file):
                     if int(row["frame"]) <= finished:
                         values = [float(row[c]) for c in FRAME_COLUMNS[2:]]
-                        self.frames.append(Frame(int(row["frame"]), int(row["iterations"]), *values))
+                        counts = int(row["frame"]), int(row["iterations"])
+                        self.frames.append(Frame(*counts, *values))
 
 
 def finished_frames(run_dir: Path) -> int:
@@ -262,11 +262,12 @@ def stylize_frame(run: VideoRun, index: int, bar: FrameBar) -> list[Record] | No
 def run_video(settings: Settings, *, extractor=None, stop=None, resume_dir: Path | None = None):
     """A video run into a new run folder (or on in `resume_dir`); its nst.app.Outcome."""
     from nst.app import Outcome, build_extractor
-    from nst.optimize import Session
     from nst.process import StopOnSignal
 
-    inputs = prepare_video(settings)
+    inputs = prepare_video(settings)  # every check first, before TensorFlow loads
     extractor = extractor if extractor is not None else build_extractor(settings)
+    from nst.optimize import Session
+
     with StopOnSignal() if stop is None else contextlib.nullcontext(stop) as stop:
         run_dir = resume_dir or new_video_dir(settings)
         write_bytes_atomic(run_dir / CONFIG, render(settings).encode())
@@ -333,7 +334,10 @@ def finish_video(run: VideoRun) -> None:
     fps = Fraction(fps).limit_denominator(1001)
     write_video(run.run_dir / VIDEO, frames, fps, clip.audio, clip.start_s)
     if video.compare:
-        pairs = [np.concatenate([to_uint8(s), f], axis=1) for s, f in zip(clip.frames, frames)]
+        sources = clip.frames[:count]
+        pairs = [
+            np.concatenate([to_uint8(s), f], axis=1) for s, f in zip(sources, frames, strict=True)
+        ]
         write_video(run.run_dir / COMPARE, pairs, fps, clip.audio, clip.start_s)
     from nst.plots import plot_frames
 

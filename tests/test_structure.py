@@ -23,6 +23,9 @@ LIGHT = (
     "nst.styles",
     "nst.evolution",
     "nst.viewer",
+    "nst.flow",
+    "nst.video_io",
+    "nst.video",
 )
 
 
