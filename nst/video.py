@@ -75,6 +75,11 @@ def prepare_video(settings: Settings) -> VideoInputs:
             f"[image] scales = {image.scales}: a video run optimises each frame at one size; "
             f"set scales = 1"
         )
+    if settings.optimizer.name != "adam":
+        raise SettingsError(
+            f"[optimizer] name = {settings.optimizer.name}: a video run uses adam (one traced "
+            f"step serves every frame); set name = adam"
+        )
     clip = load_clip(paths.content_image, *video.frames, image.max_size)
     height, width = clip.frames[0].shape[:2]
     check_fits_network(paths.content_image, width, height, model)
@@ -92,7 +97,7 @@ def frame_settings(settings: Settings, index: int) -> Settings:
     """The settings of frame `index` (from 0): its budget, and no iterates but the result."""
     video = settings.video
     iterations = video.first_frame_iterations if index == 0 else video.frame_iterations
-    optimizer = dataclasses.replace(settings.optimizer, iterations=iterations, name="adam")
+    optimizer = dataclasses.replace(settings.optimizer, iterations=iterations)
     output = dataclasses.replace(settings.output, save_every=iterations)
     return dataclasses.replace(settings, optimizer=optimizer, output=output)
 

@@ -4,6 +4,7 @@ logs with a frame column, resuming after SIGTERM, and bad clips in one line."""
 from __future__ import annotations
 
 import csv
+import re
 import signal
 import subprocess
 import sys
@@ -163,3 +164,17 @@ def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path):
     assert result.stderr.strip().splitlines() == [
         f"nst: error: --resume {tmp_path}: no config.ini in it: give the folder of a run"
     ]
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [("image.scales=2", "[image] scales = 2"), ("optimizer.name=lbfgs", "uses adam")],
+)
+def test_what_a_video_run_cannot_do_is_refused_before_it_starts(tmp_path, override, words):
+    from nst.settings import SettingsError, load_settings
+    from nst.video import prepare_video
+
+    clip = write_clip(tmp_path / "clip.mp4", clip_frames(2))
+    settings = load_settings(None, (f"paths.content_image={clip}", override))
+    with pytest.raises(SettingsError, match=re.escape(words)):
+        prepare_video(settings)
