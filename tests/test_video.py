@@ -178,3 +178,20 @@ def test_what_a_video_run_cannot_do_is_refused_before_it_starts(tmp_path, overri
     settings = load_settings(None, (f"paths.content_image={clip}", override))
     with pytest.raises(SettingsError, match=re.escape(words)):
         prepare_video(settings)
+
+
+def test_the_viewer_scrolls_over_a_video_runs_frames(tmp_path):
+    from nst.evolution import caption, run_frames
+
+    (tmp_path / "frames").mkdir()
+    for i in (1, 2, 3):
+        Image.fromarray(np.full((8, 8, 3), 50 * i, np.uint8)).save(
+            tmp_path / "frames" / f"frame_{i:06d}.png"
+        )
+    (tmp_path / "frames.csv").write_text(
+        "frame,iterations,content,style,tv,total,temporal,seconds\n"
+        "1,3,1,2,0,3,0,1\n2,2,4,5,0,6,0.1,1\n3,2,7,8,0,9,0.2,1\n"
+    )
+    frames = run_frames(tmp_path)
+    assert [f.iteration for f in frames] == [1, 2, 3]
+    assert caption(frames, 1) == ("frame 2 / 3   [2/3]", "content 4   style 5   total 6")
