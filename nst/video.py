@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from nst.convergence import ASKED
 from nst.exits import EXIT_DIVERGED, EXIT_OK, say
 from nst.flow import frame_warp, temporal_error, warp
 from nst.images import ImageError, to_uint8
@@ -252,7 +253,7 @@ def stylize_frame(run: VideoRun, index: int, bar: FrameBar) -> list[Record] | No
     for record in restore_colors(records, inputs.photo, mode):
         kept.append(record)
         bar.step(index + 1, record, this.optimizer.iterations)
-    if run.stop.requested() and kept[-1].iteration < this.optimizer.iterations:
+    if kept[-1].stopped == ASKED:  # cut short: the frame is not finished
         return None
     result = to_uint8(kept[-1].image)
     write_png(frame_path(run.run_dir, index + 1), result)
