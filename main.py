@@ -2,6 +2,7 @@
 
 python main.py [--config config.ini] [--set section.key=value ...] [--no-viewer] [--debug]
                [--sweep section.key=value1,value2,... ...]
+python main.py --web [--host 127.0.0.1] [--port 8000] [--config ...] [--set ...]  (web studio)
 python main.py --resume results/<run>   (go on with an interrupted video run)
 """
 
@@ -41,6 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="go on with an interrupted video run, with its own config.ini (no --set/--sweep)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="start the web studio instead (python -m nst.web; also takes --host and --port)",
+    )
     args = parser.parse_args(argv)
     if args.resume and (args.set or args.sweep):
         parser.error("--resume uses the run's own config.ini: it takes no --set or --sweep")
@@ -79,6 +85,11 @@ def single(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """One run; or, with --sweep, one run per grid point and a contact sheet."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if "--web" in arguments:  # the studio has its own options (--host, --port)
+        from nst.web.__main__ import main as web
+
+        return web([arg for arg in arguments if arg != "--web"])
     args = parse_args(argv)
     from nst.exits import guarded  # errors -> one line and an exit status (see README)
 

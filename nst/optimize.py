@@ -20,16 +20,17 @@ import tensorflow as tf
 from scipy.optimize import Bounds, minimize
 
 from nst.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
+from nst.guided import Regions, make_regions, region_targets, style_at_zero
 from nst.images import resize
 from nst.losses import (
-    blend_grams,
     content_loss,
-    gram_matrix,
+    guided_style_layer_loss,
+    photo_loss,
     relative,
-    style_layer_loss,
     temporal_loss,
     tv_loss,
 )
+from nst.masks import Guidance
 from nst.records import Diverged, Losses, Record
 from nst.scales import run_plan, scaled_styles
 from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings, Settings
@@ -39,16 +40,20 @@ from nst.styles import Inputs
 class Targets(NamedTuple):
     """Everything the objective compares against, computed once; all tensors (no Python floats).
 
-    objective = α Σ_c L_c / L_c(0) + β Σ_l w_l E_l / E_l(0) + tv_weight · tv, where X(0) is
-    the loss for all-zero features (see losses.relative): α, β act on relative errors.
+    objective = α Σ_c L_c / L_c(0) + β Σ_l w_l Σ_r a_r E_l,r / E_l,r(0) + tv_weight · tv
+    + photo_weight · photo + temporal_weight · temporal (a video frame's), where X(0) is the
+    loss for all-zero features (see losses.relative): α, β act on relative errors. Without
+    masks there is one region r, all ones, with a_r = 1, and the photo region is empty (see
+    nst.guided).
     """
 
     content_features: tuple  # P per content layer
     content_at_zero: tuple  # L_content(0, P) per content layer
-    style_grams: tuple  # A per style layer, blended over the style images (blend_grams)
-    style_at_zero: tuple  # E_l(0, A) per style layer
+    style_grams: tuple  # A per style layer, (R, N, N): one per region (see nst.guided)
+    style_at_zero: tuple  # E_l,r(0, A) per style layer, (R,)
     layer_weights: tf.Tensor  # w_l, summing to 1
-    loss_weights: tf.Tensor  # (α, β, tv_weight, temporal_weight)
+    loss_weights: tf.Tensor  # (α, β, tv_weight, photo_weight, temporal_weight)
+    regions: Regions  # where each style applies, where the photo stays (masks as inputs)
     # A video frame's temporal term, inputs of the step like the rest (zeros for one image):
     carried: tf.Tensor  # (1, h, w, 3) the previous frame's result warped to this frame
     consistency: tf.Tensor  # (1, h, w, 1) c: 1 where that warp is trusted, else 0
@@ -69,40 +74,46 @@ def compute_targets(
     style_images: tuple,
     model: ModelSettings,
     loss: LossSettings,
+    guidance: Guidance | None = None,
     temporal: Temporal | None = None,
     session: Session | None = None,
 ) -> Targets:
     """The content features and style Gram matrices the generated image is pulled towards.
 
     The generated image has the content image's size; the style images (one per [loss]
-    style_blend_weights) may have any size. `temporal`: a video frame's temporal term (None:
-    off); a `session` computes the style targets once per size and keeps them.
+    style_blend_weights) may have any size; `guidance` places them
+    (None: the blend everywhere). `temporal`: a video frame's temporal term (None: off);
+    a `session` computes the style targets once per size (without guidance) and keeps them.
     """
     # In a graph, as the loop runs it: with bfloat16 convolutions eager execution rounds
     # differently, and the content loss of the content image itself would not be 0.
     session = session if session is not None else Session(extractor)
     content = session.features(tf.constant(content_image[None]))
     content_features = tuple(content[name] for name in model.content_layers)
-    if content_image.shape not in session.style:
-        style_grams = style_targets(
-            session.features, style_images, loss.style_blend_weights, model.style_layers, content
-        )
-        session.style[content_image.shape] = (
-            style_grams,
-            tuple(
-                style_layer_loss(tf.zeros_like(content[name]), a)  # zeros of the generated size
-                for name, a in zip(model.style_layers, style_grams, strict=True)
-            ),
-        )
-    style_grams, style_at_zero = session.style[content_image.shape]
-    weights = (loss.content_weight, loss.style_weight, loss.tv_weight)
+    key = content_image.shape if guidance is None else None  # masks: computed every time
+    if key not in session.style:
+        blend = loss.style_blend_weights
+        regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
+        grams = region_targets(session.features, style_images, blend, model.style_layers, regions)
+        channels = tuple(content[name].shape[-1] for name in model.style_layers)
+        session.style[key] = regions, grams, style_at_zero(regions, grams, channels)
+    regions, style_grams, at_zero = session.style.pop(key) if key is None else session.style[key]
     return Targets(
         content_features=content_features,
         content_at_zero=tuple(content_loss(tf.zeros_like(p), p) for p in content_features),
         style_grams=style_grams,
-        style_at_zero=style_at_zero,
+        style_at_zero=at_zero,
         layer_weights=tf.constant(model.style_layer_weights, tf.float32),
-        loss_weights=tf.constant([*weights, temporal.weight if temporal else 0.0], tf.float32),
+        loss_weights=tf.constant(
+            [
+                loss.content_weight,
+                loss.style_weight,
+                loss.tv_weight,
+                loss.photo_weight,
+                temporal.weight if temporal else 0.0,
+            ]
+        ),
+        regions=regions,
         **temporal_inputs(content_image.shape, temporal),
     )
 
@@ -120,30 +131,6 @@ def temporal_inputs(shape: tuple, temporal: Temporal | None) -> dict:
     }
 
 
-def _positions(features: tf.Tensor) -> float:
-    return float(features.shape[1] * features.shape[2])
-
-
-def style_targets(
-    extractor: Callable,
-    style_images: tuple,
-    weights: tuple,
-    style_layers: tuple,
-    generated_features: dict,
-) -> tuple:
-    """The blended style Gram matrix per style layer, for an image with `generated_features`
-    (any features of the generated image's size: their shapes give M per layer)."""
-    styles = [extractor(tf.constant(image[None])) for image in style_images]
-    return tuple(
-        blend_grams(
-            [gram_matrix(s[name]) for s in styles],
-            weights,
-            [_positions(generated_features[name])] + [_positions(s[name]) for s in styles],
-        )
-        for name in style_layers
-    )
-
-
 def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: tuple):
     """A function (image batch, Targets) -> Losses of scalar tensors."""
 
@@ -153,16 +140,11 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
             content_loss(features[name], p)
             for name, p in zip(content_layers, targets.content_features, strict=True)
         ]
-        style_terms = tf.stack(
-            [
-                style_layer_loss(features[name], a)
-                for name, a in zip(style_layers, targets.style_grams, strict=True)
-            ]
-        )
+        style, relative_style = guided_style_terms(features, style_layers, targets)
         content = tf.add_n(content_terms)
-        style = tf.reduce_sum(targets.layer_weights * style_terms)
         tv = tv_loss(image)
-        alpha, beta, tv_weight, temporal_weight = tf.unstack(targets.loss_weights)
+        alpha, beta, tv_weight, photo_weight, temporal_weight = tf.unstack(targets.loss_weights)
+        regions = targets.regions
         total = (
             alpha
             * tf.add_n(
@@ -171,14 +153,31 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
                     for c, z in zip(content_terms, targets.content_at_zero, strict=True)
                 ]
             )
-            + beta
-            * tf.reduce_sum(targets.layer_weights * relative(style_terms, targets.style_at_zero))
+            + beta * relative_style
             + tv_weight * tv
+            + photo_weight * photo_loss(image, regions.photo, regions.photo_mask)
             + temporal_weight * temporal_loss(image, targets.carried, targets.consistency)
         )
         return Losses(content, style, tv, total)
 
     return objective
+
+
+def guided_style_terms(features: dict, style_layers: tuple, targets: Targets):
+    """(L_style, its relative form): Σ_l w_l Σ_r a_r E_l,r, and the same with each E_l,r
+    divided by E_l,r(0); a_r the regions' weights (one all-ones region: the paper's L_style)."""
+    regions = targets.regions
+    errors = [
+        guided_style_layer_loss(features[name], masks, a)
+        for name, masks, a in zip(style_layers, regions.masks, targets.style_grams, strict=True)
+    ]
+    relatives = [relative(e, z) for e, z in zip(errors, targets.style_at_zero, strict=True)]
+
+    def weighted(per_layer: list) -> tf.Tensor:
+        per_region = tf.stack([tf.reduce_sum(regions.weights * e) for e in per_layer])
+        return tf.reduce_sum(targets.layer_weights * per_region)
+
+    return weighted(errors), weighted(relatives)
 
 
 def make_step(objective, optimizer: keras.optimizers.Optimizer):
@@ -202,7 +201,9 @@ def make_step(objective, optimizer: keras.optimizers.Optimizer):
             tf.math.is_finite([losses.total, tf.reduce_sum(gradient), tf.reduce_sum(after)])
         )
         generated.assign(tf.where(finite, after, before))
-        averaged.assign(average * averaged + (1.0 - average) * generated)
+        # A failed update leaves the average as it was, as it leaves the iterate.
+        moved = average * averaged + (1.0 - average) * generated
+        averaged.assign(tf.where(finite, moved, averaged))
         return losses, finite
 
     return step
@@ -297,7 +298,7 @@ class Session:
     def __init__(self, extractor: keras.Model):
         self.extractor = extractor
         self.features = tf.function(extractor)
-        self.style: dict = {}  # content shape -> (style_grams, style_at_zero)
+        self.style: dict = {}  # content shape -> (regions, style_grams, style_at_zero)
         self._objectives: dict = {}  # (content layers, style layers) -> (objective, evaluate)
         self._adam: dict = {}  # image shape -> (AdamLoop, its traced step)
 
@@ -530,7 +531,7 @@ def stylize(
         begin = resize(current, w, h)
         frame_term = temporal if (h, w) == (height, width) else None
         targets = compute_targets(
-            extractor, content, styles, model, settings.loss, frame_term, session
+            extractor, content, styles, model, settings.loss, inputs.guidance, frame_term, session
         )
         scale = ScaleRun(
             number,
