@@ -20,11 +20,10 @@ import tensorflow as tf
 from scipy.optimize import Bounds, minimize
 
 from nst.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
-from nst.guided import Regions, make_regions, region_targets, style_at_zero
+from nst.guided import Regions, make_regions, region_targets, style_at_zero, style_layer_errors
 from nst.images import resize
 from nst.losses import (
     content_loss,
-    guided_style_layer_loss,
     photo_loss,
     relative,
     temporal_loss,
@@ -94,9 +93,11 @@ def compute_targets(
     if key not in session.style:
         blend = loss.style_blend_weights
         regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
-        grams = region_targets(session.features, style_images, blend, model.style_layers, regions)
-        channels = tuple(content[name].shape[-1] for name in model.style_layers)
-        session.style[key] = regions, grams, style_at_zero(regions, grams, channels)
+        grams = region_targets(
+            session.features, style_images, blend, model.style_layers, regions, content
+        )
+        generated = tuple(content[name] for name in model.style_layers)
+        session.style[key] = regions, grams, style_at_zero(regions, grams, generated)
     regions, style_grams, at_zero = session.style.pop(key) if key is None else session.style[key]
     return Targets(
         content_features=content_features,
@@ -155,9 +156,10 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
             )
             + beta * relative_style
             + tv_weight * tv
-            + photo_weight * photo_loss(image, regions.photo, regions.photo_mask)
             + temporal_weight * temporal_loss(image, targets.carried, targets.consistency)
         )
+        if regions.photo_mask is not None:  # a region kept as the photo
+            total += photo_weight * photo_loss(image, regions.photo, regions.photo_mask)
         return Losses(content, style, tv, total)
 
     return objective
@@ -167,10 +169,7 @@ def guided_style_terms(features: dict, style_layers: tuple, targets: Targets):
     """(L_style, its relative form): Σ_l w_l Σ_r a_r E_l,r, and the same with each E_l,r
     divided by E_l,r(0); a_r the regions' weights (one all-ones region: the paper's L_style)."""
     regions = targets.regions
-    errors = [
-        guided_style_layer_loss(features[name], masks, a)
-        for name, masks, a in zip(style_layers, regions.masks, targets.style_grams, strict=True)
-    ]
+    errors = style_layer_errors(features, style_layers, targets.style_grams, regions)
     relatives = [relative(e, z) for e, z in zip(errors, targets.style_at_zero, strict=True)]
 
     def weighted(per_layer: list) -> tf.Tensor:
