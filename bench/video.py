@@ -55,7 +55,7 @@ def pan_frames(frames: int, size: int) -> list[np.ndarray]:
 
 
 def run_mode(clip: Path, results: Path, args, extra: tuple) -> dict:
-    from nst.app import build_extractor
+    from nst.process import build_extractor
     from nst.settings import load_settings
     from nst.video import run_video
 

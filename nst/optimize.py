@@ -532,15 +532,8 @@ def stylize(
         targets = compute_targets(
             extractor, content, styles, model, settings.loss, inputs.guidance, frame_term, session
         )
-        scale = ScaleRun(
-            number,
-            budget,
-            settings.output.save_every,
-            clock,
-            stop_requested,
-            optimizer.tolerance,
-            optimizer.window,
-        )
+        every, tolerance, window = settings.output.save_every, optimizer.tolerance, optimizer.window
+        scale = ScaleRun(number, budget, every, clock, stop_requested, tolerance, window)
         if optimizer.name == "lbfgs":
             records = lbfgs_records(objective, evaluate, targets, begin, scale)
         else:

@@ -29,7 +29,8 @@ from nst.images import ImageError, to_uint8
 from nst.networks import check_weights_file
 from nst.outputs import write_png
 from nst.preflight import available_memory, check_fits_network, check_memory, check_results_folder
-from nst.records import Diverged, Record
+from nst.process import StopOnSignal, build_extractor
+from nst.records import Diverged, Outcome, Record
 from nst.runfolder import (
     COMPARE,
     CONFIG,
@@ -266,9 +267,7 @@ def stylize_frame(run: VideoRun, index: int, bar: FrameBar) -> list[Record] | No
 
 
 def run_video(settings: Settings, *, extractor=None, stop=None, resume_dir: Path | None = None):
-    """A video run into a new run folder (or on in `resume_dir`); its nst.app.Outcome."""
-    from nst.app import Outcome, build_extractor
-    from nst.process import StopOnSignal
+    """A video run into a new run folder (or on in `resume_dir`); its Outcome."""
 
     inputs = prepare_video(settings)  # every check first, before TensorFlow loads
     extractor = extractor if extractor is not None else build_extractor(settings)
