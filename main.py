@@ -4,6 +4,7 @@ python main.py [--config config.ini] [--set section.key=value ...] [--no-viewer]
                [--sweep section.key=value1,value2,... ...] [--resume RUN_DIR]
                [--batch [NAME] [--shard I/N] [--engine local|ray] [--address ADDRESS]]
 python main.py --web [--host 127.0.0.1] [--port 8000] [--config ...] [--set ...]  (web studio)
+python main.py --resume results/<run>   (go on with an interrupted run, single or video)
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--resume",
         type=Path,
         metavar="RUN_DIR",
-        help="continue an interrupted run in its folder, from its checkpoint",
+        help="continue an interrupted run (single or video) in its folder, with its own "
+        "config.ini (no --set/--sweep)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument(
@@ -58,7 +60,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="start the web studio instead (python -m nst.web; also takes --host and --port)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.resume and (args.set or args.sweep):
+        parser.error("--resume uses the run's own config.ini: it takes no --set or --sweep")
+    return args
 
 
 def overrides_of(args: argparse.Namespace) -> tuple[str, ...]:
@@ -80,10 +85,17 @@ def run_once(settings):
 
 
 def resumed(args: argparse.Namespace) -> int:
-    """An interrupted run continued (nst.resume), with the bar; the status is the run's."""
+    """An interrupted run continued: a video run by nst.video, a single run from its
+    checkpoint by nst.resume (with the bar); the status is the run's."""
     from nst.progress import ProgressBar
     from nst.resume import resume_run
+    from nst.settings import load_settings
+    from nst.video import resume
+    from nst.video_io import is_clip
 
+    config = args.resume / "config.ini"
+    if config.is_file() and is_clip(load_settings(config).paths.content_image):
+        return resume(args.resume).status
     return resume_run(args.resume, watcher=ProgressBar()).status
 
 
@@ -120,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             ),
             debug=args.debug,
         )
+    if args.resume is not None:
+        return guarded(lambda: resumed(args), debug=args.debug)
     if args.sweep:
         from nst.sweep import run_sweep
 
@@ -127,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
             lambda: run_sweep(args.config, overrides_of(args), args.sweep, run_once),
             debug=args.debug,
         )
-    if args.resume is not None:
-        return guarded(lambda: resumed(args), debug=args.debug)
     return guarded(lambda: single(args), debug=args.debug)
 
 

@@ -30,6 +30,9 @@ LIGHT = (
     "nst.batch_local",
     "nst.batch_sheet",
     "nst.batch_ray",
+    "nst.flow",
+    "nst.video_io",
+    "nst.video",
 )
 
 
