@@ -25,7 +25,7 @@ def resume_run(run_dir: Path, *, extractor=None, stop=None, watcher=None):
 
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
-        raise SettingsError(f"--resume {run_dir}: not a run folder (it has no {CONFIG})")
+        raise SettingsError(f"--resume {run_dir}: no {CONFIG} in it: give the folder of a run")
     settings = load_settings(run_dir / CONFIG)
     state = read_checkpoint(run_dir, settings.optimizer.name)
     before = records_before(run_dir, state)

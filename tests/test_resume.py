@@ -162,5 +162,5 @@ def test_resume_without_a_checkpoint_is_one_line_exit_2(tmp_path):
     done = run_main(["--resume", str(tmp_path)])
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"nst: error: --resume {tmp_path}: not a run folder (it has no config.ini)"
+        f"nst: error: --resume {tmp_path}: no config.ini in it: give the folder of a run"
     ]
