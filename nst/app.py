@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from nst.images import ImageError
+from nst.images import ImageError, upright_size
 from nst.networks import WeightsError, check_weights_file
 from nst.preflight import (
     ResourceError,
@@ -150,7 +150,8 @@ def prepare_images(settings: Settings) -> Inputs:
     paths, image, model = settings.paths, settings.image, settings.model
     inputs = load_inputs(paths, image, on_note=lambda text: say(f"note: {text}"))
     height, width = inputs.content.shape[:2]
-    check_fits_network(paths.content_image, width, height, model)
+    source = upright_size(paths.content_image)  # for an exact max_size in the advice
+    check_fits_network(paths.content_image, width, height, model, source)
     if model.weights not in WEIGHTS_CHOICES:
         check_weights_file(model.network, model.weights)
     optimizer = settings.optimizer

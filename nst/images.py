@@ -232,6 +232,15 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def upright_size(path: Path) -> tuple[int, int]:
+    """(width, height) of the image at `path` as `load_image` gives it (EXIF rotation
+    applied), read from its header without decoding the pixels."""
+    with Image.open(path) as image:
+        width, height = image.size
+        orientation = image.getexif().get(0x0112, 1)
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
 def fit_size(width: int, height: int, max_size: int) -> tuple[int, int]:
     """(width, height) scaled so that the longer side is `max_size`, aspect kept."""
     scale = max_size / max(width, height)

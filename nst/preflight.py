@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from dataclasses import fields
 from pathlib import Path
 
 from nst.images import ImageError, fit_size
@@ -31,6 +32,9 @@ PLOT_BYTES = 1 * MB  # four loss plots, generously
 # (1024x768, float32 network both ways): peak RSS 1.02 GB above Adam's, 54 vectors' worth.
 LBFGS_BYTES_PER_VALUE = 8 * 56
 MAX_SIZE_STEP = 32  # suggested sizes are multiples of this
+MAX_SIZE_LIMIT = next(  # the largest [image] max_size the settings accept
+    f.metadata["kind"].max for f in fields(ImageSettings) if f.name == "max_size"
+)
 
 
 class ResourceError(RuntimeError):
@@ -38,16 +42,23 @@ class ResourceError(RuntimeError):
     and what to change."""
 
 
-def check_fits_network(path: Path, width: int, height: int, model: ModelSettings) -> None:
-    """Refuse a (resized) content image too small for the poolings before the deepest layer."""
+def check_fits_network(
+    path: Path,
+    width: int,
+    height: int,
+    model: ModelSettings,
+    source: tuple[int, int] | None = None,
+) -> None:
+    """Refuse a (resized) content image too small for the poolings before the deepest layer;
+    `source`, the image's own (width, height), makes the suggested max_size exact."""
     layers = (*model.content_layers, *model.style_layers)
     side = min_input_side(model.network, layers)
     if min(width, height) >= side:
         return
-    needed = math.ceil(side * max(width, height) / min(width, height))
+    needed = smallest_max_size(source, side) if source else size_for_short_side(width, height, side)
     fix = (
         f"raise [image] max_size to at least {needed}"
-        if needed <= 8192
+        if needed is not None and needed <= MAX_SIZE_LIMIT
         else "crop it to a less extreme aspect ratio"
     )
     raise ImageError(
@@ -56,6 +67,27 @@ def check_fits_network(path: Path, width: int, height: int, model: ModelSettings
         f"least {side} pixels (the network halves it at each pooling); {fix}, or use "
         f"shallower layers"
     )
+
+
+def smallest_max_size(source: tuple[int, int], side: int) -> int | None:
+    """The smallest max_size the settings accept at which an image of `source` (width,
+    height) keeps `side` pixels on its shorter side after resizing; None if none does."""
+    return next(
+        (size for size in range(1, MAX_SIZE_LIMIT + 1) if min(fit_size(*source, size)) >= side),
+        None,
+    )
+
+
+def size_for_short_side(width: int, height: int, side: int) -> int | None:
+    """The smallest max_size at which an image now resized to width x height (longer side =
+    max_size, shorter side rounded) keeps `side` pixels on its shorter side; None when the
+    rounding hides its true aspect (a 1-pixel side). The original's shorter side was at least
+    (short - 0.5) / long of the longer, so the size is computed from that, then verified."""
+    long, short = max(width, height), min(width, height)
+    if short < 2:
+        return None
+    size = math.ceil(side * long / (short - 0.5))
+    return size
 
 
 def output_bytes(
