@@ -290,7 +290,9 @@ class ImageSettings:
         Number(float, min=0, max=1),
         "with init = noise: share of noise in the blend",
     )
-    seed: int = setting(0, Number(int, min=0), "random seed (noise, random weights)")
+    seed: int = setting(  # NumPy's generators take seeds below 2**32
+        0, Number(int, min=0, max=2**32 - 1), "random seed (noise, random weights)"
+    )
     scales: int = setting(
         1, Number(int, min=1, max=8), "coarse-to-fine: number of image sizes (1 = off)"
     )
