@@ -64,7 +64,7 @@ def measure(size: int, iterations: int, extra: tuple[str, ...], results: Path) -
         text=True,
         env={"NST_NO_PRELOAD": "1", "PATH": "/usr/bin:/bin"},
     )
-    line = next(l for l in done.stderr.splitlines() if l.startswith("NST_MEMORY "))
+    line = next(x for x in done.stderr.splitlines() if x.startswith("NST_MEMORY "))
     peak = json.loads(line.split(" ", 1)[1])
     return {
         "rss": peak["VmHWM"] * 1024,
