@@ -41,36 +41,45 @@ def overrides_of(args: argparse.Namespace) -> tuple[str, ...]:
     return (*args.set, *(["output.show_viewer=false"] if args.no_viewer else []))
 
 
-def run(args: argparse.Namespace, sweep_point: tuple[str, ...]) -> int:
-    """One run (checks, optimisation, run folder: see nst.app); returns the exit status."""
+# nst's modules are imported where first needed: `--help` answers at once, and nothing is
+# loaded before the allocator re-exec below.
+
+
+def run_once(settings):
+    """One run with a progress bar (see nst.app.run); its Outcome."""
     from nst.app import run
+    from nst.progress import ProgressBar
+
+    return run(settings, watcher=ProgressBar())
+
+
+def single(args: argparse.Namespace) -> int:
+    """One run, then the viewer; the exit status is the optimisation's."""
     from nst.settings import load_settings
+    from nst.viewer import after_run
 
-    settings = load_settings(args.config, (*overrides_of(args), *sweep_point))
-    outcome = run(settings)
+    settings = load_settings(args.config, overrides_of(args))
+    outcome = run_once(settings)
     if outcome.run_dir is not None:
-        from nst.viewer import after_run
-
-        # The exit status is the optimisation's: nothing the viewer does can change it. An
-        # interrupted or failed run gets its animation but no window.
-        show = settings.output.show_viewer and outcome.status == 0
-        after_run(outcome.run_dir, settings.output.animation, show)
+        # Nothing the viewer does can change the status; an interrupted or failed run gets
+        # no window.
+        after_run(outcome.run_dir, settings.output.show_viewer and outcome.status == 0)
     return outcome.status
 
 
-def main(argv: list[str] | None = None, sweep_point: tuple[str, ...] = ()) -> int:
-    """One run; or, with --sweep, one run per grid point (`sweep_point`: its overrides)."""
+def main(argv: list[str] | None = None) -> int:
+    """One run; or, with --sweep, one run per grid point and a contact sheet."""
     args = parse_args(argv)
-    from nst.app import guarded  # errors -> one line and an exit status (see README)
+    from nst.exits import guarded  # errors -> one line and an exit status (see README)
 
-    if args.sweep and not sweep_point:
+    if args.sweep:
         from nst.sweep import run_sweep
 
-        def sweep() -> int:
-            return run_sweep(args.config, overrides_of(args), args.sweep, lambda p: main(argv, p))
-
-        return guarded(sweep, debug=args.debug)
-    return guarded(lambda: run(args, sweep_point), debug=args.debug)
+        return guarded(
+            lambda: run_sweep(args.config, overrides_of(args), args.sweep, run_once),
+            debug=args.debug,
+        )
+    return guarded(lambda: single(args), debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ bfloat16's rounding can neither help nor hurt it; the time spent judging is not 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ ROW = ("step", "elapsed_s", "content", "style", "total")
 def reference_run(extractor, content, style, model, loss, steps: int, out_dir: Path) -> dict:
     """The tutorial's Adam on our objective for `steps` steps; writes rows and the image."""
     start = time.perf_counter()
-    targets = compute_targets(extractor, content, style, model, loss)
+    targets = compute_targets(extractor, content, (style,), model, loss)
     objective = make_objective(extractor, model.content_layers, model.style_layers)
     step, image = make_reference_step(objective, targets)(content)
     evaluate = tf.function(objective)
@@ -35,8 +36,9 @@ def reference_run(extractor, content, style, model, loss, steps: int, out_dir: P
         writer = csv.writer(file)
         writer.writerow(ROW)
         for i in range(steps + 1):
-            losses = (step(image) if i < steps else evaluate(image * 255.0, targets)).numpy()
-            row = (i, time.perf_counter() - start, *map(float, losses[[0, 1, 3]]))
+            losses = step(image) if i < steps else evaluate(image * 255.0, targets)
+            chosen = (losses.content, losses.style, losses.total)
+            row = (i, time.perf_counter() - start, *map(float, chosen))
             rows.append(row)
             writer.writerow([f"{v:.9g}" for v in row])
             file.flush()
@@ -79,12 +81,12 @@ def strategies(coarse: int) -> dict[str, tuple[str, ...]]:
 def make_judge(extractor, content, style, model, loss):
     """A function image -> (content, style): the paper's losses of `extractor`, against the
     targets of `content` and `style`."""
-    targets = compute_targets(extractor, content, style, model, loss)
+    targets = compute_targets(extractor, content, (style,), model, loss)
     evaluate = tf.function(make_objective(extractor, model.content_layers, model.style_layers))
 
     def judge(image: np.ndarray) -> tuple[float, float]:
-        losses = evaluate(tf.constant(image[None]), targets).numpy()
-        return float(losses[0]), float(losses[1])
+        losses = evaluate(tf.constant(image[None]), targets)
+        return float(losses.content), float(losses.style)
 
     return judge
 
@@ -111,17 +113,18 @@ def time_to_bar(records, judge, bar: dict, full_scale: int):
 def quality(args, weights: Path | None, images_dir: Path | None) -> list[tuple]:
     """Wall time of each strategy to reach the reference's style loss (content within 10 %)."""
     from bench.steps import test_images
-    from nst.app import network_settings
-    from nst.features import build_feature_extractor
+    from nst.app import build_extractor
+    from nst.features import build_feature_extractor, compute_dtype
     from nst.optimize import stylize
     from nst.settings import load_settings
+    from nst.styles import Inputs
 
     network = ("model.network=vgg16", f"model.weights={weights or 'random'}")
     float32 = load_settings(None, (*network, "model.precision=float32"))
-    extractors = {float32.model: build_feature_extractor(float32.model)}
+    reference_extractor = build_feature_extractor(float32.model)
+    extractors = {"float32": reference_extractor}  # by arithmetic: one network for each
     content, style = test_images(args.size, images_dir)
     out = Path(args.out) / f"quality_{args.size}"
-    reference_extractor = extractors[float32.model]
     if args.reference_csv:
         reference = read_reference(args.reference_csv)
     else:
@@ -148,19 +151,13 @@ def quality(args, weights: Path | None, images_dir: Path | None) -> list[tuple]:
     ]
     for name, overrides in strategies(max(1, args.budget // 4)).items():
         run = load_settings(None, (*network, f"optimizer.iterations={args.budget}", *overrides))
-        model = network_settings(run)
-        if model not in extractors:
-            extractors[model] = build_feature_extractor(model)
-        records = stylize(
-            extractors[model],
-            content,
-            style,
-            model,
-            run.loss,
-            run.optimizer,
-            run.image,
-            save_every=args.check_every,
+        run = dataclasses.replace(
+            run, output=dataclasses.replace(run.output, save_every=args.check_every)
         )
+        dtype = compute_dtype(run.model.precision, run.optimizer.name)
+        if dtype not in extractors:
+            extractors[dtype] = build_extractor(run)
+        records = stylize(extractors[dtype], Inputs(content, (style,), content), run)
         seconds, record, steps = time_to_bar(records, judge, reference, run.image.scales)
         if seconds is not None:
             note = f"{steps} steps in all, {record.iteration} at full size"

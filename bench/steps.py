@@ -46,7 +46,7 @@ def our_step(size: int, network: str, weights: str, images_dir: Path | None, pre
     settings = load_settings(None, (*model, f"model.precision={precision}"))
     extractor = build_feature_extractor(settings.model)
     content, style = test_images(size, images_dir)
-    targets = compute_targets(extractor, content, style, settings.model, settings.loss)
+    targets = compute_targets(extractor, content, (style,), settings.model, settings.loss)
     objective = make_objective(
         extractor, settings.model.content_layers, settings.model.style_layers
     )
@@ -55,7 +55,7 @@ def our_step(size: int, network: str, weights: str, images_dir: Path | None, pre
     adam = keras.optimizers.Adam(o.learning_rate, o.beta_1, o.beta_2, o.epsilon)
     adam.build([generated])
     step = make_step(objective, adam)
-    return lambda: [t.numpy() for t in step(generated, targets)], extractor
+    return lambda: tf.nest.map_structure(lambda t: t.numpy(), step(generated, targets)), extractor
 
 
 def tutorial_step(size: int, weights: str, images_dir: Path | None):

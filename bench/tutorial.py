@@ -88,8 +88,8 @@ def make_tutorial_step(extract, content_image: np.ndarray, style_image: np.ndarr
 def make_reference_step(objective, targets):
     """The tutorial's optimiser (Adam 0.02 / 0.99 / 0.1 on a [0, 1] image, clip) on our objective.
 
-    Returns (step, image variable); step returns our [content, style, tv, total] of the image
-    before its update, like nst.optimize's step.
+    Returns (step, image variable); step returns our Losses of the image before its update,
+    like nst.optimize's step.
     """
     opt = keras.optimizers.Adam(**ADAM)
 
@@ -101,8 +101,7 @@ def make_reference_step(objective, targets):
         def step(image):
             with tf.GradientTape() as tape:
                 losses = objective(image * 255.0, targets)
-                total = losses[3]
-            grad = tape.gradient(total, image)
+            grad = tape.gradient(losses.total, image)
             opt.apply_gradients([(grad, image)])
             image.assign(tf.clip_by_value(image, 0.0, 1.0))
             return losses

@@ -48,12 +48,12 @@ def match_luminance(style_luma: np.ndarray, content_luma: np.ndarray) -> np.ndar
     return (style_luma - style_luma.mean()) * spread + content_luma.mean()
 
 
-def with_chroma(image: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """The luminance of `image` with the chroma (I, Q) of `colours`, as RGB, not clipped.
+def with_chroma(image: np.ndarray, colors: np.ndarray) -> np.ndarray:
+    """The luminance of `image` with the chroma (I, Q) of `colors`, as RGB, not clipped.
 
     The last step of luminance-only transfer: the stylised luminance, the photo's colours.
     """
-    yiq = rgb_to_yiq(colours)
+    yiq = rgb_to_yiq(colors)
     yiq[..., 0] = luminance(image)
     return yiq_to_rgb(yiq)
 

@@ -1,7 +1,7 @@
 """The feature extractor: a frozen VGG cut at the deepest layer the losses need.
 
 Input contract: a float32 batch (1, height, width, 3), RGB, pixel values 0..255 (any size of
-at least 32 px a side). The network's own `preprocess_input` (RGB->BGR, ImageNet mean
+at least networks.MIN_SIDE px a side). The network's own `preprocess_input` (RGB->BGR, ImageNet mean
 subtracted) is the model's first layer, so callers and the optimised image stay in pixels.
 Output: a dict from Keras layer name (e.g. `block4_conv2`) to that layer's activations.
 """
@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import keras
+import tensorflow as tf
 
 from nst.networks import WeightsError, check_weights_file  # no TensorFlow needed there
 from nst.settings import ModelSettings
@@ -37,14 +38,19 @@ def native_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
-def compute_dtype(precision: str) -> str:
-    """The convolutions' arithmetic for [model] precision (auto: bfloat16 where native)."""
-    if precision == "auto":
-        import tensorflow as tf
+def compute_dtype(precision: str, optimizer: str = "adam") -> str:
+    """The convolutions' arithmetic for [model] precision and [optimizer] name.
 
-        on_cpu = not tf.config.list_physical_devices("GPU")
-        return "bfloat16" if on_cpu and native_bfloat16() else "float32"
-    return precision
+    auto: bfloat16 for Adam where the CPU computes it natively, else float32; always float32
+    for L-BFGS, whose line search compares objective values that bfloat16's rounding noise
+    drowns (README: Precision). An explicit float32 or bfloat16 is kept.
+    """
+    if precision != "auto":
+        return precision
+    if optimizer == "lbfgs":
+        return "float32"
+    on_cpu = not tf.config.list_physical_devices("GPU")
+    return "bfloat16" if on_cpu and native_bfloat16() else "float32"
 
 
 def _in_bfloat16(layer: keras.layers.Layer) -> keras.layers.Layer:
@@ -57,16 +63,18 @@ def _in_bfloat16(layer: keras.layers.Layer) -> keras.layers.Layer:
     return copy
 
 
-def build_feature_extractor(model: ModelSettings, seed: int = 0) -> keras.Model:
+def build_feature_extractor(
+    model: ModelSettings, seed: int = 0, optimizer: str = "adam"
+) -> keras.Model:
     """A frozen multi-output model: pixels in, {layer name: features} out (see module doc).
 
-    With bfloat16 arithmetic the convolutions run about twice as fast on CPUs with native
-    bf16 (oneDNN); the features come out as float32, so the losses stay in float32.
+    Its arithmetic is `compute_dtype(model.precision, optimizer)`; with bfloat16 the features
+    still come out as float32, so the losses stay in float32.
     """
     constructor, preprocess_input = APPLICATIONS[model.network]
     base = _load_network(constructor, model.network, model.weights, seed)
     wanted = set(model.content_layers) | set(model.style_layers)
-    bfloat16 = compute_dtype(model.precision) == "bfloat16"
+    bfloat16 = compute_dtype(model.precision, optimizer) == "bfloat16"
 
     image = keras.Input(shape=(None, None, 3), name="image")
     x = keras.layers.Lambda(preprocess_input, name="preprocess")(image)

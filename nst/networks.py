@@ -6,6 +6,9 @@ Layer names are Keras' (`block4_conv2` is the paper's conv4_2), in the network's
 from pathlib import Path
 
 NETWORKS = ("vgg19", "vgg16")
+# Both VGGs pool five times by 2: from 2**5 px a side every layer keeps at least one position.
+# The layers a run uses may need less (see min_input_side); no image side goes below this.
+MIN_SIDE = 2**5
 
 
 class WeightsError(RuntimeError):

@@ -1,8 +1,8 @@
 """The optimisation: targets computed once per scale, a small `tf.function` step, loops that yield.
 
-The loops do no IO: they yield a `Progress` record per iteration and the caller writes
-files, bars and plots. At each scale, record i describes the image after i updates (Adam) or
-the i-th point whose loss L-BFGS evaluated; record 0 is the start, the last one the result.
+The loops do no IO: they yield a `Record` per iteration and the caller writes files, bars
+and plots. At each scale, record i describes the image after i updates (Adam) or the i-th
+point whose loss L-BFGS evaluated; record 0 is the start, the last one the result.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import keras
@@ -29,30 +28,10 @@ from nst.losses import (
     style_layer_loss,
     tv_loss,
 )
-from nst.scales import scale_budgets, scale_sizes, scaled_styles
-from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings
-
-LOSS_NAMES = ("content", "style", "tv", "total")
-
-
-@dataclass(frozen=True)
-class Progress:
-    iteration: int
-    content: float  # the paper's L_content (unweighted)
-    style: float  # the paper's L_style = Σ w_l E_l (unweighted)
-    tv: float  # total variation, see losses.tv_loss
-    total: float  # the objective actually minimised (see Targets)
-    elapsed_s: float  # since the start of `stylize`, targets and tracing included
-    image: np.ndarray | None = None  # float32 (height, width, 3) pixels, when an iterate is due
-    scale: int = 1  # coarse-to-fine: 1 is the smallest size, [image] scales the full size
-
-
-class Diverged(ArithmeticError):
-    """The objective or its gradient stopped being finite; the image was left as it was."""
-
-    def __init__(self, record: Progress):
-        super().__init__(f"non-finite loss at iteration {record.iteration}")
-        self.record = record  # its image: the last finite one, from before the failed step
+from nst.records import Diverged, Losses, Record
+from nst.scales import run_plan, scaled_styles
+from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings, Settings
+from nst.styles import Inputs
 
 
 class Targets(NamedTuple):
@@ -79,10 +58,9 @@ def compute_targets(
 ) -> Targets:
     """The content features and style Gram matrices the generated image is pulled towards.
 
-    The generated image has the content image's size; the style images (one array, or a tuple
-    with one per [loss] style_blend_weights) may have any size.
+    The generated image has the content image's size; the style images (one per [loss]
+    style_blend_weights) may have any size.
     """
-    style_images = (style_images,) if isinstance(style_images, np.ndarray) else style_images
     # In a graph, as the loop runs it: with bfloat16 convolutions eager execution rounds
     # differently, and the content loss of the content image itself would not be 0.
     features = tf.function(extractor)
@@ -129,9 +107,9 @@ def style_targets(
 
 
 def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: tuple):
-    """A function (image batch, Targets) -> [content, style, tv, total] as one tensor."""
+    """A function (image batch, Targets) -> Losses of scalar tensors."""
 
-    def objective(image: tf.Tensor, targets: Targets) -> tf.Tensor:
+    def objective(image: tf.Tensor, targets: Targets) -> Losses:
         features = extractor(image)
         content_terms = [
             content_loss(features[name], p)
@@ -159,7 +137,7 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
             * tf.reduce_sum(targets.layer_weights * relative(style_terms, targets.style_at_zero))
             + tv_weight * tv
         )
-        return tf.stack([content, style, tv, total])
+        return Losses(content, style, tv, total)
 
     return objective
 
@@ -169,11 +147,10 @@ def make_step(objective, optimizer: keras.optimizers.Optimizer):
     whether the update was finite. A non-finite one is undone, so the image stays usable."""
 
     @tf.function
-    def step(generated: tf.Variable, targets: Targets) -> tuple[tf.Tensor, tf.Tensor]:
+    def step(generated: tf.Variable, targets: Targets) -> tuple[Losses, tf.Tensor]:
         with tf.GradientTape() as tape:
             losses = objective(generated, targets)
-            total = losses[3]  # indexed inside the tape, or the gradient is lost
-        gradient = tape.gradient(total, generated)
+        gradient = tape.gradient(losses.total, generated)
         before = generated.read_value()  # a snapshot: TF copies on the write below
         optimizer.apply_gradients([(gradient, generated)])
         after = tf.clip_by_value(generated, 0.0, 255.0)  # keep valid pixels
@@ -187,17 +164,20 @@ def make_step(objective, optimizer: keras.optimizers.Optimizer):
 
 
 def make_value_and_gradient(objective):
-    """(image batch, Targets) -> (losses [content, style, tv, total], d total / d image)."""
+    """(image batch, Targets) -> (Losses, d total / d image)."""
 
     @tf.function
     def value_and_gradient(image: tf.Tensor, targets: Targets):
         with tf.GradientTape() as tape:
             tape.watch(image)
             losses = objective(image, targets)
-            total = losses[3]
-        return losses, tape.gradient(total, image)
+        return losses, tape.gradient(losses.total, image)
 
     return value_and_gradient
+
+
+def _numbers(losses: Losses) -> Losses:
+    return Losses(*(float(t) for t in losses))
 
 
 def initial_image(
@@ -214,7 +194,15 @@ def initial_image(
     return content_image.copy()
 
 
-Clock = Callable[[], float]  # seconds since the start of `stylize`
+@dataclasses.dataclass(frozen=True)
+class ScaleRun:
+    """What the loop at one scale needs besides the objective and the start."""
+
+    number: int  # 1 is the smallest scale
+    budget: int  # Adam steps or L-BFGS evaluations
+    save_every: int
+    clock: Callable[[], float]  # seconds since the start of `stylize`
+    stop_requested: Callable[[], bool]
 
 
 def adam_records(
@@ -223,16 +211,12 @@ def adam_records(
     targets: Targets,
     start: np.ndarray,
     optimizer: OptimizerSettings,
-    iterations: int,
-    save_every: int,
-    clock: Clock,
-    scale: int,
-    stop_requested: Callable[[], bool],
-) -> Iterator[Progress]:
-    """`iterations` Adam steps from `start`; a record per step and one for the result.
+    run: ScaleRun,
+) -> Iterator[Record]:
+    """`run.budget` Adam steps from `start`; a record per step and one for the result.
 
-    Stops early once `stop_requested()`; a non-finite step yields its record (with the last
-    finite image) and raises `Diverged`.
+    Stops early once `run.stop_requested()`; a non-finite step yields its record (with the
+    last finite image) and raises `Diverged`.
     """
     generated = tf.Variable(start[None])
     adam = keras.optimizers.Adam(
@@ -243,18 +227,19 @@ def adam_records(
     )
     adam.build([generated])
     step = make_step(objective, adam)
-    for iteration in range(iterations + 1):
-        last = iteration == iterations or stop_requested()
-        due = last or iteration % save_every == 0
+    for iteration in range(run.budget + 1):
+        last = iteration == run.budget or run.stop_requested()
+        due = last or iteration % run.save_every == 0
         snapshot = generated[0].numpy() if due else None  # the image only when due
         if last:
-            losses = evaluate(generated, targets).numpy()
+            losses = _numbers(evaluate(generated, targets))
             finite = bool(np.isfinite(losses).all())
         else:
-            losses, finite = (t.numpy() for t in step(generated, targets))
+            losses, finite = step(generated, targets)
+            losses, finite = _numbers(losses), bool(finite)
         if not finite and snapshot is None:
             snapshot = generated[0].numpy()  # unchanged: the failed update was undone
-        record = Progress(iteration, *map(float, losses), clock(), snapshot, scale)
+        record = Record.of(iteration, losses, run.clock(), snapshot, run.number)
         yield record
         if not finite:
             raise Diverged(record)
@@ -266,98 +251,96 @@ class _Stop(Exception):
     """Ends SciPy's loop from inside: budget spent, stop requested, or the consumer left."""
 
 
-def lbfgs_records(
-    objective,
-    evaluate,
-    targets: Targets,
-    start: np.ndarray,
-    evaluations: int,
-    save_every: int,
-    clock: Clock,
-    scale: int,
-    stop_requested: Callable[[], bool] = lambda: False,
-) -> Iterator[Progress]:
-    """L-BFGS-B in pixel bounds [0, 255] for `evaluations` loss+gradient evaluations.
+class _LbfgsSearch:
+    """SciPy's L-BFGS-B in a worker thread, in lock-step with `lbfgs_records`: SciPy drives
+    its loop by callbacks, so a thread is what lets one `minimize` call (and its curvature
+    history) last the whole budget while each evaluation's record streams out as it comes."""
 
-    SciPy drives its loop by callbacks; it runs in a worker thread, in lock-step with this
-    generator (each evaluation waits for the consumer), so one `minimize` call keeps its
-    curvature history for the whole budget, and closing the generator stops it.
-    Record i is the i-th evaluated point (line-search trials included); the last record is
-    the last point L-BFGS accepted, evaluated once more. Stops early once `stop_requested()`;
-    a non-finite loss or gradient yields its record, with the last accepted image, and raises
-    `Diverged`.
-    """
-    value_and_gradient = make_value_and_gradient(objective)
-    shape = (1, *start.shape)
-    results: queue.Queue = queue.Queue()  # worker -> generator: records, then None or error
-    go_ahead: queue.Queue = queue.Queue()  # generator -> worker: True to go on, False to stop
-    accepted = [start.astype(np.float64).ravel()]
-    evaluated: list[int] = []
+    def __init__(self, value_and_gradient, targets: Targets, start: np.ndarray, run: ScaleRun):
+        self.value_and_gradient, self.targets, self.run = value_and_gradient, targets, run
+        self.shape = start.shape
+        self.results: queue.Queue = queue.Queue()  # -> consumer: records, then None or error
+        self.go_ahead: queue.Queue = queue.Queue()  # <- consumer: True to go on, False to stop
+        self.accepted = start.astype(np.float64).ravel()
+        self.evaluated = 0
+        self.thread = threading.Thread(target=self.work, name="lbfgs", daemon=True)
 
-    def accepted_image() -> np.ndarray:
-        return accepted[0].reshape(start.shape).astype(np.float32)
+    def accepted_image(self) -> np.ndarray:
+        return self.accepted.reshape(self.shape).astype(np.float32)
 
-    def loss_and_gradient(x: np.ndarray) -> tuple[float, np.ndarray]:
-        iteration = len(evaluated)
-        if iteration == evaluations:
+    def loss_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        iteration = self.evaluated
+        if iteration == self.run.budget:
             raise _Stop
-        image = tf.constant(x.reshape(shape), tf.float32)  # float64 only on SciPy's side
-        losses, gradient = value_and_gradient(image, targets)
-        losses, gradient = losses.numpy(), gradient.numpy()
-        evaluated.append(iteration)
+        image = tf.constant(x.reshape((1, *self.shape)), tf.float32)  # float64 in SciPy only
+        losses, gradient = self.value_and_gradient(image, self.targets)
+        losses, gradient = _numbers(losses), gradient.numpy()
+        self.evaluated += 1
         finite = bool(np.isfinite(losses).all() and np.isfinite(gradient).all())
-        due = iteration % save_every == 0
-        snapshot = x.reshape(start.shape).astype(np.float32) if due and finite else None
-        record = Progress(iteration, *map(float, losses), clock(), snapshot, scale)
+        due = iteration % self.run.save_every == 0
+        snapshot = x.reshape(self.shape).astype(np.float32) if due and finite else None
+        record = Record.of(iteration, losses, self.run.clock(), snapshot, self.run.number)
         if not finite:
-            results.put(Diverged(dataclasses.replace(record, image=accepted_image())))
+            self.results.put(Diverged(dataclasses.replace(record, image=self.accepted_image())))
             raise _Stop
-        results.put(record)
-        if not go_ahead.get():
+        self.results.put(record)
+        if not self.go_ahead.get():
             raise _Stop
-        return float(losses[3]), gradient.astype(np.float64).ravel()
+        return losses.total, gradient.astype(np.float64).ravel()
 
-    def keep(intermediate_result) -> None:
-        accepted[0] = intermediate_result.x.copy()
+    def keep(self, intermediate_result) -> None:
+        self.accepted = intermediate_result.x.copy()
 
-    def work() -> None:
+    def work(self) -> None:
+        budget = self.run.budget
         try:
             result = minimize(
-                loss_and_gradient,
-                accepted[0],
+                self.loss_and_gradient,
+                self.accepted,
                 jac=True,
                 method="L-BFGS-B",
                 bounds=Bounds(0.0, 255.0),
-                callback=keep,
+                callback=self.keep,
                 # Only the budget ends the run: SciPy's tolerances (ftol, gtol) are absolute
                 # in parts and would stop at once where α/β make the objective small.
-                options={"maxfun": evaluations, "maxiter": evaluations, "ftol": 0, "gtol": 0},
+                options={"maxfun": budget, "maxiter": budget, "ftol": 0, "gtol": 0},
             )
-            accepted[0] = result.x
+            self.accepted = result.x
         except _Stop:
             pass
         except BaseException as error:  # handed to the consumer, raised there
-            results.put(error)
+            self.results.put(error)
             return
-        results.put(None)
+        self.results.put(None)
 
-    worker = threading.Thread(target=work, name="lbfgs", daemon=True)
-    worker.start()
+
+def lbfgs_records(
+    objective, evaluate, targets: Targets, start: np.ndarray, run: ScaleRun
+) -> Iterator[Record]:
+    """L-BFGS-B in pixel bounds [0, 255] for `run.budget` loss+gradient evaluations.
+
+    Record i is the i-th evaluated point (line-search trials included); the last record is
+    the last point L-BFGS accepted, evaluated once more. Stops early once
+    `run.stop_requested()`, and when the consumer closes the generator; a non-finite loss or
+    gradient yields its record, with the last accepted image, and raises `Diverged`.
+    """
+    search = _LbfgsSearch(make_value_and_gradient(objective), targets, start, run)
+    search.thread.start()
     try:
-        while (item := results.get()) is not None:
+        while (item := search.results.get()) is not None:
             if isinstance(item, Diverged):
                 yield item.record
                 raise item
             if isinstance(item, BaseException):
                 raise item
             yield item
-            go_ahead.put(not stop_requested())
+            search.go_ahead.put(not run.stop_requested())
     finally:
-        go_ahead.put(False)  # unblocks a waiting worker if the consumer left early
-        worker.join()
-    final = accepted_image()
-    losses = evaluate(tf.constant(final[None]), targets).numpy()
-    record = Progress(len(evaluated), *map(float, losses), clock(), final, scale)
+        search.go_ahead.put(False)  # unblocks a waiting worker if the consumer left early
+        search.thread.join()
+    final = search.accepted_image()
+    losses = _numbers(evaluate(tf.constant(final[None]), targets))
+    record = Record.of(search.evaluated, losses, run.clock(), final, run.number)
     yield record
     if not np.isfinite(losses).all():
         raise Diverged(record)
@@ -365,23 +348,18 @@ def lbfgs_records(
 
 def stylize(
     extractor: keras.Model,
-    content_image: np.ndarray,
-    style_images: tuple,
-    model: ModelSettings,
-    loss: LossSettings,
-    optimizer: OptimizerSettings,
-    image: ImageSettings,
-    save_every: int,
+    inputs: Inputs,
+    settings: Settings,
+    *,
     stop_requested: Callable[[], bool] = lambda: False,
-) -> Iterator[Progress]:
-    """Optimise an image; yield a Progress per iteration, with the image every `save_every`.
+) -> Iterator[Record]:
+    """Optimise an image; yield a Record per iteration, with the image every `save_every`.
 
-    The last record of each scale always has the image: after its iterations, or early once
+    The last record of each scale always has the image: after its budget, or early once
     `stop_requested()` is true (checked before each step; then no further scale runs). A
     non-finite loss or update yields that iteration's record, with the last finite image,
-    and then raises `Diverged`. The images are float32 (height, width, 3) pixels 0..255;
-    the result has the content image's shape, the style images (one per [loss]
-    style_blend_weights) any shape. With [image] scales > 1 the smaller scales come first,
+    and then raises `Diverged`. Images are float32 (height, width, 3) pixels 0..255; the
+    result has the content image's shape. The scales of the run plan come smallest first,
     each starting from the previous result resized; targets are recomputed at every scale.
     """
     started = time.perf_counter()
@@ -389,30 +367,26 @@ def stylize(
     def clock() -> float:
         return time.perf_counter() - started
 
-    style_images = (style_images,) if isinstance(style_images, np.ndarray) else style_images
-    height, width = content_image.shape[:2]
-    sizes = scale_sizes(height, width, image.scales, image.scale_factor)
-    budgets = scale_budgets(optimizer, len(sizes))
+    model, optimizer = settings.model, settings.optimizer
+    height, width = inputs.content.shape[:2]
     objective = make_objective(extractor, model.content_layers, model.style_layers)
     evaluate = tf.function(objective)  # the last record of a scale needs losses only
     current = None
-    for scale, ((h, w), budget) in enumerate(zip(sizes, budgets, strict=True), start=1):
-        content = resize(content_image, w, h)
-        styles = scaled_styles(style_images, width / w)
+    for number, (h, w, budget) in enumerate(
+        run_plan(height, width, settings.image, optimizer), start=1
+    ):
+        content = resize(inputs.content, w, h)
+        styles = scaled_styles(inputs.styles, width / w)
         if current is None:
-            start = initial_image(content, styles[0], image)
+            start = initial_image(content, styles[0], settings.image)
         else:
             start = resize(current, w, h)
-        targets = compute_targets(extractor, content, styles, model, loss)
-        run = (evaluate, targets, start)
+        targets = compute_targets(extractor, content, styles, model, settings.loss)
+        scale = ScaleRun(number, budget, settings.output.save_every, clock, stop_requested)
         if optimizer.name == "lbfgs":
-            records = lbfgs_records(
-                objective, *run, budget, save_every, clock, scale, stop_requested
-            )
+            records = lbfgs_records(objective, evaluate, targets, start, scale)
         else:
-            records = adam_records(
-                objective, *run, optimizer, budget, save_every, clock, scale, stop_requested
-            )
+            records = adam_records(objective, evaluate, targets, start, optimizer, scale)
         for record in records:
             current = record.image if record.image is not None else current
             yield record

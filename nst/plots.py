@@ -10,8 +10,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only: never needs a display
 import matplotlib.pyplot as plt
 
-from nst.optimize import Progress
-from nst.outputs import write_bytes_atomic
+from nst.records import Record
+from nst.runfolder import write_bytes_atomic
 
 PLOTTED = {
     "content": "content loss (paper's ½ Σ (F − P)²)",
@@ -37,7 +37,7 @@ def _draw(ax, iterations: list[int], values: list[float], label: str) -> None:
     ax.grid(True, which="both", alpha=0.3)
 
 
-def steps_so_far(records: list[Progress]) -> list[int]:
+def steps_so_far(records: list[Record]) -> list[int]:
     """The x axis: iterations counted on across coarse-to-fine scales (each restarts at 0)."""
     steps, offset, previous = [], 0, None
     for r in records:
@@ -48,7 +48,7 @@ def steps_so_far(records: list[Progress]) -> list[int]:
     return steps
 
 
-def plot_losses(records: list[Progress], plots_dir: Path) -> None:
+def plot_losses(records: list[Record], plots_dir: Path) -> None:
     """content_loss.png, style_loss.png, total_loss.png and losses.png (all three) in plots_dir."""
     iterations = steps_so_far(records)
     series = {name: [getattr(r, name) for r in records] for name in PLOTTED}

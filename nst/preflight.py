@@ -10,13 +10,12 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from dataclasses import fields
 from pathlib import Path
 
 from nst.images import ImageError, fit_size
 from nst.networks import deepest_layer, layer_shapes, min_input_side, parameter_count
-from nst.scales import scale_budgets, scale_sizes
-from nst.settings import ImageSettings, ModelSettings, OptimizerSettings
+from nst.scales import run_plan
+from nst.settings import MAX_SIDE, ImageSettings, ModelSettings, OptimizerSettings
 
 MB = 1024**2
 # Memory model: the Python and TensorFlow runtime, the network's weights (loaded whole, then
@@ -32,9 +31,6 @@ PLOT_BYTES = 1 * MB  # four loss plots, generously
 # (1024x768, float32 network both ways): peak RSS 1.02 GB above Adam's, 54 vectors' worth.
 LBFGS_BYTES_PER_VALUE = 8 * 56
 MAX_SIZE_STEP = 32  # suggested sizes are multiples of this
-MAX_SIZE_LIMIT = next(  # the largest [image] max_size the settings accept
-    f.metadata["kind"].max for f in fields(ImageSettings) if f.name == "max_size"
-)
 
 
 class ResourceError(RuntimeError):
@@ -58,7 +54,7 @@ def check_fits_network(
     needed = smallest_max_size(source, side) if source else size_for_short_side(width, height, side)
     fix = (
         f"raise [image] max_size to at least {needed}"
-        if needed is not None and needed <= MAX_SIZE_LIMIT
+        if needed is not None and needed <= MAX_SIDE
         else "crop it to a less extreme aspect ratio"
     )
     raise ImageError(
@@ -73,7 +69,7 @@ def smallest_max_size(source: tuple[int, int], side: int) -> int | None:
     """The smallest max_size the settings accept at which an image of `source` (width,
     height) keeps `side` pixels on its shorter side after resizing; None if none does."""
     return next(
-        (size for size in range(1, MAX_SIZE_LIMIT + 1) if min(fit_size(*source, size)) >= side),
+        (size for size in range(1, MAX_SIDE + 1) if min(fit_size(*source, size)) >= side),
         None,
     )
 
@@ -95,9 +91,8 @@ def output_bytes(
 ) -> int:
     """An upper bound on what a run writes: every scale's iterates and final.png uncompressed,
     the log, the plots."""
-    sizes = scale_sizes(height, width, image.scales, image.scale_factor)
     total = PLOT_BYTES
-    for (h, w), iterations in zip(sizes, scale_budgets(optimizer, len(sizes)), strict=True):
+    for h, w, iterations in run_plan(height, width, image, optimizer):
         images = iterations // save_every + 3  # iteration 0, the last one, final.png
         total += images * (w * h * 3 + 4096) + 100 * (iterations + 1)
     return total

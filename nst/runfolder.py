@@ -1,7 +1,7 @@
-"""Where a run's files live and how they are written; light to import (no TensorFlow).
+"""A run folder: the name of every file in it, its creation, and atomic writes.
 
-`nst.outputs` writes a run with these names; the viewer reads it back with them, and
-imports only this module so that its window opens without loading TensorFlow.
+Light to import (no TensorFlow): the writers (nst.outputs, the sweep, the animation) and the
+readers (the viewer, the web studio) spell every file name through this module.
 """
 
 from __future__ import annotations
@@ -12,8 +12,12 @@ import re
 import time
 from pathlib import Path
 
-ITERATES = "iterates"
+CONFIG = "config.ini"  # the resolved settings: `python main.py --config` runs it again
+FINAL = "final.png"
 LOSSES_CSV = "losses.csv"
+ITERATES = "iterates"
+PLOTS = "plots"
+ANIMATION = "evolution.gif"
 _ITERATE_NAME = re.compile(r"iter_(\d+)\.png")
 # A file being written: .<name>.<writer's process id>.tmp (see write_bytes_atomic), and the
 # results folder's write probe (nst.preflight); older versions wrote .<name>.tmp.
@@ -50,6 +54,36 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         if isinstance(error, OSError):  # name the file meant (a failed write() names none)
             raise OSError(error.errno, error.strerror or str(error), str(path)) from error
         raise
+
+
+def create_run_dir(results_dir: Path, content_image: Path, style_images: tuple[Path, ...]) -> Path:
+    """A new folder results_dir/<YYYYmmdd-HHMMSS>-<content>-<style>[-N] with its iterates/ and
+    plots/; never reused. With several style images <style> is the first one's name and +K
+    for the K others, e.g. `starry+2`."""
+    style = _slug(Path(style_images[0]).stem)
+    style += f"+{len(style_images) - 1}" if len(style_images) > 1 else ""
+    run_dir = make_unique_dir(results_dir, f"{_slug(Path(content_image).stem)}-{style}")
+    (run_dir / ITERATES).mkdir()
+    (run_dir / PLOTS).mkdir()
+    return run_dir
+
+
+def make_unique_dir(parent: Path, name: str) -> Path:
+    """A new, empty folder parent/<YYYYmmdd-HHMMSS>-<name>[-N]; never reused."""
+    name = f"{time.strftime('%Y%m%d-%H%M%S')}-{name}"
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        folder = Path(parent) / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            folder.mkdir()  # fails if it exists: two runs in one second get -2, -3, ...
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"too many folders named {name} in {parent}")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:40] or "image"
 
 
 def temporary_name(path: Path) -> Path:

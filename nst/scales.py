@@ -1,14 +1,29 @@
-"""Coarse-to-fine: the size and the iteration budget of each scale (no TensorFlow, so that the
-checks before a run can count what every scale needs)."""
+"""Coarse-to-fine: the run plan, the size and iteration budget of each scale (no TensorFlow,
+so that the checks before a run can count what every scale needs)."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from nst.images import resize
-from nst.settings import OptimizerSettings
+from nst.networks import MIN_SIDE
+from nst.settings import ImageSettings, OptimizerSettings
 
-MIN_SIDE = 32  # no scale's image side goes below this
+
+class Scale(NamedTuple):
+    height: int
+    width: int
+    budget: int  # iterations (Adam steps, or L-BFGS evaluations) at this size
+
+
+def run_plan(height: int, width: int, image: ImageSettings, optimizer: OptimizerSettings):
+    """The scales of a run on a height x width content image, smallest first, the last one
+    the full size: what the optimisation does, the pre-flight checks count and the bar shows."""
+    sizes = scale_sizes(height, width, image.scales, image.scale_factor)
+    budgets = scale_budgets(optimizer, len(sizes))
+    return [Scale(h, w, budget) for (h, w), budget in zip(sizes, budgets, strict=True)]
 
 
 def scale_sizes(

@@ -18,7 +18,7 @@ import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from nst.networks import NETWORKS, conv_layer_names
+from nst.networks import MIN_SIDE, NETWORKS, conv_layer_names
 
 WEIGHTS_CHOICES = ("imagenet", "random")  # or a path to a Keras weights file
 POOLING_CHOICES = ("max", "avg")
@@ -27,6 +27,7 @@ INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
 PRESERVE_COLORS_CHOICES = ("none", "luminance", "histogram")
 STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
+MAX_SIDE = 8192  # the largest [image] max_size: beyond it no CPU has the memory
 FLOAT32_MAX = 3.4028234663852886e38
 BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
 BOOL_WORDS |= {"false": False, "no": False, "off": False, "0": False}
@@ -282,7 +283,7 @@ class OptimizerSettings:
 @dataclass(frozen=True)
 class ImageSettings:
     max_size: int = setting(
-        512, Number(int, min=32, max=8192), "longest side of the result, in pixels"
+        512, Number(int, min=MIN_SIDE, max=MAX_SIDE), "longest side of the result, in pixels"
     )
     init: str = setting("content", Choice(INIT_CHOICES), "starting image: content | noise | style")
     noise_ratio: float = setting(

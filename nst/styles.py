@@ -17,9 +17,8 @@ import numpy as np
 
 from nst.colors import grey, luminance, match_color_statistics, match_luminance, with_chroma
 from nst.images import ImageError, fit_size, load_image, resize
+from nst.networks import MIN_SIDE
 from nst.settings import ImageSettings, PathsSettings
-
-MIN_SIDE = 32  # the feature extractor's smallest input side (see nst.features)
 
 
 class Inputs(NamedTuple):
@@ -75,7 +74,7 @@ def restore_colors(records: Iterable, photo: np.ndarray, preserve_colors: str) -
     for record in records:
         if preserve_colors == "luminance" and record.image is not None:
             height, width = record.image.shape[:2]  # smaller at coarse-to-fine's first scales
-            colour = with_chroma(record.image, resize(photo, width, height))
-            colour = np.clip(colour, 0, 255).astype(np.float32)
-            record = dataclasses.replace(record, image=colour)
+            colored = with_chroma(record.image, resize(photo, width, height))
+            colored = np.clip(colored, 0, 255).astype(np.float32)
+            record = dataclasses.replace(record, image=colored)
         yield record

@@ -6,8 +6,8 @@ or by semicolons when the text has any (for values that are themselves lists, e.
 axis the sheet is one row; with two, the first axis gives the rows and the second the
 columns; with more, the first gives the rows and the others together the columns (one
 column per combination). Every run is a normal run folder inside the sweep's folder,
-made by the single-run path itself (`run_point`); the sweep adds `sweep.csv` and
-`contact_sheet.png`.
+made by the single-run function itself (`run_point`, nst.app.run with the command line's
+bar); the sweep adds `sweep.csv` and `contact_sheet.png`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import csv
 import difflib
 import io
 import itertools
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -24,7 +23,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from nst.settings import SECTIONS, FilePath, ListOf, Settings, SettingsError, load_settings
+from nst.contact_sheet import contact_sheet
+from nst.exits import say
+from nst.images import ImageError, load_image, to_uint8
+from nst.runfolder import FINAL, make_unique_dir, write_bytes_atomic
+from nst.settings import (
+    SECTIONS,
+    FilePath,
+    ListOf,
+    Settings,
+    SettingsError,
+    load_settings,
+    parse_override,
+)
 
 LIST_SEPARATOR = ";"  # separates sweep values instead of ',' when the text has any
 NOT_SWEEPABLE = {  # key -> why
@@ -51,14 +62,13 @@ def _kind(section: str, key: str):
 
 def parse_axis(text: str) -> Axis:
     """'section.key=v1,v2' (or 'v1;v2') -> Axis, each value checked by the key's own parser."""
-    name, sep, values = text.partition("=")
-    section, dot, key = name.strip().partition(".")
-    key = key.strip()
-    if not sep or not dot or not section or not key:
+    try:
+        section, key, values = parse_override(text)
+    except SettingsError:
         raise SettingsError(
             f"--sweep {text!r}: expected section.key=value1,value2,..., "
             f"e.g. loss.style_weight=1,10,100"
-        )
+        ) from None
     full = f"{section}.{key}"
     if section not in SECTIONS or key not in {f.name for f in fields(SECTIONS[section])}:
         known = [f"{s}.{f.name}" for s, cls in SECTIONS.items() for f in fields(cls)]
@@ -144,37 +154,30 @@ def run_sweep(
 ) -> int:
     """Check every point's settings, run them one by one, then write the index and the sheet.
 
-    `run_point(overrides)` is the single-run path: it makes one run folder in the
-    `paths.results_dir` it is given and returns the exit status.
+    `run_point(settings)` is the single-run function: it makes one run folder in the
+    settings' `paths.results_dir` and returns its Outcome (nst.app). The first run that does
+    not succeed ends the sweep; its status is the sweep's.
     """
-    try:
-        grid = parse_grid(texts)
-        points = grid.points()
-        settings = [load_settings(config, (*overrides, *point)) for _, _, point in points]
-    except SettingsError as error:
-        print(f"nst: error: {error}", file=sys.stderr)
-        return 2
-    from nst.outputs import make_unique_dir  # imports TensorFlow: not before the checks
-
+    grid = parse_grid(texts)
+    points = grid.points()
+    settings = [load_settings(config, (*overrides, *point)) for _, _, point in points]
     # results_dir cannot be swept: every point has the same one
     sweep_dir = make_unique_dir(
         settings[0].paths.results_dir, "sweep-" + "-".join(a.name for a in grid.axes)
     )
     print(f"nst: sweep of {len(points)} runs into {sweep_dir}")
+    inside = (f"paths.results_dir={sweep_dir}", "output.show_viewer=false")
     runs: dict[tuple[int, int], Path] = {}  # (row, column) -> run folder, for finished runs
     status = 0
     try:
         for number, (row, column, point) in enumerate(points, start=1):
             print(f"nst: sweep run {number}/{len(points)}: {' '.join(point)}")
-            before = set(sweep_dir.iterdir())
-            status = run_point(
-                (*point, f"paths.results_dir={sweep_dir}", "output.show_viewer=false")
-            )
+            outcome = run_point(load_settings(config, (*overrides, *point, *inside)))
+            status = outcome.status
             if status != 0:
-                print(f"nst: sweep stopped: run {number} failed", file=sys.stderr)
+                say(f"sweep stopped: run {number} failed")
                 break
-            # the run made exactly one new folder in the sweep's folder
-            (runs[row, column],) = (p for p in sweep_dir.iterdir() if p not in before)
+            runs[row, column] = outcome.run_dir
     finally:  # even after a failure or Ctrl-C: the index and sheet of the runs done
         write_index(sweep_dir / INDEX, grid, runs)
         write_sheet(sweep_dir / SHEET, grid, settings, runs)
@@ -184,8 +187,6 @@ def run_sweep(
 
 def write_index(path: Path, grid: Grid, runs: dict[tuple[int, int], Path]) -> None:
     """sweep.csv: row, column, each swept key's value, and the run's folder ('' if not run)."""
-    from nst.outputs import write_bytes_atomic
-
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["row", "column", *(a.key for a in grid.axes), "run"])
@@ -200,10 +201,6 @@ def write_sheet(
     path: Path, grid: Grid, settings: list[Settings], runs: dict[tuple[int, int], Path]
 ) -> None:
     """contact_sheet.png: every content and style image used at the head, then the results."""
-    from nst.contact_sheet import contact_sheet
-    from nst.images import ImageError, load_image, to_uint8
-    from nst.outputs import write_bytes_atomic
-
     captions: dict[Path, str] = {}  # path -> caption, in order of first use
     for s in settings:
         captions.setdefault(s.paths.content_image, f"content: {s.paths.content_image.name}")
@@ -216,7 +213,7 @@ def write_sheet(
         except ImageError:  # a run has already said what is wrong with it
             continue
     finals = {
-        cell: np.asarray(Image.open(run / "final.png").convert("RGB")) for cell, run in runs.items()
+        cell: np.asarray(Image.open(run / FINAL).convert("RGB")) for cell, run in runs.items()
     }
     rows, columns = labels(grid)
     title = (

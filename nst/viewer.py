@@ -30,17 +30,15 @@ import numpy as np
 from PIL import Image
 
 from nst.evolution import (
-    ANIMATION,
     Frame,
     RunError,
     caption,
-    export_animation,
     layout,
     load_rgb,
     render_frame,
     run_frames,
 )
-from nst.runfolder import remove_leftovers, write_bytes_atomic
+from nst.runfolder import ANIMATION, remove_leftovers, write_bytes_atomic
 
 TRACKBAR = "iterate"
 POLL_MS = 30  # how often the window loop looks at keys, trackbar and close button
@@ -277,13 +275,8 @@ def _stop(child: subprocess.Popen) -> None:
         child.wait()
 
 
-def after_run(run_dir: Path, animation: bool, show_viewer: bool) -> None:
-    """What a run does once every output is on disk: the animation, then the window."""
-    if animation:
-        try:
-            export_animation(run_dir, on_note=lambda text: print(f"nst: note: {text}"))
-        except (OSError, ValueError, cv2.error) as error:  # the run's own files are all there
-            print(f"nst: {ANIMATION} not written: {error}")
+def after_run(run_dir: Path, show_viewer: bool) -> None:
+    """What the command line does once a run's outputs are all on disk: the window, if asked."""
     if show_viewer:
         problem = open_viewer(run_dir)
     else:

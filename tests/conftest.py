@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -72,11 +73,24 @@ needs_vgg16 = pytest.mark.skipif(
 )
 
 
+def with_save_every(settings, save_every: int):
+    """`settings` with [output] save_every changed (how often a record carries its image)."""
+    return dataclasses.replace(
+        settings, output=dataclasses.replace(settings.output, save_every=save_every)
+    )
+
+
+def loop_inputs(content: np.ndarray, *styles: np.ndarray):
+    """What `stylize` optimises: the content image as the photo, the style images as given."""
+    from nst.styles import Inputs
+
+    return Inputs(content, tuple(styles), content)
+
+
 def real_vgg16_run(size: int, *overrides: str, save_every: int | None = None) -> list:
-    """The Progress records of a run on the real VGG16: Tübingen in Starry Night's style at
-    `size` px, the network built as `main.py` builds it (see nst.app.network_settings)."""
-    from nst.app import network_settings
-    from nst.features import build_feature_extractor
+    """The records of a run on the real VGG16: Tübingen in Starry Night's style at `size` px,
+    the network built as `main.py` builds it (see nst.app.build_extractor)."""
+    from nst.app import build_extractor
     from nst.images import load_pair
     from nst.optimize import stylize
     from nst.settings import load_settings
@@ -84,18 +98,8 @@ def real_vgg16_run(size: int, *overrides: str, save_every: int | None = None) ->
     settings = load_settings(
         None, ("model.network=vgg16", f"model.weights={VGG16_WEIGHTS}", *overrides)
     )
-    extractor = build_feature_extractor(network_settings(settings))
     content, style = load_pair(
         SHARED_IMAGES / "tubingen.jpg", SHARED_IMAGES / "starry_night.jpg", size
     )
-    records = stylize(
-        extractor,
-        content,
-        style,
-        settings.model,
-        settings.loss,
-        settings.optimizer,
-        settings.image,
-        save_every=save_every or settings.optimizer.iterations,
-    )
-    return list(records)
+    settings = with_save_every(settings, save_every or settings.optimizer.iterations)
+    return list(stylize(build_extractor(settings), loop_inputs(content, style), settings))

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nst.optimize import Progress
-from nst.outputs import RunWriter, create_run_dir
+from nst.outputs import RunWriter
+from nst.records import Record
+from nst.runfolder import create_run_dir
 
 SIZE = (64, 48)  # width, height of the fake iterates
 # (left, right) RGB per saved iterate; red/blue first, so a swapped channel order shows.
@@ -37,13 +38,13 @@ def losses_at(iteration: int) -> dict[str, float]:
 
 def make_fake_run(results: Path, iterations=ITERATIONS, colours=COLOURS) -> Path:
     """A run folder with iterates at `iterations` (colours[i] at the i-th) and its losses.csv."""
-    run_dir = create_run_dir(results, Path("content.png"), Path("style.png"))
+    run_dir = create_run_dir(results, Path("content.png"), (Path("style.png"),))
     writer = RunWriter(run_dir)
     saved = dict(zip(iterations, colours, strict=True))
     for iteration in range(iterations[-1] + 1):
         image = two_colour_image(*saved[iteration]) if iteration in saved else None
         writer.add(
-            Progress(iteration, **losses_at(iteration), elapsed_s=0.1 * iteration, image=image)
+            Record(iteration, **losses_at(iteration), elapsed_s=0.1 * iteration, image=image)
         )
     writer.write_log()
     return run_dir

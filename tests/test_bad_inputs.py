@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import main as cli
-from nst import app, preflight
+from nst import app, exits, preflight
 
 from .broken import corrupted, good_pair, png_header_only, truncated
 from .conftest import make_image, run_main, tiny_overrides
@@ -176,7 +176,7 @@ def test_bad_input_is_one_line_exit_2(name, tmp_path, capsys):
     results = tmp_path / "results"
     args = [*tiny_overrides(content, style, results), *case.make(tmp_path)]
     status, _, err = call_main(capsys, args)
-    assert_one_line_error(status, err, app.EXIT_BAD_INPUT, case.says)
+    assert_one_line_error(status, err, exits.EXIT_BAD_INPUT, case.says)
     assert no_run_folder(results)
 
 

@@ -11,6 +11,8 @@ from nst.features import build_feature_extractor
 from nst.optimize import compute_targets, make_objective
 from nst.settings import load_settings
 
+from .conftest import loop_inputs, with_save_every
+
 
 def scaled(extractor: keras.Model, factor: float) -> keras.Model:
     """The same network with every output multiplied by `factor` (another network's scale)."""
@@ -32,9 +34,9 @@ def test_objective_does_not_depend_on_activation_scale():
         targets = compute_targets(net, content, (style,), model, loss)
         losses = make_objective(net, model.content_layers, model.style_layers)(
             tf.constant(image[None]), targets
-        ).numpy()
-        totals.append(losses[3])
-        paper.append(losses[:2])
+        )
+        totals.append(float(losses.total))
+        paper.append((float(losses.content), float(losses.style)))
     assert totals[1] == pytest.approx(totals[0], rel=1e-4)
     # content scales with factor², the style loss (Gram² ) with factor⁴
     assert paper[1][0] == pytest.approx(paper[0][0] * 37.0**2, rel=1e-3)
@@ -61,13 +63,8 @@ def adam_result(alpha: float, beta: float, epsilon: str):
     content, style = (rng.uniform(0, 255, (32, 40, 3)).astype(np.float32) for _ in "cs")
     records = stylize(
         build_feature_extractor(settings.model),
-        content,
-        (style,),
-        settings.model,
-        settings.loss,
-        settings.optimizer,
-        settings.image,
-        save_every=20,
+        loop_inputs(content, style),
+        with_save_every(settings, 20),
     )
     return list(records)[-1]
 

@@ -18,12 +18,13 @@ import tensorflow as tf
 from PIL import Image
 
 import main as cli
-from nst import app, outputs, runfolder
-from nst.optimize import Diverged, stylize
+from nst import exits, outputs, runfolder
+from nst.optimize import stylize
+from nst.records import Diverged
 from nst.settings import load_settings
 
 from .broken import good_pair
-from .conftest import ROOT, tiny_overrides
+from .conftest import ROOT, loop_inputs, tiny_overrides, with_save_every
 
 PLOTS = ("content_loss", "style_loss", "total_loss", "losses")
 SHALLOW = {"model.content_layers": "block1_conv2", "model.style_layers": "block1_conv1"}
@@ -133,12 +134,8 @@ def pixels(seed: int) -> np.ndarray:
 
 
 def run_loop(extractor, settings, save_every: int, **kwargs) -> list:
-    s = settings
-    loop = stylize(
-        extractor, pixels(1), pixels(2), s.model, s.loss, s.optimizer, s.image, save_every,
-        **kwargs,
-    )  # fmt: skip
-    return list(loop)
+    settings = with_save_every(settings, save_every)
+    return list(stylize(extractor, loop_inputs(pixels(1), pixels(2)), settings, **kwargs))
 
 
 def test_stop_request_ends_with_the_current_image_and_its_losses():
@@ -146,8 +143,8 @@ def test_stop_request_ends_with_the_current_image_and_its_losses():
     clean = run_loop(pooled_extractor(), settings, save_every=1)
     records: list = []
     loop = stylize(
-        pooled_extractor(), pixels(1), pixels(2), settings.model, settings.loss,
-        settings.optimizer, settings.image, 5, stop_requested=lambda: len(records) == 3,
+        pooled_extractor(), loop_inputs(pixels(1), pixels(2)), with_save_every(settings, 5),
+        stop_requested=lambda: len(records) == 3,
     )  # fmt: skip
     records.extend(loop)
     assert [r.iteration for r in records] == [0, 1, 2, 3]
@@ -161,8 +158,8 @@ def test_non_finite_step_keeps_the_last_finite_image_and_raises():
     records: list = []
     # 2 calls compute the targets; steps 0..3 are fine, step 4 turns NaN
     loop = stylize(
-        pooled_extractor(poison_after_calls=6), pixels(1), pixels(2), settings.model,
-        settings.loss, settings.optimizer, settings.image, 3,
+        pooled_extractor(poison_after_calls=6), loop_inputs(pixels(1), pixels(2)),
+        with_save_every(settings, 3),
     )  # fmt: skip
     with pytest.raises(Diverged) as diverged:
         for record in loop:
@@ -187,7 +184,7 @@ def run_cli(capsys, tmp_path: Path, *extra: str, **settings: str) -> tuple[int, 
 def test_diverging_run_stops_and_keeps_its_work(tmp_path, capsys):
     # beta at the top of float32: the gradient overflows in the first step
     status, err, results = run_cli(capsys, tmp_path, **{"loss.style_weight": "3e38"})
-    assert status == app.EXIT_DIVERGED == 3
+    assert status == exits.EXIT_DIVERGED == 3
     line = error_line(err)
     bad = int(re.search(r"diverged at iteration (\d+)", line)[1])
     assert "lower [optimizer] learning_rate" in line or "lower [loss]" in line
@@ -211,7 +208,7 @@ def test_full_disk_mid_run_keeps_the_complete_files(tmp_path, capsys, monkeypatc
     monkeypatch.setattr(runfolder.os, "fsync", fsync_until_full)
     status, err, results = run_cli(capsys, tmp_path)
     monkeypatch.undo()
-    assert status == app.EXIT_FAULT == 4
+    assert status == exits.EXIT_FAULT == 4
     line = error_line(err)
     assert "iter_000002.png: No space left on device" in line
     run_dir = only_run_dir(results)
@@ -236,7 +233,7 @@ def test_unexpected_error_mid_run_is_one_line_and_the_folder_is_finished(
 ):
     monkeypatch.setattr(outputs.RunWriter, "add", failing_add(3))
     status, err, results = run_cli(capsys, tmp_path)
-    assert status == app.EXIT_UNEXPECTED == 1
+    assert status == exits.EXIT_UNEXPECTED == 1
     line = error_line(err)
     assert "unexpected RuntimeError" in line and "simulated bug" in line
     assert "rerun with --debug" in line

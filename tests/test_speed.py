@@ -18,7 +18,7 @@ from nst.allocator import MARK, OFF_SWITCH, find_tcmalloc, preload_environment
 from nst.evolution import run_frames
 from nst.features import build_feature_extractor
 from nst.optimize import (
-    Diverged,
+    ScaleRun,
     compute_targets,
     lbfgs_records,
     make_objective,
@@ -26,10 +26,19 @@ from nst.optimize import (
     make_value_and_gradient,
     stylize,
 )
+from nst.records import Diverged
 from nst.scales import scale_budgets, scale_sizes
 from nst.settings import SettingsError, load_settings
 
-from .conftest import ROOT, needs_vgg16, real_vgg16_run, run_main, tiny_overrides
+from .conftest import (
+    ROOT,
+    loop_inputs,
+    needs_vgg16,
+    real_vgg16_run,
+    run_main,
+    tiny_overrides,
+    with_save_every,
+)
 from .test_end_to_end import LOSS_COLUMNS, only_run_dir
 from .test_run_faults import pixels, pooled_extractor, shallow_settings
 
@@ -42,7 +51,7 @@ def tiny_problem():
     extractor = build_feature_extractor(settings.model)
     rng = np.random.default_rng(0)
     content, style = (rng.uniform(0, 255, (32, 40, 3)).astype(np.float32) for _ in range(2))
-    targets = compute_targets(extractor, content, style, settings.model, settings.loss)
+    targets = compute_targets(extractor, content, (style,), settings.model, settings.loss)
     objective = make_objective(
         extractor, settings.model.content_layers, settings.model.style_layers
     )
@@ -82,6 +91,10 @@ def test_coarse_to_fine_run_writes_every_scale(tmp_path, image_pair, name):
     assert all(f.losses["scale"] == 2 for f in frames)
 
 
+def scale_run(budget: int, save_every: int) -> ScaleRun:
+    return ScaleRun(1, budget, save_every, clock=lambda: 0.0, stop_requested=lambda: False)
+
+
 def test_scale_sizes_shrink_by_the_factor_down_to_a_floor():
     assert scale_sizes(384, 512, 1, 2.0) == [(384, 512)]
     assert scale_sizes(384, 512, 3, 2.0) == [(96, 128), (192, 256), (384, 512)]
@@ -116,7 +129,7 @@ def test_no_retracing_across_steps(tiny_problem):
 def test_lbfgs_counts_evaluations_and_keeps_pixels_valid(tiny_problem):
     _, _, content, _, targets, objective = tiny_problem
     records = list(
-        lbfgs_records(objective, tf.function(objective), targets, content, 6, 1, lambda: 0.0, 1)
+        lbfgs_records(objective, tf.function(objective), targets, content, scale_run(6, 1))
     )
     assert [r.iteration for r in records] == list(range(7))  # 6 evaluations and the result
     assert all(r.image is not None for r in records)  # save_every = 1
@@ -126,9 +139,7 @@ def test_lbfgs_counts_evaluations_and_keeps_pixels_valid(tiny_problem):
 
 def test_closing_lbfgs_early_stops_its_worker(tiny_problem):
     _, _, content, _, targets, objective = tiny_problem
-    records = lbfgs_records(
-        objective, tf.function(objective), targets, content, 50, 10, lambda: 0.0, 1
-    )
+    records = lbfgs_records(objective, tf.function(objective), targets, content, scale_run(50, 10))
     assert next(records).iteration == 0
     assert next(records).iteration == 1
     records.close()
@@ -198,8 +209,8 @@ def test_lbfgs_stop_request_ends_with_an_image():
     settings = shallow_settings("optimizer.name=lbfgs", "optimizer.iterations=20")
     records: list = []
     loop = stylize(
-        pooled_extractor(), pixels(1), pixels(2), settings.model, settings.loss,
-        settings.optimizer, settings.image, 50, stop_requested=lambda: len(records) == 3,
+        pooled_extractor(), loop_inputs(pixels(1), pixels(2)), with_save_every(settings, 50),
+        stop_requested=lambda: len(records) == 3,
     )  # fmt: skip
     records.extend(loop)
     assert [r.iteration for r in records] == [0, 1, 2, 3]
@@ -211,8 +222,8 @@ def test_lbfgs_non_finite_evaluation_keeps_the_last_accepted_image_and_raises():
     settings = shallow_settings("optimizer.name=lbfgs", "optimizer.iterations=20")
     records: list = []
     loop = stylize(
-        pooled_extractor(poison_after_calls=5), pixels(1), pixels(2), settings.model,
-        settings.loss, settings.optimizer, settings.image, 50,
+        pooled_extractor(poison_after_calls=5), loop_inputs(pixels(1), pixels(2)),
+        with_save_every(settings, 50),
     )  # fmt: skip
     with pytest.raises(Diverged) as diverged:
         for record in loop:
@@ -225,13 +236,12 @@ def test_lbfgs_non_finite_evaluation_keeps_the_last_accepted_image_and_raises():
 
 def test_auto_precision_is_float32_for_lbfgs():
     """L-BFGS's line search needs exact objective values: auto never picks bfloat16 for it."""
-    from nst.app import network_settings
+    from nst.features import compute_dtype, native_bfloat16
 
-    lbfgs = load_settings(None, ("optimizer.name=lbfgs",))
-    assert network_settings(lbfgs).precision == "float32"
-    forced = load_settings(None, ("optimizer.name=lbfgs", "model.precision=bfloat16"))
-    assert network_settings(forced).precision == "bfloat16"  # asked for explicitly: kept
-    assert network_settings(load_settings(None)).precision == "auto"  # Adam: as configured
+    assert compute_dtype("auto", "lbfgs") == "float32"
+    assert compute_dtype("bfloat16", "lbfgs") == "bfloat16"  # asked for explicitly: kept
+    native = "bfloat16" if native_bfloat16() else "float32"
+    assert compute_dtype("auto", "adam") == native  # Adam: bfloat16 where the CPU has it
 
 
 @needs_vgg16
@@ -256,7 +266,7 @@ def test_default_adam_reaches_in_a_fifth_of_the_steps_what_the_tutorial_optimise
     our default objective; our default Adam must reach its style loss, with a content loss at
     most 10 % above its, within 50 steps, judged in float32 as the benchmark judges."""
     from bench.quality import make_judge, reference_run, time_to_bar
-    from nst.app import network_settings
+    from nst.app import build_extractor
     from nst.images import load_pair
 
     from .conftest import SHARED_IMAGES, VGG16_WEIGHTS
@@ -270,16 +280,7 @@ def test_default_adam_reaches_in_a_fifth_of_the_steps_what_the_tutorial_optimise
     bar = reference_run(judge_net, content, style, float32.model, float32.loss, 250, tmp_path)
     judge = make_judge(judge_net, content, style, float32.model, float32.loss)
     ours = load_settings(None, (*network, "optimizer.iterations=50"))
-    model = network_settings(ours)
-    records = stylize(
-        build_feature_extractor(model),
-        content,
-        style,
-        model,
-        ours.loss,
-        ours.optimizer,
-        ours.image,
-        save_every=1,
-    )
+    ours = with_save_every(ours, 1)
+    records = stylize(build_extractor(ours), loop_inputs(content, style), ours)
     seconds, record, _ = time_to_bar(records, judge, bar, full_scale=1)
     assert seconds is not None, (bar, judge(record.image))  # measured: reached at step 30

@@ -12,12 +12,13 @@ from nst.colors import luminance, rgb_to_yiq
 from nst.features import build_feature_extractor
 from nst.images import ImageError, load_image
 from nst.losses import blend_grams, gram_matrix, style_layer_loss
-from nst.optimize import Progress, compute_targets, stylize
-from nst.outputs import create_run_dir
+from nst.optimize import compute_targets, stylize
+from nst.records import Record
+from nst.runfolder import create_run_dir
 from nst.settings import Settings, SettingsError, load_settings, render
 from nst.styles import load_inputs, restore_colors, style_size
 
-from .conftest import make_image
+from .conftest import loop_inputs, make_image, with_save_every
 
 LAYERS = "model.style_layers=block1_conv1, block2_conv1"
 
@@ -138,7 +139,7 @@ def test_luminance_inputs_are_grey_and_histogram_styles_take_the_photos_colours(
 def test_restore_colors_gives_saved_images_the_photos_chroma():
     photo = np.random.default_rng(0).uniform(60, 200, (8, 10, 3)).astype(np.float32)
     generated = np.repeat(photo.mean(axis=2, keepdims=True), 3, axis=2) + 5
-    records = [Progress(0, 1, 1, 0, 1, 0.0, generated), Progress(1, 1, 1, 0, 1, 0.1, None)]
+    records = [Record(0, 1, 1, 0, 1, 0.0, generated), Record(1, 1, 1, 0, 1, 0.1, None)]
     restored = list(restore_colors(records, photo, "luminance"))
     assert restored[1].image is None and restored[0].content == 1
     np.testing.assert_allclose(
@@ -215,13 +216,8 @@ def test_stylize_runs_with_styles_of_other_sizes_and_init_style(extractor):
     records = list(
         stylize(
             extractor,
-            content,
-            (pixels(1, 72, 72), pixels(2, 32, 40)),
-            settings.model,
-            settings.loss,
-            settings.optimizer,
-            settings.image,
-            save_every=1,
+            loop_inputs(content, pixels(1, 72, 72), pixels(2, 32, 40)),
+            with_save_every(settings, 1),
         )
     )
     assert [r.image.shape for r in records] == [content.shape] * 3

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.settings import SettingsError, load_settings
+from nst.app import Outcome
+from nst.exits import guarded
+from nst.settings import Settings, SettingsError, load_settings
 from nst.sweep import INDEX, SHEET, Axis, Grid, labels, parse_axis, parse_grid, run_sweep
 
 from .conftest import make_image, run_main, tiny_overrides
@@ -80,18 +82,18 @@ def test_one_axis_is_one_row_two_a_grid_more_flatten_into_the_columns():
 
 
 def fake_run(calls: list, fail_at: int | None = None):
-    """A stand-in for main's single run: one run folder with a final.png, as a run makes."""
+    """A stand-in for the single-run function: one run folder with a final.png, as a run
+    makes, and its Outcome."""
 
-    def run(point: tuple[str, ...]) -> int:
-        calls.append(point)
+    def run(settings: Settings) -> Outcome:
+        calls.append(settings)
         if len(calls) == fail_at:
-            return 1
-        settings = load_settings(None, point)
+            return Outcome(1, None)
         run_dir = settings.paths.results_dir / f"run{len(calls)}"
         run_dir.mkdir()
         size = (48, 36) if len(calls) % 2 else (36, 48)
         Image.new("RGB", size, (10 * len(calls), 0, 0)).save(run_dir / "final.png")
-        return 0
+        return Outcome(0, run_dir)
 
     return run
 
@@ -113,9 +115,9 @@ def test_sweep_runs_every_point_and_writes_index_and_sheet(tmp_path, image_pair)
     (sweep_dir,) = (tmp_path / "r").iterdir()
     assert sweep_dir.name.endswith("-sweep-style_weight-init")
     assert len(calls) == 6
-    for point in calls:  # each run: its point, in the sweep's folder, without a viewer
-        assert point[-2:] == (f"paths.results_dir={sweep_dir}", "output.show_viewer=false")
-    assert calls[1][:2] == ("loss.style_weight=1", "image.init=noise")
+    for settings in calls:  # each run: its point, in the sweep's folder, without a viewer
+        assert settings.paths.results_dir == sweep_dir and not settings.output.show_viewer
+    assert (calls[1].loss.style_weight, calls[1].image.init) == (1, "noise")
     rows = read_index(sweep_dir)
     assert [(r["row"], r["column"], r["loss.style_weight"], r["image.init"]) for r in rows][:3] == [
         ("0", "0", "1", "content"),
@@ -144,13 +146,13 @@ def test_bad_point_stops_before_any_run(tmp_path, capsys):
     calls: list = []
     base = (f"paths.results_dir={tmp_path / 'r'}",)
     # each value parses alone, but two styles need two blend weights
-    status = run_sweep(
+    sweep = (
         None,
         (*base, "loss.style_blend_weights=1,1"),
         ["paths.style_image=a.jpg,b.jpg;c.jpg"],
         fake_run(calls),
     )
-    assert status == 2 and not calls
+    assert guarded(lambda: run_sweep(*sweep)) == 2 and not calls
     assert "expected 1 weight, one per style image (c.jpg)" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 

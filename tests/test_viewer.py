@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from nst import evolution, viewer
+from nst import app, evolution, viewer
 from nst.evolution import (
-    ANIMATION,
     MIN_LONG_SIDE,
     RunError,
     animation_positions,
@@ -28,6 +27,7 @@ from nst.evolution import (
     render_frame,
     run_frames,
 )
+from nst.runfolder import ANIMATION
 from nst.viewer import display_problem, image_box, on_key
 
 from .conftest import run_main, tiny_overrides
@@ -232,7 +232,7 @@ def test_long_runs_give_a_short_animation_in_iteration_order(tmp_path):
 
 
 def test_after_run_without_viewer_or_animation_says_so_in_one_line(fake_run, capsys):
-    viewer.after_run(fake_run, animation=False, show_viewer=False)
+    viewer.after_run(fake_run, show_viewer=False)
     lines = capsys.readouterr().out.splitlines()
     assert not (fake_run / ANIMATION).exists()
     assert len(lines) == 2 and "viewer off" in lines[0]
@@ -257,7 +257,8 @@ def test_viewer_that_cannot_reach_its_display_is_a_message_not_a_crash(fake_run,
 def test_after_run_survives_a_viewer_that_aborts(fake_run, monkeypatch, capsys):
     monkeypatch.setenv("DISPLAY", f":{free_display_number()}")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    viewer.after_run(fake_run, animation=True, show_viewer=True)  # returns: we are still here
+    app.write_animation(fake_run)  # as a run does, before the viewer
+    viewer.after_run(fake_run, show_viewer=True)  # returns: we are still here
     lines = capsys.readouterr().out.splitlines()
     assert (fake_run / ANIMATION).is_file()
     assert len(lines) == 2 and lines[0].startswith("nst: viewer not opened: ")

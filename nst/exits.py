@@ -1,0 +1,77 @@
+"""Exit statuses, and every error as one line on stderr (a traceback only with --debug).
+
+The same mapping serves every edge: the command line returns the status, the web studio and
+batches record it beside the run.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from nst.images import ImageError
+from nst.networks import WeightsError
+from nst.preflight import ResourceError
+from nst.settings import SettingsError
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1  # a bug or an unforeseen case: --debug shows where
+EXIT_BAD_INPUT = 2  # settings, images, weights, folder, memory: nothing was run
+EXIT_DIVERGED = 3  # the loss became NaN/Inf: the run folder is complete up to there
+EXIT_FAULT = 4  # the machine failed mid-run (disk full, out of memory): what was written stays
+# Interrupted by a signal: 128 + its number, as shells report it (130 SIGINT, 143 SIGTERM).
+INPUT_ERRORS = (SettingsError, ImageError, WeightsError, ResourceError)
+
+
+def say(text: str) -> None:
+    print(f"nst: {text}", file=sys.stderr)
+
+
+def guarded(action: Callable[[], int], debug: bool = False) -> int:
+    """`action()`'s exit status; any exception becomes one line on stderr and a status."""
+    try:
+        return action()
+    except KeyboardInterrupt as error:  # before the loop, or a second Ctrl-C during it
+        if debug:
+            traceback.print_exception(error)
+        say("interrupted: stopped at once; files already written are complete")
+        return 128 + signal.SIGINT
+    except Exception as error:
+        status, text = describe(error)
+        if debug:
+            traceback.print_exception(error)
+        say(text)
+        return status
+
+
+def describe(error: Exception) -> tuple[int, str]:
+    """(exit status, the one line that says what went wrong) for an error a run raised."""
+    if isinstance(error, INPUT_ERRORS):
+        return EXIT_BAD_INPUT, f"error: {error}"
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+        return EXIT_FAULT, f"error: out of memory ({_first_line(error)}): lower [image] max_size"
+    return EXIT_UNEXPECTED, (
+        f"error: unexpected {type(error).__name__} in {_where(error)}: {_first_line(error)}"
+        " (rerun with --debug for the traceback)"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [""])[0] or type(error).__name__
+
+
+def _where(error: BaseException) -> str:
+    """The innermost frame of nst's own code in the traceback: what failed, for a bug report."""
+    root = Path(__file__).resolve().parents[1]
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if Path(frame.filename).resolve().is_relative_to(root)
+    ]
+    if not frames:
+        return "a library"
+    frame = frames[-1]
+    return f"{frame.name} ({Path(frame.filename).resolve().relative_to(root)}:{frame.lineno})"

@@ -1,0 +1,66 @@
+"""What a run asks of its process: a stop request the loop checks between steps (set by
+signals on the command line, by a button in the web studio), and quiet native start-up."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+import threading
+
+
+class StopRequest:
+    """Asked once, read between steps; `signal` says what asked (128 + it is the exit status)."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None  # the first signal received, or the one asked for
+
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def ask(self, signum: int = signal.SIGINT) -> None:
+        """Ask the run to stop as that signal would (the first ask counts)."""
+        if self.signal is None:
+            self.signal = signum
+
+
+class StopOnSignal(StopRequest):
+    """While active, SIGINT (Ctrl-C) and SIGTERM ask the run to stop; a second Ctrl-C quits
+    at once. Signals can only be caught in the main thread: elsewhere this is a plain
+    StopRequest."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._previous: dict = {}
+
+    def _handle(self, signum: int, frame) -> None:
+        if self.signal is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # asked twice: do not wait for the step
+        self.ask(signum)
+
+    def __enter__(self) -> StopOnSignal:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """File descriptor 2 sent to /dev/null: TensorFlow's C++ start-up lines (oneDNN, absl)
+    are written there directly and ignore TF_CPP_MIN_LOG_LEVEL. Python errors still raise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

@@ -1,0 +1,50 @@
+"""What the optimisation reports, one record per iteration; no TensorFlow, so every reader
+(files, plots, viewer, web, batch) can name it cheaply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Losses(NamedTuple):
+    content: float  # the paper's L_content (unweighted)
+    style: float  # the paper's L_style = Σ w_l E_l (unweighted)
+    tv: float  # total variation, see losses.tv_loss
+    total: float  # the objective actually minimised (see optimize.Targets)
+
+
+LOSS_NAMES = Losses._fields
+
+
+@dataclass(frozen=True)
+class Record:
+    """One iteration of one scale: its losses, and the image when an iterate is due."""
+
+    iteration: int
+    content: float
+    style: float
+    tv: float
+    total: float
+    elapsed_s: float  # since the start of `stylize`, targets and tracing included
+    image: np.ndarray | None = None  # float32 (height, width, 3) pixels 0..255, when due
+    scale: int = 1  # coarse-to-fine: 1 is the smallest size, [image] scales the full size
+
+    @classmethod
+    def of(cls, iteration: int, losses, elapsed_s: float, image=None, scale: int = 1) -> Record:
+        """A record from losses in LOSS_NAMES order (a Losses or any 4 numbers)."""
+        return cls(iteration, *map(float, Losses(*losses)), elapsed_s, image, scale)
+
+    @property
+    def losses(self) -> Losses:
+        return Losses(self.content, self.style, self.tv, self.total)
+
+
+class Diverged(ArithmeticError):
+    """The objective or its gradient stopped being finite; the image was left as it was."""
+
+    def __init__(self, record: Record):
+        super().__init__(f"non-finite loss at iteration {record.iteration}")
+        self.record = record  # its image: the last finite one, from before the failed step
