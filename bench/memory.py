@@ -38,10 +38,13 @@ CASES = {  # name -> extra settings
     "lbfgs": ("optimizer.name=lbfgs",),
     "adam, style_scale 2": ("image.style_scale=2",),
     "adam, 2 scales": ("image.scales=2", "optimizer.coarse_iterations=3"),
+    "adam, bfloat16": ("model.precision=bfloat16",),
 }
 
 
-def measure(size: int, iterations: int, extra: tuple[str, ...], results: Path) -> dict:
+def measure(
+    size: int, iterations: int, extra: tuple[str, ...], results: Path, preload: str = ""
+) -> dict:
     """Peak RSS and address space (bytes) of one run, and the exit status."""
     settings = (
         "model.network=vgg16",
@@ -62,8 +65,10 @@ def measure(size: int, iterations: int, extra: tuple[str, ...], results: Path) -
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={"NST_NO_PRELOAD": "1", "PATH": "/usr/bin:/bin"},
+        env={"NST_NO_PRELOAD": "1", "PATH": "/usr/bin:/bin", "LD_PRELOAD": preload},
     )
+    if done.returncode != 0:
+        print(f"<!-- status {done.returncode}: {done.stderr.strip()[-300:]} -->", flush=True)
     line = next(x for x in done.stderr.splitlines() if x.startswith("NST_MEMORY "))
     peak = json.loads(line.split(" ", 1)[1])
     return {
@@ -98,13 +103,14 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--cases", nargs="+", default=list(CASES))
+    parser.add_argument("--preload", default="", help="a malloc library to LD_PRELOAD")
     args = parser.parse_args(argv)
     print("| case | size | measured peak RSS | estimate | error | peak address space |")
     print("| --- | --- | --- | --- | --- | --- |")
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
             for case in args.cases:
-                got = measure(size, args.iterations, CASES[case], Path(folder))
+                got = measure(size, args.iterations, CASES[case], Path(folder), args.preload)
                 guess = estimate(size, CASES[case])
                 print(
                     f"| {case} | {size} | {got['rss'] / MB:,.0f} MB | {guess / MB:,.0f} MB | "

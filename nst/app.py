@@ -19,6 +19,7 @@ import cv2
 from nst.evolution import export_animation
 from nst.exits import EXIT_DIVERGED, EXIT_FAULT, EXIT_OK, say
 from nst.images import upright_size
+from nst.memlimits import address_space_limit
 from nst.networks import check_weights_file
 from nst.outputs import RunWriter
 from nst.preflight import (
@@ -68,7 +69,9 @@ def prepare_images(settings: Settings) -> Inputs:
     if model.weights not in WEIGHTS_CHOICES:
         check_weights_file(model.network, model.weights)
     optimizer = settings.optimizer
-    check_memory(model, width, height, image.max_size, available_memory(), optimizer.name)
+    styles = tuple((style.shape[1], style.shape[0]) for style in inputs.styles)
+    limits = available_memory(), optimizer.name, styles, address_space_limit()
+    check_memory(model, width, height, image.max_size, *limits)
     written = output_bytes(width, height, image, optimizer, settings.output.save_every)
     check_results_folder(paths.results_dir, written)
     return inputs

@@ -6,6 +6,7 @@ batches record it beside the run.
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 import traceback
@@ -53,9 +54,23 @@ def describe(error: Exception) -> tuple[int, str]:
         return EXIT_BAD_INPUT, f"error: {error}"
     if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
         return EXIT_FAULT, f"error: out of memory ({_first_line(error)}): lower [image] max_size"
+    if _cannot_map(error):  # a library's load under a memory or address-space limit
+        return EXIT_FAULT, (
+            f"error: out of memory while loading a library ({_first_line(error)}): free "
+            f"memory, or raise the limit (ulimit -v, the container's memory)"
+        )
     return EXIT_UNEXPECTED, (
         f"error: unexpected {type(error).__name__} in {_where(error)}: {_first_line(error)}"
         " (rerun with --debug for the traceback)"
+    )
+
+
+def _cannot_map(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, (ImportError, OSError)) and (
+        getattr(error, "errno", None) == errno.ENOMEM
+        or "failed to map segment" in text
+        or "cannot allocate memory" in text
     )
 
 

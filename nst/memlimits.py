@@ -12,6 +12,13 @@ import resource
 from collections.abc import Iterator
 from pathlib import Path
 
+MB = 1024**2
+# The memory model's fixed parts (nst.preflight uses them): the Python and TensorFlow runtime,
+# and the address space mapped beyond the resident peak (measured VmPeak - VmHWM, 1425-1540
+# MB, TF 2.21 CPU, 256-1024 px; docs/memory.md). No run maps less than their sum.
+RUNTIME_BYTES = 600 * MB
+VIRTUAL_EXTRA_BYTES = 1700 * MB
+MIN_ADDRESS_SPACE_BYTES = RUNTIME_BYTES + VIRTUAL_EXTRA_BYTES
 NO_LIMIT = 2**60  # cgroup v1 writes ~2**63 for "no limit"; v2 writes "max"
 V2_FILES = ("memory.max", "memory.current", "inactive_file")
 V1_FILES = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
@@ -142,6 +149,13 @@ def _stat_value(path: Path, key: str) -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+def address_space_limit() -> int | None:
+    """The address-space limit of this process (`ulimit -v`, RLIMIT_AS), in bytes; None
+    without one. It caps mapped memory, which for TensorFlow is far more than resident."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    return None if soft == resource.RLIM_INFINITY else soft
 
 
 def address_space_room(proc_self: Path = Path("/proc/self")) -> int | None:

@@ -150,7 +150,8 @@ def test_mountinfo_absent_uses_the_usual_places(tmp_path):
 def test_address_space_limit_is_read_in_a_limited_process():
     code = (
         "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3));"
-        "from nst.memlimits import address_space_room; print(address_space_room())"
+        "from nst.memlimits import address_space_room, address_space_limit;"
+        "print(address_space_room()); assert address_space_limit() == 3 * 1024**3"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],
