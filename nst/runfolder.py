@@ -63,9 +63,22 @@ def create_run_dir(results_dir: Path, content_image: Path, style_images: tuple[P
     style = _slug(Path(style_images[0]).stem)
     style += f"+{len(style_images) - 1}" if len(style_images) > 1 else ""
     run_dir = make_unique_dir(results_dir, f"{_slug(Path(content_image).stem)}-{style}")
-    (run_dir / ITERATES).mkdir()
-    (run_dir / PLOTS).mkdir()
+    try:
+        (run_dir / ITERATES).mkdir()
+        (run_dir / PLOTS).mkdir()
+    except OSError:  # e.g. no inodes left: leave no empty run folder behind
+        remove_empty_run_dir(run_dir)
+        raise
     return run_dir
+
+
+def remove_empty_run_dir(run_dir: Path) -> None:
+    """Delete `run_dir` if it holds nothing but empty subfolders (a start that failed)."""
+    with contextlib.suppress(OSError):
+        for sub in (ITERATES, PLOTS):
+            with contextlib.suppress(FileNotFoundError):
+                (Path(run_dir) / sub).rmdir()
+        Path(run_dir).rmdir()
 
 
 def make_unique_dir(parent: Path, name: str) -> Path:
