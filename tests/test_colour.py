@@ -123,3 +123,12 @@ def test_written_pngs_are_tagged_srgb_and_keep_their_pixels():
     profile = ImageCms.ImageCmsProfile(io.BytesIO(picture.info["icc_profile"]))
     assert "sRGB" in ImageCms.getProfileDescription(profile)
     np.testing.assert_array_equal(np.asarray(picture), np.clip(np.rint(pixels), 0, 255))
+
+
+def test_run_outputs_are_written_as_srgb_pngs(tmp_path):
+    from nst.outputs import write_png
+
+    write_png(tmp_path / "final.png", np.full((4, 5, 3), 100.0, np.float32))
+    with Image.open(tmp_path / "final.png") as picture:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(picture.info["icc_profile"]))
+        assert "sRGB" in ImageCms.getProfileDescription(profile)

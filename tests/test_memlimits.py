@@ -163,3 +163,51 @@ def test_address_space_limit_is_read_in_a_limited_process():
     room = int(done.stdout)
     assert 1 * 1024**3 < room < 3 * 1024**3  # the limit less what Python already maps
     assert address_space_room() is None or address_space_room() > room  # pytest: unlimited
+
+
+# --- the estimate and the check that use these limits (nst.preflight) -----------------------
+
+import pytest  # noqa: E402
+
+from nst import preflight  # noqa: E402
+from nst.preflight import ResourceError, check_memory, memory_needed  # noqa: E402
+from nst.settings import load_settings  # noqa: E402
+
+
+def test_a_larger_style_image_raises_the_estimate():
+    model = load_settings(None, ("model.network=vgg16",)).model
+    alone = memory_needed(model, 512, 384)
+    same = memory_needed(model, 512, 384, style_sizes=((512, 384),))
+    bigger = memory_needed(model, 512, 384, style_sizes=((2048, 1536),))
+    assert same == alone  # the step's activations dominate a same-size style pass
+    assert bigger - alone > 3 * (alone - memory_needed(model, 1, 1))
+
+
+def test_memory_refusal_counts_the_style_image_and_its_advice_fits():
+    model = load_settings(None, ("model.network=vgg16",)).model
+    styles = ((2048, 1536),)  # style_scale = 4 at 512 px
+    available = memory_needed(model, 512, 384) + 100 * MB  # enough without the style
+    with pytest.raises(ResourceError, match=r"max_size to (\d+) or less") as caught:
+        check_memory(model, 512, 384, 512, available, "adam", styles)
+    size = int(caught.value.args[0].split("max_size to ")[1].split()[0])
+    scale = size / 512
+    shrunk = ((round(2048 * scale), round(1536 * scale)),)
+    assert memory_needed(model, size, round(384 * scale), "adam", shrunk) <= available
+
+
+def test_address_space_limit_below_the_mapped_size_is_refused():
+    model = load_settings(None).model
+    needed = memory_needed(model, 64, 48)
+    check_memory(model, 64, 48, 64, None, address_space=needed + 4000 * MB)  # fits
+    with pytest.raises(ResourceError, match=r"address-space limit \(ulimit -v\)"):
+        check_memory(model, 64, 48, 64, None, address_space=needed + 100 * MB)
+
+
+def test_available_memory_is_the_least_of_the_system_and_the_cgroups(monkeypatch):
+    monkeypatch.setattr(preflight, "mem_available", lambda: 8000 * MB)
+    monkeypatch.setattr(preflight, "cgroup_available", lambda: 3000 * MB)
+    assert preflight.available_memory() == 3000 * MB
+    monkeypatch.setattr(preflight, "cgroup_available", lambda: None)
+    assert preflight.available_memory() == 8000 * MB
+    monkeypatch.setattr(preflight, "mem_available", lambda: None)
+    assert preflight.available_memory() is None
