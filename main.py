@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ImportError, MemoryError, OSError) as error:  # a library that cannot be mapped
         print(f"nst: error: cannot load nst's libraries: {error}", file=sys.stderr)
         return EXIT_FAULT
+    if signal.getsignal(signal.SIGINT) is globals().get("_handler"):
+        # From here `guarded` says a Ctrl-C in one line, and the viewer's Ctrl-C closes only
+        # the window (the finished run keeps its status): Python's KeyboardInterrupt again.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     if args.sweep:
         from nst.sweep import run_sweep

@@ -37,6 +37,7 @@ CASES = {  # name -> extra settings
     "adam": (),
     "lbfgs": ("optimizer.name=lbfgs",),
     "adam, style_scale 2": ("image.style_scale=2",),
+    "adam, style_scale 4": ("image.style_scale=4",),
     "adam, 2 scales": ("image.scales=2", "optimizer.coarse_iterations=3"),
     "adam, bfloat16": ("model.precision=bfloat16",),
 }

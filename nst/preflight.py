@@ -25,7 +25,9 @@ MB = 1024**2
 # from 64 to 1024 px, over a fixed ~740 MB; the factors below overestimate that by 2-15 %.
 WEIGHT_COPIES = 2
 ACTIVATION_COPIES = 2
-STYLE_COPIES = 2  # the style image's one forward pass (its Gram targets), in a graph
+# The style image's one forward pass (its Gram targets, before the loop): measured peak RSS
+# 579 MB + 0.83 x its activations (VGG16, style 1024x768 and 2048x1536; docs/memory.md).
+STYLE_COPIES = 0.85
 PLOT_BYTES = 1 * MB  # four loss plots, generously
 # L-BFGS adds float64 vectors of the image's size: SciPy's 10 correction pairs and work
 # vectors, the point, the gradient, the bounds and the copies made at the boundary. Measured
@@ -146,12 +148,14 @@ def memory_needed(
 ) -> int:
     """Estimated peak memory, in bytes, of a run on a width x height content image (see the
     model at the top of this module): the larger of an optimisation step's activations and
-    the one forward pass of the largest style image (`style_sizes`: (width, height) each);
+    the one forward pass of the largest style image (`style_sizes`: (width, height) each,
+    its activations counted 0.85 times: a forward pass frees them layer by layer);
     L-BFGS adds SciPy's float64 workspace. Activations are counted as float32 whatever the
     precision: bfloat16's features are float32 again, and its weights a second copy."""
     step = ACTIVATION_COPIES * 4 * activation_values(model, width, height)
     style = max(
-        (STYLE_COPIES * 4 * activation_values(model, w, h) for w, h in style_sizes), default=0
+        (int(STYLE_COPIES * 4 * activation_values(model, w, h)) for w, h in style_sizes),
+        default=0,
     )
     weights = parameter_count(model.network) * 4
     lbfgs = LBFGS_BYTES_PER_VALUE * width * height * 3 if optimizer_name == "lbfgs" else 0

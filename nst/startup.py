@@ -81,6 +81,11 @@ class Forgiving(io.TextIOBase):
     def encoding(self):
         return getattr(self.stream, "encoding", "utf-8")
 
+    def __getattr__(self, name: str):  # anything else (buffer, errors, ...): the stream's
+        if self.stream is None:
+            raise AttributeError(name)
+        return getattr(self.stream, name)
+
 
 def forgiving_streams() -> None:
     """sys.stdout and sys.stderr made Forgiving (a closed one, None, stays silent)."""

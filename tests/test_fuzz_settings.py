@@ -173,7 +173,7 @@ def _run(chosen: dict[str, str]) -> tuple[int, str]:
 EXTREMES = [
     {"image.seed": str(2**32 - 1)},
     {"image.seed": "4294967296"},
-    {"image.scales": "8", "image.scale_factor": "3.4e38"},
+    {"image.scales": "3", "image.scale_factor": "3.4e38"},
     {"optimizer.epsilon": "5e-324", "optimizer.learning_rate": "3.4e38"},
     {"loss.style_weight": "3.4e38", "loss.content_weight": "0", "image.init": "noise"},
     {"image.style_scale": "4", "optimizer.name": "lbfgs", "model.precision": "bfloat16"},
