@@ -13,12 +13,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 MB = 1024**2
-# The memory model's fixed parts (nst.preflight uses them): the Python and TensorFlow runtime,
-# and the address space mapped beyond the resident peak (measured VmPeak - VmHWM, 1425-1540
-# MB, TF 2.21 CPU, 256-1024 px; docs/memory.md). No run maps less than their sum.
+# The memory model's fixed part (nst.preflight) and the address space a run maps for a
+# resident peak of P bytes: VIRTUAL_BASE + VIRTUAL_FACTOR x P, fitted to VmPeak against the
+# estimate (TF 2.21 CPU, VGG16, 256-1024 px, style_scale 2, L-BFGS: within -5..+14 %;
+# docs/memory.md). TensorFlow reserves much address space it never touches.
 RUNTIME_BYTES = 600 * MB
-VIRTUAL_EXTRA_BYTES = 1700 * MB
-MIN_ADDRESS_SPACE_BYTES = RUNTIME_BYTES + VIRTUAL_EXTRA_BYTES
+VIRTUAL_BASE_BYTES = 900 * MB
+VIRTUAL_FACTOR = 1.6
+MIN_ADDRESS_SPACE_BYTES = VIRTUAL_BASE_BYTES + int(VIRTUAL_FACTOR * RUNTIME_BYTES)
+
+
+def address_space_needed(resident_bytes: int) -> int:
+    """The address space (VmPeak) of a run whose resident peak is `resident_bytes`."""
+    return VIRTUAL_BASE_BYTES + int(VIRTUAL_FACTOR * resident_bytes)
+
+
 NO_LIMIT = 2**60  # cgroup v1 writes ~2**63 for "no limit"; v2 writes "max"
 V2_FILES = ("memory.max", "memory.current", "inactive_file")
 V1_FILES = ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")

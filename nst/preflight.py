@@ -13,7 +13,12 @@ import shutil
 from pathlib import Path
 
 from nst.images import ImageError, fit_size
-from nst.memlimits import RUNTIME_BYTES, VIRTUAL_EXTRA_BYTES, cgroup_available, mem_available
+from nst.memlimits import (
+    RUNTIME_BYTES,
+    address_space_needed,
+    cgroup_available,
+    mem_available,
+)
 from nst.networks import deepest_layer, layer_shapes, min_input_side, parameter_count
 from nst.scales import run_plan
 from nst.settings import MAX_SIDE, ImageSettings, ModelSettings, OptimizerSettings
@@ -195,13 +200,14 @@ def check_memory(
     or whose address space would exceed `address_space` (the `ulimit -v` limit, None: none),
     suggesting the largest max_size that fits."""
     needed = memory_needed(model, width, height, optimizer_name, style_sizes)
-    if address_space is not None and needed + VIRTUAL_EXTRA_BYTES > address_space:
+    mapped = address_space_needed(needed)
+    if address_space is not None and mapped > address_space:
         raise ResourceError(
             f"the address-space limit (ulimit -v) is {address_space / MB:,.0f} MB, and a "
-            f"{width}x{height} run with {model.network} maps about "
-            f"{(needed + VIRTUAL_EXTRA_BYTES) / MB:,.0f} MB (TensorFlow alone reserves "
-            f"~{VIRTUAL_EXTRA_BYTES / MB:,.0f} MB it never uses): raise the limit "
-            f"(`ulimit -v unlimited`) or limit memory with a cgroup instead"
+            f"{width}x{height} run with {model.network} maps about {mapped / MB:,.0f} MB "
+            f"(TensorFlow reserves far more address space than the {needed / MB:,.0f} MB it "
+            f"uses): raise the limit (`ulimit -v unlimited`) or limit memory with a cgroup "
+            f"instead"
         )
     if available is None or needed <= available:
         return
