@@ -25,19 +25,19 @@ from nst.settings import MAX_SIDE, ImageSettings, ModelSettings, OptimizerSettin
 
 MB = 1024**2
 # Memory model: the Python and TensorFlow runtime, the network's weights (loaded whole, then
-# cut) and the cut network's activations for one image, each times a factor. Measured peak RSS
-# (TF 2.21 CPU, see README "Errors, exit codes and interruption") grew by 1.66 x the activations
-# from 64 to 1024 px, over a fixed ~740 MB; the factors below overestimate that by 2-15 %.
+# cut) and the cut network's activations for one image, each times a factor, fitted to the
+# measured peak RSS of real runs (TF 2.21 CPU, VGG16 ImageNet, 256-1024 px, float32 and
+# bfloat16, Adam and L-BFGS, 1 and 2 scales, style_scale 2: within -8..+10 %, docs/memory.md).
 WEIGHT_COPIES = 2
-ACTIVATION_COPIES = 2
-# The style image's one forward pass (its Gram targets, before the loop): measured peak RSS
-# 579 MB + 0.83 x its activations (VGG16, style 1024x768 and 2048x1536; docs/memory.md).
+ACTIVATION_COPIES = 1.8  # an optimisation step: the activations and their gradients
+# The style image's one forward pass (its Gram targets, before the loop), freed layer by
+# layer: 0.85 x its activations (style_scale 2 at 512 and 1024 px).
 STYLE_COPIES = 0.85
 PLOT_BYTES = 1 * MB  # four loss plots, generously
 # L-BFGS adds float64 vectors of the image's size: SciPy's 10 correction pairs and work
 # vectors, the point, the gradient, the bounds and the copies made at the boundary. Measured
-# (1024x768, float32 network both ways): peak RSS 1.02 GB above Adam's, 54 vectors' worth.
-LBFGS_BYTES_PER_VALUE = 8 * 56
+# peak RSS above Adam's: 44-49 vectors' worth (512 and 1024 px).
+LBFGS_BYTES_PER_VALUE = 8 * 48
 MAX_SIZE_STEP = 32  # suggested sizes are multiples of this
 
 
@@ -157,7 +157,7 @@ def memory_needed(
     its activations counted 0.85 times: a forward pass frees them layer by layer);
     L-BFGS adds SciPy's float64 workspace. Activations are counted as float32 whatever the
     precision: bfloat16's features are float32 again, and its weights a second copy."""
-    step = ACTIVATION_COPIES * 4 * activation_values(model, width, height)
+    step = int(ACTIVATION_COPIES * 4 * activation_values(model, width, height))
     style = max(
         (int(STYLE_COPIES * 4 * activation_values(model, w, h)) for w, h in style_sizes),
         default=0,
