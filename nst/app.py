@@ -19,6 +19,7 @@ import cv2
 from nst.evolution import export_animation
 from nst.exits import EXIT_DIVERGED, EXIT_FAULT, EXIT_OK, say
 from nst.images import upright_size
+from nst.masks import load_guidance
 from nst.memlimits import address_space_limit
 from nst.networks import check_weights_file
 from nst.outputs import RunWriter
@@ -38,6 +39,7 @@ from nst.runfolder import (
     remove_empty_run_dir,
     remove_leftovers,
     write_bytes_atomic,
+    write_status,
 )
 from nst.scales import Scale, run_plan
 from nst.settings import WEIGHTS_CHOICES, OptimizerSettings, Settings, render
@@ -73,6 +75,7 @@ def prepare_images(settings: Settings) -> Inputs:
     paths, image, model = settings.paths, settings.image, settings.model
     inputs = load_inputs(paths, image, on_note=lambda text: say(f"note: {text}"))
     height, width = inputs.content.shape[:2]
+    inputs = inputs._replace(guidance=load_guidance(paths, settings.loss, width, height))
     source = upright_size(paths.content_image)  # for an exact max_size in the advice
     check_fits_network(paths.content_image, width, height, model, source)
     if model.weights not in WEIGHTS_CHOICES:
@@ -116,6 +119,7 @@ def run(
             remove_empty_run_dir(run_dir)
             raise
         outcome = optimize_into(run_dir, extractor, inputs, settings, stop, watcher or Watcher())
+        write_status(run_dir, outcome.status, outcome.message)
     if settings.output.animation:
         write_animation(run_dir)
     return outcome
@@ -135,9 +139,10 @@ def optimize_into(
     """The loop, its records written to `run_dir`; however it ends, the folder is finished."""
     from nst.optimize import stylize  # TensorFlow: loaded by now
 
-    writer = RunWriter(run_dir, settings.image.scales)
     height, width = inputs.content.shape[:2]
-    watcher.started(run_dir, run_plan(height, width, settings.image, settings.optimizer))
+    plan = run_plan(height, width, settings.image, settings.optimizer)
+    writer = RunWriter(run_dir, len(plan))
+    watcher.started(run_dir, plan)
     records = stylize(extractor, inputs, settings, stop_requested=stop.requested)
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:
@@ -176,8 +181,9 @@ def optimize_into(
                 f"losses.csv and the plots are in {run_dir}"
             ),
         )
-    print(f"nst: result in {run_dir}")
-    return Outcome(EXIT_OK, run_dir, f"result in {run_dir}")
+    text = f"result in {run_dir} ({last.why_stopped or 'budget'}, {last.elapsed_s:.0f} s)"
+    print(f"nst: {text}")
+    return Outcome(EXIT_OK, run_dir, text)
 
 
 def _said(status: int, run_dir: Path, text: str) -> Outcome:

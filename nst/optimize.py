@@ -19,15 +19,16 @@ import numpy as np
 import tensorflow as tf
 from scipy.optimize import Bounds, minimize
 
+from nst.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
+from nst.guided import Regions, make_regions, region_targets, style_at_zero, style_layer_errors
 from nst.images import resize
 from nst.losses import (
-    blend_grams,
     content_loss,
-    gram_matrix,
+    photo_loss,
     relative,
-    style_layer_loss,
     tv_loss,
 )
+from nst.masks import Guidance
 from nst.records import Diverged, Losses, Record
 from nst.scales import run_plan, scaled_styles
 from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings, Settings
@@ -37,16 +38,19 @@ from nst.styles import Inputs
 class Targets(NamedTuple):
     """Everything the objective compares against, computed once; all tensors (no Python floats).
 
-    objective = α Σ_c L_c / L_c(0) + β Σ_l w_l E_l / E_l(0) + tv_weight · tv, where X(0) is
-    the loss for all-zero features (see losses.relative): α, β act on relative errors.
+    objective = α Σ_c L_c / L_c(0) + β Σ_l w_l Σ_r a_r E_l,r / E_l,r(0) + tv_weight · tv
+    + photo_weight · photo, where X(0) is the loss for all-zero features (see
+    losses.relative): α, β act on relative errors. Without masks there is one region r, all
+    ones, with a_r = 1, and the photo region is empty (see nst.guided).
     """
 
     content_features: tuple  # P per content layer
     content_at_zero: tuple  # L_content(0, P) per content layer
-    style_grams: tuple  # A per style layer, blended over the style images (blend_grams)
-    style_at_zero: tuple  # E_l(0, A) per style layer
+    style_grams: tuple  # A per style layer, (R, N, N): one per region (see nst.guided)
+    style_at_zero: tuple  # E_l,r(0, A) per style layer, (R,)
     layer_weights: tf.Tensor  # w_l, summing to 1
-    loss_weights: tf.Tensor  # (α, β, tv_weight)
+    loss_weights: tf.Tensor  # (α, β, tv_weight, photo_weight)
+    regions: Regions  # where each style applies, where the photo stays (masks as inputs)
 
 
 def compute_targets(
@@ -55,54 +59,35 @@ def compute_targets(
     style_images: tuple,
     model: ModelSettings,
     loss: LossSettings,
+    guidance: Guidance | None = None,
 ) -> Targets:
     """The content features and style Gram matrices the generated image is pulled towards.
 
     The generated image has the content image's size; the style images (one per [loss]
-    style_blend_weights) may have any size.
+    style_blend_weights) may have any size; `guidance` places them
+    (None: the blend everywhere).
     """
     # In a graph, as the loop runs it: with bfloat16 convolutions eager execution rounds
     # differently, and the content loss of the content image itself would not be 0.
     features = tf.function(extractor)
     content = features(tf.constant(content_image[None]))
     content_features = tuple(content[name] for name in model.content_layers)
-    style_grams = style_targets(
-        features, style_images, loss.style_blend_weights, model.style_layers, content
+    blend = loss.style_blend_weights
+    regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
+    style_grams = region_targets(
+        features, style_images, blend, model.style_layers, regions, content
     )
+    generated = tuple(content[name] for name in model.style_layers)
     return Targets(
         content_features=content_features,
         content_at_zero=tuple(content_loss(tf.zeros_like(p), p) for p in content_features),
         style_grams=style_grams,
-        style_at_zero=tuple(
-            style_layer_loss(tf.zeros_like(content[name]), a)  # zeros of the generated size
-            for name, a in zip(model.style_layers, style_grams, strict=True)
-        ),
+        style_at_zero=style_at_zero(regions, style_grams, generated),
         layer_weights=tf.constant(model.style_layer_weights, tf.float32),
-        loss_weights=tf.constant([loss.content_weight, loss.style_weight, loss.tv_weight]),
-    )
-
-
-def _positions(features: tf.Tensor) -> float:
-    return float(features.shape[1] * features.shape[2])
-
-
-def style_targets(
-    extractor: Callable,
-    style_images: tuple,
-    weights: tuple,
-    style_layers: tuple,
-    generated_features: dict,
-) -> tuple:
-    """The blended style Gram matrix per style layer, for an image with `generated_features`
-    (any features of the generated image's size: their shapes give M per layer)."""
-    styles = [extractor(tf.constant(image[None])) for image in style_images]
-    return tuple(
-        blend_grams(
-            [gram_matrix(s[name]) for s in styles],
-            weights,
-            [_positions(generated_features[name])] + [_positions(s[name]) for s in styles],
-        )
-        for name in style_layers
+        loss_weights=tf.constant(
+            [loss.content_weight, loss.style_weight, loss.tv_weight, loss.photo_weight]
+        ),
+        regions=regions,
     )
 
 
@@ -115,16 +100,11 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
             content_loss(features[name], p)
             for name, p in zip(content_layers, targets.content_features, strict=True)
         ]
-        style_terms = tf.stack(
-            [
-                style_layer_loss(features[name], a)
-                for name, a in zip(style_layers, targets.style_grams, strict=True)
-            ]
-        )
+        style, relative_style = guided_style_terms(features, style_layers, targets)
         content = tf.add_n(content_terms)
-        style = tf.reduce_sum(targets.layer_weights * style_terms)
         tv = tv_loss(image)
-        alpha, beta, tv_weight = tf.unstack(targets.loss_weights)
+        alpha, beta, tv_weight, photo_weight = tf.unstack(targets.loss_weights)
+        regions = targets.regions
         total = (
             alpha
             * tf.add_n(
@@ -133,31 +113,54 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
                     for c, z in zip(content_terms, targets.content_at_zero, strict=True)
                 ]
             )
-            + beta
-            * tf.reduce_sum(targets.layer_weights * relative(style_terms, targets.style_at_zero))
+            + beta * relative_style
             + tv_weight * tv
         )
+        if regions.photo_mask is not None:  # a region kept as the photo
+            total += photo_weight * photo_loss(image, regions.photo, regions.photo_mask)
         return Losses(content, style, tv, total)
 
     return objective
 
 
+def guided_style_terms(features: dict, style_layers: tuple, targets: Targets):
+    """(L_style, its relative form): Σ_l w_l Σ_r a_r E_l,r, and the same with each E_l,r
+    divided by E_l,r(0); a_r the regions' weights (one all-ones region: the paper's L_style)."""
+    regions = targets.regions
+    errors = style_layer_errors(features, style_layers, targets.style_grams, regions)
+    relatives = [relative(e, z) for e, z in zip(errors, targets.style_at_zero, strict=True)]
+
+    def weighted(per_layer: list) -> tf.Tensor:
+        per_region = tf.stack([tf.reduce_sum(regions.weights * e) for e in per_layer])
+        return tf.reduce_sum(targets.layer_weights * per_region)
+
+    return weighted(errors), weighted(relatives)
+
+
 def make_step(objective, optimizer: keras.optimizers.Optimizer):
-    """One Adam update of `generated` in place; returns the losses of the image before it and
-    whether the update was finite. A non-finite one is undone, so the image stays usable."""
+    """One Adam update of `generated` in place, and of the running average `averaged` with
+    decay `average` (a scalar tensor: no retracing when it changes); returns the losses of the
+    image before the update and whether the update was finite. A non-finite one is undone,
+    so the image stays usable."""
 
     @tf.function
-    def step(generated: tf.Variable, targets: Targets) -> tuple[Losses, tf.Tensor]:
+    def step(
+        generated: tf.Variable, averaged: tf.Variable, targets: Targets, average: tf.Tensor
+    ) -> tuple[Losses, tf.Tensor]:
         with tf.GradientTape() as tape:
             losses = objective(generated, targets)
         gradient = tape.gradient(losses.total, generated)
         before = generated.read_value()  # a snapshot: TF copies on the write below
         optimizer.apply_gradients([(gradient, generated)])
         after = tf.clip_by_value(generated, 0.0, 255.0)  # keep valid pixels
+        # A sum is not finite when any of its terms is not: one cheap reduction, no mask.
         finite = tf.reduce_all(
-            [tf.reduce_all(tf.math.is_finite(t)) for t in (losses, gradient, after)]
+            tf.math.is_finite([losses.total, tf.reduce_sum(gradient), tf.reduce_sum(after)])
         )
         generated.assign(tf.where(finite, after, before))
+        # A failed update leaves the average as it was, as it leaves the iterate.
+        moved = average * averaged + (1.0 - average) * generated
+        averaged.assign(tf.where(finite, moved, averaged))
         return losses, finite
 
     return step
@@ -199,10 +202,48 @@ class ScaleRun:
     """What the loop at one scale needs besides the objective and the start."""
 
     number: int  # 1 is the smallest scale
-    budget: int  # Adam steps or L-BFGS evaluations
+    budget: int  # Adam steps or L-BFGS evaluations, at most
     save_every: int
     clock: Callable[[], float]  # seconds since the start of `stylize`
     stop_requested: Callable[[], bool]
+    tolerance: float = 0.0  # the stopping rule (nst.convergence); 0: the whole budget
+    window: int = 20
+
+    def stopping_rule(self) -> StoppingRule:
+        return StoppingRule(self.window, self.tolerance)
+
+
+@dataclasses.dataclass
+class AdamLoop:
+    """Everything Adam's loop at one scale carries from step to step, so that a checkpoint
+    can save and restore it: the iterate, its running average, Adam's moments (in
+    `optimizer.variables`), the averaging's count and the stopping rule's window."""
+
+    generated: tf.Variable  # (1, height, width, 3), pixels 0..255
+    averaged: tf.Variable  # running sum of the iterates, see nst.convergence.Averaging
+    optimizer: keras.optimizers.Adam
+    averaging: Averaging
+    rule: StoppingRule
+    iteration: int = 0
+
+    @classmethod
+    def start(cls, start: np.ndarray, optimizer: OptimizerSettings, rule: StoppingRule):
+        generated = tf.Variable(start[None])
+        adam = keras.optimizers.Adam(
+            learning_rate=optimizer.learning_rate,
+            beta_1=optimizer.beta_1,
+            beta_2=optimizer.beta_2,
+            epsilon=optimizer.epsilon,
+        )
+        adam.build([generated])
+        averaged = tf.Variable(tf.zeros_like(generated))
+        return cls(generated, averaged, adam, Averaging(optimizer.average), rule)
+
+    def image(self) -> tf.Tensor:
+        """The result so far, (1, height, width, 3): the averaged iterate (or the iterate)."""
+        if self.averaging.decay == 0 or self.averaging.updates == 0:
+            return self.generated.read_value()
+        return self.averaged * self.averaging.correction()
 
 
 def adam_records(
@@ -213,38 +254,45 @@ def adam_records(
     optimizer: OptimizerSettings,
     run: ScaleRun,
 ) -> Iterator[Record]:
-    """`run.budget` Adam steps from `start`; a record per step and one for the result.
+    """At most `run.budget` Adam steps from `start`; a record per step and one for the result.
 
-    Stops early once `run.stop_requested()`; a non-finite step yields its record (with the
-    last finite image) and raises `Diverged`.
+    Ends early when the stopping rule says the scale has converged, or once
+    `run.stop_requested()`; the last record says why (`Record.stopped`). Record i has the
+    losses of the iterate after i updates; the images are the averaged iterate
+    ([optimizer] average), the last record's losses are the averaged iterate's. A non-finite
+    step yields its record (with the last finite image) and raises `Diverged`.
     """
-    generated = tf.Variable(start[None])
-    adam = keras.optimizers.Adam(
-        learning_rate=optimizer.learning_rate,
-        beta_1=optimizer.beta_1,
-        beta_2=optimizer.beta_2,
-        epsilon=optimizer.epsilon,
-    )
-    adam.build([generated])
-    step = make_step(objective, adam)
-    for iteration in range(run.budget + 1):
-        last = iteration == run.budget or run.stop_requested()
+    state = AdamLoop.start(start, optimizer, run.stopping_rule())
+    step = make_step(objective, state.optimizer)
+    average = tf.constant(optimizer.average, tf.float32)
+    stopped = ""
+    while True:
+        iteration = state.iteration
+        if run.stop_requested():
+            stopped = ASKED
+        elif iteration == run.budget:
+            stopped = stopped or BUDGET
+        last = bool(stopped)
         due = last or iteration % run.save_every == 0
-        snapshot = generated[0].numpy() if due else None  # the image only when due
+        snapshot = state.image()[0].numpy() if due else None  # the image only when due
         if last:
-            losses = _numbers(evaluate(generated, targets))
+            losses = _numbers(evaluate(tf.constant(snapshot[None]), targets))
             finite = bool(np.isfinite(losses).all())
         else:
-            losses, finite = step(generated, targets)
+            losses, finite = step(state.generated, state.averaged, targets, average)
             losses, finite = _numbers(losses), bool(finite)
+            state.averaging.updates += finite
+            if state.rule.observe(losses.total):
+                stopped = CONVERGED  # the next record, with the result, is the last
         if not finite and snapshot is None:
-            snapshot = generated[0].numpy()  # unchanged: the failed update was undone
-        record = Record.of(iteration, losses, run.clock(), snapshot, run.number)
+            snapshot = state.image()[0].numpy()  # unchanged: the failed update was undone
+        record = Record.of(iteration, losses, run.clock(), snapshot, run.number, stopped * last)
         yield record
         if not finite:
             raise Diverged(record)
         if last:
             return
+        state.iteration += 1
 
 
 class _Stop(Exception):
@@ -263,6 +311,8 @@ class _LbfgsSearch:
         self.go_ahead: queue.Queue = queue.Queue()  # <- consumer: True to go on, False to stop
         self.accepted = start.astype(np.float64).ravel()
         self.evaluated = 0
+        self.rule = run.stopping_rule()  # on every evaluation, line-search trials included
+        self.stopped = ""
         self.thread = threading.Thread(target=self.work, name="lbfgs", daemon=True)
 
     def accepted_image(self) -> np.ndarray:
@@ -271,6 +321,7 @@ class _LbfgsSearch:
     def loss_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         iteration = self.evaluated
         if iteration == self.run.budget:
+            self.stopped = BUDGET
             raise _Stop
         image = tf.constant(x.reshape((1, *self.shape)), tf.float32)  # float64 in SciPy only
         losses, gradient = self.value_and_gradient(image, self.targets)
@@ -285,6 +336,10 @@ class _LbfgsSearch:
             raise _Stop
         self.results.put(record)
         if not self.go_ahead.get():
+            self.stopped = ASKED
+            raise _Stop
+        if self.rule.observe(losses.total):
+            self.stopped = CONVERGED
             raise _Stop
         return losses.total, gradient.astype(np.float64).ravel()
 
@@ -301,11 +356,13 @@ class _LbfgsSearch:
                 method="L-BFGS-B",
                 bounds=Bounds(0.0, 255.0),
                 callback=self.keep,
-                # Only the budget ends the run: SciPy's tolerances (ftol, gtol) are absolute
-                # in parts and would stop at once where α/β make the objective small.
+                # Only the budget and our stopping rule end the run: SciPy's tolerances (ftol,
+                # gtol) are absolute in parts and would stop at once where α/β make the
+                # objective small.
                 options={"maxfun": budget, "maxiter": budget, "ftol": 0, "gtol": 0},
             )
             self.accepted = result.x
+            self.stopped = CONVERGED  # SciPy's own end: a zero projected gradient
         except _Stop:
             pass
         except BaseException as error:  # handed to the consumer, raised there
@@ -317,11 +374,12 @@ class _LbfgsSearch:
 def lbfgs_records(
     objective, evaluate, targets: Targets, start: np.ndarray, run: ScaleRun
 ) -> Iterator[Record]:
-    """L-BFGS-B in pixel bounds [0, 255] for `run.budget` loss+gradient evaluations.
+    """L-BFGS-B in pixel bounds [0, 255] for at most `run.budget` loss+gradient evaluations.
 
     Record i is the i-th evaluated point (line-search trials included); the last record is
-    the last point L-BFGS accepted, evaluated once more. Stops early once
-    `run.stop_requested()`, and when the consumer closes the generator; a non-finite loss or
+    the last point L-BFGS accepted, evaluated once more, and says why the scale ended. Stops
+    early when the stopping rule says it has converged, once `run.stop_requested()`, and
+    when the consumer closes the generator; a non-finite loss or
     gradient yields its record, with the last accepted image, and raises `Diverged`.
     """
     search = _LbfgsSearch(make_value_and_gradient(objective), targets, start, run)
@@ -340,7 +398,8 @@ def lbfgs_records(
         search.thread.join()
     final = search.accepted_image()
     losses = _numbers(evaluate(tf.constant(final[None]), targets))
-    record = Record.of(search.evaluated, losses, run.clock(), final, run.number)
+    stopped = search.stopped or BUDGET
+    record = Record.of(search.evaluated, losses, run.clock(), final, run.number, stopped)
     yield record
     if not np.isfinite(losses).all():
         raise Diverged(record)
@@ -355,8 +414,9 @@ def stylize(
 ) -> Iterator[Record]:
     """Optimise an image; yield a Record per iteration, with the image every `save_every`.
 
-    The last record of each scale always has the image: after its budget, or early once
-    `stop_requested()` is true (checked before each step; then no further scale runs). A
+    The last record of each scale always has the image and says why the scale ended
+    (`Record.stopped`): its budget spent, converged by [optimizer] tolerance and window, or
+    `stop_requested()` true (checked before each step; then no further scale runs). A
     non-finite loss or update yields that iteration's record, with the last finite image,
     and then raises `Diverged`. Images are float32 (height, width, 3) pixels 0..255; the
     result has the content image's shape. The scales of the run plan come smallest first,
@@ -372,17 +432,24 @@ def stylize(
     objective = make_objective(extractor, model.content_layers, model.style_layers)
     evaluate = tf.function(objective)  # the last record of a scale needs losses only
     current = None
-    for number, (h, w, budget) in enumerate(
-        run_plan(height, width, settings.image, optimizer), start=1
-    ):
+    plan = run_plan(height, width, settings.image, optimizer)
+    for number, (h, w, budget) in enumerate(plan, start=1):
         content = resize(inputs.content, w, h)
         styles = scaled_styles(inputs.styles, width / w)
         if current is None:
             start = initial_image(content, styles[0], settings.image)
         else:
             start = resize(current, w, h)
-        targets = compute_targets(extractor, content, styles, model, settings.loss)
-        scale = ScaleRun(number, budget, settings.output.save_every, clock, stop_requested)
+        targets = compute_targets(extractor, content, styles, model, settings.loss, inputs.guidance)
+        scale = ScaleRun(
+            number,
+            budget,
+            settings.output.save_every,
+            clock,
+            stop_requested,
+            optimizer.tolerance,
+            optimizer.window,
+        )
         if optimizer.name == "lbfgs":
             records = lbfgs_records(objective, evaluate, targets, start, scale)
         else:
