@@ -16,7 +16,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from nst.runfolder import ANIMATION, ITERATES, LOSSES_CSV, iteration_of, write_bytes_atomic
+from nst.runfolder import (
+    ANIMATION,
+    FRAMES,
+    FRAMES_CSV,
+    ITERATES,
+    LOSSES_CSV,
+    iteration_of,
+    write_bytes_atomic,
+)
 
 SHOWN_LOSSES = ("content", "style", "total")
 MIN_LONG_SIDE = 400  # small results are enlarged to this, so they and their caption are legible
@@ -40,13 +48,15 @@ class RunError(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    iteration: int
+    iteration: int  # a video run's frame number
     path: Path
     losses: dict[str, float]  # this iteration's row of losses.csv; empty where it has none
+    unit: str = "iteration"  # what `iteration` counts: "frame" for a video run
 
 
-def read_losses(path: Path) -> dict[int, dict[str, float]]:
-    """losses.csv -> {iteration: {column: value}}; a missing file or bad rows give no entries."""
+def read_losses(path: Path, key: str = "iteration") -> dict[int, dict[str, float]]:
+    """losses.csv -> {iteration (the `key` column): {column: value}}; a missing file or bad
+    rows give no entries."""
     try:
         with open(path, newline="", encoding="utf-8") as file:
             rows = list(csv.DictReader(file))
@@ -55,7 +65,7 @@ def read_losses(path: Path) -> dict[int, dict[str, float]]:
     losses = {}
     for row in rows:
         try:
-            iteration = int(row.pop("iteration"))
+            iteration = int(row.pop(key))
             losses[iteration] = {name: float(value) for name, value in row.items()}
         except (KeyError, TypeError, ValueError):
             continue  # a row cut short by an interrupted run: the iterate still shows
@@ -67,6 +77,8 @@ def run_frames(run_dir: Path, on_note: Callable[[str], None] | None = None) -> l
     (a disk that filled up, a copy cut short) is left out, with a note through `on_note`."""
     run_dir = Path(run_dir)
     folder = run_dir / ITERATES
+    if not folder.is_dir() and (run_dir / FRAMES).is_dir():
+        return video_frames(run_dir)
     if not folder.is_dir():
         raise RunError(f"{run_dir} is not a run folder: it has no {ITERATES}/ folder")
     found = sorted((iteration_of(p), p) for p in folder.iterdir() if iteration_of(p) is not None)
@@ -95,10 +107,21 @@ def damage(path: Path) -> str | None:
     return None
 
 
+def video_frames(run_dir: Path) -> list[Frame]:
+    """A video run's finished frames in order, each with its final losses (frames.csv)."""
+    found = sorted((run_dir / FRAMES).glob("frame_*.png"))
+    if not found:
+        raise RunError(f"{run_dir / FRAMES} holds no finished frames (frame_NNNNNN.png)")
+    losses = read_losses(run_dir / FRAMES_CSV, key="frame")
+    numbers = [int(p.stem.removeprefix("frame_")) for p in found]
+    return [Frame(n, p, losses.get(n, {}), "frame") for n, p in zip(numbers, found, strict=True)]
+
+
 def caption(frames: list[Frame], position: int) -> tuple[str, str]:
     """The two overlay lines of the frame at `position`: where it is in the run, its losses."""
     frame = frames[position]
-    where = f"iteration {frame.iteration} / {frames[-1].iteration}   [{position + 1}/{len(frames)}]"
+    where = f"{frame.unit} {frame.iteration} / {frames[-1].iteration}"
+    where += f"   [{position + 1}/{len(frames)}]"
     shown = [f"{name} {frame.losses[name]:.3g}" for name in SHOWN_LOSSES if name in frame.losses]
     return where, "   ".join(shown) or "losses: not in losses.csv"
 

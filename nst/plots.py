@@ -69,6 +69,27 @@ def plot_losses(records: list[Record], plots_dir: Path) -> None:
     _save(fig, Path(plots_dir) / "losses.png")
 
 
+def plot_frames(frames: list, plots_dir: Path) -> None:
+    """A video run's frame_losses.png (each frame's final content, style and total) and
+    temporal_loss.png (nst.flow.temporal_error against the previous frame) in plots_dir;
+    `frames` are nst.video.Frame rows."""
+    numbers = [f.frame for f in frames]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, (name, label) in zip(axes, PLOTTED.items(), strict=True):
+        _draw(ax, numbers, [getattr(f, name) for f in frames], label)
+        ax.set_xlabel("frame")
+        ax.set_title(label)
+    fig.suptitle("final losses per frame")
+    fig.tight_layout()
+    _save(fig, Path(plots_dir) / "frame_losses.png")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _draw(ax, numbers[1:], [f.temporal for f in frames[1:]], "temporal")
+    ax.set_xlabel("frame")
+    ax.set_title("temporal error vs the previous frame, warped")
+    fig.tight_layout()
+    _save(fig, Path(plots_dir) / "temporal_loss.png")
+
+
 def _save(fig, path: Path) -> None:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
