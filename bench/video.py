@@ -35,6 +35,8 @@ MODES = {
     "video": (),
     "independent": ("video.temporal_weight=0", "video.init=content"),
     "content init": ("video.init=content",),
+    "temporal 100": ("video.temporal_weight=100",),
+    "temporal 300": ("video.temporal_weight=300",),
 }
 
 
