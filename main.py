@@ -11,14 +11,50 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
+
+
+def stop_while_starting(error_fd: int):
+    """A handler for signals before the run's own is in place (imports, checks) or after it
+    (the animation, the viewer): one line on `error_fd` (stderr as it was at start: while
+    TensorFlow loads, fd 2 goes to /dev/null) and 128 + the signal's number, at once, no
+    traceback. Files are written under temporary names and renamed: what is there is complete."""
+
+    def stopped(signum: int, frame) -> None:
+        name = signal.Signals(signum).name
+        try:
+            os.write(
+                error_fd, f"nst: stopped by {name}; files already written are complete\n".encode()
+            )
+        finally:
+            os._exit(128 + signum)
+
+    return stopped
+
+
+if __name__ == "__main__":  # first of all (imports take seconds): Ctrl-C, SIGTERM, SIGHUP
+    try:
+        _handler = stop_while_starting(os.dup(2))
+    except OSError:  # no stderr at all
+        _handler = stop_while_starting(2)
+    for _signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(_signum, _handler)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, with its errors (an unknown flag, a missing value) as nst's one line."""
+
+    def error(self, message: str):
+        sys.stderr.write(f"nst: error: {message} (python main.py --help lists the options)\n")
+        sys.exit(2)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=Path("config.ini"), help="settings file")
     parser.add_argument(
         "--set",
@@ -121,7 +157,21 @@ def main(argv: list[str] | None = None) -> int:
 
         return web([arg for arg in arguments if arg != "--web"])
     args = parse_args(argv)
-    from nst.exits import guarded  # errors -> one line and an exit status (see README)
+    from nst.startup import EXIT_FAULT, address_space_problem
+
+    problem = address_space_problem()  # before NumPy's BLAS loads (it can spin under a limit)
+    if problem:
+        print(f"nst: error: {problem}", file=sys.stderr)
+        return EXIT_FAULT
+    try:
+        from nst.exits import guarded  # errors -> one line and an exit status (see README)
+    except (ImportError, MemoryError, OSError) as error:  # a library that cannot be mapped
+        print(f"nst: error: cannot load nst's libraries: {error}", file=sys.stderr)
+        return EXIT_FAULT
+    if signal.getsignal(signal.SIGINT) is globals().get("_handler"):
+        # From here `guarded` says a Ctrl-C in one line, and the viewer's Ctrl-C closes only
+        # the window (the finished run keeps its status): Python's KeyboardInterrupt again.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     if args.batch is not None:
         from nst.batch import run_batch
@@ -146,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     from nst.allocator import reexec_with_allocator
+    from nst.startup import forgiving_streams
 
     reexec_with_allocator(sys.orig_argv[1:])  # once, with tcmalloc where installed
+    forgiving_streams()  # `| head -1` or a closed terminal must not fail a finished run
     sys.exit(main())

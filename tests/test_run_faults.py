@@ -69,7 +69,9 @@ def error_line(err: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+    "signum, status",
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
 )
 def test_signal_stops_after_the_step_and_keeps_everything(tmp_path, signum, status):
     results = tmp_path / "results"
