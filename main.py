@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     if args.batch is not None:
-        from nst.batch import run_batch
+        from nst.batch_run import run_batch
 
         return guarded(
             lambda: run_batch(

@@ -176,7 +176,11 @@ def optimize_into(
     except BaseException:
         _finish_quietly(writer)  # keep the work done so far, then report the error itself
         raise
-    last = writer.records[-1]
+    return _ending(writer.records[-1], diverged, stop, settings, run_dir, keeper)
+
+
+def _ending(last: Record, diverged: bool, stop: StopRequest, settings, run_dir, keeper) -> Outcome:
+    """The run's status and last line, once its folder is finished."""
     if diverged:
         text = diverged_message(last, settings.optimizer, run_dir)
         return _said(EXIT_DIVERGED, run_dir, text)

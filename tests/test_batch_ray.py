@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.batch import ITEMS, run_batch
+from nst.batch import ITEMS
+from nst.batch_run import run_batch
 from nst.process import StopRequest
 from nst.runfolder import FINAL, LOSSES_CSV
 

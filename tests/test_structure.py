@@ -27,6 +27,7 @@ LIGHT = (
     "nst.checkpoint",
     "nst.resume",
     "nst.batch",
+    "nst.batch_run",
     "nst.batch_local",
     "nst.batch_sheet",
     "nst.batch_ray",
