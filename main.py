@@ -86,4 +86,7 @@ if __name__ == "__main__":
     from nst.allocator import reexec_with_allocator
 
     reexec_with_allocator(sys.orig_argv[1:])  # once, with tcmalloc where installed
+    from nst.allocator import tensorflow_environment
+
+    os.environ.update(tensorflow_environment(os.environ))  # before TensorFlow loads
     sys.exit(main())
