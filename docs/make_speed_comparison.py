@@ -49,8 +49,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--row", nargs="+", action="append", required=True)
+    parser.add_argument("--width", type=int, default=1200, help="the sheet's largest width")
     args = parser.parse_args()
-    sheet(args.row).save(args.out, quality=88)
+    image = sheet(args.row)
+    image.thumbnail((args.width, 4 * args.width))  # a README picture, not a full-size copy
+    image.save(args.out, quality=75)
 
 
 if __name__ == "__main__":
