@@ -164,7 +164,7 @@ def make_step(objective, optimizer: keras.optimizers.Optimizer):
             tf.math.is_finite([losses.total, tf.reduce_sum(gradient), tf.reduce_sum(after)])
         )
         generated.assign(tf.where(finite, after, before))
-        averaged.assign(average * averaged + (1.0 - average) * generated)
+        averaged.assign(tf.where(finite, average * averaged + (1.0 - average) * after, averaged))
         return losses, finite
 
     return step

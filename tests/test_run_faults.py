@@ -140,7 +140,10 @@ def run_loop(extractor, settings, save_every: int, **kwargs) -> list:
 
 
 def test_stop_request_ends_with_the_current_image_and_its_losses():
-    settings = shallow_settings("optimizer.iterations=10", "image.init=noise")
+    # the iterate itself, not the average: a record's losses are its iterate's (README)
+    settings = shallow_settings(
+        "optimizer.iterations=10", "image.init=noise", "optimizer.average=0"
+    )
     clean = run_loop(pooled_extractor(), settings, save_every=1)
     records: list = []
     loop = stylize(
