@@ -74,7 +74,6 @@ def error_line(err: str) -> str:
 def test_signal_stops_after_the_step_and_keeps_everything(tmp_path, signum, status):
     results = tmp_path / "results"
     extra = {"optimizer.iterations": "100000", "output.save_every": "5", **SHALLOW}
-    extra["optimizer.tolerance"] = "0"  # only the signal may end it, not the stopping rule
     args = tiny_overrides(*good_pair(tmp_path), results, **extra)
     err_path = tmp_path / "stderr.txt"
     with open(err_path, "w") as err, open(tmp_path / "stdout.txt", "w") as out:
@@ -140,7 +139,7 @@ def run_loop(extractor, settings, save_every: int, **kwargs) -> list:
 
 
 def test_stop_request_ends_with_the_current_image_and_its_losses():
-    # the iterate itself, not the average: a record's losses are its iterate's (README)
+    # Without averaging the image of record i is the iterate whose losses it carries.
     settings = shallow_settings(
         "optimizer.iterations=10", "image.init=noise", "optimizer.average=0"
     )
