@@ -200,4 +200,7 @@ if __name__ == "__main__":
 
     reexec_with_allocator(sys.orig_argv[1:])  # once, with tcmalloc where installed
     forgiving_streams()  # `| head -1` or a closed terminal must not fail a finished run
+    from nst.allocator import tensorflow_environment
+
+    os.environ.update(tensorflow_environment(os.environ))  # before TensorFlow loads
     sys.exit(main())

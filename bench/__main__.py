@@ -36,7 +36,13 @@ def parse_args(argv):
     parser.add_argument("--reference-csv", type=Path, help="reuse a reference run's rows")
     parser.add_argument("--budget", type=int, default=400, help="max full-size steps a strategy")
     parser.add_argument("--check-every", type=int, default=5, help="steps between quality checks")
-    parser.add_argument("--only", default="step,flops,memory,quality", help="sections to run")
+    parser.add_argument("--only", default="step,user,flops,memory,quality", help="sections to run")
+    parser.add_argument(
+        "--user-sizes", default="512,1024", help="sizes of the default main.py runs (user)"
+    )
+    parser.add_argument(
+        "--pairs", default="tubingen:starry_night", help="content:style pairs (user section)"
+    )
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="reference files")
     parser.add_argument("--worker", choices=("ours", "tutorial"), help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="auto", help=argparse.SUPPRESS)
@@ -51,14 +57,28 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-def worker(which: str, size: int, steps: int, preload: bool, precision: str = "auto") -> dict:
-    """One step-cost measurement in a fresh process (see bench.steps)."""
-    from nst.allocator import MARK, OFF_SWITCH, find_tcmalloc, preload_environment
+def plain_environment() -> dict[str, str]:
+    """This environment without anything main.py adds: no preload, no allocator variables."""
+    from nst.allocator import BFC_VARIABLE, MARK, OFF_SWITCH
 
-    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", MARK)}
-    env[OFF_SWITCH] = "1"
-    if preload:
-        env = preload_environment({**env, OFF_SWITCH: ""}, find_tcmalloc()) or env
+    env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", MARK, BFC_VARIABLE)}
+    return {**env, OFF_SWITCH: "1"}
+
+
+def main_environment() -> dict[str, str]:
+    """The environment main.py gives itself: tcmalloc preloaded where installed, TensorFlow's
+    pooling allocator (nst.allocator)."""
+    from nst.allocator import OFF_SWITCH, find_tcmalloc, preload_environment, tensorflow_environment
+
+    env = plain_environment()
+    env = preload_environment({**env, OFF_SWITCH: ""}, find_tcmalloc()) or env
+    return {**env, **tensorflow_environment(env)}
+
+
+def worker(which: str, size: int, steps: int, as_main: bool, precision: str = "auto") -> dict:
+    """One step-cost measurement in a fresh process (see bench.steps); `as_main`: in the
+    environment main.py runs in, else plain python."""
+    env = main_environment() if as_main else plain_environment()
     args = [sys.executable, "-m", "bench", "--worker", which, "--size", str(size)]
     args += ["--precision", precision]
     done = subprocess.run(
@@ -70,31 +90,32 @@ def worker(which: str, size: int, steps: int, preload: bool, precision: str = "a
 
 
 def step_cost(size: int, rounds: int, steps: int, quick: bool = False) -> list[tuple]:
-    """Tutorial (plain python), ours plain, ours with tcmalloc: alternating, median."""
+    """Tutorial (plain python), ours plain and as main.py runs it: alternating, median."""
     variants = {"tutorial step (plain python)": ("tutorial", False, "float32")}
     variants["our Adam step (float32, plain python)"] = ("ours", False, "float32")
-    variants["our Adam step (default precision, plain python)"] = ("ours", False, "auto")
-    variants["our Adam step (default precision, tcmalloc as main.py)"] = ("ours", True, "auto")
+    variants["our Adam step (float32, as main.py)"] = ("ours", True, "float32")
+    variants["our Adam step (default precision, as main.py)"] = ("ours", True, "auto")
     if quick:  # the tutorial and our default are enough to exercise the code
-        variants = dict(list(variants.items())[::2])
+        variants = dict(list(variants.items())[::3])
     runs = {name: [] for name in variants}
     loads = []
     for _ in range(rounds):
-        for name, (which, preload, precision) in variants.items():
+        for name, (which, as_main, precision) in variants.items():
             loads.append(load())
-            runs[name].append(worker(which, size, steps, preload, precision))
+            runs[name].append(worker(which, size, steps, as_main, precision))
     rows = []
     median = {n: statistics.median(r["step_s"] for r in runs[n]) for n in runs}
     cpus = {n: statistics.median(r["user_s"] + r["sys_s"] for r in runs[n]) for n in runs}
     for name, results in runs.items():
         cpu = cpus[name]
         system = statistics.median(r["sys_s"] for r in results)
+        peak = max(r["peak_rss_mb"] for r in results) / 1024
         rows.append(
             (
                 "step cost",
                 f"{name}, {size} px",
                 f"{median[name]:.3f} s/step",
-                f"CPU {cpu:.2f} s/step (system {system:.3f})",
+                f"CPU {cpu:.2f} s/step (system {system:.3f}); peak RSS {peak:.2f} GB",
             )
         )
     tutorial = "tutorial step (plain python)"
@@ -108,7 +129,7 @@ def step_cost(size: int, rounds: int, steps: int, quick: bool = False) -> list[t
             )
         )
     rows.append(("step cost", "load average during the runs", " ".join(loads), ""))
-    return rows
+    return rows, median[tutorial]
 
 
 def conv_flops(extractor, height: int, width: int) -> float:
@@ -199,10 +220,10 @@ def flops(size: int, steps: int) -> list[tuple]:
 
 
 def memory(sizes: list[int]) -> list[tuple]:
-    """Peak RSS of one process doing our default Adam step at each size (tcmalloc as main.py)."""
+    """Peak RSS of one process doing our default Adam step at each size (as main.py runs)."""
     rows = []
     for size in sizes:
-        result = worker("ours", size, 1, preload=True)
+        result = worker("ours", size, 1, as_main=True)
         rows.append(
             (
                 "memory",
@@ -230,10 +251,17 @@ def main(argv=None) -> int:
     if args.quick:
         args.size, args.rounds, args.steps = 48, 1, 2
         args.memory_sizes, args.reference_steps, args.budget, args.check_every = "64", 8, 8, 2
+        args.user_sizes = "48"
     sections = set(args.only.split(","))
     rows = [("machine", "cores, load average at start", f"{os.cpu_count()}", load())]
+    tutorial_s = None
     if "step" in sections:
-        rows += step_cost(args.size, args.rounds, args.steps, args.quick)
+        step_rows, tutorial_s = step_cost(args.size, args.rounds, args.steps, args.quick)
+        rows += step_rows
+    if "user" in sections:
+        from bench.user import time_to_picture
+
+        rows += time_to_picture(args, tutorial_s, VGG16 if VGG16.is_file() else None)
     if "flops" in sections:
         rows += flops(args.size, args.steps)
     if "memory" in sections:

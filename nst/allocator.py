@@ -22,6 +22,18 @@ TCMALLOC_CANDIDATES = (
 )
 OFF_SWITCH = "NST_NO_PRELOAD"  # set to 1: never preload
 MARK = "NST_PRELOADED"  # set on the re-executed process, so it happens once
+# TensorFlow's own pooling allocator for the CPU (best-fit with coalescing): it keeps the
+# activation blocks for the next step instead of handing them back to the kernel, as
+# tcmalloc does, with no install. Read once, when TensorFlow creates its CPU device.
+BFC_VARIABLE = "TF_CPU_ALLOCATOR_USE_BFC"
+
+
+def tensorflow_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables to set before TensorFlow loads: its pooling CPU allocator, unless the
+    user chose otherwise (an existing value is kept; TF_CPU_ALLOCATOR_USE_BFC=false: off)."""
+    if BFC_VARIABLE in environ:
+        return {}
+    return {BFC_VARIABLE: "true"}
 
 
 def find_tcmalloc(candidates: tuple[str, ...] = TCMALLOC_CANDIDATES) -> str | None:

@@ -202,7 +202,7 @@ def test_bench_quick_prints_its_table():
     assert done.returncode == 0, done.stderr[-3000:]
     table = [line for line in done.stdout.splitlines() if line.startswith("|")]
     sections = {line.split("|")[1].strip() for line in table[2:]}
-    assert sections == {"machine", "step cost", "FLOPs", "memory", "quality"}
+    assert sections == {"machine", "step cost", "user", "FLOPs", "memory", "quality"}
     assert any("ratio" in line for line in table)
 
 
