@@ -27,7 +27,7 @@ from nst.preflight import (
     check_results_folder,
     output_bytes,
 )
-from nst.process import StopOnSignal, StopRequest, native_stderr_silenced
+from nst.process import InterruptedAgain, StopOnSignal, StopRequest, native_stderr_silenced
 from nst.records import Diverged, Record
 from nst.runfolder import ANIMATION, CONFIG, create_run_dir, write_bytes_atomic
 from nst.scales import Scale, run_plan
@@ -123,7 +123,7 @@ def optimize_into(
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:
         diverged = _follow(records, writer, watcher)
-        writer.finish()
+        writer.finish(stop_reason(diverged, stop))
     except OSError as error:
         _finish_quietly(writer)
         if not _inside(error.filename, run_dir):
@@ -138,8 +138,8 @@ def optimize_into(
                 f"(or fix the folder) and run again."
             ),
         )
-    except KeyboardInterrupt:
-        raise  # asked twice: quit at once, without writing more
+    except KeyboardInterrupt as error:
+        raise InterruptedAgain(run_dir) from error  # asked twice: quit at once, write no more
     except BaseException:
         _finish_quietly(writer)  # keep the work done so far, then report the error itself
         raise
@@ -159,6 +159,13 @@ def optimize_into(
         )
     print(f"nst: result in {run_dir}")
     return Outcome(EXIT_OK, run_dir, f"result in {run_dir}")
+
+
+def stop_reason(diverged: bool, stop: StopRequest) -> str:
+    """Why the loop ended, in the words the plots use (nst.plots.STOP_REASONS)."""
+    if diverged:
+        return "diverged"
+    return "interrupted" if stop.signal is not None else "budget"
 
 
 def _said(status: int, run_dir: Path, text: str) -> Outcome:
