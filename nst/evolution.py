@@ -74,10 +74,23 @@ def run_frames(run_dir: Path) -> list[Frame]:
     return [Frame(iteration, path, losses.get(iteration, {})) for iteration, path in found]
 
 
+POSITION_NAME = "saved iterate"  # the viewer's trackbar is named so: one numbering for both
+
+
+def position_label(position: int, count: int) -> str:
+    """Where a frame is among `count` saved iterates, numbered as the viewer's trackbar shows
+    its value (Qt: `value/maximum`, from 0): `saved iterate 0/30` for the first of 31."""
+    return f"{POSITION_NAME} {position}/{count - 1}"
+
+
 def caption(frames: list[Frame], position: int) -> tuple[str, str]:
-    """The two overlay lines of the frame at `position`: where it is in the run, its losses."""
+    """The two overlay lines of the frame at `position`: its iteration (the primary label) and
+    its place as the trackbar counts it, then its losses."""
     frame = frames[position]
-    where = f"iteration {frame.iteration} / {frames[-1].iteration}   [{position + 1}/{len(frames)}]"
+    where = (
+        f"iteration {frame.iteration} / {frames[-1].iteration}   "
+        f"({position_label(position, len(frames))})"
+    )
     shown = [f"{name} {frame.losses[name]:.3g}" for name in SHOWN_LOSSES if name in frame.losses]
     return where, "   ".join(shown) or "losses: not in losses.csv"
 

@@ -29,6 +29,7 @@ import cv2
 from PIL import Image
 
 from nst.evolution import (
+    POSITION_NAME,
     Frame,
     RunError,
     caption,
@@ -39,7 +40,7 @@ from nst.evolution import (
 )
 from nst.runfolder import ANIMATION, write_bytes_atomic
 
-TRACKBAR = "iterate"
+TRACKBAR = POSITION_NAME  # its value/maximum, as the caption numbers the saved iterates
 POLL_MS = 30  # how often the window loop looks at keys, trackbar and close button
 STARTUP_TIMEOUT_S = 30.0  # a window not up by then is given up (e.g. a display that never answers)
 SCREEN_SHARE = (0.9, 0.8)  # of the screen's width and height the image may take
