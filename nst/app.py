@@ -31,7 +31,7 @@ from nst.process import InterruptedAgain, StopOnSignal, StopRequest, native_stde
 from nst.records import Diverged, Record
 from nst.runfolder import ANIMATION, CONFIG, create_run_dir, write_bytes_atomic
 from nst.scales import Scale, run_plan
-from nst.settings import WEIGHTS_CHOICES, Settings, render
+from nst.settings import WEIGHTS_CHOICES, Settings, render, run_tag
 from nst.styles import Inputs, load_inputs, restore_colors
 
 
@@ -94,7 +94,9 @@ def run(
     extractor = extractor if extractor is not None else build_extractor(settings)
     paths = settings.paths
     with StopOnSignal() if stop is None else contextlib.nullcontext(stop) as stop:
-        run_dir = create_run_dir(paths.results_dir, paths.content_image, paths.style_image)
+        run_dir = create_run_dir(
+            paths.results_dir, paths.content_image, paths.style_image, run_tag(settings)
+        )
         write_bytes_atomic(run_dir / CONFIG, render(settings).encode())
         outcome = optimize_into(run_dir, extractor, inputs, settings, stop, watcher or Watcher())
     if settings.output.animation:

@@ -12,6 +12,7 @@ import configparser
 import dataclasses
 import difflib
 import math
+import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -443,11 +444,9 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
         )
 
     def absolute(section: str, key: str, value: Path) -> Path:
-        return (
-            Path(value)
-            if Path(value).is_absolute()
-            else bases.get((section, key), Path.cwd()) / value
-        )
+        base = Path() if Path(value).is_absolute() else bases.get((section, key), Path.cwd())
+        # normpath, not resolve(): `main/../shared/x` becomes `shared/x`, symlinks stay as named
+        return Path(os.path.normpath(base / value))
 
     def absolute_all(key: str, value: Path | tuple[Path, ...]) -> Path | tuple[Path, ...]:
         if isinstance(value, tuple):
@@ -478,6 +477,54 @@ def _normalised(name: str, weights: tuple, what: str, items) -> tuple[float, ...
     if sum(weights) <= 0:
         raise SettingsError(f"{name}: expected at least one weight > 0")
     return tuple(w / sum(weights) for w in weights)
+
+
+# --- a run's short name -------------------------------------------------------------------
+
+TAG_LENGTH = 48  # at most this many characters of differences in a run folder's name
+TAG_VALUE_LENGTH = 12
+UNTAGGED_SECTIONS = ("paths", "output")  # named otherwise, or no change to the picture
+
+
+def run_tag(settings: Settings) -> str:
+    """What of `settings` differs from the defaults and changes the picture, short and safe in a
+    file name: `style_weight=30,max_size=256` (`+N`: N more not shown); '' at the defaults.
+    A weights file is `weights=file`; [optimizer] name is `optimizer=...`."""
+    defaults = _resolve(dataclasses.replace(Settings(), paths=settings.paths), {})
+    items = []
+    for section_field in fields(settings):
+        if section_field.name in UNTAGGED_SECTIONS:
+            continue
+        section = getattr(settings, section_field.name)
+        default = getattr(defaults, section_field.name)
+        for f in fields(section):
+            text, default_text = (
+                f.metadata["kind"].format(getattr(s, f.name)) for s in (section, default)
+            )
+            if text == default_text or (
+                f.name == "style_layer_weights" and "style_layers=" in "".join(items)
+            ):
+                continue  # (layer weights follow the layers: normalised for their number)
+            if f.name == "weights" and text not in WEIGHTS_CHOICES:
+                text = "file"
+            key = section_field.name if f.name == "name" else f.name
+            items.append(f"{key}={_tag_safe(text.replace(', ', '_'))[:TAG_VALUE_LENGTH]}")
+    return _fit(items, TAG_LENGTH)
+
+
+def _tag_safe(text: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in text)
+
+
+def _fit(items: list[str], length: int) -> str:
+    """Items in order, each that still fits in `length` characters (room kept for `+N`),
+    joined by commas, then `+N` for the N left out."""
+    shown: list[str] = []
+    for item in items:
+        if len(",".join([*shown, item])) <= length - 3:
+            shown.append(item)
+    rest = len(items) - len(shown)
+    return ",".join(shown) + (f"+{rest}" if rest else "")
 
 
 # --- writing ------------------------------------------------------------------------------
