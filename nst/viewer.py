@@ -263,12 +263,15 @@ def _stop(child: subprocess.Popen) -> None:
         child.wait()
 
 
-def after_run(run_dir: Path, show_viewer: bool) -> None:
-    """What the command line does once a run's outputs are all on disk: the window, if asked."""
-    if show_viewer:
-        problem = open_viewer(run_dir)
-    else:
+def after_run(run_dir: Path, show_viewer: bool, finished: bool = True) -> None:
+    """What the command line does once a run's outputs are all on disk: the window, if asked
+    and the run finished (an interrupted or failed run gets none)."""
+    if not show_viewer:
         problem = "viewer off (show_viewer = false or --no-viewer)"
+    elif not finished:
+        problem = "viewer not opened: the run did not finish"
+    else:
+        problem = open_viewer(run_dir)
     if problem:
         print(f"nst: {problem}")
     hint = f"python -m nst.viewer {shlex.quote(str(run_dir))}"

@@ -208,3 +208,16 @@ def test_the_animation_of_a_512_px_run_is_small(tmp_path):
         durations = [frame.info["duration"] for frame in ImageSequence.Iterator(gif)]
         assert max(gif.size) <= max(evolution.ANIMATION_BOX)
     assert len(durations) == 31 and 3500 <= sum(durations) <= 4500, sum(durations)
+
+
+def test_an_unfinished_run_says_why_no_viewer_opened(tmp_path, capsys, monkeypatch):
+    """Interrupted with the viewer on: not 'show_viewer = false or --no-viewer', which the user
+    never gave; and no window is tried."""
+    from nst import viewer
+
+    from .fake_run import make_fake_run
+
+    monkeypatch.setattr(viewer, "open_viewer", lambda run_dir: pytest.fail("window tried"))
+    viewer.after_run(make_fake_run(tmp_path), show_viewer=True, finished=False)
+    out = capsys.readouterr().out
+    assert "the run did not finish" in out and "--no-viewer" not in out
