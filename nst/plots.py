@@ -88,10 +88,11 @@ def draw_loss(ax, records: list[Record], name: str, sizes: dict | None = None) -
         ax.set_yscale("log")
     else:
         ax.plot(steps, values)
-    ax.set_xlabel("iteration (counted on across scales)" if sizes else "iteration")
+    starts = scale_starts(records, steps)
+    ax.set_xlabel("iteration (counted on across scales)" if len(starts) > 1 else "iteration")
     ax.set_ylabel(name)
     ax.grid(True, which="both", alpha=0.3)
-    _mark_scales(ax, scale_starts(records, steps), sizes or {})
+    _mark_scales(ax, starts, sizes or {})
 
 
 def _mark_scales(ax, starts: list[tuple[int, int]], sizes: dict) -> None:

@@ -97,11 +97,13 @@ def test_scale_boundaries_are_marked_and_labelled():
     assert [line.get_xdata()[0] for line in vertical] == [75]  # the coarse result's step
     labels = {text.get_text().strip(): text.get_position()[0] for text in ax.texts}
     assert labels == {"scale 1\n256×192": 0, "scale 2\n512×384": 75}
+    assert "across scales" in ax.get_xlabel()
 
 
 def test_one_scale_has_no_scale_marks():
-    _, ax = axes_for(records_of(CONTENT_FROM_PHOTO, STYLE_90X), "style")
+    _, ax = axes_for(records_of(CONTENT_FROM_PHOTO, STYLE_90X), "style", sizes={1: (48, 64)})
     assert len(ax.lines) == 1 and not ax.texts
+    assert ax.get_xlabel() == "iteration"
 
 
 @pytest.mark.parametrize(
