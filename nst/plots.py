@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only: never needs a display
 import matplotlib.pyplot as plt
+from matplotlib.transforms import offset_copy
 
 from nst.records import Record
 from nst.runfolder import write_bytes_atomic
@@ -105,8 +106,11 @@ def _mark_scales(ax, starts: list[tuple[int, int]], sizes: dict) -> None:
             ax.axvline(step, **SCALE_LINE)
         size = sizes.get(scale)
         text = f"scale {scale}" + (f"\n{size[1]}×{size[0]}" if size else "")
-        # x in data units, y in axes units: the label stays at the top on any y scale.
-        ax.text(step, 0.98, f" {text}", transform=ax.get_xaxis_transform(), va="top", fontsize=8)
+        # x in data units (3 points right of the line), y in axes units: the label stays at
+        # the top on any y scale; a light box keeps it legible over the curve.
+        where = offset_copy(ax.get_xaxis_transform(), fig=ax.figure, x=3, units="points")
+        box = {"facecolor": "white", "alpha": 0.7, "edgecolor": "none", "pad": 1}
+        ax.text(step, 0.98, text, transform=where, va="top", fontsize=8, bbox=box)
 
 
 def plot_losses(
