@@ -55,7 +55,15 @@ def our_step(size: int, network: str, weights: str, images_dir: Path | None, pre
     adam = keras.optimizers.Adam(o.learning_rate, o.beta_1, o.beta_2, o.epsilon)
     adam.build([generated])
     step = make_step(objective, adam)
-    return lambda: tf.nest.map_structure(lambda t: t.numpy(), step(generated, targets)), extractor
+    averaged = tf.Variable(tf.zeros_like(generated))
+    average = tf.constant(o.average, tf.float32)
+
+    def one_step():
+        return tf.nest.map_structure(
+            lambda t: t.numpy(), step(generated, averaged, targets, average)
+        )
+
+    return one_step, extractor
 
 
 def tutorial_step(size: int, weights: str, images_dir: Path | None):

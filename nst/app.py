@@ -118,9 +118,10 @@ def optimize_into(
     """The loop, its records written to `run_dir`; however it ends, the folder is finished."""
     from nst.optimize import stylize  # TensorFlow: loaded by now
 
-    writer = RunWriter(run_dir, settings.image.scales)
     height, width = inputs.content.shape[:2]
-    watcher.started(run_dir, run_plan(height, width, settings.image, settings.optimizer))
+    plan = run_plan(height, width, settings.image, settings.optimizer)
+    writer = RunWriter(run_dir, len(plan))
+    watcher.started(run_dir, plan)
     records = stylize(extractor, inputs, settings, stop_requested=stop.requested)
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:
@@ -159,8 +160,9 @@ def optimize_into(
                 f"losses.csv and the plots are in {run_dir}"
             ),
         )
-    print(f"nst: result in {run_dir}")
-    return Outcome(EXIT_OK, run_dir, f"result in {run_dir}")
+    text = f"result in {run_dir} ({last.why_stopped or 'budget'}, {last.elapsed_s:.0f} s)"
+    print(f"nst: {text}")
+    return Outcome(EXIT_OK, run_dir, text)
 
 
 def stop_reason(diverged: bool, stop: StopRequest) -> str:

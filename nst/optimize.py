@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.optimize import Bounds, minimize
 
+from nst.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
 from nst.images import resize
 from nst.losses import (
     blend_grams,
@@ -143,21 +144,27 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
 
 
 def make_step(objective, optimizer: keras.optimizers.Optimizer):
-    """One Adam update of `generated` in place; returns the losses of the image before it and
-    whether the update was finite. A non-finite one is undone, so the image stays usable."""
+    """One Adam update of `generated` in place, and of the running average `averaged` with
+    decay `average` (a scalar tensor: no retracing when it changes); returns the losses of the
+    image before the update and whether the update was finite. A non-finite one is undone,
+    so the image stays usable."""
 
     @tf.function
-    def step(generated: tf.Variable, targets: Targets) -> tuple[Losses, tf.Tensor]:
+    def step(
+        generated: tf.Variable, averaged: tf.Variable, targets: Targets, average: tf.Tensor
+    ) -> tuple[Losses, tf.Tensor]:
         with tf.GradientTape() as tape:
             losses = objective(generated, targets)
         gradient = tape.gradient(losses.total, generated)
         before = generated.read_value()  # a snapshot: TF copies on the write below
         optimizer.apply_gradients([(gradient, generated)])
         after = tf.clip_by_value(generated, 0.0, 255.0)  # keep valid pixels
+        # A sum is not finite when any of its terms is not: one cheap reduction, no mask.
         finite = tf.reduce_all(
-            [tf.reduce_all(tf.math.is_finite(t)) for t in (losses, gradient, after)]
+            tf.math.is_finite([losses.total, tf.reduce_sum(gradient), tf.reduce_sum(after)])
         )
         generated.assign(tf.where(finite, after, before))
+        averaged.assign(average * averaged + (1.0 - average) * generated)
         return losses, finite
 
     return step
@@ -199,10 +206,48 @@ class ScaleRun:
     """What the loop at one scale needs besides the objective and the start."""
 
     number: int  # 1 is the smallest scale
-    budget: int  # Adam steps or L-BFGS evaluations
+    budget: int  # Adam steps or L-BFGS evaluations, at most
     save_every: int
     clock: Callable[[], float]  # seconds since the start of `stylize`
     stop_requested: Callable[[], bool]
+    tolerance: float = 0.0  # the stopping rule (nst.convergence); 0: the whole budget
+    window: int = 20
+
+    def stopping_rule(self) -> StoppingRule:
+        return StoppingRule(self.window, self.tolerance)
+
+
+@dataclasses.dataclass
+class AdamLoop:
+    """Everything Adam's loop at one scale carries from step to step, so that a checkpoint
+    can save and restore it: the iterate, its running average, Adam's moments (in
+    `optimizer.variables`), the averaging's count and the stopping rule's window."""
+
+    generated: tf.Variable  # (1, height, width, 3), pixels 0..255
+    averaged: tf.Variable  # running sum of the iterates, see nst.convergence.Averaging
+    optimizer: keras.optimizers.Adam
+    averaging: Averaging
+    rule: StoppingRule
+    iteration: int = 0
+
+    @classmethod
+    def start(cls, start: np.ndarray, optimizer: OptimizerSettings, rule: StoppingRule):
+        generated = tf.Variable(start[None])
+        adam = keras.optimizers.Adam(
+            learning_rate=optimizer.learning_rate,
+            beta_1=optimizer.beta_1,
+            beta_2=optimizer.beta_2,
+            epsilon=optimizer.epsilon,
+        )
+        adam.build([generated])
+        averaged = tf.Variable(tf.zeros_like(generated))
+        return cls(generated, averaged, adam, Averaging(optimizer.average), rule)
+
+    def image(self) -> tf.Tensor:
+        """The result so far, (1, height, width, 3): the averaged iterate (or the iterate)."""
+        if self.averaging.decay == 0 or self.averaging.updates == 0:
+            return self.generated.read_value()
+        return self.averaged * self.averaging.correction()
 
 
 def adam_records(
@@ -213,38 +258,45 @@ def adam_records(
     optimizer: OptimizerSettings,
     run: ScaleRun,
 ) -> Iterator[Record]:
-    """`run.budget` Adam steps from `start`; a record per step and one for the result.
+    """At most `run.budget` Adam steps from `start`; a record per step and one for the result.
 
-    Stops early once `run.stop_requested()`; a non-finite step yields its record (with the
-    last finite image) and raises `Diverged`.
+    Ends early when the stopping rule says the scale has converged, or once
+    `run.stop_requested()`; the last record says why (`Record.stopped`). Record i has the
+    losses of the iterate after i updates; the images are the averaged iterate
+    ([optimizer] average), the last record's losses are the averaged iterate's. A non-finite
+    step yields its record (with the last finite image) and raises `Diverged`.
     """
-    generated = tf.Variable(start[None])
-    adam = keras.optimizers.Adam(
-        learning_rate=optimizer.learning_rate,
-        beta_1=optimizer.beta_1,
-        beta_2=optimizer.beta_2,
-        epsilon=optimizer.epsilon,
-    )
-    adam.build([generated])
-    step = make_step(objective, adam)
-    for iteration in range(run.budget + 1):
-        last = iteration == run.budget or run.stop_requested()
+    state = AdamLoop.start(start, optimizer, run.stopping_rule())
+    step = make_step(objective, state.optimizer)
+    average = tf.constant(optimizer.average, tf.float32)
+    stopped = ""
+    while True:
+        iteration = state.iteration
+        if run.stop_requested():
+            stopped = ASKED
+        elif iteration == run.budget:
+            stopped = stopped or BUDGET
+        last = bool(stopped)
         due = last or iteration % run.save_every == 0
-        snapshot = generated[0].numpy() if due else None  # the image only when due
+        snapshot = state.image()[0].numpy() if due else None  # the image only when due
         if last:
-            losses = _numbers(evaluate(generated, targets))
+            losses = _numbers(evaluate(tf.constant(snapshot[None]), targets))
             finite = bool(np.isfinite(losses).all())
         else:
-            losses, finite = step(generated, targets)
+            losses, finite = step(state.generated, state.averaged, targets, average)
             losses, finite = _numbers(losses), bool(finite)
+            state.averaging.updates += finite
+            if state.rule.observe(losses.total):
+                stopped = CONVERGED  # the next record, with the result, is the last
         if not finite and snapshot is None:
-            snapshot = generated[0].numpy()  # unchanged: the failed update was undone
-        record = Record.of(iteration, losses, run.clock(), snapshot, run.number)
+            snapshot = state.image()[0].numpy()  # unchanged: the failed update was undone
+        record = Record.of(iteration, losses, run.clock(), snapshot, run.number, stopped * last)
         yield record
         if not finite:
             raise Diverged(record)
         if last:
             return
+        state.iteration += 1
 
 
 class _Stop(Exception):
@@ -263,6 +315,8 @@ class _LbfgsSearch:
         self.go_ahead: queue.Queue = queue.Queue()  # <- consumer: True to go on, False to stop
         self.accepted = start.astype(np.float64).ravel()
         self.evaluated = 0
+        self.rule = run.stopping_rule()  # on every evaluation, line-search trials included
+        self.stopped = ""
         self.thread = threading.Thread(target=self.work, name="lbfgs", daemon=True)
 
     def accepted_image(self) -> np.ndarray:
@@ -271,6 +325,7 @@ class _LbfgsSearch:
     def loss_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         iteration = self.evaluated
         if iteration == self.run.budget:
+            self.stopped = BUDGET
             raise _Stop
         image = tf.constant(x.reshape((1, *self.shape)), tf.float32)  # float64 in SciPy only
         losses, gradient = self.value_and_gradient(image, self.targets)
@@ -285,6 +340,10 @@ class _LbfgsSearch:
             raise _Stop
         self.results.put(record)
         if not self.go_ahead.get():
+            self.stopped = ASKED
+            raise _Stop
+        if self.rule.observe(losses.total):
+            self.stopped = CONVERGED
             raise _Stop
         return losses.total, gradient.astype(np.float64).ravel()
 
@@ -301,11 +360,13 @@ class _LbfgsSearch:
                 method="L-BFGS-B",
                 bounds=Bounds(0.0, 255.0),
                 callback=self.keep,
-                # Only the budget ends the run: SciPy's tolerances (ftol, gtol) are absolute
-                # in parts and would stop at once where α/β make the objective small.
+                # Only the budget and our stopping rule end the run: SciPy's tolerances (ftol,
+                # gtol) are absolute in parts and would stop at once where α/β make the
+                # objective small.
                 options={"maxfun": budget, "maxiter": budget, "ftol": 0, "gtol": 0},
             )
             self.accepted = result.x
+            self.stopped = CONVERGED  # SciPy's own end: a zero projected gradient
         except _Stop:
             pass
         except BaseException as error:  # handed to the consumer, raised there
@@ -317,11 +378,12 @@ class _LbfgsSearch:
 def lbfgs_records(
     objective, evaluate, targets: Targets, start: np.ndarray, run: ScaleRun
 ) -> Iterator[Record]:
-    """L-BFGS-B in pixel bounds [0, 255] for `run.budget` loss+gradient evaluations.
+    """L-BFGS-B in pixel bounds [0, 255] for at most `run.budget` loss+gradient evaluations.
 
     Record i is the i-th evaluated point (line-search trials included); the last record is
-    the last point L-BFGS accepted, evaluated once more. Stops early once
-    `run.stop_requested()`, and when the consumer closes the generator; a non-finite loss or
+    the last point L-BFGS accepted, evaluated once more, and says why the scale ended. Stops
+    early when the stopping rule says it has converged, once `run.stop_requested()`, and
+    when the consumer closes the generator; a non-finite loss or
     gradient yields its record, with the last accepted image, and raises `Diverged`.
     """
     search = _LbfgsSearch(make_value_and_gradient(objective), targets, start, run)
@@ -340,7 +402,8 @@ def lbfgs_records(
         search.thread.join()
     final = search.accepted_image()
     losses = _numbers(evaluate(tf.constant(final[None]), targets))
-    record = Record.of(search.evaluated, losses, run.clock(), final, run.number)
+    stopped = search.stopped or BUDGET
+    record = Record.of(search.evaluated, losses, run.clock(), final, run.number, stopped)
     yield record
     if not np.isfinite(losses).all():
         raise Diverged(record)
@@ -355,8 +418,9 @@ def stylize(
 ) -> Iterator[Record]:
     """Optimise an image; yield a Record per iteration, with the image every `save_every`.
 
-    The last record of each scale always has the image: after its budget, or early once
-    `stop_requested()` is true (checked before each step; then no further scale runs). A
+    The last record of each scale always has the image and says why the scale ended
+    (`Record.stopped`): its budget spent, converged by [optimizer] tolerance and window, or
+    `stop_requested()` true (checked before each step; then no further scale runs). A
     non-finite loss or update yields that iteration's record, with the last finite image,
     and then raises `Diverged`. Images are float32 (height, width, 3) pixels 0..255; the
     result has the content image's shape. The scales of the run plan come smallest first,
@@ -372,9 +436,8 @@ def stylize(
     objective = make_objective(extractor, model.content_layers, model.style_layers)
     evaluate = tf.function(objective)  # the last record of a scale needs losses only
     current = None
-    for number, (h, w, budget) in enumerate(
-        run_plan(height, width, settings.image, optimizer), start=1
-    ):
+    plan = run_plan(height, width, settings.image, optimizer)
+    for number, (h, w, budget) in enumerate(plan, start=1):
         content = resize(inputs.content, w, h)
         styles = scaled_styles(inputs.styles, width / w)
         if current is None:
@@ -382,7 +445,15 @@ def stylize(
         else:
             start = resize(current, w, h)
         targets = compute_targets(extractor, content, styles, model, settings.loss)
-        scale = ScaleRun(number, budget, settings.output.save_every, clock, stop_requested)
+        scale = ScaleRun(
+            number,
+            budget,
+            settings.output.save_every,
+            clock,
+            stop_requested,
+            optimizer.tolerance,
+            optimizer.window,
+        )
         if optimizer.name == "lbfgs":
             records = lbfgs_records(objective, evaluate, targets, start, scale)
         else:

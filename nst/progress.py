@@ -24,6 +24,8 @@ class ProgressBar(Watcher):
     def recorded(self, record: Record) -> None:
         self.bar.set_postfix(content=f"{record.content:.3g}", style=f"{record.style:.3g}")
         self.bar.update(1 if record.iteration else 0)  # record 0 is the starting image
+        if record.stopped:  # a scale's last record: say why it ended
+            self.bar.write(f"nst: scale {record.scale}: {record.why_stopped}")
 
     def ended(self) -> None:
         if self.bar is not None:

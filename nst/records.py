@@ -31,11 +31,21 @@ class Record:
     elapsed_s: float  # since the start of `stylize`, targets and tracing included
     image: np.ndarray | None = None  # float32 (height, width, 3) pixels 0..255, when due
     scale: int = 1  # coarse-to-fine: 1 is the smallest size, [image] scales the full size
+    # on the last record of a scale, why it ended: nst.convergence CONVERGED, BUDGET or ASKED
+    stopped: str = ""
 
     @classmethod
-    def of(cls, iteration: int, losses, elapsed_s: float, image=None, scale: int = 1) -> Record:
+    def of(
+        cls, iteration: int, losses, elapsed_s: float, image=None, scale: int = 1, stopped=""
+    ) -> Record:
         """A record from losses in LOSS_NAMES order (a Losses or any 4 numbers)."""
-        return cls(iteration, *map(float, Losses(*losses)), elapsed_s, image, scale)
+        return cls(iteration, *map(float, Losses(*losses)), elapsed_s, image, scale, stopped)
+
+    @property
+    def why_stopped(self) -> str:
+        """'converged at step k', 'budget' or 'stop asked' for a scale's last record, else ''."""
+        words = {"converged": f"converged at step {self.iteration}", "asked": "stop asked"}
+        return words.get(self.stopped, self.stopped)
 
     @property
     def losses(self) -> Losses:

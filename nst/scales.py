@@ -11,6 +11,10 @@ from nst.images import resize
 from nst.networks import MIN_SIDE
 from nst.settings import ImageSettings, OptimizerSettings
 
+# [image] scales = auto: the smallest scale's short side is the first at or below this many
+# pixels when the sides are divided by scale_factor (so 128-256 px with the factor 2).
+COARSEST_SIDE = 256
+
 
 class Scale(NamedTuple):
     height: int
@@ -21,9 +25,19 @@ class Scale(NamedTuple):
 def run_plan(height: int, width: int, image: ImageSettings, optimizer: OptimizerSettings):
     """The scales of a run on a height x width content image, smallest first, the last one
     the full size: what the optimisation does, the pre-flight checks count and the bar shows."""
-    sizes = scale_sizes(height, width, image.scales, image.scale_factor)
+    scales = image.scales or automatic_scales(height, width, image.scale_factor)
+    sizes = scale_sizes(height, width, scales, image.scale_factor)
     budgets = scale_budgets(optimizer, len(sizes))
     return [Scale(h, w, budget) for (h, w), budget in zip(sizes, budgets, strict=True)]
+
+
+def automatic_scales(height: int, width: int, factor: float, coarsest: int = COARSEST_SIDE):
+    """[image] scales = auto: 1 + how many times the short side is divided by `factor` to
+    come down to `coarsest` px or below (1: the image is that small already)."""
+    side, scales = min(height, width), 1
+    while side > coarsest and side / factor >= MIN_SIDE:
+        side, scales = side / factor, scales + 1
+    return scales
 
 
 def scale_sizes(
@@ -39,9 +53,10 @@ def scale_sizes(
 
 
 def scale_budgets(optimizer: OptimizerSettings, scales: int) -> list[int]:
-    """Iterations per scale, smallest first: coarse_iterations, then iterations at full size."""
+    """Iterations per scale, smallest first: coarse_iterations (its last value repeated where
+    scales = auto asks for more), then iterations at the full size."""
     coarse = optimizer.coarse_iterations
-    coarse = coarse * (scales - 1) if len(coarse) == 1 else coarse
+    coarse = coarse + coarse[-1:] * (scales - 1 - len(coarse))  # the last value repeated
     return [*coarse[: scales - 1], optimizer.iterations]
 
 

@@ -269,6 +269,21 @@ class OptimizerSettings:
         ListOf(Number(int, min=1)),
         "with [image] scales > 1: steps at each smaller scale, smallest first (one value: all)",
     )
+    tolerance: float = setting(
+        0.01,
+        Number(float, min=0),
+        "stop a scale once the objective fell by less than this fraction of itself over the "
+        "last `window` steps (iterations is then the maximum); 0 = always spend iterations",
+    )
+    window: int = setting(
+        20, Number(int, min=1), "steps the stopping rule looks back over (see tolerance)"
+    )
+    average: float = setting(
+        0.9,
+        Number(float, min=0, max=0.999),
+        "Adam: the result is a moving average of the iterates with this decay (0.9: about "
+        "the last 10 steps), which removes the last steps' jitter; 0 = the last iterate",
+    )
     beta_1: float = setting(0.9, Number(float, min=0, max=0.999999), "Adam's beta_1")
     beta_2: float = setting(0.999, Number(float, min=0, max=0.999999), "Adam's beta_2")
     epsilon: float = setting(
@@ -290,8 +305,11 @@ class ImageSettings:
         "with init = noise: share of noise in the blend",
     )
     seed: int = setting(0, Number(int, min=0), "random seed (noise, random weights)")
-    scales: int = setting(
-        1, Number(int, min=1, max=8), "coarse-to-fine: number of image sizes (1 = off)"
+    scales: int | None = setting(
+        1,
+        NumberOr(Number(int, min=1, max=8), "auto"),
+        "coarse-to-fine: number of image sizes (1 = off) | auto: from the image size, the "
+        "smallest scale's short side near 128-256 px",
     )
     scale_factor: float = setting(
         2.0, Number(float, min=1, min_open=True), "each smaller scale is this many times smaller"
@@ -436,7 +454,7 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
         [p.name for p in settings.paths.style_image],
     )
     coarse = settings.optimizer.coarse_iterations
-    if len(coarse) not in (1, settings.image.scales - 1):
+    if settings.image.scales is not None and len(coarse) not in (1, settings.image.scales - 1):
         raise SettingsError(
             f"[optimizer] coarse_iterations = {', '.join(map(str, coarse))!r}: expected one "
             f"value, or {settings.image.scales - 1} (one per smaller scale, [image] scales = "

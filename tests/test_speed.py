@@ -117,8 +117,9 @@ def test_no_retracing_across_steps(tiny_problem):
     adam = keras.optimizers.Adam(learning_rate=5.0)
     adam.build([generated])
     step = make_step(objective, adam)
-    for _ in range(4):
-        step(generated, targets)
+    averaged = tf.Variable(tf.zeros_like(generated))
+    for decay in (0.9, 0.5, 0.0, 0.9):  # a new average each step: an input, not a constant
+        step(generated, averaged, targets, tf.constant(decay))
     assert step.experimental_get_tracing_count() == 1
     value_and_gradient = make_value_and_gradient(objective)
     for shift in range(3):  # a new image each time, as L-BFGS hands over
@@ -249,6 +250,7 @@ def test_lbfgs_keeps_descending_at_a_small_style_weight():
     """At style_weight 1 the objective is small (< 1): L-BFGS must neither stop on SciPy's
     tolerances nor stall in bfloat16 noise (at 128 px it did, after 17 evaluations)."""
     overrides = ("optimizer.name=lbfgs", "optimizer.iterations=30", "loss.style_weight=1")
+    overrides += ("optimizer.tolerance=0",)  # the whole budget, whatever the stopping rule
     records = real_vgg16_run(128, *overrides)
     first, last = records[0], records[-1]
     assert len(records) == 31  # the whole budget was spent
