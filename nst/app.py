@@ -126,7 +126,7 @@ def optimize_into(
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:
         diverged = _follow(records, writer, watcher)
-        writer.finish(stop_reason(diverged, stop))
+        writer.finish(stop_reason(diverged, stop, writer.records[-1] if writer.records else None))
     except OSError as error:
         _finish_quietly(writer)
         if not _inside(error.filename, run_dir):
@@ -165,11 +165,14 @@ def optimize_into(
     return Outcome(EXIT_OK, run_dir, text)
 
 
-def stop_reason(diverged: bool, stop: StopRequest) -> str:
-    """Why the loop ended, in the words the plots use (nst.plots.STOP_REASONS)."""
+def stop_reason(diverged: bool, stop: StopRequest, last: Record | None = None) -> str:
+    """Why the loop ended, in the words the plots use (nst.plots.STOP_REASONS): diverged,
+    interrupted, or as the last record says (converged, budget)."""
     if diverged:
         return "diverged"
-    return "interrupted" if stop.signal is not None else "budget"
+    if stop.signal is not None:
+        return "interrupted"
+    return (last.stopped if last is not None else "") or "budget"
 
 
 def _said(status: int, run_dir: Path, text: str) -> Outcome:

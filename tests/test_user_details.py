@@ -4,6 +4,7 @@ the stop reason reaching the plots, and a short, small evolution.gif."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import signal
 from pathlib import Path
@@ -14,6 +15,7 @@ import tensorflow as tf
 
 from nst import app, evolution, exits
 from nst.process import StopRequest
+from nst.records import Record
 from nst.runfolder import CONFIG, create_run_dir
 from nst.settings import TAG_LENGTH, load_settings, render, run_tag
 
@@ -155,8 +157,11 @@ def test_stop_reason_words():
     stop = StopRequest()
     assert app.stop_reason(False, stop) == "budget"
     assert app.stop_reason(True, stop) == "diverged"
+    converged = Record(40, 1.0, 1.0, 0.0, 2.0, 0.0, stopped="converged")
+    assert app.stop_reason(False, stop, converged) == "converged"  # the loop's stopping rule
+    assert app.stop_reason(False, stop, dataclasses.replace(converged, stopped="")) == "budget"
     stop.ask()
-    assert app.stop_reason(False, stop) == "interrupted"
+    assert app.stop_reason(False, stop, converged) == "interrupted"
 
 
 def test_a_second_ctrl_c_names_the_run_folder(tmp_path, capsys):
