@@ -86,8 +86,8 @@ def check_weights_file(network: str, weights: str) -> Path:
         convs = sum(_CONV_PER_BLOCK[found])
         raise WeightsError(
             f"[model] weights = {weights}: this is a {found.upper()} weights file ({convs} "
-            f"convolution layers), but [model] network = {network}: set network = {found}, "
-            f"or give a {network} weights file"
+            f"convolution layers): set network = {found} in [model] (now {network}), or give "
+            f"a {network} weights file"
         )
     return path
 

@@ -59,7 +59,7 @@ def test_the_other_networks_file_says_what_to_set(tmp_path, write, found, asked)
         check_weights_file(asked, str(path))
     text = str(error.value)
     assert f"this is a {found.upper()} weights file" in text
-    assert f"set network = {found}" in text and f"[model] network = {asked}" in text
+    assert f"set network = {found}" in text and f"(now {asked})" in text
 
 
 def test_files_it_cannot_tell_are_left_to_the_loader(tmp_path):
