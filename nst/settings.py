@@ -501,7 +501,9 @@ def _normalised(name: str, weights: tuple, what: str, items) -> tuple[float, ...
 
 TAG_LENGTH = 48  # at most this many characters of differences in a run folder's name
 TAG_VALUE_LENGTH = 12
-UNTAGGED_SECTIONS = ("paths", "output")  # named otherwise, or no change to the picture
+# Sections in the order their differences are named: what a user tunes most first ([paths]
+# is in the name already, [output] does not change the picture).
+TAGGED_SECTIONS = ("loss", "image", "optimizer", "model")
 
 
 def run_tag(settings: Settings) -> str:
@@ -510,11 +512,8 @@ def run_tag(settings: Settings) -> str:
     A weights file is `weights=file`; [optimizer] name is `optimizer=...`."""
     defaults = _resolve(dataclasses.replace(Settings(), paths=settings.paths), {})
     items = []
-    for section_field in fields(settings):
-        if section_field.name in UNTAGGED_SECTIONS:
-            continue
-        section = getattr(settings, section_field.name)
-        default = getattr(defaults, section_field.name)
+    for name in TAGGED_SECTIONS:
+        section, default = getattr(settings, name), getattr(defaults, name)
         for f in fields(section):
             text, default_text = (
                 f.metadata["kind"].format(getattr(s, f.name)) for s in (section, default)
@@ -525,7 +524,7 @@ def run_tag(settings: Settings) -> str:
                 continue  # (layer weights follow the layers: normalised for their number)
             if f.name == "weights" and text not in WEIGHTS_CHOICES:
                 text = "file"
-            key = section_field.name if f.name == "name" else f.name
+            key = name if f.name == "name" else f.name
             items.append(f"{key}={_tag_safe(text.replace(', ', '_'))[:TAG_VALUE_LENGTH]}")
     return _fit(items, TAG_LENGTH)
 

@@ -78,7 +78,8 @@ def test_the_tag_is_short_and_safe_in_a_file_name():
     tag = run_tag(settings)
     assert len(tag) <= TAG_LENGTH
     assert re.fullmatch(r"[A-Za-z0-9_.,=+-]+", tag), tag
-    assert tag.startswith("weights=file,")  # a path is not spelled out
+    assert tag.startswith("tv_weight=0.001,init=noise,")  # [loss] first, then [image] ...
+    assert "/" not in tag and "my" not in tag  # a weights path is not spelled out
     shown, rest = re.fullmatch(r"(.*)\+(\d+)", tag).groups()  # the rest counted, not dropped
     assert len(shown.split(",")) + int(rest) == 6  # layer weights follow the layers: not named
 
