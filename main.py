@@ -2,6 +2,7 @@
 
 python main.py [--config config.ini] [--set section.key=value ...] [--no-viewer] [--debug]
                [--sweep section.key=value1,value2,... ...]
+python main.py --web [--host 127.0.0.1] [--port 8000] [--config ...] [--set ...]  (web studio)
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "separate the values with ';' instead when a value is itself a list",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "--web",
+        action="store_true",
+        help="start the web studio instead (python -m nst.web; also takes --host and --port)",
+    )
     return parser.parse_args(argv)
 
 
@@ -69,6 +75,11 @@ def single(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """One run; or, with --sweep, one run per grid point and a contact sheet."""
+    arguments = sys.argv[1:] if argv is None else argv
+    if "--web" in arguments:  # the studio has its own options (--host, --port)
+        from nst.web.__main__ import main as web
+
+        return web([arg for arg in arguments if arg != "--web"])
     args = parse_args(argv)
     from nst.exits import guarded  # errors -> one line and an exit status (see README)
 

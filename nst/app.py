@@ -18,6 +18,7 @@ import cv2
 
 from nst.evolution import export_animation
 from nst.exits import EXIT_DIVERGED, EXIT_FAULT, EXIT_OK, say
+from nst.masks import load_guidance
 from nst.networks import check_weights_file
 from nst.outputs import RunWriter
 from nst.preflight import (
@@ -29,7 +30,7 @@ from nst.preflight import (
 )
 from nst.process import InterruptedAgain, StopOnSignal, StopRequest, native_stderr_silenced
 from nst.records import Diverged, Record
-from nst.runfolder import ANIMATION, CONFIG, create_run_dir, write_bytes_atomic
+from nst.runfolder import ANIMATION, CONFIG, create_run_dir, write_bytes_atomic, write_status
 from nst.scales import Scale, run_plan
 from nst.settings import WEIGHTS_CHOICES, Settings, render, run_tag
 from nst.styles import Inputs, load_inputs, restore_colors
@@ -62,6 +63,7 @@ def prepare_images(settings: Settings) -> Inputs:
     paths, image, model = settings.paths, settings.image, settings.model
     inputs = load_inputs(paths, image, on_note=lambda text: say(f"note: {text}"))
     height, width = inputs.content.shape[:2]
+    inputs = inputs._replace(guidance=load_guidance(paths, settings.loss, width, height))
     check_fits_network(paths.content_image, width, height, model)
     if model.weights not in WEIGHTS_CHOICES:
         check_weights_file(model.network, model.weights)
@@ -99,6 +101,7 @@ def run(
         )
         write_bytes_atomic(run_dir / CONFIG, render(settings).encode())
         outcome = optimize_into(run_dir, extractor, inputs, settings, stop, watcher or Watcher())
+        write_status(run_dir, outcome.status, outcome.message)
     if settings.output.animation:
         write_animation(run_dir)
     return outcome

@@ -79,3 +79,29 @@ def blend_grams(grams: list, weights: tuple, positions: list) -> tf.Tensor:
             for w, g, m in zip(weights, grams, style_positions, strict=True)
         ]
     )
+
+
+def guided_gram_matrices(features: tf.Tensor, masks: tf.Tensor) -> tf.Tensor:
+    """G_r = Σ_p m_r,p F_p F_pᵀ, (R, N, N), one per mask of `masks` (R, height, width) at the
+    features' size: Gatys et al. 2017's guided Gram (guidance channel √m), not normalised."""
+    f = _positions_by_channels(features)
+    weights = tf.reshape(masks, (tf.shape(masks)[0], -1, 1))
+    return tf.einsum("rmi,mj->rij", weights * f, f)
+
+
+def guided_style_layer_loss(
+    features: tf.Tensor, masks: tf.Tensor, target_grams: tf.Tensor
+) -> tf.Tensor:
+    """E_l,r = Σ (G_r − A_r)² / (4 N² M_r²), (R,), with M_r = Σ_p m_r,p the region's positions:
+    the paper's E_l within each region (all-ones mask: exactly `style_layer_loss`)."""
+    channels = tf.cast(tf.shape(features)[-1], tf.float32)
+    positions = tf.maximum(tf.reduce_sum(masks, axis=(1, 2)), 1e-6)[:, None, None]
+    scaled = (guided_gram_matrices(features, masks) - target_grams) / (2.0 * channels * positions)
+    return tf.reduce_sum(tf.square(scaled), axis=(1, 2))
+
+
+def photo_loss(image: tf.Tensor, photo: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Σ m ((x − p)/255)² / (3 Σ m): the mean squared pixel difference (0..1 units) to the
+    photo inside the soft mask `mask` (1, height, width, 1); 0 where the mask is empty."""
+    squared = tf.square((image - photo) / 255.0) * mask
+    return tf.reduce_sum(squared) / tf.maximum(3.0 * tf.reduce_sum(mask), 1e-6)

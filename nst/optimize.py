@@ -20,15 +20,16 @@ import tensorflow as tf
 from scipy.optimize import Bounds, minimize
 
 from nst.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
+from nst.guided import Regions, make_regions, region_targets, style_at_zero
 from nst.images import resize
 from nst.losses import (
-    blend_grams,
     content_loss,
-    gram_matrix,
+    guided_style_layer_loss,
+    photo_loss,
     relative,
-    style_layer_loss,
     tv_loss,
 )
+from nst.masks import Guidance
 from nst.records import Diverged, Losses, Record
 from nst.scales import run_plan, scaled_styles
 from nst.settings import ImageSettings, LossSettings, ModelSettings, OptimizerSettings, Settings
@@ -38,16 +39,19 @@ from nst.styles import Inputs
 class Targets(NamedTuple):
     """Everything the objective compares against, computed once; all tensors (no Python floats).
 
-    objective = α Σ_c L_c / L_c(0) + β Σ_l w_l E_l / E_l(0) + tv_weight · tv, where X(0) is
-    the loss for all-zero features (see losses.relative): α, β act on relative errors.
+    objective = α Σ_c L_c / L_c(0) + β Σ_l w_l Σ_r a_r E_l,r / E_l,r(0) + tv_weight · tv
+    + photo_weight · photo, where X(0) is the loss for all-zero features (see
+    losses.relative): α, β act on relative errors. Without masks there is one region r, all
+    ones, with a_r = 1, and the photo region is empty (see nst.guided).
     """
 
     content_features: tuple  # P per content layer
     content_at_zero: tuple  # L_content(0, P) per content layer
-    style_grams: tuple  # A per style layer, blended over the style images (blend_grams)
-    style_at_zero: tuple  # E_l(0, A) per style layer
+    style_grams: tuple  # A per style layer, (R, N, N): one per region (see nst.guided)
+    style_at_zero: tuple  # E_l,r(0, A) per style layer, (R,)
     layer_weights: tf.Tensor  # w_l, summing to 1
-    loss_weights: tf.Tensor  # (α, β, tv_weight)
+    loss_weights: tf.Tensor  # (α, β, tv_weight, photo_weight)
+    regions: Regions  # where each style applies, where the photo stays (masks as inputs)
 
 
 def compute_targets(
@@ -56,54 +60,33 @@ def compute_targets(
     style_images: tuple,
     model: ModelSettings,
     loss: LossSettings,
+    guidance: Guidance | None = None,
 ) -> Targets:
     """The content features and style Gram matrices the generated image is pulled towards.
 
     The generated image has the content image's size; the style images (one per [loss]
-    style_blend_weights) may have any size.
+    style_blend_weights) may have any size; `guidance` places them
+    (None: the blend everywhere).
     """
     # In a graph, as the loop runs it: with bfloat16 convolutions eager execution rounds
     # differently, and the content loss of the content image itself would not be 0.
     features = tf.function(extractor)
     content = features(tf.constant(content_image[None]))
     content_features = tuple(content[name] for name in model.content_layers)
-    style_grams = style_targets(
-        features, style_images, loss.style_blend_weights, model.style_layers, content
-    )
+    blend = loss.style_blend_weights
+    regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
+    style_grams = region_targets(features, style_images, blend, model.style_layers, regions)
+    channels = tuple(content[name].shape[-1] for name in model.style_layers)
     return Targets(
         content_features=content_features,
         content_at_zero=tuple(content_loss(tf.zeros_like(p), p) for p in content_features),
         style_grams=style_grams,
-        style_at_zero=tuple(
-            style_layer_loss(tf.zeros_like(content[name]), a)  # zeros of the generated size
-            for name, a in zip(model.style_layers, style_grams, strict=True)
-        ),
+        style_at_zero=style_at_zero(regions, style_grams, channels),
         layer_weights=tf.constant(model.style_layer_weights, tf.float32),
-        loss_weights=tf.constant([loss.content_weight, loss.style_weight, loss.tv_weight]),
-    )
-
-
-def _positions(features: tf.Tensor) -> float:
-    return float(features.shape[1] * features.shape[2])
-
-
-def style_targets(
-    extractor: Callable,
-    style_images: tuple,
-    weights: tuple,
-    style_layers: tuple,
-    generated_features: dict,
-) -> tuple:
-    """The blended style Gram matrix per style layer, for an image with `generated_features`
-    (any features of the generated image's size: their shapes give M per layer)."""
-    styles = [extractor(tf.constant(image[None])) for image in style_images]
-    return tuple(
-        blend_grams(
-            [gram_matrix(s[name]) for s in styles],
-            weights,
-            [_positions(generated_features[name])] + [_positions(s[name]) for s in styles],
-        )
-        for name in style_layers
+        loss_weights=tf.constant(
+            [loss.content_weight, loss.style_weight, loss.tv_weight, loss.photo_weight]
+        ),
+        regions=regions,
     )
 
 
@@ -116,16 +99,11 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
             content_loss(features[name], p)
             for name, p in zip(content_layers, targets.content_features, strict=True)
         ]
-        style_terms = tf.stack(
-            [
-                style_layer_loss(features[name], a)
-                for name, a in zip(style_layers, targets.style_grams, strict=True)
-            ]
-        )
+        style, relative_style = guided_style_terms(features, style_layers, targets)
         content = tf.add_n(content_terms)
-        style = tf.reduce_sum(targets.layer_weights * style_terms)
         tv = tv_loss(image)
-        alpha, beta, tv_weight = tf.unstack(targets.loss_weights)
+        alpha, beta, tv_weight, photo_weight = tf.unstack(targets.loss_weights)
+        regions = targets.regions
         total = (
             alpha
             * tf.add_n(
@@ -134,13 +112,30 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
                     for c, z in zip(content_terms, targets.content_at_zero, strict=True)
                 ]
             )
-            + beta
-            * tf.reduce_sum(targets.layer_weights * relative(style_terms, targets.style_at_zero))
+            + beta * relative_style
             + tv_weight * tv
+            + photo_weight * photo_loss(image, regions.photo, regions.photo_mask)
         )
         return Losses(content, style, tv, total)
 
     return objective
+
+
+def guided_style_terms(features: dict, style_layers: tuple, targets: Targets):
+    """(L_style, its relative form): Σ_l w_l Σ_r a_r E_l,r, and the same with each E_l,r
+    divided by E_l,r(0); a_r the regions' weights (one all-ones region: the paper's L_style)."""
+    regions = targets.regions
+    errors = [
+        guided_style_layer_loss(features[name], masks, a)
+        for name, masks, a in zip(style_layers, regions.masks, targets.style_grams, strict=True)
+    ]
+    relatives = [relative(e, z) for e, z in zip(errors, targets.style_at_zero, strict=True)]
+
+    def weighted(per_layer: list) -> tf.Tensor:
+        per_region = tf.stack([tf.reduce_sum(regions.weights * e) for e in per_layer])
+        return tf.reduce_sum(targets.layer_weights * per_region)
+
+    return weighted(errors), weighted(relatives)
 
 
 def make_step(objective, optimizer: keras.optimizers.Optimizer):
@@ -164,7 +159,9 @@ def make_step(objective, optimizer: keras.optimizers.Optimizer):
             tf.math.is_finite([losses.total, tf.reduce_sum(gradient), tf.reduce_sum(after)])
         )
         generated.assign(tf.where(finite, after, before))
-        averaged.assign(average * averaged + (1.0 - average) * generated)
+        # A failed update leaves the average as it was, as it leaves the iterate.
+        moved = average * averaged + (1.0 - average) * generated
+        averaged.assign(tf.where(finite, moved, averaged))
         return losses, finite
 
     return step
@@ -444,7 +441,7 @@ def stylize(
             start = initial_image(content, styles[0], settings.image)
         else:
             start = resize(current, w, h)
-        targets = compute_targets(extractor, content, styles, model, settings.loss)
+        targets = compute_targets(extractor, content, styles, model, settings.loss, inputs.guidance)
         scale = ScaleRun(
             number,
             budget,

@@ -18,6 +18,7 @@ LOSSES_CSV = "losses.csv"
 ITERATES = "iterates"
 PLOTS = "plots"
 ANIMATION = "evolution.gif"
+STATUS = "status.txt"  # how the run ended: its exit status, then the run's last line
 _ITERATE_NAME = re.compile(r"iter_(\d+)\.png")
 
 
@@ -50,6 +51,22 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         if isinstance(error, OSError):  # name the file meant (a failed write() names none)
             raise OSError(error.errno, error.strerror or str(error), str(path)) from error
         raise
+
+
+def write_status(run_dir: Path, status: int, message: str) -> None:
+    """status.txt: the exit status and the last line; where the disk is full, nothing (the run's
+    own status is what counts, and the folder is complete without it)."""
+    with contextlib.suppress(OSError):
+        write_bytes_atomic(Path(run_dir) / STATUS, f"{status}\n{message}\n".encode())
+
+
+def read_status(run_dir: Path) -> tuple[int, str] | None:
+    """(exit status, last line) from status.txt; None where it is missing or unreadable."""
+    try:
+        status, _, message = (Path(run_dir) / STATUS).read_text(encoding="utf-8").partition("\n")
+        return int(status), message.strip()
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
 
 
 def create_run_dir(

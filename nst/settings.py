@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -25,6 +26,7 @@ INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
 PRESERVE_COLORS_CHOICES = ("none", "luminance", "histogram")
 STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
+PHOTO = "photo"  # [loss] region_styles: this region stays the photo
 MAX_SIDE = 8192  # the largest [image] max_size: beyond it no CPU has the memory
 FLOAT32_MAX = 3.4028234663852886e38
 BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
@@ -174,6 +176,46 @@ class ListOf:
         return ", ".join(self.item.format(v) if self.item else v for v in value)
 
 
+@dataclass(frozen=True)
+class OptionalPath:
+    """A path, or empty for none."""
+
+    def parse(self, text: str) -> Path | None:
+        return Path(text).expanduser() if text else None
+
+    def allowed(self) -> str:
+        return "a file path, or empty for none"
+
+    def format(self, value: Path | None) -> str:
+        return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class RegionStyles:
+    """'#rrggbb: style image, ...': each colour of a colour-label image to a style image (its
+    file name or path, one of [paths] style_image) or to `photo`."""
+
+    def parse(self, text: str) -> tuple[tuple[str, str], ...]:
+        pairs = []
+        for part in [p.strip() for p in text.split(",")] if text.strip() else []:
+            colour, colon, target = (t.strip() for t in part.partition(":"))
+            if not colon or not target or not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+                raise ValueError(self.allowed())
+            pairs.append((colour.lower(), target))
+        if len({colour for colour, _ in pairs}) != len(pairs):
+            raise ValueError(self.allowed() + ", each colour once")
+        return tuple(pairs)
+
+    def allowed(self) -> str:
+        return (
+            f"a comma-separated list of '#rrggbb: style image' (a file name or path from "
+            f"[paths] style_image, or {PHOTO}), or empty"
+        )
+
+    def format(self, value: tuple[tuple[str, str], ...]) -> str:
+        return ", ".join(f"{colour}: {target}" for colour, target in value)
+
+
 def setting(default, kind, doc: str):
     """A settings field: its single default, how its text is parsed, and its config.ini comment."""
     return field(default=default, metadata={"kind": kind, "doc": doc})
@@ -193,6 +235,19 @@ class PathsSettings:
         "image whose style is painted; several: comma-separated, blended (see [loss])",
     )
     results_dir: Path = setting(Path("results"), FilePath(), "each run makes a new folder in here")
+    style_masks: tuple[Path, ...] = setting(
+        (),
+        ListOf(FilePath(), allow_empty=True),
+        "one mask per style image (white: that style, grey: partly, any size); empty: none",
+    )
+    regions: Path | None = setting(
+        None,
+        OptionalPath(),
+        "colour-label image, each flat colour a region (see [loss] region_styles); empty: none",
+    )
+    content_mask: Path | None = setting(
+        None, OptionalPath(), "mask (white) of where the result stays the photo; empty: none"
+    )
 
 
 @dataclass(frozen=True)
@@ -246,6 +301,16 @@ class LossSettings:
         (),
         ListOf(Number(float, min=0), allow_empty=True),
         "one weight per style image, normalised to sum 1; empty: equal weights",
+    )
+    region_styles: tuple[tuple[str, str], ...] = setting(
+        (),
+        RegionStyles(),
+        "with [paths] regions: '#rrggbb: style image' per colour (style file name or photo)",
+    )
+    photo_weight: float = setting(
+        1e4,
+        Number(float, min=0),
+        "pull towards the photo inside the photo region (mean squared pixel difference, 0..1)",
     )
 
 
@@ -466,7 +531,9 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
         # normpath, not resolve(): `main/../shared/x` becomes `shared/x`, symlinks stay as named
         return Path(os.path.normpath(base / value))
 
-    def absolute_all(key: str, value: Path | tuple[Path, ...]) -> Path | tuple[Path, ...]:
+    def absolute_all(key: str, value: Path | tuple[Path, ...] | None):
+        if value is None:
+            return None
         if isinstance(value, tuple):
             return tuple(absolute("paths", key, v) for v in value)
         return absolute("paths", key, value)
@@ -479,8 +546,55 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
     if network_weights not in WEIGHTS_CHOICES:
         network_weights = str(absolute("model", "weights", Path(network_weights)))
     model = dataclasses.replace(model, style_layer_weights=weights, weights=network_weights)
-    loss = dataclasses.replace(settings.loss, style_blend_weights=blend)
+    regions = _region_styles(paths, settings.loss.region_styles, absolute)
+    loss = dataclasses.replace(settings.loss, style_blend_weights=blend, region_styles=regions)
     return dataclasses.replace(settings, paths=paths, model=model, loss=loss)
+
+
+def _region_styles(paths: PathsSettings, region_styles: tuple, absolute) -> tuple:
+    """Checks the masks' settings agree; each region's style named by its absolute path."""
+    styles = paths.style_image
+    if paths.style_masks and len(paths.style_masks) != len(styles):
+        raise SettingsError(
+            f"[paths] style_masks: {len(paths.style_masks)} masks for {len(styles)} style "
+            f"images; expected one per style image ({', '.join(p.name for p in styles)})"
+        )
+    if paths.style_masks and paths.regions is not None:
+        raise SettingsError(
+            "[paths] style_masks and [paths] regions are two ways of placing the styles: set one"
+        )
+    if (paths.regions is None) != (not region_styles):
+        given, missing = (
+            ("[loss] region_styles", "[paths] regions")
+            if paths.regions is None
+            else ("[paths] regions", "[loss] region_styles")
+        )
+        raise SettingsError(f"{given} is set but {missing} is empty: set both, or neither")
+    resolved = tuple(
+        (colour, target if target == PHOTO else _style_named(target, styles, absolute))
+        for colour, target in region_styles
+    )
+    unused = [p.name for p in styles if region_styles and str(p) not in dict(resolved).values()]
+    if unused:
+        raise SettingsError(
+            f"[loss] region_styles gives no region to style image {', '.join(unused)}: map a "
+            f"colour to it, or remove it from [paths] style_image"
+        )
+    return resolved
+
+
+def _style_named(target: str, styles: tuple, absolute) -> str:
+    """The absolute path of the style image `target` names (its path, or its file name)."""
+    by_path = [p for p in styles if p == absolute("loss", "region_styles", Path(target))]
+    by_name = [p for p in styles if p.name == target]
+    found = by_path or by_name
+    if len(found) != 1:
+        why = "matches several of" if found else "is not one of"
+        raise SettingsError(
+            f"[loss] region_styles: '{target}' {why} [paths] style_image "
+            f"({', '.join(p.name for p in styles)}); give a file name or path from it, or {PHOTO}"
+        )
+    return str(found[0])
 
 
 def _normalised(name: str, weights: tuple, what: str, items) -> tuple[float, ...]:

@@ -2,7 +2,7 @@
 photo's colours kept (luminance-only transfer or colour-statistics matching).
 
 `load_inputs` gives the images the optimisation sees (the blended Gram targets are made in
-`nst.optimize.style_targets`, with `nst.losses.blend_grams`); `restore_colors` puts the
+`nst.guided.region_targets`, with `nst.losses.blend_grams`); `restore_colors` puts the
 photo's colours back into each saved image after a luminance-only transfer. No TensorFlow
 here: the inputs are checked before it loads.
 """
@@ -17,6 +17,7 @@ import numpy as np
 
 from nst.colors import grey, luminance, match_color_statistics, match_luminance, with_chroma
 from nst.images import ImageError, fit_size, load_image, resize
+from nst.masks import Guidance
 from nst.networks import MIN_SIDE
 from nst.settings import ImageSettings, PathsSettings
 
@@ -25,6 +26,7 @@ class Inputs(NamedTuple):
     content: np.ndarray  # the content image the optimisation sees (grey for luminance)
     styles: tuple[np.ndarray, ...]  # one per style image, each at its own size
     photo: np.ndarray  # the content image as loaded and resized, in its own colours
+    guidance: Guidance | None = None  # where each style goes, where the photo stays (masks)
 
 
 def style_size(

@@ -139,7 +139,10 @@ def run_loop(extractor, settings, save_every: int, **kwargs) -> list:
 
 
 def test_stop_request_ends_with_the_current_image_and_its_losses():
-    settings = shallow_settings("optimizer.iterations=10", "image.init=noise")
+    # Without averaging the image of record i is the iterate whose losses it carries.
+    settings = shallow_settings(
+        "optimizer.iterations=10", "image.init=noise", "optimizer.average=0"
+    )
     clean = run_loop(pooled_extractor(), settings, save_every=1)
     records: list = []
     loop = stylize(

@@ -21,6 +21,7 @@ LIGHT = (
     "nst.scales",
     "nst.preflight",
     "nst.styles",
+    "nst.masks",
     "nst.evolution",
     "nst.viewer",
 )

@@ -1,0 +1,282 @@
+"""One run at a time: a queue of jobs, a worker thread that runs them, live events for pages.
+
+A job is the CLI's run (`nst.app.run`) on settings the page made; its records become events
+that every open page receives (several tabs see the same run; a reloaded page gets the
+snapshot first, then the events). Stop ends a run as Ctrl-C does: the loop stops between
+steps and the run folder is completed. Closing the server stops the running job the same
+way and waits for its folder.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nst.app import Watcher
+from nst.exits import describe
+from nst.process import StopRequest
+from nst.records import Record
+from nst.runfolder import iterate_path
+from nst.scales import Scale, scale_budgets
+from nst.settings import Settings
+
+KEEP_FINISHED = 20  # finished jobs the page still lists (their runs stay in results/ anyway)
+# The run's exit status -> the state the page shows (see nst.exits).
+STATES = {0: "done", 1: "failed", 2: "failed", 3: "diverged", 4: "failed"}
+STATES |= {128 + signal.SIGINT: "stopped", 128 + signal.SIGTERM: "stopped"}
+
+
+@dataclass
+class Job:
+    id: str
+    settings: Settings
+    state: str = "queued"  # queued, running, then done, stopped, failed, diverged, cancelled
+    run_id: str | None = None  # the run folder's name, once made
+    message: str = ""  # the run's last line: where the result is, or why it stopped
+    records: list[dict] = field(default_factory=list)
+    steps_done: int = 0
+    plan: list[Scale] | None = None  # the scales, once the run has started
+    stop: StopRequest = field(default_factory=StopRequest)
+
+    @property
+    def scales(self) -> int:
+        """The number of scales ([image] scales = auto: known once the run has started)."""
+        return len(self.plan) if self.plan else self.settings.image.scales or 1
+
+    @property
+    def steps(self) -> int:
+        """The step budget of every scale (a maximum where the stopping rule is on)."""
+        if self.plan:
+            return sum(scale.budget for scale in self.plan)
+        return sum(scale_budgets(self.settings.optimizer, self.scales))
+
+    def public(self, position: int | None = None, records: bool = False) -> dict:
+        paths = self.settings.paths
+        shown = {
+            "id": self.id,
+            "state": self.state,
+            "position": position,
+            "run_id": self.run_id,
+            "message": self.message,
+            "steps": self.steps,
+            "steps_done": self.steps_done,
+            "scales": self.scales,
+            "may_converge": self.settings.optimizer.tolerance > 0,  # steps: then a maximum
+            "content": paths.content_image.name,
+            "styles": [path.name for path in paths.style_image],
+            "stop_requested": self.stop.requested(),
+        }
+        if records:
+            shown["records"] = list(self.records)
+        return shown
+
+
+def record_event(job: Job, record: Record, run_dir: Path | None) -> dict:
+    """A record of the loop as the page gets it: losses, progress and the iterate's address."""
+    iterate = None
+    if record.image is not None and run_dir is not None:
+        path = iterate_path(run_dir, record.iteration, record.scale, job.scales)
+        iterate = f"/runs/{run_dir.name}/files/{path.parent.name}/{path.name}"
+    return {
+        "job": job.id,
+        "iteration": record.iteration,
+        "scale": record.scale,
+        **record.losses._asdict(),
+        "elapsed_s": record.elapsed_s,
+        "step": job.steps_done,
+        "steps": job.steps,
+        "iterate": iterate,
+    }
+
+
+class JobWatcher(Watcher):
+    """The run as the pages see it: each record becomes an event, kept for late pages."""
+
+    def __init__(self, job: Job, send: Callable[[str, dict], None]) -> None:
+        self.job = job
+        self.send = send
+        self.run_dir: Path | None = None
+
+    def started(self, run_dir: Path, plan: list[Scale]) -> None:
+        self.run_dir = run_dir
+        self.job.run_id = run_dir.name
+        self.job.plan = plan
+        self.send("started", {"job": self.job.id, "run_id": run_dir.name})
+
+    def recorded(self, record: Record) -> None:
+        self.job.steps_done += 1 if record.iteration else 0  # record 0 is the starting image
+        event = record_event(self.job, record, self.run_dir)
+        self.job.records.append(event)
+        self.send("record", event)
+
+
+class Broadcast:
+    """Events to every listening page: each listener has its own queue."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._listeners: set[queue.Queue] = set()
+
+    def listen(self) -> queue.Queue:
+        listener: queue.Queue = queue.Queue()
+        with self._lock:
+            self._listeners.add(listener)
+        return listener
+
+    def forget(self, listener: queue.Queue) -> None:
+        with self._lock:
+            self._listeners.discard(listener)
+
+    def send(self, kind: str, data: dict | None) -> None:
+        """`data` None tells every listener that the server is closing."""
+        with self._lock:
+            for listener in self._listeners:
+                listener.put((kind, data))
+
+
+class Worker:
+    """A queue of jobs and the one thread that runs them, in order.
+
+    `run` is the CLI's run function (`nst.app.run`); `extractor_for(settings)` gives the
+    network to reuse (None: the run builds it). Parameters, so that tests can watch them.
+    """
+
+    def __init__(self, run: Callable, extractor_for: Callable[[Settings], object]) -> None:
+        self.events = Broadcast()
+        self._run = run
+        self._extractor_for = extractor_for
+        self._lock = threading.Condition()
+        self._queue: list[Job] = []
+        self._current: Job | None = None
+        self._finished: list[Job] = []
+        self._ids = itertools.count(1)
+        self._closing = False
+        self._thread = threading.Thread(target=self._work, name="nst-worker", daemon=True)
+        self._thread.start()
+
+    # --- what the server asks -----------------------------------------------------------
+
+    def submit(self, settings: Settings) -> Job:
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the server is closing")
+            job = Job(f"job-{next(self._ids)}-{int(time.time())}", settings)
+            self._queue.append(job)
+            self._lock.notify_all()
+        self._send_queue()
+        return job
+
+    def stop(self, job_id: str) -> Job | None:
+        """Stop a running job (as Ctrl-C), or take a waiting one off the queue."""
+        with self._lock:
+            job = self._find(job_id)
+            if job is None:
+                return None
+            if job.state == "queued":
+                self._queue.remove(job)
+                job.state = "cancelled"
+                self._finish(job)
+            job.stop.ask(signal.SIGINT)  # as Ctrl-C
+        self._send_queue()
+        return job
+
+    def snapshot(self) -> dict:
+        """Every job the page shows: the running one with its records so far, the queue, the
+        recently finished."""
+        with self._lock:
+            jobs = []
+            if self._current is not None:
+                jobs.append(self._current.public(records=True))
+            jobs += [job.public(position) for position, job in enumerate(self._queue, 1)]
+            jobs += [job.public() for job in reversed(self._finished)]
+        return {"jobs": jobs}
+
+    def close(self, timeout: float | None = None) -> None:
+        """Cancel the queue, stop the running job as SIGTERM does and wait for its folder."""
+        with self._lock:
+            self._closing = True
+            for job in self._queue:
+                job.state = "cancelled"
+            self._queue.clear()
+            if self._current is not None:
+                self._current.stop.ask(signal.SIGTERM)  # as `kill` stops a CLI run
+            self._lock.notify_all()
+        self._thread.join(timeout)
+        self.events.send("closing", None)
+
+    def running_run_id(self) -> str | None:
+        current = self._current
+        return current.run_id if current is not None else None
+
+    # --- the worker thread ------------------------------------------------------------
+
+    def _find(self, job_id: str) -> Job | None:
+        everyone = [*self._queue, *([self._current] if self._current else []), *self._finished]
+        return next((job for job in everyone if job.id == job_id), None)
+
+    def _finish(self, job: Job) -> None:
+        self._finished = [*self._finished, job][-KEEP_FINISHED:]
+
+    def _send_queue(self) -> None:
+        self.events.send("jobs", self.snapshot())
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                while not self._queue and not self._closing:
+                    self._lock.wait()
+                if self._closing:
+                    return
+                job = self._queue.pop(0)
+                self._current = job
+                job.state = "running"
+            self._send_queue()
+            self._execute(job)
+            with self._lock:
+                self._current = None
+                self._finish(job)
+            self._send_queue()
+
+    def _execute(self, job: Job) -> None:
+        watcher = JobWatcher(job, self.events.send)
+        try:
+            extractor = self._extractor_for(job.settings)
+            outcome = self._run(job.settings, extractor=extractor, stop=job.stop, watcher=watcher)
+        except Exception as error:  # the page gets the one line the CLI would say
+            status, text = describe(error)
+            job.state, job.message = STATES[status], text.removeprefix("error: ")
+            if status == 1:  # a bug: its traceback goes to the server's log
+                traceback.print_exception(error, file=sys.stderr)
+            return
+        job.state = STATES.get(outcome.status, "failed")
+        job.message = outcome.message
+        if outcome.run_dir is not None:
+            job.run_id = outcome.run_dir.name
+
+
+class ExtractorCache:
+    """The last run's network, reused while [model], the seed and the optimiser stay the same
+    (building it costs seconds); the input checks come first, as in a run."""
+
+    def __init__(self) -> None:
+        self._key = None
+        self._extractor = None
+
+    def __call__(self, settings: Settings):
+        from nst.app import build_extractor, prepare_images
+
+        key = (settings.model, settings.image.seed, settings.optimizer.name)
+        if key != self._key:
+            prepare_images(settings)  # a bad input fails before seconds of TensorFlow
+            self._key, self._extractor = None, None  # the old one is freed first
+            self._extractor = build_extractor(settings)
+            self._key = key
+        return self._extractor

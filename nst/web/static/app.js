@@ -1,0 +1,578 @@
+// The studio page: settings form made from the server's field definitions, image pickers,
+// the live run (server-sent events), a run's evolution and the list of runs.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  fields: [],
+  content: null, // an image id
+  styles: [], // [{id, blend}]
+  images: new Map(), // id -> {id, name, thumbnail}
+  jobs: [],
+  watched: null, // the job shown in the live panel
+  liveRows: [], // its records
+  run: null, // the run shown in the run panel
+};
+
+async function api(url, options = {}) {
+  const response = await fetch(url, options);
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (_) {
+    body = { error: `${response.status} ${response.statusText}` };
+  }
+  return { ok: response.ok, status: response.status, body };
+}
+
+function postJSON(url, data) {
+  return api(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(data || {}),
+  });
+}
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (value !== null && value !== undefined && value !== false) node.setAttribute(key, value);
+  }
+  for (const child of children) if (child !== null) node.append(child);
+  return node;
+}
+
+// --- the settings form ------------------------------------------------------------------
+
+function fieldInput(field) {
+  const id = "field-" + field.name.replace(".", "-");
+  let input;
+  if (field.widget === "choice") {
+    input = el("select", { id, name: field.name });
+    for (const choice of field.choices) input.append(el("option", { value: choice }, choice));
+  } else if (field.widget === "flag") {
+    input = el("select", { id, name: field.name });
+    for (const choice of ["true", "false"]) input.append(el("option", { value: choice }, choice));
+  } else {
+    const numeric = field.widget === "number";
+    input = el("input", {
+      id,
+      name: field.name,
+      type: "text",
+      inputmode: numeric ? (field.step === "1" ? "numeric" : "decimal") : null,
+      list: field.suggestions ? id + "-list" : null,
+      spellcheck: "false",
+    });
+  }
+  input.value = field.value;
+  input.addEventListener("input", scheduleValidation);
+  input.addEventListener("change", scheduleValidation);
+  return input;
+}
+
+function fieldRow(field) {
+  const input = fieldInput(field);
+  const row = el(
+    "div",
+    { class: "field", "data-field": field.name },
+    el("label", { for: input.id }, el("span", { class: "key" }, field.key),
+      el("span", { class: "section" }, `[${field.section}]`)),
+    input,
+    el("p", { class: "doc" }, field.doc, el("span", { class: "default" }, ` (default ${field.default || "empty"})`)),
+    el("p", { class: "message field-message" }),
+  );
+  if (field.suggestions) {
+    const list = el("datalist", { id: input.id + "-list" });
+    for (const word of field.suggestions) list.append(el("option", { value: word }));
+    row.append(list);
+  }
+  return row;
+}
+
+function buildForm(fields) {
+  state.fields = fields;
+  const main = $("main-fields");
+  const advanced = $("advanced-fields");
+  main.replaceChildren();
+  advanced.replaceChildren();
+  const sections = new Map();
+  for (const field of fields) {
+    if (field.main) {
+      main.append(fieldRow(field));
+      continue;
+    }
+    if (!sections.has(field.section)) {
+      const group = el("fieldset", { class: "fields" }, el("legend", {}, `[${field.section}]`));
+      sections.set(field.section, group);
+      advanced.append(group);
+    }
+    sections.get(field.section).append(fieldRow(field));
+  }
+}
+
+function formValues() {
+  const values = {};
+  for (const field of state.fields) {
+    const input = document.querySelector(`[name="${field.name}"]`);
+    if (input) values[field.name] = input.value.trim();
+  }
+  return values;
+}
+
+function fillForm(values) {
+  for (const [name, value] of Object.entries(values)) {
+    const input = document.querySelector(`[name="${name}"]`);
+    if (input) input.value = value;
+  }
+}
+
+function showErrors(errors) {
+  for (const row of document.querySelectorAll(".field")) {
+    const message = errors[row.dataset.field] || "";
+    row.querySelector(".field-message").textContent = message;
+    row.classList.toggle("invalid", Boolean(message));
+    if (message && row.closest("details")) row.closest("details").open = true;
+  }
+  const general = Object.entries(errors)
+    .filter(([name]) => !document.querySelector(`.field[data-field="${name}"]`))
+    .map(([, message]) => message);
+  $("form-message").textContent = general.join(" ");
+  $("form-message").dataset.kind = "error";
+}
+
+function request() {
+  return {
+    values: formValues(),
+    content: state.content,
+    styles: state.styles.map((style) => style.id),
+    blend: state.styles.length > 1 ? state.styles.map((style) => style.blend.trim() || "1") : [],
+  };
+}
+
+let validationTimer = null;
+function scheduleValidation() {
+  clearTimeout(validationTimer);
+  validationTimer = setTimeout(validate, 300);
+}
+
+async function validate() {
+  if (!state.content || !state.styles.length) return;
+  const { body } = await postJSON("/api/validate", request());
+  if (body && body.errors) showErrors(body.errors);
+}
+
+async function start(event) {
+  event.preventDefault();
+  if (!state.content || !state.styles.length) {
+    $("form-message").textContent = "Choose a content image and at least one style image.";
+    return;
+  }
+  $("start").disabled = true;
+  const { ok, body } = await postJSON("/api/jobs", request());
+  $("start").disabled = false;
+  if (!ok) {
+    showErrors(body.errors || { "": body.error });
+    return;
+  }
+  showErrors({});
+  const running = state.jobs.find((job) => job.state === "running");
+  if (!running) watch(body.id); // else it waits in the queue, shown under the button
+}
+
+// --- images ---------------------------------------------------------------------------
+
+function remember(image) {
+  state.images.set(image.id, image);
+}
+
+function thumb(image, extra = {}) {
+  return el("img", { src: image.thumbnail, alt: image.name, title: image.name, ...extra });
+}
+
+function renderImages() {
+  const content = state.images.get(state.content);
+  $("content-chosen").replaceChildren(
+    ...(content ? [thumb(content, { class: "chosen-image" }), el("span", { class: "name" }, content.name)] : []),
+  );
+  $("content-drop").classList.toggle("filled", Boolean(content));
+  const list = $("styles-chosen");
+  list.replaceChildren();
+  state.styles.forEach((style, index) => {
+    const image = state.images.get(style.id);
+    if (!image) return;
+    const weight = el("input", {
+      type: "text", inputmode: "decimal", class: "blend", value: style.blend,
+      "aria-label": "blend weight of " + image.name, title: "blend weight",
+      oninput: (event) => { style.blend = event.target.value; scheduleValidation(); },
+    });
+    list.append(el("li", {}, thumb(image), el("span", { class: "name" }, image.name),
+      state.styles.length > 1 ? weight : el("span", { class: "blend-note" }, "weight 1"),
+      el("button", { type: "button", class: "remove", title: "remove",
+        onclick: () => { state.styles.splice(index, 1); renderImages(); scheduleValidation(); } }, "×")));
+  });
+  $("style-drop").classList.toggle("filled", state.styles.length > 0);
+  renderGallery();
+}
+
+function renderGallery() {
+  const gallery = $("gallery");
+  gallery.replaceChildren();
+  for (const image of state.images.values()) {
+    gallery.append(el("li", {}, thumb(image), el("span", { class: "name" }, image.name),
+      el("span", { class: "pick" },
+        el("button", { type: "button", onclick: () => chooseContent(image.id) }, "content"),
+        el("button", { type: "button", onclick: () => addStyle(image.id) }, "+ style"))));
+  }
+  $("gallery-count").textContent = String(state.images.size);
+}
+
+function chooseContent(id) {
+  state.content = id;
+  renderImages();
+  scheduleValidation();
+}
+
+function addStyle(id) {
+  if (!state.styles.some((style) => style.id === id)) state.styles.push({ id, blend: "1" });
+  renderImages();
+  scheduleValidation();
+}
+
+async function upload(file, role) {
+  const message = $(role + "-message");
+  message.textContent = `uploading ${file.name}…`;
+  const data = new FormData();
+  data.append("file", file);
+  const { ok, body } = await api("/api/images", { method: "POST", body: data });
+  if (!ok) {
+    message.textContent = body.error;
+    return;
+  }
+  message.textContent = "";
+  remember(body);
+  if (role === "content") chooseContent(body.id);
+  else addStyle(body.id);
+}
+
+function setUpDrop(role) {
+  const drop = $(role + "-drop");
+  const input = $(role + "-file");
+  input.addEventListener("change", () => {
+    for (const file of input.files) upload(file, role);
+    input.value = "";
+  });
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    const files = [...event.dataTransfer.files];
+    for (const file of role === "content" ? files.slice(0, 1) : files) upload(file, role);
+  });
+}
+
+async function loadImages() {
+  const { body } = await api("/api/images");
+  for (const image of body.images || []) remember(image);
+  renderGallery();
+}
+
+// --- the live run -------------------------------------------------------------------
+
+function formatSeconds(seconds) {
+  if (!Number.isFinite(seconds)) return "–";
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+function formatLoss(value) {
+  return typeof value === "number" ? value.toPrecision(3) : "not finite";
+}
+
+function watch(jobId) {
+  if (state.watched === jobId) return;
+  state.watched = jobId;
+  const job = state.jobs.find((j) => j.id === jobId);
+  state.liveRows = job && job.records ? [...job.records] : [];
+  if (job && !job.records && job.run_id) followFinished(job); // a reload after it ended
+  if (state.liveRows.length) {
+    const lastImage = [...state.liveRows].reverse().find((row) => row.iterate);
+    if (lastImage) showLiveImage(lastImage.iterate);
+  }
+  redrawLive();
+  renderJob();
+}
+
+async function followFinished(job) {
+  const { ok, body } = await api(`/api/runs/${encodeURIComponent(job.run_id)}`);
+  if (!ok || state.watched !== job.id) return;
+  state.liveRows = runRows(body.rows);
+  const last = body.frames[body.frames.length - 1];
+  if (last) showLiveImage(last.url);
+  redrawLive();
+  renderJob();
+  if (!state.run) openRun(job.run_id);
+}
+
+function showLiveImage(url) {
+  const image = $("live-image");
+  if (image.getAttribute("src") === url) return;
+  image.onload = () => { image.dataset.updates = String(Number(image.dataset.updates) + 1); };
+  image.src = url;
+}
+
+function redrawLive() {
+  const chart = $("live-chart");
+  drawLosses(chart, state.liveRows, null);
+  chart.dataset.points = String(state.liveRows.length);
+  chart.dataset.updates = String(Number(chart.dataset.updates) + 1);
+}
+
+function onRecord(record) {
+  if (record.job !== state.watched) {
+    const running = state.jobs.find((job) => job.id === record.job);
+    if (!running) return;
+    watch(record.job); // a run started in another tab: follow it
+  }
+  state.liveRows.push(record);
+  const job = state.jobs.find((j) => j.id === record.job);
+  if (job) job.steps_done = record.step;
+  if (record.iterate) showLiveImage(record.iterate);
+  redrawLive();
+  renderJob(record);
+}
+
+function renderJob(record) {
+  const job = state.jobs.find((j) => j.id === state.watched);
+  const bar = $("progress-bar");
+  const stop = $("stop");
+  if (!job) {
+    stop.disabled = true;
+    return;
+  }
+  const last = record || state.liveRows[state.liveRows.length - 1];
+  const fraction = job.steps ? Math.min(1, job.steps_done / job.steps) : 0;
+  bar.style.width = `${(100 * (["done"].includes(job.state) ? 1 : fraction)).toFixed(1)}%`;
+  bar.dataset.state = job.state;
+  stop.disabled = !["queued", "running"].includes(job.state) || job.stop_requested;
+  $("live-title").textContent = `${job.content} × ${job.styles.join(" + ")}`;
+  let text;
+  if (job.state === "queued") {
+    text = `Waiting in the queue: position ${job.position}.`;
+  } else if (job.state === "running") {
+    if (!last) {
+      text = "Starting: checking the images, building the network…";
+    } else {
+      const scale = job.scales > 1 ? ` · scale ${last.scale}/${job.scales}` : "";
+      const rate = last.step ? last.elapsed_s / last.step : NaN;
+      const eta = formatSeconds(rate * (job.steps - last.step));
+      const left = job.may_converge ? `at most ${eta} left (stops once converged)` : `ETA ${eta}`;
+      text = `Iteration ${last.iteration}${scale} · step ${last.step}/${job.steps} · ` +
+        `${Math.round(100 * fraction)}% · ${formatSeconds(last.elapsed_s)} elapsed · ${left}` +
+        (job.stop_requested ? " · stopping…" : "");
+    }
+  } else {
+    text = `Finished: ${job.state}` + (job.message ? ` (${job.message})` : "") + ".";
+  }
+  $("live-status").textContent = text;
+  $("live-status").dataset.state = job.state;
+  if (last) {
+    $("live-caption").textContent =
+      `iteration ${last.iteration} · content ${formatLoss(last.content)} · style ${formatLoss(last.style)} · total ${formatLoss(last.total)}`;
+  }
+}
+
+function onJobs(snapshot) {
+  const before = new Map(state.jobs.map((job) => [job.id, job.state]));
+  state.jobs = snapshot.jobs;
+  const running = state.jobs.find((job) => job.state === "running");
+  if (running) {
+    watch(running.id); // the live panel always follows the running job
+  } else if (!state.watched && state.jobs.length) {
+    watch(state.jobs[0].id);
+  }
+  renderQueue(running);
+  renderJob();
+  for (const job of state.jobs) {
+    const was = before.get(job.id);
+    const finished = !["queued", "running"].includes(job.state);
+    if (finished && was && was !== job.state) {
+      loadRuns();
+      if (job.id === state.watched && job.run_id) openRun(job.run_id);
+    }
+  }
+}
+
+function renderQueue(running) {
+  const waiting = state.jobs.filter((job) => job.state === "queued");
+  $("queue-info").textContent = running
+    ? `1 running${waiting.length ? `, ${waiting.length} waiting` : ""}`
+    : waiting.length ? `${waiting.length} waiting` : "";
+  $("queue").replaceChildren(...waiting.map((job) => el("li", { "data-job": job.id },
+    el("span", {}, `${job.position}. ${job.content} × ${job.styles.join(" + ")}, ${job.steps} steps`),
+    el("button", { type: "button", class: "remove", title: "take it off the queue",
+      onclick: () => postJSON(`/api/jobs/${encodeURIComponent(job.id)}/stop`, {}) }, "×"))));
+}
+
+async function stopWatched() {
+  if (!state.watched) return;
+  $("stop").disabled = true;
+  await postJSON(`/api/jobs/${encodeURIComponent(state.watched)}/stop`, {});
+}
+
+function connect() {
+  const source = new EventSource("/api/events");
+  const status = $("connection");
+  source.addEventListener("open", () => { status.textContent = "live"; status.dataset.state = "open"; });
+  source.addEventListener("error", () => { status.textContent = "reconnecting…"; status.dataset.state = "error"; });
+  source.addEventListener("jobs", (event) => onJobs(JSON.parse(event.data)));
+  source.addEventListener("record", (event) => onRecord(JSON.parse(event.data)));
+  source.addEventListener("closing", () => {
+    status.textContent = "server stopped";
+    status.dataset.state = "error";
+    source.close();
+  });
+}
+
+// --- a run: evolution, plots, downloads ----------------------------------------------
+
+function runRows(rows) {
+  // x is the step across scales: rows with iteration 0 after the first are a new scale's start
+  let offset = 0;
+  let previous = null;
+  return rows.map((row) => {
+    if (previous !== null && row.scale !== previous.scale) offset = previous.step;
+    const step = offset + row.iteration;
+    previous = { scale: row.scale, step };
+    return { ...row, step };
+  });
+}
+
+async function openRun(runId) {
+  const { ok, body } = await api(`/api/runs/${encodeURIComponent(runId)}`);
+  if (!ok) return;
+  state.run = body;
+  state.run.steps = runRows(body.rows);
+  const panel = $("run-panel");
+  panel.hidden = false;
+  $("run-title").textContent = `${body.id}`;
+  $("run-status").textContent = body.status;
+  $("run-status").dataset.status = body.status;
+  const slider = $("frame-slider");
+  slider.max = String(Math.max(0, body.frames.length - 1));
+  slider.value = slider.max;
+  slider.disabled = body.frames.length < 2;
+  showFrame();
+  setLink($("download-final"), body.final ? body.final + "?download=1" : null);
+  setLink($("download-zip"), body.zip);
+  $("plots").replaceChildren(...body.plots.map((url) =>
+    el("a", { href: url, target: "_blank" }, el("img", { src: url, alt: "loss plot", loading: "lazy" }))));
+  $("run-config").textContent = body.config;
+  for (const card of document.querySelectorAll(".run-card")) {
+    card.classList.toggle("selected", card.dataset.run === body.id);
+  }
+}
+
+function setLink(link, url) {
+  if (url) link.setAttribute("href", url);
+  else link.removeAttribute("href");
+  link.classList.toggle("disabled", !url);
+}
+
+function showFrame() {
+  const run = state.run;
+  if (!run) return;
+  const frame = run.frames[Number($("frame-slider").value)];
+  const caption = $("frame-caption");
+  if (!frame) {
+    $("frame-image").removeAttribute("src");
+    caption.textContent = "no saved iterates";
+    drawLosses($("run-chart"), run.steps, null);
+    return;
+  }
+  $("frame-image").src = frame.url;
+  const losses = frame.losses || {};
+  const position = `${Number($("frame-slider").value) + 1}/${run.frames.length}`;
+  caption.textContent = `iteration ${frame.iteration} [${position}] · content ${formatLoss(losses.content)}` +
+    ` · style ${formatLoss(losses.style)} · total ${formatLoss(losses.total)}`;
+  caption.dataset.iteration = String(frame.iteration);
+  const full = run.steps.filter((row) => row.scale === Math.max(...run.steps.map((r) => r.scale)));
+  const match = full.find((row) => row.iteration === frame.iteration);
+  drawLosses($("run-chart"), run.steps, match ? match.step : null);
+}
+
+async function reuse() {
+  if (!state.run) return;
+  const { ok, body } = await postJSON(`/api/runs/${encodeURIComponent(state.run.id)}/reuse`, {});
+  if (!ok) {
+    $("form-message").textContent = body.error;
+    return;
+  }
+  await loadImages();
+  fillForm(body.values);
+  if (body.content.length) state.content = body.content[0];
+  if (body.styles.length) {
+    state.styles = body.styles.map((id, i) => ({ id, blend: body.blend[i] || "1" }));
+  }
+  renderImages();
+  showErrors({});
+  $("settings-panel").scrollIntoView({ behavior: "smooth" });
+  $("form-message").textContent = `Settings of ${state.run.id} loaded: change what you like, then Start.`;
+  $("form-message").dataset.kind = "info";
+}
+
+// --- the runs list ---------------------------------------------------------------------
+
+function formatDate(seconds) {
+  const date = new Date(seconds * 1000);
+  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+async function loadRuns() {
+  const { ok, body } = await api("/api/runs");
+  if (!ok) return;
+  const list = $("runs");
+  list.replaceChildren();
+  if (!body.runs.length) list.append(el("li", { class: "empty" }, "No runs yet."));
+  for (const run of body.runs) {
+    const card = el("li", { class: "run-card", "data-run": run.id, tabindex: "0",
+      onclick: () => openRun(run.id),
+      onkeydown: (event) => { if (event.key === "Enter") openRun(run.id); } },
+    run.thumbnail ? el("img", { src: run.thumbnail, alt: "", loading: "lazy" }) : el("div", { class: "no-thumb" }),
+    el("div", { class: "run-info" },
+      el("span", { class: "badge", "data-status": run.status }, run.status),
+      el("strong", {}, `${run.content} × ${run.styles.join(" + ")}`),
+      el("span", {}, formatDate(run.started)),
+      el("span", {}, `${run.iterations} it · ${run.duration_s === null ? "–" : formatSeconds(run.duration_s)}`)));
+    if (state.run && state.run.id === run.id) card.classList.add("selected");
+    list.append(card);
+  }
+}
+
+// --- start ---------------------------------------------------------------------------
+
+async function init() {
+  const { body } = await api("/api/form");
+  buildForm(body.fields);
+  $("results-dir").textContent = `in ${body.results_dir}`;
+  await loadImages();
+  state.content = body.content[0] || null;
+  state.styles = body.styles.map((id, i) => ({ id, blend: body.blend[i] || "1" }));
+  renderImages();
+  setUpDrop("content");
+  setUpDrop("style");
+  $("settings-form").addEventListener("submit", start);
+  $("stop").addEventListener("click", stopWatched);
+  $("frame-slider").addEventListener("input", showFrame);
+  $("reuse").addEventListener("click", reuse);
+  window.addEventListener("resize", () => { redrawLive(); showFrame(); });
+  redrawLive();
+  connect();
+  loadRuns();
+}
+
+init();

@@ -1,0 +1,123 @@
+"""The page's images: uploads checked by the CLI's image loader, kept under generated names.
+
+An image lives in `<folder>/<id>/<name>.<ext>`: the id is the first 16 hex digits of the
+SHA-256 of its bytes (the same file uploaded twice is stored once), the name the uploaded
+file's stem reduced to safe characters (run folders are named after it), the extension the
+format Pillow found. The uploaded file name is never used as a path. `.thumb.png` beside it is
+a small PNG that any browser can show (uploads may be TIFF, 16-bit, CMYK, ...).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from nst.images import ImageError, load_image, to_uint8
+
+_ID = re.compile(r"[0-9a-f]{16}")
+THUMBNAIL = ".thumb.png"
+THUMBNAIL_SIDE = 256
+_EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "TIFF": ".tif"}
+
+
+class UploadError(ValueError):
+    """An upload that is refused; the message is the image loader's, about the uploaded name."""
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    id: str
+    path: Path  # the image file itself (what a run's settings point at)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def public(self) -> dict:
+        return {"id": self.id, "name": self.name, "thumbnail": f"/api/images/{self.id}"}
+
+
+def safe_stem(filename: str) -> str:
+    """The file name's stem in [A-Za-z0-9_-], at most 40 characters; 'image' if nothing is left."""
+    stem = Path(filename.replace("\\", "/")).stem
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:40] or "image"
+
+
+class ImageStore:
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def add(self, data: bytes, filename: str) -> StoredImage:
+        """Check `data` with the image loader; store it once; UploadError if it is refused."""
+        image_id = hashlib.sha256(data).hexdigest()[:16]
+        known = self.get(image_id)
+        if known is not None:
+            return known
+        self.folder.mkdir(parents=True, exist_ok=True)
+        incoming = self.folder / f".incoming-{secrets.token_hex(8)}"
+        incoming.mkdir()
+        try:
+            return self._keep(incoming, data, image_id, safe_stem(filename))
+        except ImageError as error:
+            # The loader names its temporary file; the user knows the file by its own name.
+            shown = Path(filename.replace("\\", "/")).name or "the upload"
+            raise UploadError(str(error).replace(str(incoming / "upload"), shown)) from None
+        finally:
+            shutil.rmtree(incoming, ignore_errors=True)
+
+    def _keep(self, incoming: Path, data: bytes, image_id: str, stem: str) -> StoredImage:
+        path = incoming / "upload"
+        path.write_bytes(data)
+        pixels = load_image(path)  # the CLI's checks: broken, foreign, bomb-sized, ...
+        with Image.open(path) as image:
+            extension = _EXTENSIONS.get(image.format or "", ".img")
+        thumbnail = Image.fromarray(to_uint8(pixels))
+        thumbnail.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+        thumbnail.save(incoming / THUMBNAIL)
+        path.rename(incoming / f"{stem}{extension}")
+        try:
+            incoming.rename(self.folder / image_id)
+        except OSError:  # stored meanwhile by another request: that copy is the same bytes
+            pass
+        return self.get(image_id)
+
+    def add_file(self, path: Path) -> StoredImage:
+        """An image on this machine (the config's, an earlier run's), stored as an upload."""
+        path = Path(path)
+        if not path.is_file():
+            raise UploadError(f"image {path} does not exist")
+        try:
+            load_image(path)  # before reading it whole: a bomb-sized file is refused here
+        except ImageError as error:
+            raise UploadError(str(error)) from None
+        return self.add(path.read_bytes(), path.name)
+
+    def get(self, image_id: str) -> StoredImage | None:
+        """The stored image of this id; None for an unknown or malformed id."""
+        if not isinstance(image_id, str) or not _ID.fullmatch(image_id):
+            return None
+        folder = self.folder / image_id
+        if folder.is_symlink() or not folder.is_dir():
+            return None
+        files = [p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file()]
+        if len(files) != 1 or files[0].is_symlink():
+            return None
+        return StoredImage(image_id, files[0])
+
+    def thumbnail(self, image_id: str) -> Path | None:
+        stored = self.get(image_id)
+        return None if stored is None else stored.path.parent / THUMBNAIL
+
+    def all(self) -> list[StoredImage]:
+        """Every stored image, newest first."""
+        if not self.folder.is_dir():
+            return []
+        found = [self.get(p.name) for p in self.folder.iterdir()]
+        found = [image for image in found if image is not None]
+        return sorted(found, key=lambda image: image.path.stat().st_mtime, reverse=True)

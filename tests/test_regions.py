@@ -1,0 +1,223 @@
+"""Spatial control end to end, at tiny size with a random network: a style per region, a
+region kept as the photo, and bad masks refused before the network is built."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import main as cli
+from nst.features import build_feature_extractor
+from nst.masks import Guidance, gaussian_blur
+from nst.optimize import stylize
+from nst.settings import load_settings
+from nst.styles import Inputs
+
+from .conftest import make_image, run_main, tiny_overrides
+from .test_end_to_end import only_run_dir
+
+FAST = (
+    "model.weights=random",
+    "model.precision=float32",
+    "model.content_layers=block2_conv1",
+    "model.style_layers=block1_conv1, block2_conv1",
+)
+HEIGHT, WIDTH = 32, 48
+RED, BLUE = (220.0, 40.0, 40.0), (40.0, 40.0, 220.0)
+
+
+def flat(colour, height=HEIGHT, width=WIDTH) -> np.ndarray:
+    return np.zeros((height, width, 3), np.float32) + np.array(colour, np.float32)
+
+
+def photo(height=HEIGHT, width=WIDTH) -> np.ndarray:
+    """A structured grey-ish photo (no colour of its own to speak of)."""
+    y, x = np.mgrid[0:height, 0:width]
+    waves = [128 + 60 * np.sin(0.3 * x + 0.2 * y + c) for c in range(3)]
+    return np.stack(waves, axis=2).astype(np.float32)
+
+
+def result(guidance, styles, optimizer: str, *overrides: str) -> np.ndarray:
+    settings = load_settings(
+        None,
+        (
+            *FAST,
+            "loss.style_weight=100",
+            "optimizer.iterations=20",
+            f"optimizer.name={optimizer}",
+            f"paths.style_image={', '.join(f's{k}.png' for k in range(len(styles)))}",
+            *overrides,
+        ),
+    )
+    extractor = build_feature_extractor(settings.model)
+    inputs = Inputs(photo(), tuple(styles), photo(), guidance)
+    return list(stylize(extractor, inputs, settings))[-1].image
+
+
+def red_minus_blue(image: np.ndarray) -> np.ndarray:
+    return image[..., 0] - image[..., 2]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_a_left_and_a_right_style_paint_each_half_its_own_colour(optimizer):
+    left = np.zeros((HEIGHT, WIDTH), np.float32)
+    left[:, : WIDTH // 2] = 1
+    image = result(Guidance((left, 1 - left), None), (flat(RED), flat(BLUE)), optimizer)
+    moved = red_minus_blue(image) - red_minus_blue(photo())
+    half = WIDTH // 2
+    # the left half turns red, the right half blue, far beyond the photo's own variation
+    assert moved[:, : half - 4].mean() > 40 + moved[:, half + 4 :].mean()
+    assert moved[:, half + 4 :].mean() < -20
+    # both styles together, without masks, colour the two halves alike
+    blend = red_minus_blue(result(None, (flat(RED), flat(BLUE)), optimizer))
+    assert abs(blend[:, : half - 4].mean() - blend[:, half + 4 :].mean()) < 15
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_the_content_mask_keeps_its_region_the_photo_while_the_rest_is_painted(optimizer):
+    box = np.zeros((HEIGHT, WIDTH), np.float32)
+    box[8:24, 12:36] = 1
+    guidance = Guidance((1 - box,), gaussian_blur(box, 0.5))
+    image = result(guidance, (flat(RED),), optimizer)
+    difference = np.abs(image - photo()).mean(axis=2)
+    assert difference[box > 0].mean() <= 8  # of 255
+    assert difference[box == 0].mean() > 20
+
+
+def save_mask(path, mask) -> str:
+    Image.fromarray((255 * np.asarray(mask)).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def test_regions_through_main_with_two_styles_coarse_to_fine_style_scale_and_lbfgs(tmp_path):
+    """Features at once, as a user runs it: the halves still take their own styles."""
+    content = make_image(tmp_path / "photo.png", 64, 48, seed=1)
+    red, blue = tmp_path / "red.png", tmp_path / "blue.png"
+    Image.fromarray(flat(RED, 20, 20).astype(np.uint8)).save(red)
+    Image.fromarray(flat(BLUE, 20, 20).astype(np.uint8)).save(blue)
+    doodle = np.zeros((12, 16, 3), np.uint8)  # a small doodle: resized to the content
+    doodle[:, :8] = (255, 255, 0)
+    doodle[:, 8:] = (0, 128, 0)
+    Image.fromarray(doodle).save(tmp_path / "doodle.png")
+    extra = {
+        **dict(item.split("=", 1) for item in FAST),
+        "paths.style_image": f"{red}, {blue}",
+        "paths.regions": str(tmp_path / "doodle.png"),
+        "loss.region_styles": "#ffff00: red.png, #008000: blue.png",
+        "loss.style_weight": "100",
+        "image.scales": "2",
+        "image.max_size": "64",
+        "optimizer.coarse_iterations": "6",
+        "optimizer.iterations": "10",
+        "optimizer.name": "lbfgs",
+        "image.style_scale": "0.5",
+    }
+    done = run_main(tiny_overrides(content, red, tmp_path / "r", **extra))
+    assert done.returncode == 0, done.stderr
+    final = np.asarray(Image.open(only_run_dir(tmp_path / "r") / "final.png"), np.float32)
+    start = np.asarray(Image.open(content), np.float32)
+    moved = red_minus_blue(final) - red_minus_blue(start)
+    assert moved[:, :28].mean() > 30 + moved[:, 36:].mean()
+
+
+def test_a_content_mask_through_main_with_luminance_only_transfer(tmp_path):
+    content = make_image(tmp_path / "photo.png", 64, 48, seed=1)
+    style = make_image(tmp_path / "style.png", 64, 48, seed=5)
+    box = np.zeros((48, 64))
+    box[12:36, 16:48] = 1
+    extra = {
+        **dict(item.split("=", 1) for item in FAST),
+        "paths.content_mask": save_mask(tmp_path / "box.png", box),
+        "loss.style_weight": "100",
+        "image.max_size": "64",
+        "image.preserve_colors": "luminance",
+        "optimizer.iterations": "20",
+    }
+    done = run_main(tiny_overrides(content, style, tmp_path / "r", **extra))
+    assert done.returncode == 0, done.stderr
+    final = np.asarray(Image.open(only_run_dir(tmp_path / "r") / "final.png"), np.float32)
+    difference = np.abs(final - np.asarray(Image.open(content), np.float32)).mean(axis=2)
+    assert difference[box > 0].mean() <= 8
+    assert difference[box == 0].mean() > 3 * difference[box > 0].mean()
+
+
+def bad_mask_cases(folder):
+    black = save_mask(folder / "black.png", np.zeros((8, 8)))
+    white = save_mask(folder / "white.png", np.ones((8, 8)))
+    (folder / "notes.png").write_text("this is a text file, not a picture of anything at all\n")
+    doodle = np.zeros((10, 10, 3), np.uint8)
+    doodle[:, 5:] = (255, 0, 0)
+    Image.fromarray(doodle).save(folder / "doodle.png")
+    return {
+        "missing": ([f"paths.style_masks={folder / 'nope.png'}"], "nope.png does not exist"),
+        "not an image": ([f"paths.style_masks={folder / 'notes.png'}"], "a text file"),
+        "all black": ([f"paths.style_masks={black}"], "black.png is all black"),
+        "wrong count": ([f"paths.style_masks={white}, {white}"], "2 masks for 1 style image"),
+        "colour with no style": (
+            [f"paths.regions={folder / 'doodle.png'}", "loss.region_styles=#000000: style.png"],
+            "colour #ff0000 covers 50.0% of the image but has no style",
+        ),
+        "content mask covers all": (
+            [f"paths.content_mask={white}"],
+            "no region left outside the photo region",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing",
+        "not an image",
+        "all black",
+        "wrong count",
+        "colour with no style",
+        "content mask covers all",
+    ],
+)
+def test_bad_masks_are_one_line_exit_2_before_the_network_is_built(
+    case, tmp_path, capsys, monkeypatch
+):
+    def no_network(*args, **kwargs):
+        raise AssertionError("the network was built before the masks were checked")
+
+    monkeypatch.setattr("nst.features.build_feature_extractor", no_network)
+    content = make_image(tmp_path / "content.png", seed=1)
+    style = make_image(tmp_path / "style.png", seed=2)
+    overrides, says = bad_mask_cases(tmp_path)[case]
+    args = tiny_overrides(content, style, tmp_path / "r")
+    status = cli.main([*args, *(arg for o in overrides for arg in ("--set", o))])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("nst: error:"), err
+    assert says in lines[0], lines[0]
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
+    from nst.losses import gram_matrix
+    from nst.optimize import compute_targets
+
+    settings = load_settings(None, (*FAST, "paths.style_image=a.png, b.png"))
+    extractor = build_feature_extractor(settings.model)
+    third = np.zeros((HEIGHT, WIDTH), np.float32)
+    third[:, : WIDTH // 3] = 1
+    styles = (photo(40, 40) + 30, photo(24, 64))  # sizes of their own
+    targets = compute_targets(
+        extractor,
+        photo(),
+        styles,
+        settings.model,
+        settings.loss,
+        Guidance((third, 1 - third), None),
+    )
+    np.testing.assert_allclose(targets.regions.weights.numpy(), [1 / 3, 2 / 3], rtol=1e-5)
+    for k, name in enumerate(settings.model.style_layers):
+        masks = targets.regions.masks[k].numpy()
+        for r, style in enumerate(styles):
+            features = extractor(style[None])[name]
+            positions = features.shape[1] * features.shape[2]
+            expected = masks[r].sum() / positions * gram_matrix(features).numpy()
+            np.testing.assert_allclose(targets.style_grams[k][r].numpy(), expected, rtol=1e-4)

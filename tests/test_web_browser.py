@@ -1,0 +1,166 @@
+"""The web studio in a real browser: Debian's chromium, driven by Playwright.
+
+Uploads two images, sets a tiny size, starts, watches the live image and the loss chart
+change, lets the run finish, moves the evolution slider, downloads final.png and opens runs
+from the list. Saves a screenshot of the page at the end: $NST_WEB_SCREENSHOT, else in the
+test's tmp folder (its path is printed). Skips where /usr/bin/chromium is missing
+(`apt-get install chromium`: Playwright cannot download its own browser here).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from nst.web.server import StudioConfig, create_app
+
+from .conftest import make_image
+from .test_web import fake_run, tiny
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.is_file(), reason=f"{CHROMIUM} not found: apt-get install chromium"
+)
+TIMEOUT_MS = 90_000
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """The studio on a free local port, in a thread of this process."""
+    from werkzeug.serving import make_server
+
+    app = create_app(StudioConfig(None, tiny(tmp_path)))
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=http.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{http.port}/", app
+    app.extensions["nst"]["worker"].close(timeout=120)
+    http.shutdown()
+
+
+@pytest.fixture
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        context = browser.new_context(
+            viewport={"width": 1440, "height": 1000}, accept_downloads=True
+        )
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+        browser.close()
+        assert not errors, errors  # no JavaScript error at any point
+
+
+def counter(page, selector: str, attribute: str) -> int:
+    return int(page.get_attribute(selector, attribute) or 0)
+
+
+def drop_file(page, selector: str, path: Path) -> None:
+    """Drag `path` from the desktop onto `selector`, as a user does (a DataTransfer drop)."""
+    transfer = page.evaluate_handle(
+        """([name, b64]) => {
+            const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], name, { type: "image/png" }));
+            return transfer;
+        }""",
+        [path.name, base64.b64encode(path.read_bytes()).decode()],
+    )
+    page.dispatch_event(selector, "dragover", {"dataTransfer": transfer})
+    page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
+
+
+def test_a_run_from_the_browser(server, page, tmp_path: Path):
+    url, _app = server
+    results = tmp_path / "results"
+    cli_run = fake_run(results, "20250101-120000-cli-run")  # a run the CLI made earlier
+    page.goto(url)
+    page.wait_for_selector("#field-image-max_size")
+    page.wait_for_function("document.querySelector('#connection').dataset.state === 'open'")
+
+    # two images from the computer: the content dropped, a style from the file picker
+    photo = make_image(tmp_path / "my_photo.png", width=96, height=72, seed=11)
+    painting = make_image(tmp_path / "my_painting.png", width=80, height=80, seed=12)
+    drop_file(page, "#content-drop", photo)  # dragged onto the page
+    page.wait_for_selector("#content-chosen img[alt='my_photo.png']")
+    page.click("#styles-chosen .remove")  # the config's style: replaced by the upload
+    page.set_input_files("#style-file", str(painting))
+    page.wait_for_selector("#styles-chosen img[alt='my_painting.png']")
+
+    # a refused value shows the CLI's message at its field, then a tiny size
+    page.fill("#field-image-max_size", "8")
+    page.wait_for_selector(".field[data-field='image.max_size'].invalid")
+    assert "expected an integer >= 32" in page.inner_text(
+        ".field[data-field='image.max_size'] .field-message"
+    )
+    page.fill("#field-image-max_size", "40")
+    page.fill("#field-optimizer-iterations", "40")
+    page.click(".advanced summary")
+    page.fill("#field-output-save_every", "4")
+    page.wait_for_selector(".field[data-field='image.max_size']:not(.invalid)")
+
+    page.click("#start")
+    # the live image and the chart change, at least twice each, while it runs
+    page.wait_for_function(
+        "Number(document.querySelector('#live-image').dataset.updates) >= 2"
+        " && Number(document.querySelector('#live-chart').dataset.points) >= 3"
+    )
+    # another tab sees the same run (its records so far, then live); closing it stops nothing
+    other = page.context.new_page()
+    other.goto(url)
+    other.wait_for_function("Number(document.querySelector('#live-chart').dataset.points) >= 1")
+    assert other.inner_text("#live-title") == page.inner_text("#live-title")
+    other.close()
+    page.wait_for_function("document.querySelector('#live-status').dataset.state === 'done'")
+    assert counter(page, "#live-image", "data-updates") >= 2
+    assert counter(page, "#live-chart", "data-points") == 41  # iterations 0..40
+
+    # the finished run opens: its evolution, the slider, the download
+    page.wait_for_selector("#run-panel:not([hidden])")
+    page.wait_for_function("document.querySelector('#frame-caption').dataset.iteration === '40'")
+    page.focus("#frame-slider")
+    page.keyboard.press("Home")
+    page.wait_for_function("document.querySelector('#frame-caption').dataset.iteration === '0'")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.querySelector('#frame-caption').dataset.iteration === '4'")
+    run_id = page.inner_text("#run-title")
+    run_dir = results / run_id
+    assert run_id.endswith("my_photo-my_painting"), run_id
+    with page.expect_download() as download:
+        page.click("#download-final")
+    saved = tmp_path / "downloaded.png"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == (run_dir / "final.png").read_bytes()
+
+    # the runs list: the CLI's run opens from it, then this one again
+    page.wait_for_selector(f".run-card[data-run='{run_id}']")
+    page.click(f".run-card[data-run='{cli_run.name}']")
+    page.wait_for_function(f"document.querySelector('#run-title').textContent === '{cli_run.name}'")
+    assert page.inner_text("#run-status").lower() == "stopped"
+    page.click(f".run-card[data-run='{run_id}']")
+    page.wait_for_function(f"document.querySelector('#run-title').textContent === '{run_id}'")
+    page.focus("#frame-slider")
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+
+    # "run again with these settings" fills the form from that run's config.ini
+    page.fill("#field-optimizer-iterations", "7")
+    page.click("#reuse")
+    page.wait_for_function("document.querySelector('#form-message').textContent.includes('loaded')")
+    assert page.input_value("#field-optimizer-iterations") == "40"
+    assert page.get_attribute("#content-chosen img", "alt") == "my_photo.png"
+    page.evaluate("window.scrollTo(0, 0)")
+
+    shot = Path(os.environ.get("NST_WEB_SCREENSHOT", tmp_path / "studio.png"))
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+    assert shot.stat().st_size > 10_000
