@@ -624,23 +624,26 @@ def run_tag(settings: Settings) -> str:
     """What of `settings` differs from the defaults and changes the picture, short and safe in a
     file name: `style_weight=30,max_size=256` (`+N`: N more not shown); '' at the defaults.
     A weights file is `weights=file`; [optimizer] name is `optimizer=...`."""
-    defaults = _resolve(dataclasses.replace(Settings(), paths=settings.paths), {})
-    items = []
+    defaults, items = Settings(), []
     for name in TAGGED_SECTIONS:
         section, default = getattr(settings, name), getattr(defaults, name)
         for f in fields(section):
-            text, default_text = (
-                f.metadata["kind"].format(getattr(s, f.name)) for s in (section, default)
-            )
-            if text == default_text or (
-                f.name == "style_layer_weights" and "style_layers=" in "".join(items)
+            value, kind = getattr(section, f.name), f.metadata["kind"]
+            if kind.format(value) == kind.format(getattr(default, f.name)) or _equal_weights(
+                f.name, value
             ):
-                continue  # (layer weights follow the layers: normalised for their number)
+                continue
+            text = kind.format(value)
             if f.name == "weights" and text not in WEIGHTS_CHOICES:
                 text = "file"
             key = name if f.name == "name" else f.name
             items.append(f"{key}={_tag_safe(text.replace(', ', '_'))[:TAG_VALUE_LENGTH]}")
     return _fit(items, TAG_LENGTH)
+
+
+def _equal_weights(key: str, value) -> bool:
+    """Resolved per-layer or per-style weights that are all equal: what the empty default means."""
+    return key in ("style_layer_weights", "style_blend_weights") and len(set(value)) <= 1
 
 
 def _tag_safe(text: str) -> str:
