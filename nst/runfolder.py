@@ -78,7 +78,7 @@ def create_run_dir(
     (nst.settings.run_tag), e.g. `style_weight=30`."""
     style = _slug(Path(style_images[0]).stem)
     style += f"+{len(style_images) - 1}" if len(style_images) > 1 else ""
-    tag = f"{re.sub(r'[^A-Za-z0-9_.,=+-]+', '_', tag)[:64]}-" if tag else ""
+    tag = f"{re.sub(r'[^A-Za-z0-9_.=+-]+', '_', tag)[:64]}-" if tag else ""
     run_dir = make_unique_dir(results_dir, f"{tag}{_slug(Path(content_image).stem)}-{style}")
     (run_dir / ITERATES).mkdir()
     (run_dir / PLOTS).mkdir()

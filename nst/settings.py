@@ -615,6 +615,8 @@ def _normalised(name: str, weights: tuple, what: str, items) -> tuple[float, ...
 
 TAG_LENGTH = 48  # at most this many characters of differences in a run folder's name
 TAG_VALUE_LENGTH = 12
+# No commas: a run folder's files must stay usable in comma-separated path lists (style_image).
+TAG_JOIN = "_"
 # Sections in the order their differences are named: what a user tunes most first ([paths]
 # is in the name already, [output] does not change the picture).
 TAGGED_SECTIONS = ("loss", "image", "optimizer", "model")
@@ -622,7 +624,7 @@ TAGGED_SECTIONS = ("loss", "image", "optimizer", "model")
 
 def run_tag(settings: Settings) -> str:
     """What of `settings` differs from the defaults and changes the picture, short and safe in a
-    file name: `style_weight=30,max_size=256` (`+N`: N more not shown); '' at the defaults.
+    file name: `style_weight=30_max_size=256` (`+N`: N more not shown); '' at the defaults.
     A weights file is `weights=file`; [optimizer] name is `optimizer=...`."""
     defaults, items = Settings(), []
     for name in TAGGED_SECTIONS:
@@ -652,13 +654,13 @@ def _tag_safe(text: str) -> str:
 
 def _fit(items: list[str], length: int) -> str:
     """Items in order, each that still fits in `length` characters (room kept for `+N`),
-    joined by commas, then `+N` for the N left out."""
+    joined by TAG_JOIN, then `+N` for the N left out."""
     shown: list[str] = []
     for item in items:
-        if len(",".join([*shown, item])) <= length - 3:
+        if len(TAG_JOIN.join([*shown, item])) <= length - 3:
             shown.append(item)
     rest = len(items) - len(shown)
-    return ",".join(shown) + (f"+{rest}" if rest else "")
+    return TAG_JOIN.join(shown) + (f"+{rest}" if rest else "")
 
 
 # --- writing ------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_the_tag_names_what_differs_and_changes_the_picture():
     settings = load_settings(
         None, ("loss.style_weight=30", "image.max_size=256", "output.save_every=3")
     )
-    assert run_tag(settings) == "style_weight=30,max_size=256"  # save_every: same picture
+    assert run_tag(settings) == "style_weight=30_max_size=256"  # save_every: same picture
 
 
 def test_the_tag_is_short_and_safe_in_a_file_name():
@@ -77,11 +77,12 @@ def test_the_tag_is_short_and_safe_in_a_file_name():
     )
     tag = run_tag(settings)
     assert len(tag) <= TAG_LENGTH
-    assert re.fullmatch(r"[A-Za-z0-9_.,=+-]+", tag), tag
-    assert tag.startswith("tv_weight=0.001,init=noise,")  # [loss] first, then [image] ...
+    # safe in file names and URLs, and no comma: a path in it stays usable in a path list
+    assert re.fullmatch(r"[A-Za-z0-9_.=+-]+", tag), tag
+    assert tag.startswith("tv_weight=0.001_init=noise_")  # [loss] first, then [image] ...
     assert "/" not in tag and "my" not in tag  # a weights path is not spelled out
     shown, rest = re.fullmatch(r"(.*)\+(\d+)", tag).groups()  # the rest counted, not dropped
-    assert len(shown.split(",")) + int(rest) == 6  # layer weights follow the layers: not named
+    assert shown.count("=") + int(rest) == 6  # layer weights follow the layers: not named
 
 
 def test_the_run_folder_carries_the_tag(tmp_path):
