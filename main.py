@@ -3,6 +3,7 @@
 python main.py [--config config.ini] [--set section.key=value ...] [--no-viewer] [--debug]
                [--sweep section.key=value1,value2,... ...]
 python main.py --web [--host 127.0.0.1] [--port 8000] [--config ...] [--set ...]  (web studio)
+python main.py --resume results/<run>   (go on with an interrupted video run)
 """
 
 from __future__ import annotations
@@ -34,13 +35,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run once per value (repeatable: the grid of all keys) and draw a contact sheet; "
         "separate the values with ';' instead when a value is itself a list",
     )
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="go on with an interrupted video run, with its own config.ini (no --set/--sweep)",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument(
         "--web",
         action="store_true",
         help="start the web studio instead (python -m nst.web; also takes --host and --port)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.resume and (args.set or args.sweep):
+        parser.error("--resume uses the run's own config.ini: it takes no --set or --sweep")
+    return args
 
 
 def overrides_of(args: argparse.Namespace) -> tuple[str, ...]:
@@ -83,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     from nst.exits import guarded  # errors -> one line and an exit status (see README)
 
+    if args.resume:
+        from nst.video import resume
+
+        return guarded(lambda: resume(args.resume).status, debug=args.debug)
     if args.sweep:
         from nst.sweep import run_sweep
 

@@ -113,9 +113,9 @@ def time_to_bar(records, judge, bar: dict, full_scale: int):
 def quality(args, weights: Path | None, images_dir: Path | None) -> list[tuple]:
     """Wall time of each strategy to reach the reference's style loss (content within 10 %)."""
     from bench.steps import test_images
-    from nst.app import build_extractor
     from nst.features import build_feature_extractor, compute_dtype
     from nst.optimize import stylize
+    from nst.process import build_extractor
     from nst.settings import load_settings
     from nst.styles import Inputs
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -28,19 +27,12 @@ from nst.preflight import (
     check_results_folder,
     output_bytes,
 )
-from nst.process import InterruptedAgain, StopOnSignal, StopRequest, native_stderr_silenced
-from nst.records import Diverged, Record
+from nst.process import InterruptedAgain, StopOnSignal, StopRequest, build_extractor
+from nst.records import Diverged, Outcome, Record
 from nst.runfolder import ANIMATION, CONFIG, create_run_dir, write_bytes_atomic, write_status
 from nst.scales import Scale, run_plan
 from nst.settings import WEIGHTS_CHOICES, Settings, render, run_tag
 from nst.styles import Inputs, load_inputs, restore_colors
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: int  # the exit status (nst.exits)
-    run_dir: Path | None  # None when the run did not start
-    message: str = ""  # the line said at the end: where the result is, or why it stopped
 
 
 class Watcher:
@@ -74,13 +66,6 @@ def prepare_images(settings: Settings) -> Inputs:
     return inputs
 
 
-def build_extractor(settings: Settings):
-    """The feature network of these settings (TensorFlow loads here: seconds)."""
-    with native_stderr_silenced():
-        from nst.features import build_feature_extractor
-    return build_feature_extractor(settings.model, settings.image.seed, settings.optimizer.name)
-
-
 def run(
     settings: Settings,
     *,
@@ -92,6 +77,12 @@ def run(
     [model]), optimise into a new run folder; its status and folder. Errors before the folder
     exists are raised (nst.exits.describe says them). Without `stop`, Ctrl-C and SIGTERM
     stop the loop (in the main thread)."""
+    from nst.video_io import is_clip  # PyAV: imported once a run starts
+
+    if is_clip(settings.paths.content_image):  # a video or a folder of frames
+        from nst.video import run_video
+
+        return run_video(settings, extractor=extractor, stop=stop)
     inputs = prepare_images(settings)
     extractor = extractor if extractor is not None else build_extractor(settings)
     paths = settings.paths

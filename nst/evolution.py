@@ -15,7 +15,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from nst.runfolder import ANIMATION, ITERATES, LOSSES_CSV, iteration_of, write_bytes_atomic
+from nst.runfolder import (
+    ANIMATION,
+    FRAMES,
+    FRAMES_CSV,
+    ITERATES,
+    LOSSES_CSV,
+    iteration_of,
+    write_bytes_atomic,
+)
 
 SHOWN_LOSSES = ("content", "style", "total")
 MIN_LONG_SIDE = 400  # small results are enlarged to this, so they and their caption are legible
@@ -41,13 +49,15 @@ class RunError(ValueError):
 
 @dataclass(frozen=True)
 class Frame:
-    iteration: int
+    iteration: int  # a video run's frame number
     path: Path
     losses: dict[str, float]  # this iteration's row of losses.csv; empty where it has none
+    unit: str = "iteration"  # what `iteration` counts: "frame" for a video run
 
 
-def read_losses(path: Path) -> dict[int, dict[str, float]]:
-    """losses.csv -> {iteration: {column: value}}; a missing file or bad rows give no entries."""
+def read_losses(path: Path, key: str = "iteration") -> dict[int, dict[str, float]]:
+    """losses.csv -> {iteration (the `key` column): {column: value}}; a missing file or bad
+    rows give no entries."""
     try:
         with open(path, newline="", encoding="utf-8") as file:
             rows = list(csv.DictReader(file))
@@ -56,7 +66,7 @@ def read_losses(path: Path) -> dict[int, dict[str, float]]:
     losses = {}
     for row in rows:
         try:
-            iteration = int(row.pop("iteration"))
+            iteration = int(row.pop(key))
             losses[iteration] = {name: float(value) for name, value in row.items()}
         except (KeyError, TypeError, ValueError):
             continue  # a row cut short by an interrupted run: the iterate still shows
@@ -67,6 +77,8 @@ def run_frames(run_dir: Path) -> list[Frame]:
     """The run's saved iterates in iteration order, each with its losses."""
     run_dir = Path(run_dir)
     folder = run_dir / ITERATES
+    if not folder.is_dir() and (run_dir / FRAMES).is_dir():
+        return video_frames(run_dir)
     if not folder.is_dir():
         raise RunError(f"{run_dir} is not a run folder: it has no {ITERATES}/ folder")
     found = sorted((iteration_of(p), p) for p in folder.iterdir() if iteration_of(p) is not None)
@@ -76,13 +88,24 @@ def run_frames(run_dir: Path) -> list[Frame]:
     return [Frame(iteration, path, losses.get(iteration, {})) for iteration, path in found]
 
 
-POSITION_NAME = "saved iterate"  # the viewer's trackbar is named so: one numbering for both
+POSITION_NAME = "picture"  # the viewer's trackbar is named so: one numbering for both
 
 
 def position_label(position: int, count: int) -> str:
-    """Where a frame is among `count` saved iterates, numbered as the viewer's trackbar shows
-    its value (Qt: `value/maximum`, from 0): `saved iterate 0/30` for the first of 31."""
+    """Where a frame is among `count` saved pictures (iterates, or a video's frames), numbered
+    as the viewer's trackbar shows its value (Qt: `value/maximum`, from 0): `picture 0/30` for
+    the first of 31."""
     return f"{POSITION_NAME} {position}/{count - 1}"
+
+
+def video_frames(run_dir: Path) -> list[Frame]:
+    """A video run's finished frames in order, each with its final losses (frames.csv)."""
+    found = sorted((run_dir / FRAMES).glob("frame_*.png"))
+    if not found:
+        raise RunError(f"{run_dir / FRAMES} holds no finished frames (frame_NNNNNN.png)")
+    losses = read_losses(run_dir / FRAMES_CSV, key="frame")
+    numbers = [int(p.stem.removeprefix("frame_")) for p in found]
+    return [Frame(n, p, losses.get(n, {}), "frame") for n, p in zip(numbers, found, strict=True)]
 
 
 def caption(frames: list[Frame], position: int) -> tuple[str, str]:
@@ -90,7 +113,7 @@ def caption(frames: list[Frame], position: int) -> tuple[str, str]:
     its place as the trackbar counts it, then its losses."""
     frame = frames[position]
     where = (
-        f"iteration {frame.iteration} / {frames[-1].iteration}   "
+        f"{frame.unit} {frame.iteration} / {frames[-1].iteration}   "
         f"({position_label(position, len(frames))})"
     )
     shown = [f"{name} {frame.losses[name]:.3g}" for name in SHOWN_LOSSES if name in frame.losses]

@@ -1,10 +1,11 @@
 """Spatial control in the objective (Gatys et al. 2017): per-region style targets from guided
 Gram matrices, and the pull towards the photo in its region, as tensors.
 
-Without masks the same structure holds one region, an all-ones mask, whose target is the
-blend of the style images' Gram matrices (nst.losses.blend_grams) and whose guided Gram is the
-plain Gram matrix; the photo region is then empty. So every run takes one code path, and the
-masks are inputs of the `tf.function` step, not constants baked into its graph.
+Without masks the same structure holds one region without a mask (`masks` and `photo_mask`
+None): its target is the blend of the style images' Gram matrices (nst.losses.blend_grams)
+and its Gram matrix the plain one, which is what a guided Gram with an all-ones mask computes,
+without the mask's cost in every step and at any features' size. With masks, they are inputs
+of the `tf.function` step, not constants baked into its graph.
 """
 
 from __future__ import annotations
@@ -15,16 +16,16 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from nst.losses import blend_grams, gram_matrix, guided_style_layer_loss
+from nst.losses import blend_grams, gram_matrix, guided_style_layer_loss, style_layer_loss
 from nst.masks import Guidance, guidance_at, layer_masks
 
 
 class Regions(NamedTuple):
     """Where each style target applies, at one image size; part of optimize.Targets."""
 
-    masks: tuple  # per style layer, (R, h_l, w_l): the regions at that layer's resolution
+    masks: tuple | None  # per style layer, (R, h_l, w_l): the regions at its resolution
     weights: tf.Tensor  # (R,) each region's share of the style term, summing to 1
-    photo_mask: tf.Tensor  # (1, height, width, 1): where the result is pulled to the photo
+    photo_mask: tf.Tensor | None  # (1, height, width, 1): where the result keeps the photo
     photo: tf.Tensor  # (1, height, width, 3): the image that region is pulled towards
 
 
@@ -54,14 +55,15 @@ def make_regions(
     layers: tuple,
 ) -> Regions:
     """The Regions of a content image of this size (its pixels are the photo to keep)."""
+    if guidance is None:
+        return Regions(None, tf.ones(1), None, tf.constant(content[None], tf.float32))
     height, width = content.shape[:2]
     masks, weights = region_masks(guidance, blend, height, width, network, layers)
-    photo = None if guidance is None else guidance_at(guidance, height, width).photo_mask
-    photo = np.zeros((height, width), np.float32) if photo is None else photo
+    photo = guidance_at(guidance, height, width).photo_mask
     return Regions(
         masks=tuple(tf.constant(m, tf.float32) for m in masks),
         weights=tf.constant(weights, tf.float32),
-        photo_mask=tf.constant(photo[None, :, :, None], tf.float32),
+        photo_mask=None if photo is None else tf.constant(photo[None, :, :, None], tf.float32),
         photo=tf.constant(content[None], tf.float32),
     )
 
@@ -72,26 +74,49 @@ def region_targets(
     blend: tuple,
     layers: tuple,
     regions: Regions,
+    generated: dict,
 ) -> tuple:
     """A_l per style layer, (R, N, N): each region's style Gram matrix, rescaled from the style
-    image's M_s positions to the region's (Σ of its mask); a single region: the blend of all."""
+    image's M_s positions to the region's (Σ of its mask; without masks the M of `generated`,
+    any features of the generated image's size, and the blend of all styles)."""
     styles = [features(tf.constant(image[None])) for image in style_images]
     targets = []
-    for name, masks in zip(layers, regions.masks, strict=True):
+    masks_per_layer = regions.masks or (None,) * len(layers)
+    for name, masks in zip(layers, masks_per_layer, strict=True):
         grams = [gram_matrix(s[name]) for s in styles]
         positions = [float(s[name].shape[1] * s[name].shape[2]) for s in styles]
-        region_positions = tf.reduce_sum(masks, axis=(1, 2))
-        if masks.shape[0] == 1:  # one region for all: the blend
-            targets.append(blend_grams(grams, blend, [region_positions[0], *positions])[None])
+        if masks is None:  # one region for all: the blend
+            everywhere = float(generated[name].shape[1] * generated[name].shape[2])
+            targets.append(blend_grams(grams, blend, [everywhere, *positions])[None])
             continue
+        region_positions = tf.reduce_sum(masks, axis=(1, 2))
         region = zip(tf.unstack(region_positions), grams, positions, strict=True)
         targets.append(tf.stack([m * g / p for m, g, p in region]))
     return tuple(targets)
 
 
-def style_at_zero(regions: Regions, targets: tuple, channels: tuple) -> tuple:
-    """E_l,r(0, A_l,r) per style layer, (R,): each region's error for all-zero features."""
+def style_at_zero(regions: Regions, targets: tuple, generated: tuple) -> tuple:
+    """E_l,r(0, A_l,r) per style layer, (R,): each region's error for all-zero features
+    (`generated`: per style layer, features of the generated image's size)."""
+    if regions.masks is None:
+        return tuple(
+            style_layer_loss(tf.zeros_like(f), a[0])[None]
+            for f, a in zip(generated, targets, strict=True)
+        )
     return tuple(
-        guided_style_layer_loss(tf.zeros((1, *m.shape[1:], n)), m, a)
-        for m, a, n in zip(regions.masks, targets, channels, strict=True)
+        guided_style_layer_loss(tf.zeros((1, *m.shape[1:], f.shape[-1])), m, a)
+        for m, a, f in zip(regions.masks, targets, generated, strict=True)
     )
+
+
+def style_layer_errors(features: dict, layers: tuple, targets: tuple, regions: Regions):
+    """E_l,r per style layer, (R,): the paper's E_l within each region."""
+    if regions.masks is None:
+        return [
+            style_layer_loss(features[name], a[0])[None]
+            for name, a in zip(layers, targets, strict=True)
+        ]
+    return [
+        guided_style_layer_loss(features[name], masks, a)
+        for name, masks, a in zip(layers, regions.masks, targets, strict=True)
+    ]

@@ -105,3 +105,14 @@ def photo_loss(image: tf.Tensor, photo: tf.Tensor, mask: tf.Tensor) -> tf.Tensor
     photo inside the soft mask `mask` (1, height, width, 1); 0 where the mask is empty."""
     squared = tf.square((image - photo) / 255.0) * mask
     return tf.reduce_sum(squared) / tf.maximum(3.0 * tf.reduce_sum(mask), 1e-6)
+
+
+def temporal_loss(image: tf.Tensor, carried: tf.Tensor, consistency: tf.Tensor) -> tf.Tensor:
+    """(1/D) Σ c (x − w(x_prev))², pixels scaled to 0..1, D = pixels × channels.
+
+    Ruder, Dosovitskiy & Brox (GCPR 2016): `carried` is the previous stylised frame warped
+    along the optical flow to this frame, `consistency` c (batch, height, width, 1) is 1
+    where that flow is trusted and 0 at disocclusions and motion boundaries.
+    """
+    difference = (image - carried) / 255.0
+    return tf.reduce_sum(consistency * tf.square(difference)) / tf.cast(tf.size(image), tf.float32)

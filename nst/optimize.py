@@ -20,13 +20,13 @@ import tensorflow as tf
 from scipy.optimize import Bounds, minimize
 
 from nst.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
-from nst.guided import Regions, make_regions, region_targets, style_at_zero
+from nst.guided import Regions, make_regions, region_targets, style_at_zero, style_layer_errors
 from nst.images import resize
 from nst.losses import (
     content_loss,
-    guided_style_layer_loss,
     photo_loss,
     relative,
+    temporal_loss,
     tv_loss,
 )
 from nst.masks import Guidance
@@ -40,9 +40,10 @@ class Targets(NamedTuple):
     """Everything the objective compares against, computed once; all tensors (no Python floats).
 
     objective = α Σ_c L_c / L_c(0) + β Σ_l w_l Σ_r a_r E_l,r / E_l,r(0) + tv_weight · tv
-    + photo_weight · photo, where X(0) is the loss for all-zero features (see
-    losses.relative): α, β act on relative errors. Without masks there is one region r, all
-    ones, with a_r = 1, and the photo region is empty (see nst.guided).
+    + photo_weight · photo + temporal_weight · temporal (a video frame's), where X(0) is the
+    loss for all-zero features (see losses.relative): α, β act on relative errors. Without
+    masks there is one region r, all ones, with a_r = 1, and the photo region is empty (see
+    nst.guided).
     """
 
     content_features: tuple  # P per content layer
@@ -50,8 +51,20 @@ class Targets(NamedTuple):
     style_grams: tuple  # A per style layer, (R, N, N): one per region (see nst.guided)
     style_at_zero: tuple  # E_l,r(0, A) per style layer, (R,)
     layer_weights: tf.Tensor  # w_l, summing to 1
-    loss_weights: tf.Tensor  # (α, β, tv_weight, photo_weight)
+    loss_weights: tf.Tensor  # (α, β, tv_weight, photo_weight, temporal_weight)
     regions: Regions  # where each style applies, where the photo stays (masks as inputs)
+    # A video frame's temporal term, inputs of the step like the rest (zeros for one image):
+    carried: tf.Tensor  # (1, h, w, 3) the previous frame's result warped to this frame
+    consistency: tf.Tensor  # (1, h, w, 1) c: 1 where that warp is trusted, else 0
+
+
+class Temporal(NamedTuple):
+    """A video frame's pull towards the previous result carried along the optical flow
+    (Ruder et al.; see nst.flow and nst.losses.temporal_loss)."""
+
+    carried: np.ndarray  # (height, width, 3) pixels 0..255
+    consistency: np.ndarray  # (height, width) weights c in 0..1
+    weight: float  # [video] temporal_weight
 
 
 def compute_targets(
@@ -61,33 +74,62 @@ def compute_targets(
     model: ModelSettings,
     loss: LossSettings,
     guidance: Guidance | None = None,
+    temporal: Temporal | None = None,
+    session: Session | None = None,
 ) -> Targets:
     """The content features and style Gram matrices the generated image is pulled towards.
 
     The generated image has the content image's size; the style images (one per [loss]
     style_blend_weights) may have any size; `guidance` places them
-    (None: the blend everywhere).
+    (None: the blend everywhere). `temporal`: a video frame's temporal term (None: off);
+    a `session` computes the style targets once per size (without guidance) and keeps them.
     """
     # In a graph, as the loop runs it: with bfloat16 convolutions eager execution rounds
     # differently, and the content loss of the content image itself would not be 0.
-    features = tf.function(extractor)
-    content = features(tf.constant(content_image[None]))
+    session = session if session is not None else Session(extractor)
+    content = session.features(tf.constant(content_image[None]))
     content_features = tuple(content[name] for name in model.content_layers)
-    blend = loss.style_blend_weights
-    regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
-    style_grams = region_targets(features, style_images, blend, model.style_layers, regions)
-    channels = tuple(content[name].shape[-1] for name in model.style_layers)
+    key = content_image.shape if guidance is None else None  # masks: computed every time
+    if key not in session.style:
+        blend = loss.style_blend_weights
+        regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
+        grams = region_targets(
+            session.features, style_images, blend, model.style_layers, regions, content
+        )
+        generated = tuple(content[name] for name in model.style_layers)
+        session.style[key] = regions, grams, style_at_zero(regions, grams, generated)
+    regions, style_grams, at_zero = session.style.pop(key) if key is None else session.style[key]
     return Targets(
         content_features=content_features,
         content_at_zero=tuple(content_loss(tf.zeros_like(p), p) for p in content_features),
         style_grams=style_grams,
-        style_at_zero=style_at_zero(regions, style_grams, channels),
+        style_at_zero=at_zero,
         layer_weights=tf.constant(model.style_layer_weights, tf.float32),
         loss_weights=tf.constant(
-            [loss.content_weight, loss.style_weight, loss.tv_weight, loss.photo_weight]
+            [
+                loss.content_weight,
+                loss.style_weight,
+                loss.tv_weight,
+                loss.photo_weight,
+                temporal.weight if temporal else 0.0,
+            ]
         ),
         regions=regions,
+        **temporal_inputs(content_image.shape, temporal),
     )
+
+
+def temporal_inputs(shape: tuple, temporal: Temporal | None) -> dict:
+    """Targets.carried and .consistency: the frame's temporal term, or zeros (off)."""
+    if temporal is None:
+        return {
+            "carried": tf.zeros((1, *shape), tf.float32),
+            "consistency": tf.zeros((1, *shape[:2], 1), tf.float32),
+        }
+    return {
+        "carried": tf.constant(temporal.carried[None], tf.float32),
+        "consistency": tf.constant(temporal.consistency[None, ..., None], tf.float32),
+    }
 
 
 def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: tuple):
@@ -102,7 +144,7 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
         style, relative_style = guided_style_terms(features, style_layers, targets)
         content = tf.add_n(content_terms)
         tv = tv_loss(image)
-        alpha, beta, tv_weight, photo_weight = tf.unstack(targets.loss_weights)
+        alpha, beta, tv_weight, photo_weight, temporal_weight = tf.unstack(targets.loss_weights)
         regions = targets.regions
         total = (
             alpha
@@ -114,8 +156,10 @@ def make_objective(extractor: keras.Model, content_layers: tuple, style_layers: 
             )
             + beta * relative_style
             + tv_weight * tv
-            + photo_weight * photo_loss(image, regions.photo, regions.photo_mask)
+            + temporal_weight * temporal_loss(image, targets.carried, targets.consistency)
         )
+        if regions.photo_mask is not None:  # a region kept as the photo
+            total += photo_weight * photo_loss(image, regions.photo, regions.photo_mask)
         return Losses(content, style, tv, total)
 
     return objective
@@ -125,10 +169,7 @@ def guided_style_terms(features: dict, style_layers: tuple, targets: Targets):
     """(L_style, its relative form): Σ_l w_l Σ_r a_r E_l,r, and the same with each E_l,r
     divided by E_l,r(0); a_r the regions' weights (one all-ones region: the paper's L_style)."""
     regions = targets.regions
-    errors = [
-        guided_style_layer_loss(features[name], masks, a)
-        for name, masks, a in zip(style_layers, regions.masks, targets.style_grams, strict=True)
-    ]
+    errors = style_layer_errors(features, style_layers, targets.style_grams, regions)
     relatives = [relative(e, z) for e, z in zip(errors, targets.style_at_zero, strict=True)]
 
     def weighted(per_layer: list) -> tf.Tensor:
@@ -247,6 +288,47 @@ class AdamLoop:
         return self.averaged * self.averaging.correction()
 
 
+class Session:
+    """What the frames of a video share, built once (a single image makes its own): the
+    traced features, objective and Adam step, the image variable and Adam's state per size,
+    and the style targets per size, which do not change between frames. So no frame traces
+    anything again: everything that changes is an input of the step (Targets)."""
+
+    def __init__(self, extractor: keras.Model):
+        self.extractor = extractor
+        self.features = tf.function(extractor)
+        self.style: dict = {}  # content shape -> (regions, style_grams, style_at_zero)
+        self._objectives: dict = {}  # (content layers, style layers) -> (objective, evaluate)
+        self._adam: dict = {}  # image shape -> (AdamLoop, its traced step)
+
+    def objective(self, model: ModelSettings) -> tuple:
+        """(objective, its traced evaluation) for the model's layers."""
+        layers = (model.content_layers, model.style_layers)
+        if layers not in self._objectives:
+            objective = make_objective(self.extractor, *layers)
+            self._objectives[layers] = objective, tf.function(objective)
+        return self._objectives[layers]
+
+    def adam(self, objective, start: np.ndarray, optimizer: OptimizerSettings, rule) -> tuple:
+        """(Adam's loop state from `start`, its traced step), built once per image size; later
+        calls reset the iterate, its average, Adam's moments and count and the stopping rule:
+        a fresh Adam run without a new trace."""
+        if start.shape not in self._adam:
+            state = AdamLoop.start(start, optimizer, rule)
+            self._adam[start.shape] = state, make_step(objective, state.optimizer)
+            return self._adam[start.shape]
+        state, step = self._adam[start.shape]
+        state.generated.assign(start[None])
+        state.averaged.assign(tf.zeros_like(state.averaged))
+        adam = state.optimizer
+        for variable in adam.variables:  # the moments, and the count that debiases them
+            if variable.shape == state.generated.shape or variable is adam.iterations:
+                variable.assign(tf.zeros_like(variable))
+        state.averaging = Averaging(optimizer.average)
+        state.rule, state.iteration = rule, 0
+        return state, step
+
+
 def adam_records(
     objective,
     evaluate,
@@ -254,6 +336,7 @@ def adam_records(
     start: np.ndarray,
     optimizer: OptimizerSettings,
     run: ScaleRun,
+    session: Session,
 ) -> Iterator[Record]:
     """At most `run.budget` Adam steps from `start`; a record per step and one for the result.
 
@@ -263,8 +346,7 @@ def adam_records(
     ([optimizer] average), the last record's losses are the averaged iterate's. A non-finite
     step yields its record (with the last finite image) and raises `Diverged`.
     """
-    state = AdamLoop.start(start, optimizer, run.stopping_rule())
-    step = make_step(objective, state.optimizer)
+    state, step = session.adam(objective, start, optimizer, run.stopping_rule())
     average = tf.constant(optimizer.average, tf.float32)
     stopped = ""
     while True:
@@ -412,6 +494,9 @@ def stylize(
     settings: Settings,
     *,
     stop_requested: Callable[[], bool] = lambda: False,
+    start: np.ndarray | None = None,
+    temporal: Temporal | None = None,
+    session: Session | None = None,
 ) -> Iterator[Record]:
     """Optimise an image; yield a Record per iteration, with the image every `save_every`.
 
@@ -422,6 +507,9 @@ def stylize(
     and then raises `Diverged`. Images are float32 (height, width, 3) pixels 0..255; the
     result has the content image's shape. The scales of the run plan come smallest first,
     each starting from the previous result resized; targets are recomputed at every scale.
+
+    A video (nst.video) gives each frame its `start` (instead of [image] init), its
+    `temporal` term and the `session` that all its frames share.
     """
     started = time.perf_counter()
 
@@ -430,31 +518,26 @@ def stylize(
 
     model, optimizer = settings.model, settings.optimizer
     height, width = inputs.content.shape[:2]
-    objective = make_objective(extractor, model.content_layers, model.style_layers)
-    evaluate = tf.function(objective)  # the last record of a scale needs losses only
+    session = session if session is not None else Session(extractor)
+    objective, evaluate = session.objective(model)  # evaluate: the last record's losses
     current = None
     plan = run_plan(height, width, settings.image, optimizer)
     for number, (h, w, budget) in enumerate(plan, start=1):
         content = resize(inputs.content, w, h)
         styles = scaled_styles(inputs.styles, width / w)
-        if current is None:
-            start = initial_image(content, styles[0], settings.image)
-        else:
-            start = resize(current, w, h)
-        targets = compute_targets(extractor, content, styles, model, settings.loss, inputs.guidance)
-        scale = ScaleRun(
-            number,
-            budget,
-            settings.output.save_every,
-            clock,
-            stop_requested,
-            optimizer.tolerance,
-            optimizer.window,
+        if current is None:  # a video frame brings its own start
+            current = initial_image(content, styles[0], settings.image) if start is None else start
+        begin = resize(current, w, h)
+        frame_term = temporal if (h, w) == (height, width) else None
+        targets = compute_targets(
+            extractor, content, styles, model, settings.loss, inputs.guidance, frame_term, session
         )
+        every, tolerance, window = settings.output.save_every, optimizer.tolerance, optimizer.window
+        scale = ScaleRun(number, budget, every, clock, stop_requested, tolerance, window)
         if optimizer.name == "lbfgs":
-            records = lbfgs_records(objective, evaluate, targets, start, scale)
+            records = lbfgs_records(objective, evaluate, targets, begin, scale)
         else:
-            records = adam_records(objective, evaluate, targets, start, optimizer, scale)
+            records = adam_records(objective, evaluate, targets, begin, optimizer, scale, session)
         for record in records:
             current = record.image if record.image is not None else current
             yield record

@@ -83,17 +83,22 @@ def title_of(label: str, stop_reason: str | None) -> str:
 def draw_loss(ax, records: list[Record], name: str, sizes: dict | None = None) -> None:
     """One loss against the iteration on `ax`: log axis if it falls, scale changes marked."""
     steps = steps_so_far(records)
-    values = [getattr(r, name) for r in records]
-    if falls(values):
-        ax.plot(*zip(*log_points(steps, values), strict=True))
-        ax.set_yscale("log")
-    else:
-        ax.plot(steps, values)
+    draw_series(ax, steps, [getattr(r, name) for r in records])
     starts = scale_starts(records, steps)
     ax.set_xlabel("iteration (counted on across scales)" if len(starts) > 1 else "iteration")
     ax.set_ylabel(name)
     ax.grid(True, which="both", alpha=0.3)
     _mark_scales(ax, starts, sizes or {})
+
+
+def draw_series(ax, steps: list[int], values: list[float]) -> None:
+    """values against steps on `ax`: on a log axis (zeros and a near-zero start left out) if
+    they fall by FALL_FOR_LOG or more, else linear."""
+    if falls(values):
+        ax.plot(*zip(*log_points(steps, values), strict=True))
+        ax.set_yscale("log")
+    else:
+        ax.plot(steps, values)
 
 
 def _mark_scales(ax, starts: list[tuple[int, int]], sizes: dict) -> None:
@@ -142,6 +147,31 @@ def losses_figure(records: list[Record], stop_reason: str | None = None, sizes=N
     fig.suptitle(title_of("losses per iteration", stop_reason).replace("\n", ": "))
     fig.tight_layout()
     return fig
+
+
+def plot_frames(frames: list, plots_dir: Path) -> None:
+    """A video run's frame_losses.png (each frame's final content, style and total) and
+    temporal_loss.png (nst.flow.temporal_error against the previous frame) in plots_dir;
+    `frames` are nst.video.Frame rows."""
+    numbers = [f.frame for f in frames]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, (name, label) in zip(axes, PLOTTED.items(), strict=True):
+        draw_series(ax, numbers, [getattr(f, name) for f in frames])
+        ax.set_ylabel(name)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.set_xlabel("frame")
+        ax.set_title(label)
+    fig.suptitle("final losses per frame")
+    fig.tight_layout()
+    _save(fig, Path(plots_dir) / "frame_losses.png")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    draw_series(ax, numbers[1:], [f.temporal for f in frames[1:]])
+    ax.set_ylabel("temporal")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_xlabel("frame")
+    ax.set_title("temporal error vs the previous frame, warped")
+    fig.tight_layout()
+    _save(fig, Path(plots_dir) / "temporal_loss.png")
 
 
 def _save(fig, path: Path) -> None:

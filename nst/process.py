@@ -1,5 +1,6 @@
 """What a run asks of its process: a stop request the loop checks between steps (set by
-signals on the command line, by a button in the web studio), and quiet native start-up."""
+signals on the command line, by a button in the web studio), and the network loaded with
+TensorFlow's native start-up kept quiet."""
 
 from __future__ import annotations
 
@@ -72,3 +73,11 @@ def native_stderr_silenced():
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def build_extractor(settings):
+    """The feature network of these settings (nst.settings.Settings); TensorFlow loads here,
+    seconds, with its native start-up lines kept off stderr."""
+    with native_stderr_silenced():
+        from nst.features import build_feature_extractor
+    return build_feature_extractor(settings.model, settings.image.seed, settings.optimizer.name)

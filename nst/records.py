@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -58,3 +59,12 @@ class Diverged(ArithmeticError):
     def __init__(self, record: Record):
         super().__init__(f"non-finite loss at iteration {record.iteration}")
         self.record = record  # its image: the last finite one, from before the failed step
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, for its edge (the command line, a sweep, the web studio, batches)."""
+
+    status: int  # the exit status (nst.exits)
+    run_dir: Path | None  # None when the run did not start
+    message: str = ""  # the line said at the end: where the result is, or why it stopped

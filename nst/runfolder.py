@@ -19,6 +19,11 @@ ITERATES = "iterates"
 PLOTS = "plots"
 ANIMATION = "evolution.gif"
 STATUS = "status.txt"  # how the run ended: its exit status, then the run's last line
+# A video run (nst.video) writes these instead of iterates/, final.png and the animation.
+FRAMES = "frames"
+FRAMES_CSV = "frames.csv"  # one row per finished frame
+VIDEO = "video.mp4"
+COMPARE = "compare.mp4"  # source | result
 _ITERATE_NAME = re.compile(r"iter_(\d+)\.png")
 
 
@@ -27,6 +32,11 @@ def iterate_path(run_dir: Path, iteration: int, scale: int = 1, scales: int = 1)
     smaller scales (k = 1 the smallest), which the viewer leaves out."""
     prefix = "" if scale == scales else f"scale{scale}_"
     return Path(run_dir) / ITERATES / f"{prefix}iter_{iteration:06d}.png"
+
+
+def frame_path(run_dir: Path, frame: int) -> Path:
+    """frames/frame_NNNNNN.png of a video run, counted from 1."""
+    return Path(run_dir) / FRAMES / f"frame_{frame:06d}.png"
 
 
 def iteration_of(path: Path) -> int | None:

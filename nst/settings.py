@@ -25,6 +25,8 @@ PRECISION_CHOICES = ("auto", "float32", "bfloat16")
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
 PRESERVE_COLORS_CHOICES = ("none", "luminance", "histogram")
+VIDEO_INIT_CHOICES = ("prev_warped", "prev", "content")
+SOURCE = "source"  # [video] fps: the source's frame rate
 STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
 PHOTO = "photo"  # [loss] region_styles: this region stays the photo
 MAX_SIDE = 8192  # the largest [image] max_size: beyond it no CPU has the memory
@@ -174,6 +176,32 @@ class ListOf:
 
     def format(self, value: tuple) -> str:
         return ", ".join(self.item.format(v) if self.item else v for v in value)
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """`first:stop` (frames first <= i < stop, counted from 0; either may be left out), or
+    empty for all frames; parses to (first, stop or None)."""
+
+    def parse(self, text: str) -> tuple[int, int | None]:
+        if not text.strip():
+            return (0, None)
+        first, colon, stop = text.partition(":")
+        try:
+            first = int(first) if first.strip() else 0
+            stop = int(stop) if stop.strip() else None
+        except ValueError:
+            raise ValueError(self.allowed()) from None
+        if not colon or first < 0 or (stop is not None and stop <= first):
+            raise ValueError(self.allowed())
+        return (first, stop)
+
+    def allowed(self) -> str:
+        return "first:stop (frames first <= i < stop from 0, e.g. 0:120, 10: or :50), or empty"
+
+    def format(self, value: tuple[int, int | None]) -> str:
+        first, stop = value
+        return "" if (first, stop) == (0, None) else f"{first}:{'' if stop is None else stop}"
 
 
 @dataclass(frozen=True)
@@ -401,6 +429,38 @@ class OutputSettings:
 
 
 @dataclass(frozen=True)
+class VideoSettings:
+    """Used only when [paths] content_image is a video or a folder of frames."""
+
+    temporal_weight: float = setting(
+        1000.0,
+        Number(float, min=0),
+        "weight of the temporal loss against the previous frame warped by the flow (0 = off)",
+    )
+    first_frame_iterations: int = setting(
+        300, Number(int, min=1), "optimisation steps for the first frame"
+    )
+    frame_iterations: int = setting(
+        100, Number(int, min=1), "optimisation steps for every later frame"
+    )
+    init: str = setting(
+        "prev_warped",
+        Choice(VIDEO_INIT_CHOICES),
+        "later frames start from: prev_warped (the previous result warped by the flow) | prev"
+        " | content",
+    )
+    frames: tuple[int, int | None] = setting(
+        (0, None), FrameRange(), "which source frames, first:stop counted from 0; empty: all"
+    )
+    fps: float | None = setting(
+        None,
+        NumberOr(Number(float, min=0, min_open=True, max=1000), SOURCE),
+        "frame rate of video.mp4: source (the clip's; 25 for a folder of frames) | a number",
+    )
+    compare: bool = setting(True, Flag(), "also write compare.mp4: source | result side by side")
+
+
+@dataclass(frozen=True)
 class Settings:
     paths: PathsSettings = PathsSettings()
     model: ModelSettings = ModelSettings()
@@ -408,6 +468,7 @@ class Settings:
     optimizer: OptimizerSettings = OptimizerSettings()
     image: ImageSettings = ImageSettings()
     output: OutputSettings = OutputSettings()
+    video: VideoSettings = VideoSettings()
 
 
 SECTIONS: dict[str, type] = {f.name: f.default.__class__ for f in fields(Settings)}

@@ -44,6 +44,15 @@ def load_inputs(paths: PathsSettings, image: ImageSettings, on_note=None) -> Inp
     photo = load_image(paths.content_image, on_note)
     width, height = fit_size(photo.shape[1], photo.shape[0], image.max_size)
     photo = resize(photo, width, height)
+    styles = load_styles(paths, image, (width, height), on_note)
+    return prepare_colors(photo, styles, image.preserve_colors)
+
+
+def load_styles(
+    paths: PathsSettings, image: ImageSettings, content_wh: tuple[int, int], on_note=None
+) -> list:
+    """The style images scaled for a content image of `content_wh` (width, height)."""
+    width, height = content_wh
     styles = []
     for path in paths.style_image:
         style = load_image(path, on_note)
@@ -56,7 +65,7 @@ def load_inputs(paths: PathsSettings, image: ImageSettings, on_note=None) -> Inp
                 f"raise style_scale or max_size"
             )
         styles.append(resize(style, *size))
-    return prepare_colors(photo, styles, image.preserve_colors)
+    return styles
 
 
 def prepare_colors(photo: np.ndarray, styles: list, preserve_colors: str) -> Inputs:

@@ -117,10 +117,10 @@ def loop_inputs(content: np.ndarray, *styles: np.ndarray):
 
 def real_vgg16_run(size: int, *overrides: str, save_every: int | None = None) -> list:
     """The records of a run on the real VGG16: Tübingen in Starry Night's style at `size` px,
-    the network built as `main.py` builds it (see nst.app.build_extractor)."""
-    from nst.app import build_extractor
+    the network built as `main.py` builds it (see nst.process.build_extractor)."""
     from nst.images import load_pair
     from nst.optimize import stylize
+    from nst.process import build_extractor
     from nst.settings import load_settings
 
     settings = load_settings(

@@ -268,8 +268,8 @@ def test_default_adam_reaches_in_a_fifth_of_the_steps_what_the_tutorial_optimise
     our default objective; our default Adam must reach its style loss, with a content loss at
     most 10 % above its, within 50 steps, judged in float32 as the benchmark judges."""
     from bench.quality import make_judge, reference_run, time_to_bar
-    from nst.app import build_extractor
     from nst.images import load_pair
+    from nst.process import build_extractor
 
     from .conftest import SHARED_IMAGES, VGG16_WEIGHTS
 

@@ -24,6 +24,9 @@ LIGHT = (
     "nst.masks",
     "nst.evolution",
     "nst.viewer",
+    "nst.flow",
+    "nst.video_io",
+    "nst.video",
 )
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.app import Outcome
 from nst.exits import guarded
+from nst.records import Outcome
 from nst.settings import Settings, SettingsError, load_settings
 from nst.sweep import INDEX, SHEET, Axis, Grid, labels, parse_axis, parse_grid, run_sweep
 

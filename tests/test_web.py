@@ -508,8 +508,8 @@ def test_command_line_warns_off_localhost_and_sigterm_ends_it(tmp_path):
 
 
 def test_the_queue_goes_on_after_failed_runs(tmp_path):
-    from nst.app import Outcome
     from nst.images import ImageError
+    from nst.records import Outcome
     from nst.web.jobs import Worker
 
     settings = load_settings(None, tiny(tmp_path))

@@ -271,7 +271,8 @@ class ExtractorCache:
         self._extractor = None
 
     def __call__(self, settings: Settings):
-        from nst.app import build_extractor, prepare_images
+        from nst.app import prepare_images
+        from nst.process import build_extractor
 
         key = (settings.model, settings.image.seed, settings.optimizer.name)
         if key != self._key:
