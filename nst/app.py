@@ -15,9 +15,12 @@ from pathlib import Path
 
 import cv2
 
+from nst.checkpoint import Keeper, LoopState
 from nst.evolution import export_animation
 from nst.exits import EXIT_DIVERGED, EXIT_FAULT, EXIT_OK, say
+from nst.images import upright_size
 from nst.masks import load_guidance
+from nst.memlimits import address_space_limit
 from nst.networks import check_weights_file
 from nst.outputs import RunWriter
 from nst.preflight import (
@@ -29,10 +32,20 @@ from nst.preflight import (
 )
 from nst.process import InterruptedAgain, StopOnSignal, StopRequest, build_extractor
 from nst.records import Diverged, Outcome, Record
-from nst.runfolder import ANIMATION, CONFIG, create_run_dir, write_bytes_atomic, write_status
+from nst.runfolder import (
+    ANIMATION,
+    CONFIG,
+    create_run_dir,
+    remove_empty_run_dir,
+    remove_leftovers,
+    write_bytes_atomic,
+    write_status,
+)
 from nst.scales import Scale, run_plan
-from nst.settings import WEIGHTS_CHOICES, Settings, render, run_tag
+from nst.settings import WEIGHTS_CHOICES, OptimizerSettings, Settings, render, run_tag
 from nst.styles import Inputs, load_inputs, restore_colors
+
+SAFE_EPSILON = 1e-12  # below this, Adam's epsilon no longer bounds its step in float32
 
 
 class Watcher:
@@ -56,11 +69,14 @@ def prepare_images(settings: Settings) -> Inputs:
     inputs = load_inputs(paths, image, on_note=lambda text: say(f"note: {text}"))
     height, width = inputs.content.shape[:2]
     inputs = inputs._replace(guidance=load_guidance(paths, settings.loss, width, height))
-    check_fits_network(paths.content_image, width, height, model)
+    source = upright_size(paths.content_image)  # for an exact max_size in the advice
+    check_fits_network(paths.content_image, width, height, model, source)
     if model.weights not in WEIGHTS_CHOICES:
         check_weights_file(model.network, model.weights)
     optimizer = settings.optimizer
-    check_memory(model, width, height, image.max_size, available_memory(), optimizer.name)
+    styles = tuple((style.shape[1], style.shape[0]) for style in inputs.styles)
+    limits = available_memory(), optimizer.name, styles, address_space_limit()
+    check_memory(model, width, height, image.max_size, *limits)
     written = output_bytes(width, height, image, optimizer, settings.output.save_every)
     check_results_folder(paths.results_dir, written)
     return inputs
@@ -87,10 +103,15 @@ def run(
     extractor = extractor if extractor is not None else build_extractor(settings)
     paths = settings.paths
     with StopOnSignal() if stop is None else contextlib.nullcontext(stop) as stop:
+        remove_leftovers(paths.results_dir)  # temporary files of runs that were killed
         run_dir = create_run_dir(
             paths.results_dir, paths.content_image, paths.style_image, run_tag(settings)
         )
-        write_bytes_atomic(run_dir / CONFIG, render(settings).encode())
+        try:
+            write_bytes_atomic(run_dir / CONFIG, render(settings).encode())
+        except OSError:  # a disk that filled up since the check: no empty folder stays
+            remove_empty_run_dir(run_dir)
+            raise
         outcome = optimize_into(run_dir, extractor, inputs, settings, stop, watcher or Watcher())
         write_status(run_dir, outcome.status, outcome.message)
     if settings.output.animation:
@@ -101,25 +122,42 @@ def run(
 def write_animation(run_dir: Path) -> None:
     """evolution.gif, once every other output is on disk; a failure is a note, not an error."""
     try:
-        export_animation(run_dir)
+        export_animation(run_dir, on_note=lambda text: say(f"note: {text}"))
     except (OSError, ValueError, cv2.error) as error:  # the run's own files are all there
         print(f"nst: {ANIMATION} not written: {error}")
 
 
 def optimize_into(
-    run_dir: Path, extractor, inputs: Inputs, settings: Settings, stop: StopRequest, watcher
+    run_dir: Path,
+    extractor,
+    inputs: Inputs,
+    settings: Settings,
+    stop: StopRequest,
+    watcher,
+    resume: tuple[LoopState, list[Record]] | None = None,
 ) -> Outcome:
-    """The loop, its records written to `run_dir`; however it ends, the folder is finished."""
+    """The loop, its records written to `run_dir`; however it ends, the folder is finished.
+    The optimiser's state is kept in the folder until the run completes (nst.checkpoint);
+    `resume` (a state and the records before it) continues from there."""
     from nst.optimize import stylize  # TensorFlow: loaded by now
 
     height, width = inputs.content.shape[:2]
     plan = run_plan(height, width, settings.image, settings.optimizer)
     writer = RunWriter(run_dir, len(plan))
+    keeper = Keeper(run_dir, settings.optimizer.name)
+    state, writer.records = resume if resume is not None else (None, [])
     watcher.started(run_dir, plan)
-    records = stylize(extractor, inputs, settings, stop_requested=stop.requested)
+    records = stylize(
+        extractor,
+        inputs,
+        settings,
+        stop_requested=stop.requested,
+        resume=state,
+        on_state=keeper.keep,
+    )
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:
-        diverged = _follow(records, writer, watcher)
+        diverged = _follow(records, writer, watcher, keeper)
         writer.finish(stop_reason(diverged, stop, writer.records[-1] if writer.records else None))
     except OSError as error:
         _finish_quietly(writer)
@@ -140,9 +178,13 @@ def optimize_into(
     except BaseException:
         _finish_quietly(writer)  # keep the work done so far, then report the error itself
         raise
-    last = writer.records[-1]
+    return _ending(writer.records[-1], diverged, stop, settings, run_dir, keeper)
+
+
+def _ending(last: Record, diverged: bool, stop: StopRequest, settings, run_dir, keeper) -> Outcome:
+    """The run's status and last line, once its folder is finished."""
     if diverged:
-        text = diverged_message(last, settings.optimizer.learning_rate, run_dir)
+        text = diverged_message(last, settings.optimizer, run_dir)
         return _said(EXIT_DIVERGED, run_dir, text)
     if stop.signal is not None:
         return _said(
@@ -154,6 +196,7 @@ def optimize_into(
                 f"losses.csv and the plots are in {run_dir}"
             ),
         )
+    keeper.discard()  # done: nothing left to resume
     text = f"result in {run_dir} ({last.why_stopped or 'budget'}, {last.elapsed_s:.0f} s)"
     print(f"nst: {text}")
     return Outcome(EXIT_OK, run_dir, text)
@@ -174,11 +217,14 @@ def _said(status: int, run_dir: Path, text: str) -> Outcome:
     return Outcome(status, run_dir, text)
 
 
-def _follow(records, writer: RunWriter, watcher: Watcher) -> bool:
-    """Write each record and tell the watcher; True if the loop stopped on a non-finite step."""
+def _follow(records, writer: RunWriter, watcher: Watcher, keeper: Keeper) -> bool:
+    """Write each record (and the checkpoint with each image) and tell the watcher; True if
+    the loop stopped on a non-finite step."""
     try:
         for record in records:
             writer.add(record)
+            if record.image is not None:
+                keeper.write()
             watcher.recorded(record)
     except Diverged:
         return True  # its record, with the last finite image, is already written
@@ -187,19 +233,27 @@ def _follow(records, writer: RunWriter, watcher: Watcher) -> bool:
     return False
 
 
-def diverged_message(record: Record, learning_rate: float, run_dir: Path) -> str:
+def diverged_message(record: Record, optimizer: OptimizerSettings, run_dir: Path) -> str:
     """What went wrong at which iteration, and what to change."""
     bad = [f"{n} = {v:g}" for n, v in record.losses._asdict().items() if not math.isfinite(v)]
     what = ", ".join(bad) if bad else "the gradient or the update"
+    rate, epsilon = optimizer.learning_rate, optimizer.epsilon
     if bad and record.iteration == 0:
         fix = (
             "the losses of the starting image are not finite: lower [loss] content_weight, "
             "style_weight or tv_weight"
         )
+    elif optimizer.name == "adam" and epsilon < SAFE_EPSILON:
+        # Adam divides by sqrt(v) + epsilon: where a gradient is ~0, v underflows in float32
+        # and a tiny epsilon makes the step huge (or 0/0), whatever the learning rate.
+        fix = (
+            f"raise [optimizer] epsilon (now {epsilon:g}, try {SAFE_EPSILON:g} or the default "
+            f"1e-08): a smaller learning_rate does not help here"
+        )
     else:
         fix = (
-            f"lower [optimizer] learning_rate (now {learning_rate:g}, try {learning_rate / 10:g})"
-            " or the [loss] weights"
+            f"lower [optimizer] learning_rate (now {rate:g}, try {rate / 10:g}) or the [loss] "
+            f"weights"
         )
     return (
         f"error: the optimisation diverged at iteration {record.iteration} ({what} is not "

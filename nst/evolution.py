@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,9 @@ def read_losses(path: Path, key: str = "iteration") -> dict[int, dict[str, float
     return losses
 
 
-def run_frames(run_dir: Path) -> list[Frame]:
-    """The run's saved iterates in iteration order, each with its losses."""
+def run_frames(run_dir: Path, on_note: Callable[[str], None] | None = None) -> list[Frame]:
+    """The run's saved iterates in iteration order, each with its losses. A damaged iterate
+    (a disk that filled up, a copy cut short) is left out, with a note through `on_note`."""
     run_dir = Path(run_dir)
     folder = run_dir / ITERATES
     if not folder.is_dir() and (run_dir / FRAMES).is_dir():
@@ -84,6 +86,13 @@ def run_frames(run_dir: Path) -> list[Frame]:
     found = sorted((iteration_of(p), p) for p in folder.iterdir() if iteration_of(p) is not None)
     if not found:
         raise RunError(f"{folder} holds no saved iterates (iter_NNNNNN.png)")
+    damaged = {path: why for _, path in found if (why := damage(path)) is not None}
+    for path, why in damaged.items():
+        if on_note is not None:
+            on_note(f"skipping {path}: {why}")
+    found = [(iteration, path) for iteration, path in found if path not in damaged]
+    if not found:
+        raise RunError(f"{folder}: every saved iterate is damaged; nothing to show")
     losses = read_losses(run_dir / LOSSES_CSV)
     return [Frame(iteration, path, losses.get(iteration, {})) for iteration, path in found]
 
@@ -96,6 +105,18 @@ def position_label(position: int, count: int) -> str:
     as the viewer's trackbar shows its value (Qt: `value/maximum`, from 0): `picture 0/30` for
     the first of 31."""
     return f"{POSITION_NAME} {position}/{count - 1}"
+
+
+def damage(path: Path) -> str | None:
+    """Why the image file at `path` cannot be shown (damaged, truncated, not an image), or
+    None. Checks every chunk's checksum without decoding (fast: a run has hundreds)."""
+    try:
+        with Image.open(path) as image:
+            image.verify()
+    except Exception as error:  # Pillow raises many kinds for a damaged file
+        text = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        return f"damaged or not an image ({text[:120]})"
+    return None
 
 
 def video_frames(run_dir: Path) -> list[Frame]:
@@ -243,8 +264,9 @@ def shared_palette(pictures: list[Image.Image]) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(sample)).quantize(256)
 
 
-def export_animation(run_dir: Path) -> Path:
-    """Write run_dir/evolution.gif from the saved iterates (atomically); return its path."""
+def export_animation(run_dir: Path, on_note: Callable[[str], None] | None = None) -> Path:
+    """Write run_dir/evolution.gif from the saved iterates (atomically); return its path.
+    Damaged iterates are left out, each with a note through `on_note`."""
     path = Path(run_dir) / ANIMATION
-    write_bytes_atomic(path, animation_gif(run_frames(run_dir)))
+    write_bytes_atomic(path, animation_gif(run_frames(run_dir, on_note)))
     return path

@@ -6,6 +6,7 @@ batches record it beside the run.
 
 from __future__ import annotations
 
+import errno
 import signal
 import sys
 import traceback
@@ -24,6 +25,9 @@ EXIT_DIVERGED = 3  # the loss became NaN/Inf: the run folder is complete up to t
 EXIT_FAULT = 4  # the machine failed mid-run (disk full, out of memory): what was written stays
 # Interrupted by a signal: 128 + its number, as shells report it (130 SIGINT, 143 SIGTERM).
 INPUT_ERRORS = (SettingsError, ImageError, WeightsError, ResourceError)
+# What a disk or filesystem does when it fails under a run that had checked it: full (space
+# or inodes), over quota, read-only, an I/O error, a file too large.
+WRITE_FAULTS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG)
 
 
 def say(text: str) -> None:
@@ -55,9 +59,29 @@ def describe(error: Exception) -> tuple[int, str]:
         return EXIT_BAD_INPUT, f"error: {error}"
     if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
         return EXIT_FAULT, f"error: out of memory ({_first_line(error)}): lower [image] max_size"
+    if isinstance(error, OSError) and error.errno in WRITE_FAULTS:
+        return EXIT_FAULT, (
+            f"error: cannot write {error.filename or 'a file'}: {error.strerror or error}; the "
+            f"files already written are complete: free some space (or fix the folder) and run "
+            f"again"
+        )
+    if _cannot_map(error):  # a library's load under a memory or address-space limit
+        return EXIT_FAULT, (
+            f"error: out of memory while loading a library ({_first_line(error)}): free "
+            f"memory, or raise the limit (ulimit -v, the container's memory)"
+        )
     return EXIT_UNEXPECTED, (
         f"error: unexpected {type(error).__name__} in {_where(error)}: {_first_line(error)}"
         " (rerun with --debug for the traceback)"
+    )
+
+
+def _cannot_map(error: BaseException) -> bool:
+    text = str(error).lower()
+    return isinstance(error, (ImportError, OSError)) and (
+        getattr(error, "errno", None) == errno.ENOMEM
+        or "failed to map segment" in text
+        or "cannot allocate memory" in text
     )
 
 

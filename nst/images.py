@@ -6,13 +6,15 @@ contract of the feature extractor, which applies the network's own preprocessing
 
 from __future__ import annotations
 
+import functools
+import io
 import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 
 class ImageError(ValueError):
@@ -49,7 +51,9 @@ def load_image(path: Path, on_note: Callable[[str], None] | None = None) -> np.n
                 if frames > 1 and on_note is not None:
                     on_note(f"{path} has {frames} frames; using the first")
                 image.load()  # decode now, so a damaged file fails here
-                return _to_rgb(ImageOps.exif_transpose(image), path)
+                upright = ImageOps.exif_transpose(image)
+                upright.info.setdefault("icc_profile", image.info.get("icc_profile"))
+                return _to_rgb(_sample_format(upright, image), path, on_note)
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -102,25 +106,139 @@ def _first_line(error: Exception) -> str:
     return text or type(error).__name__
 
 
-def _to_rgb(image: Image.Image, path: Path) -> np.ndarray:
+def _sample_format(image: Image.Image, source: Image.Image) -> Image.Image:
+    """Remember a TIFF's SampleFormat (1 unsigned, 2 signed, 3 float): Pillow reads unsigned
+    32-bit samples into its signed mode I, so they must be reinterpreted."""
+    tags = getattr(source, "tag_v2", None)
+    sample_format = tags.get(339, 1) if tags is not None else 1
+    image.info["nst_sample_format"] = (
+        sample_format[0] if isinstance(sample_format, tuple) else sample_format
+    )
+    return image
+
+
+def _to_rgb(image: Image.Image, path: Path, on_note: Callable[[str], None] | None) -> np.ndarray:
     try:
-        return _pixels_rgb(image)
-    except ValueError as error:  # e.g. "conversion from LAB to RGB not supported"
+        return _pixels_rgb(image, path, on_note)
+    except (ValueError, OSError, ImageCms.PyCMSError) as error:  # e.g. "LAB to RGB"
         raise ImageError(
             f"image {path} has the colour mode {image.mode}, which nst cannot turn into RGB "
             f"({_first_line(error)}): save it as an RGB PNG or JPEG"
         ) from None
 
 
-def _pixels_rgb(image: Image.Image) -> np.ndarray:
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit grey: scale, don't clip
-        grey = np.asarray(image, dtype=np.float32)
-        grey *= 255.0 / (65535.0 if image.mode.startswith("I;16") or grey.max() > 255 else 255.0)
-        return np.repeat(grey[..., None], 3, axis=2)
+def _pixels_rgb(
+    image: Image.Image, path: Path, on_note: Callable[[str], None] | None
+) -> np.ndarray:
+    """sRGB pixels 0..255: deep and float samples scaled by their range, an embedded ICC
+    profile (or a LAB image's own colour space) converted to sRGB, transparency on white."""
+    if image.mode == "F" or image.mode.startswith("I"):
+        return np.repeat(_scaled_grey(image)[..., None], 3, axis=2)
+    icc = image.info.get("icc_profile")
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")  # transparent areas become white, not black
+        # Composite in the file's own colour space: its white is white in every profile.
+        rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+        image = image.convert("RGB" if image_bands(icc) != 1 else "L")
+    elif image.mode in ("P", "1"):
+        image = image.convert("RGB" if image_bands(icc) != 1 else "L")
+    if icc or image.mode == "LAB":
+        image = _profile_to_srgb(image, icc, path, on_note)
     return np.asarray(image.convert("RGB"), dtype=np.float32)
+
+
+def image_bands(icc: bytes | None) -> int | None:
+    """Number of colour bands an ICC profile describes (1 grey, 3 RGB/LAB, 4 CMYK); None
+    without a profile or for one that cannot be read."""
+    source = _read_profile(icc)
+    if source is None:
+        return None
+    return {"GRAY": 1, "CMYK": 4}.get(source.profile.xcolor_space.strip(), 3)
+
+
+def _read_profile(icc: bytes | None) -> ImageCms.ImageCmsProfile | None:
+    if not icc:
+        return None
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (OSError, ImageCms.PyCMSError, TypeError, ValueError):
+        return None
+
+
+def _profile_to_srgb(
+    image: Image.Image, icc: bytes | None, path: Path, on_note: Callable[[str], None] | None
+) -> Image.Image:
+    """`image` converted from its embedded profile (a LAB image: from CIE LAB) to sRGB; a
+    profile that is damaged or does not fit the image's mode is ignored, with a note."""
+    source = _read_profile(icc) if icc else ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
+    if source is None:
+        _note(on_note, f"{path} has a damaged colour profile; reading its colours as sRGB")
+        return image
+    try:
+        return ImageCms.profileToProfile(
+            image,
+            source,
+            srgb_profile(),
+            renderingIntent=ImageCms.Intent.PERCEPTUAL,
+            outputMode="RGB",
+        )
+    except ImageCms.PyCMSError as error:
+        if image.mode == "LAB":
+            raise ValueError(f"LAB with an unusable profile: {error}") from None
+        _note(
+            on_note,
+            f"{path}: its colour profile does not fit its {image.mode} pixels ({error}); "
+            f"reading its colours as sRGB",
+        )
+        return image
+
+
+def _note(on_note: Callable[[str], None] | None, text: str) -> None:
+    if on_note is not None:
+        on_note(text)
+
+
+def _scaled_grey(image: Image.Image) -> np.ndarray:
+    """Grey samples of a deep or float image as 0..255: floats are taken as 0..1 (as TIFF
+    writers use them) unless they exceed 1, integers by the smallest of 8, 16 or 32 bits
+    that holds their largest value; negative values become 0."""
+    grey = np.asarray(image)
+    if grey.dtype == np.int32 and image.info.get("nst_sample_format") == 1:
+        grey = grey.view(np.uint32)  # Pillow's mode I is signed: unsigned data wrapped
+    grey = grey.astype(np.float64)
+    finite = grey[np.isfinite(grey)]
+    top = float(finite.max()) if finite.size else 0.0
+    if image.mode == "F":
+        full = 1.0 if top <= 1.0 else 255.0 if top <= 255.0 else top
+    elif image.mode.startswith("I;16"):
+        full = 65535.0
+    else:
+        full = next(f for f in (255.0, 65535.0, 2.0**31 - 1, 2.0**32 - 1) if top <= f)
+    grey = np.nan_to_num(grey, nan=0.0, posinf=full, neginf=0.0)
+    return np.clip(grey * (255.0 / full), 0.0, 255.0).astype(np.float32)
+
+
+@functools.cache
+def srgb_profile() -> ImageCms.ImageCmsProfile:
+    """The sRGB colour profile (LittleCMS's built-in), the space of every image nst handles."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """Float 0..255 (or uint8) RGB pixels as a PNG tagged as sRGB (its ICC profile embedded)."""
+    buffer = io.BytesIO()
+    picture = Image.fromarray(to_uint8(pixels) if pixels.dtype != np.uint8 else pixels)
+    picture.save(buffer, format="PNG", icc_profile=srgb_profile().tobytes())
+    return buffer.getvalue()
+
+
+def upright_size(path: Path) -> tuple[int, int]:
+    """(width, height) of the image at `path` as `load_image` gives it (EXIF rotation
+    applied), read from its header without decoding the pixels."""
+    with Image.open(path) as image:
+        width, height = image.size
+        orientation = image.getexif().get(0x0112, 1)
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def fit_size(width: int, height: int, max_size: int) -> tuple[int, int]:

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 from scipy.optimize import Bounds, minimize
 
+from nst.checkpoint import LoopState
 from nst.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
 from nst.guided import Regions, make_regions, region_targets, style_at_zero, style_layer_errors
 from nst.images import resize
@@ -250,9 +251,15 @@ class ScaleRun:
     stop_requested: Callable[[], bool]
     tolerance: float = 0.0  # the stopping rule (nst.convergence); 0: the whole budget
     window: int = 20
+    on_state: Callable[[LoopState], None] | None = None  # told the state at each saved image
 
     def stopping_rule(self) -> StoppingRule:
         return StoppingRule(self.window, self.tolerance)
+
+    def tell(self, state: Callable[[], LoopState]) -> None:
+        """Hand the loop's state (made only when wanted) to `on_state`: the edge writes it."""
+        if self.on_state is not None:
+            self.on_state(state())
 
 
 @dataclasses.dataclass
@@ -280,6 +287,30 @@ class AdamLoop:
         adam.build([generated])
         averaged = tf.Variable(tf.zeros_like(generated))
         return cls(generated, averaged, adam, Averaging(optimizer.average), rule)
+
+    def checkpoint(self, scale: int, elapsed_s: float) -> LoopState:
+        """Everything above as arrays (nst.checkpoint), before this iteration's update."""
+        return LoopState(
+            scale,
+            self.iteration,
+            self.generated[0].numpy(),
+            tuple(v.numpy() for v in self.optimizer.variables),
+            elapsed_s,
+            self.averaged[0].numpy(),
+            self.averaging.updates,
+            tuple(self.rule.best),
+        )
+
+    def restore(self, state: LoopState) -> None:
+        """Continue from a checkpoint: Adam's variables, the average, the rule, the count."""
+        for variable, value in zip(
+            self.optimizer.variables, state.optimizer_variables, strict=True
+        ):
+            variable.assign(value)
+        self.averaged.assign(state.averaged[None])
+        self.averaging.updates = state.averaging_updates
+        self.rule.best = list(state.best)
+        self.iteration = state.iteration
 
     def image(self) -> tf.Tensor:
         """The result so far, (1, height, width, 3): the averaged iterate (or the iterate)."""
@@ -337,8 +368,10 @@ def adam_records(
     optimizer: OptimizerSettings,
     run: ScaleRun,
     session: Session,
+    resume: LoopState | None = None,
 ) -> Iterator[Record]:
-    """At most `run.budget` Adam steps from `start`; a record per step and one for the result.
+    """At most `run.budget` Adam steps from `start` (or from `resume`, a checkpoint's state);
+    a record per step and one for the result.
 
     Ends early when the stopping rule says the scale has converged, or once
     `run.stop_requested()`; the last record says why (`Record.stopped`). Record i has the
@@ -347,8 +380,10 @@ def adam_records(
     step yields its record (with the last finite image) and raises `Diverged`.
     """
     state, step = session.adam(objective, start, optimizer, run.stopping_rule())
+    if resume is not None:
+        state.restore(resume)
     average = tf.constant(optimizer.average, tf.float32)
-    stopped = ""
+    stopped = CONVERGED if state.rule.converged else ""  # resumed at a converged scale's end
     while True:
         iteration = state.iteration
         if run.stop_requested():
@@ -358,6 +393,8 @@ def adam_records(
         last = bool(stopped)
         due = last or iteration % run.save_every == 0
         snapshot = state.image()[0].numpy() if due else None  # the image only when due
+        if due:
+            run.tell(lambda: state.checkpoint(run.number, run.clock()))
         if last:
             losses = _numbers(evaluate(tf.constant(snapshot[None]), targets))
             finite = bool(np.isfinite(losses).all())
@@ -387,14 +424,23 @@ class _LbfgsSearch:
     its loop by callbacks, so a thread is what lets one `minimize` call (and its curvature
     history) last the whole budget while each evaluation's record streams out as it comes."""
 
-    def __init__(self, value_and_gradient, targets: Targets, start: np.ndarray, run: ScaleRun):
+    def __init__(
+        self,
+        value_and_gradient,
+        targets: Targets,
+        start: np.ndarray,
+        run: ScaleRun,
+        resume: LoopState | None = None,
+    ):
         self.value_and_gradient, self.targets, self.run = value_and_gradient, targets, run
         self.shape = start.shape
         self.results: queue.Queue = queue.Queue()  # -> consumer: records, then None or error
         self.go_ahead: queue.Queue = queue.Queue()  # <- consumer: True to go on, False to stop
         self.accepted = start.astype(np.float64).ravel()
-        self.evaluated = 0
+        # resumed: from the checkpoint's image with a fresh history (SciPy's is out of reach)
+        self.first = self.evaluated = resume.iteration if resume is not None else 0
         self.rule = run.stopping_rule()  # on every evaluation, line-search trials included
+        self.rule.best = list(resume.best) if resume is not None else []
         self.stopped = ""
         self.thread = threading.Thread(target=self.work, name="lbfgs", daemon=True)
 
@@ -429,8 +475,15 @@ class _LbfgsSearch:
     def keep(self, intermediate_result) -> None:
         self.accepted = intermediate_result.x.copy()
 
+    def checkpoint(self, iteration: int) -> LoopState:
+        """The state to resume from: the accepted image, the count, the rule's history."""
+        image = self.accepted_image()
+        return LoopState(
+            self.run.number, iteration, image, (), self.run.clock(), None, 0, tuple(self.rule.best)
+        )
+
     def work(self) -> None:
-        budget = self.run.budget
+        budget = self.run.budget - self.first
         try:
             result = minimize(
                 self.loss_and_gradient,
@@ -455,7 +508,12 @@ class _LbfgsSearch:
 
 
 def lbfgs_records(
-    objective, evaluate, targets: Targets, start: np.ndarray, run: ScaleRun
+    objective,
+    evaluate,
+    targets: Targets,
+    start: np.ndarray,
+    run: ScaleRun,
+    resume: LoopState | None = None,
 ) -> Iterator[Record]:
     """L-BFGS-B in pixel bounds [0, 255] for at most `run.budget` loss+gradient evaluations.
 
@@ -463,9 +521,10 @@ def lbfgs_records(
     the last point L-BFGS accepted, evaluated once more, and says why the scale ended. Stops
     early when the stopping rule says it has converged, once `run.stop_requested()`, and
     when the consumer closes the generator; a non-finite loss or
-    gradient yields its record, with the last accepted image, and raises `Diverged`.
+    gradient yields its record, with the last accepted image, and raises `Diverged`. `resume`
+    (a checkpoint's state) continues from its image and count with a fresh history.
     """
-    search = _LbfgsSearch(make_value_and_gradient(objective), targets, start, run)
+    search = _LbfgsSearch(make_value_and_gradient(objective), targets, start, run, resume)
     search.thread.start()
     try:
         while (item := search.results.get()) is not None:
@@ -474,6 +533,8 @@ def lbfgs_records(
                 raise item
             if isinstance(item, BaseException):
                 raise item
+            if item.image is not None:  # SciPy waits: its accepted point is stable
+                run.tell(lambda: search.checkpoint(item.iteration))
             yield item
             search.go_ahead.put(not run.stop_requested())
     finally:
@@ -483,6 +544,7 @@ def lbfgs_records(
     losses = _numbers(evaluate(tf.constant(final[None]), targets))
     stopped = search.stopped or BUDGET
     record = Record.of(search.evaluated, losses, run.clock(), final, run.number, stopped)
+    run.tell(lambda: search.checkpoint(search.evaluated))
     yield record
     if not np.isfinite(losses).all():
         raise Diverged(record)
@@ -497,6 +559,8 @@ def stylize(
     start: np.ndarray | None = None,
     temporal: Temporal | None = None,
     session: Session | None = None,
+    resume: LoopState | None = None,
+    on_state: Callable[[LoopState], None] | None = None,
 ) -> Iterator[Record]:
     """Optimise an image; yield a Record per iteration, with the image every `save_every`.
 
@@ -507,11 +571,10 @@ def stylize(
     and then raises `Diverged`. Images are float32 (height, width, 3) pixels 0..255; the
     result has the content image's shape. The scales of the run plan come smallest first,
     each starting from the previous result resized; targets are recomputed at every scale.
-
-    A video (nst.video) gives each frame its `start` (instead of [image] init), its
-    `temporal` term and the `session` that all its frames share.
+    A video gives each frame its `start`, `temporal` term and shared `session` (nst.video);
+    `on_state` gets the state with each image (nst.checkpoint), `resume` goes on from one.
     """
-    started = time.perf_counter()
+    started = time.perf_counter() - (resume.elapsed_s if resume is not None else 0.0)
 
     def clock() -> float:
         return time.perf_counter() - started
@@ -522,22 +585,26 @@ def stylize(
     objective, evaluate = session.objective(model)  # evaluate: the last record's losses
     current = None
     plan = run_plan(height, width, settings.image, optimizer)
-    for number, (h, w, budget) in enumerate(plan, start=1):
+    first = resume.scale if resume is not None else 1  # resumed: from the checkpoint's scale
+    for number, (h, w, budget) in enumerate(plan[first - 1 :], start=first):
+        here = resume if number == first else None
         content = resize(inputs.content, w, h)
         styles = scaled_styles(inputs.styles, width / w)
         if current is None:  # a video frame brings its own start
             current = initial_image(content, styles[0], settings.image) if start is None else start
-        begin = resize(current, w, h)
+        begin = here.image if here is not None else resize(current, w, h)
         frame_term = temporal if (h, w) == (height, width) else None
         targets = compute_targets(
             extractor, content, styles, model, settings.loss, inputs.guidance, frame_term, session
         )
         every, tolerance, window = settings.output.save_every, optimizer.tolerance, optimizer.window
-        scale = ScaleRun(number, budget, every, clock, stop_requested, tolerance, window)
+        scale = ScaleRun(number, budget, every, clock, stop_requested, tolerance, window, on_state)
         if optimizer.name == "lbfgs":
-            records = lbfgs_records(objective, evaluate, targets, begin, scale)
+            records = lbfgs_records(objective, evaluate, targets, begin, scale, here)
         else:
-            records = adam_records(objective, evaluate, targets, begin, optimizer, scale, session)
+            records = adam_records(
+                objective, evaluate, targets, begin, optimizer, scale, session, here
+            )
         for record in records:
             current = record.image if record.image is not None else current
             yield record

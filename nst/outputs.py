@@ -12,9 +12,8 @@ import io
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from nst.images import to_uint8
+from nst.images import png_bytes
 from nst.records import LOSS_NAMES, Record
 from nst.runfolder import FINAL, LOSSES_CSV, PLOTS, iterate_path, write_bytes_atomic
 
@@ -22,10 +21,9 @@ CSV_COLUMNS = ("iteration", *LOSS_NAMES, "elapsed_s", "scale")
 
 
 def write_png(path: Path, image: np.ndarray) -> None:
-    """Float pixels 0..255 (height, width, 3) -> PNG at `path`, clipped to valid pixels."""
-    buffer = io.BytesIO()
-    Image.fromarray(to_uint8(image)).save(buffer, format="PNG")
-    write_bytes_atomic(path, buffer.getvalue())
+    """Float pixels 0..255 (height, width, 3) -> PNG at `path`, clipped to valid pixels and
+    tagged as sRGB (the space nst.images converts every input to)."""
+    write_bytes_atomic(path, png_bytes(image))
 
 
 def losses_csv(records: list[Record]) -> str:

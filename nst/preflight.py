@@ -13,23 +13,32 @@ import shutil
 from pathlib import Path
 
 from nst.images import ImageError, fit_size
+from nst.memlimits import (
+    RUNTIME_BYTES,
+    address_space_needed,
+    cgroup_available,
+    mem_available,
+)
 from nst.networks import deepest_layer, layer_shapes, min_input_side, parameter_count
 from nst.scales import run_plan
 from nst.settings import MAX_SIDE, ImageSettings, ModelSettings, OptimizerSettings
 
 MB = 1024**2
 # Memory model: the Python and TensorFlow runtime, the network's weights (loaded whole, then
-# cut) and the cut network's activations for one image, each times a factor. Measured peak RSS
-# (TF 2.21 CPU, see README "Errors, exit codes and interruption") grew by 1.66 x the activations
-# from 64 to 1024 px, over a fixed ~740 MB; the factors below overestimate that by 2-15 %.
-RUNTIME_BYTES = 600 * MB
+# cut) and the cut network's activations for one image, each times a factor, fitted to the
+# measured peak RSS of real runs (TF 2.21 CPU, VGG16 ImageNet, 256-1024 px, float32 and
+# bfloat16, Adam and L-BFGS, 1 and 2 scales, style_scale 2 and 4: within -8..+14 %,
+# docs/memory.md).
 WEIGHT_COPIES = 2
-ACTIVATION_COPIES = 2
+ACTIVATION_COPIES = 1.8  # an optimisation step: the activations and their gradients
+# The style image's one forward pass (its Gram targets, before the loop), freed layer by
+# layer: 0.85 x its activations (style_scale 2 at 512 and 1024 px).
+STYLE_COPIES = 0.85
 PLOT_BYTES = 1 * MB  # four loss plots, generously
 # L-BFGS adds float64 vectors of the image's size: SciPy's 10 correction pairs and work
 # vectors, the point, the gradient, the bounds and the copies made at the boundary. Measured
-# (1024x768, float32 network both ways): peak RSS 1.02 GB above Adam's, 54 vectors' worth.
-LBFGS_BYTES_PER_VALUE = 8 * 56
+# peak RSS above Adam's: 44-49 vectors' worth (512 and 1024 px).
+LBFGS_BYTES_PER_VALUE = 8 * 48
 MAX_SIZE_STEP = 32  # suggested sizes are multiples of this
 
 
@@ -38,16 +47,23 @@ class ResourceError(RuntimeError):
     and what to change."""
 
 
-def check_fits_network(path: Path, width: int, height: int, model: ModelSettings) -> None:
-    """Refuse a (resized) content image too small for the poolings before the deepest layer."""
+def check_fits_network(
+    path: Path,
+    width: int,
+    height: int,
+    model: ModelSettings,
+    source: tuple[int, int] | None = None,
+) -> None:
+    """Refuse a (resized) content image too small for the poolings before the deepest layer;
+    `source`, the image's own (width, height), makes the suggested max_size exact."""
     layers = (*model.content_layers, *model.style_layers)
     side = min_input_side(model.network, layers)
     if min(width, height) >= side:
         return
-    needed = math.ceil(side * max(width, height) / min(width, height))
+    needed = smallest_max_size(source, side) if source else size_for_short_side(width, height, side)
     fix = (
         f"raise [image] max_size to at least {needed}"
-        if needed <= MAX_SIDE
+        if needed is not None and needed <= MAX_SIDE
         else "crop it to a less extreme aspect ratio"
     )
     raise ImageError(
@@ -56,6 +72,27 @@ def check_fits_network(path: Path, width: int, height: int, model: ModelSettings
         f"least {side} pixels (the network halves it at each pooling); {fix}, or use "
         f"shallower layers"
     )
+
+
+def smallest_max_size(source: tuple[int, int], side: int) -> int | None:
+    """The smallest max_size the settings accept at which an image of `source` (width,
+    height) keeps `side` pixels on its shorter side after resizing; None if none does."""
+    return next(
+        (size for size in range(1, MAX_SIDE + 1) if min(fit_size(*source, size)) >= side),
+        None,
+    )
+
+
+def size_for_short_side(width: int, height: int, side: int) -> int | None:
+    """The smallest max_size at which an image now resized to width x height (longer side =
+    max_size, shorter side rounded) keeps `side` pixels on its shorter side; None when the
+    rounding hides its true aspect (a 1-pixel side). The original's shorter side was at least
+    (short - 0.5) / long of the longer, so the size is computed from that, then verified."""
+    long, short = max(width, height), min(width, height)
+    if short < 2:
+        return None
+    size = math.ceil(side * long / (short - 0.5))
+    return size
 
 
 def output_bytes(
@@ -100,47 +137,54 @@ def check_results_folder(results_dir: Path, needed_bytes: int) -> None:
         )
 
 
-def memory_needed(
-    model: ModelSettings, width: int, height: int, optimizer_name: str = "adam"
-) -> int:
-    """Estimated peak memory, in bytes, of a run on a width x height image (see the model at
-    the top of this module); L-BFGS adds SciPy's float64 workspace."""
+def activation_values(model: ModelSettings, width: int, height: int) -> int:
+    """Values of one image and all its activations up to the deepest layer the run uses."""
     cut = deepest_layer(model.network, (*model.content_layers, *model.style_layers))
-    values = width * height * 3 + sum(
+    return width * height * 3 + sum(
         h * w * c for _, h, w, c in layer_shapes(model.network, height, width, upto=cut)
+    )
+
+
+def memory_needed(
+    model: ModelSettings,
+    width: int,
+    height: int,
+    optimizer_name: str = "adam",
+    style_sizes: tuple[tuple[int, int], ...] = (),
+) -> int:
+    """Estimated peak memory, in bytes, of a run on a width x height content image (see the
+    model at the top of this module): the larger of an optimisation step's activations and
+    the one forward pass of the largest style image (`style_sizes`: (width, height) each,
+    its activations counted 0.85 times: a forward pass frees them layer by layer);
+    L-BFGS adds SciPy's float64 workspace. Activations are counted as float32 whatever the
+    precision: bfloat16's features are float32 again, and its weights a second copy."""
+    step = int(ACTIVATION_COPIES * 4 * activation_values(model, width, height))
+    style = max(
+        (int(STYLE_COPIES * 4 * activation_values(model, w, h)) for w, h in style_sizes),
+        default=0,
     )
     weights = parameter_count(model.network) * 4
     lbfgs = LBFGS_BYTES_PER_VALUE * width * height * 3 if optimizer_name == "lbfgs" else 0
-    return RUNTIME_BYTES + WEIGHT_COPIES * weights + ACTIVATION_COPIES * 4 * values + lbfgs
+    return RUNTIME_BYTES + WEIGHT_COPIES * weights + max(step, style) + lbfgs
+
+
+def run_memory_needed(settings, inputs) -> int:
+    """`memory_needed` for a run of `settings` on its loaded `inputs` (nst.styles.Inputs):
+    the full scale is the largest (coarse-to-fine's smaller scales come first and are freed)."""
+    height, width = inputs.content.shape[:2]
+    styles = tuple((style.shape[1], style.shape[0]) for style in inputs.styles)
+    return memory_needed(settings.model, width, height, settings.optimizer.name, styles)
 
 
 def available_memory() -> int | None:
-    """Bytes this process can still take: MemAvailable, capped by a cgroup (container) limit.
-    None where that cannot be read (not Linux): the memory check is then skipped."""
-    try:
-        meminfo = Path("/proc/meminfo").read_text()
-        available = next(
-            int(line.split()[1]) * 1024
-            for line in meminfo.splitlines()
-            if line.startswith("MemAvailable:")
-        )
-    except (OSError, ValueError, StopIteration, IndexError):
-        return None
-    for limit_file, usage_file in (
-        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2
-        (
-            "/sys/fs/cgroup/memory/memory.limit_in_bytes",  # cgroup v1
-            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
-        ),
-    ):
-        try:
-            limit = int(Path(limit_file).read_text())  # "max" (no limit) fails here
-            usage = int(Path(usage_file).read_text())
-        except (OSError, ValueError):
-            continue
-        if limit < 2**60:  # v1 writes a huge number for "no limit"
-            available = min(available, max(0, limit - usage))
-    return available
+    """Bytes this process can still take: MemAvailable, capped by every memory cgroup limit
+    that applies to it (nested included). None where that cannot be read (not Linux): the
+    memory check is then skipped."""
+    available = mem_available()
+    limited = cgroup_available()
+    if available is None or limited is None:
+        return available if limited is None else limited
+    return min(available, limited)
 
 
 def check_memory(
@@ -150,16 +194,34 @@ def check_memory(
     max_size: int,
     available: int | None,
     optimizer_name: str = "adam",
+    style_sizes: tuple[tuple[int, int], ...] = (),
+    address_space: int | None = None,
 ) -> None:
-    """Refuse a run whose estimated memory exceeds `available` bytes (None: unknown, allowed),
+    """Refuse a run whose estimated memory exceeds `available` bytes (None: unknown, allowed)
+    or whose address space would exceed `address_space` (the `ulimit -v` limit, None: none),
     suggesting the largest max_size that fits."""
-    needed = memory_needed(model, width, height, optimizer_name)
+    needed = memory_needed(model, width, height, optimizer_name, style_sizes)
+    mapped = address_space_needed(needed)
+    if address_space is not None and mapped > address_space:
+        raise ResourceError(
+            f"the address-space limit (ulimit -v) is {address_space / MB:,.0f} MB, and a "
+            f"{width}x{height} run with {model.network} maps about {mapped / MB:,.0f} MB "
+            f"(TensorFlow reserves far more address space than the {needed / MB:,.0f} MB it "
+            f"uses): raise the limit (`ulimit -v unlimited`) or limit memory with a cgroup "
+            f"instead"
+        )
     if available is None or needed <= available:
         return
+
+    def shrunk(size: int) -> tuple[tuple[int, int], tuple[tuple[int, int], ...]]:
+        scale = size / max(width, height)  # the style images shrink with the content
+        styles = tuple(fit_size(w, h, round(max(w, h) * scale)) for w, h in style_sizes)
+        return fit_size(width, height, size), styles
+
     fits = [
         size
         for size in range(MAX_SIZE_STEP, max_size, MAX_SIZE_STEP)
-        if memory_needed(model, *fit_size(width, height, size), optimizer_name) <= available
+        if memory_needed(model, *shrunk(size)[0], optimizer_name, shrunk(size)[1]) <= available
     ]
     fix = (
         f"set [image] max_size to {fits[-1]} or less"

@@ -35,11 +35,11 @@ class InterruptedAgain(KeyboardInterrupt):
 
 
 class StopOnSignal(StopRequest):
-    """While active, SIGINT (Ctrl-C) and SIGTERM ask the run to stop; a second Ctrl-C quits
+    """While active, SIGINT (Ctrl-C), SIGTERM and SIGHUP ask the run to stop; a second Ctrl-C quits
     at once. Signals can only be caught in the main thread: elsewhere this is a plain
     StopRequest."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal closed
 
     def __init__(self) -> None:
         super().__init__()

@@ -18,6 +18,7 @@ LOSSES_CSV = "losses.csv"
 ITERATES = "iterates"
 PLOTS = "plots"
 ANIMATION = "evolution.gif"
+CHECKPOINT = "checkpoint.npz"  # the optimiser's state while a run is unfinished (nst.checkpoint)
 STATUS = "status.txt"  # how the run ended: its exit status, then the run's last line
 # A video run (nst.video) writes these instead of iterates/, final.png and the animation.
 FRAMES = "frames"
@@ -25,6 +26,10 @@ FRAMES_CSV = "frames.csv"  # one row per finished frame
 VIDEO = "video.mp4"
 COMPARE = "compare.mp4"  # source | result
 _ITERATE_NAME = re.compile(r"iter_(\d+)\.png")
+# A file being written: .<name>.<writer's process id>.tmp (see write_bytes_atomic), and the
+# results folder's write probe (nst.preflight); older versions wrote .<name>.tmp.
+_TEMPORARY = re.compile(r"\..+?(?:\.(\d+))?\.tmp|\.nst-write-test-(\d+)")
+LEGACY_STALE_S = 3600  # a temporary file without a process id is stale after this long
 
 
 def iterate_path(run_dir: Path, iteration: int, scale: int = 1, scales: int = 1) -> Path:
@@ -48,7 +53,7 @@ def iteration_of(path: Path) -> int | None:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary file and a rename (atomic on one filesystem)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = temporary_name(path)
     try:
         with open(tmp, "wb") as file:
             file.write(data)
@@ -90,9 +95,22 @@ def create_run_dir(
     style += f"+{len(style_images) - 1}" if len(style_images) > 1 else ""
     tag = f"{re.sub(r'[^A-Za-z0-9_.=+-]+', '_', tag)[:64]}-" if tag else ""
     run_dir = make_unique_dir(results_dir, f"{tag}{_slug(Path(content_image).stem)}-{style}")
-    (run_dir / ITERATES).mkdir()
-    (run_dir / PLOTS).mkdir()
+    try:
+        (run_dir / ITERATES).mkdir()
+        (run_dir / PLOTS).mkdir()
+    except OSError:  # e.g. no inodes left: leave no empty run folder behind
+        remove_empty_run_dir(run_dir)
+        raise
     return run_dir
+
+
+def remove_empty_run_dir(run_dir: Path) -> None:
+    """Delete `run_dir` if it holds nothing but empty subfolders (a start that failed)."""
+    with contextlib.suppress(OSError):
+        for sub in (ITERATES, PLOTS):
+            with contextlib.suppress(FileNotFoundError):
+                (Path(run_dir) / sub).rmdir()
+        Path(run_dir).rmdir()
 
 
 def make_unique_dir(parent: Path, name: str) -> Path:
@@ -111,3 +129,64 @@ def make_unique_dir(parent: Path, name: str) -> Path:
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:40] or "image"
+
+
+def temporary_name(path: Path) -> Path:
+    """Where `path` is written before its rename: hidden, and named with this process's id,
+    so that a later run can tell a file whose writer was killed (SIGKILL) from one in use."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def is_temporary(path: Path) -> bool:
+    """True for a file nst writes only for a moment (never a result): a temporary copy or
+    the write probe. Readers of run folders skip these."""
+    return _TEMPORARY.fullmatch(Path(path).name) is not None
+
+
+def remove_leftovers(folder: Path, depth: int = 2) -> list[Path]:
+    """Delete temporary files that a killed nst left in `folder` and its subfolders down to
+    `depth` levels (a run folder: its iterates/ and plots/; a results folder: its runs):
+    those whose writer is no longer running, or without a process id, an hour old.
+    Returns what was removed; a file that cannot be removed is left (nothing reads it)."""
+    removed = []
+    for path in _temporaries(Path(folder), depth):
+        if _writer_alive(path):
+            continue
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def _temporaries(folder: Path, depth: int) -> list[Path]:
+    found = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return found
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False) and is_temporary(Path(entry.name)):
+                found.append(Path(entry.path))
+            elif depth > 0 and entry.is_dir(follow_symlinks=False):
+                found += _temporaries(Path(entry.path), depth - 1)
+    return found
+
+
+def _writer_alive(path: Path) -> bool:
+    match = _TEMPORARY.fullmatch(path.name)
+    pid = match.group(1) or match.group(2)
+    if pid is None:  # written by an older nst: stale once it is old
+        try:
+            return time.time() - path.stat().st_mtime < LEGACY_STALE_S
+        except OSError:
+            return True
+    if int(pid) == os.getpid():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process: leave its files alone
+    return True

@@ -11,9 +11,11 @@ from __future__ import annotations
 import configparser
 import dataclasses
 import difflib
+import errno
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -25,6 +27,7 @@ PRECISION_CHOICES = ("auto", "float32", "bfloat16")
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
 PRESERVE_COLORS_CHOICES = ("none", "luminance", "histogram")
+ENGINE_CHOICES = ("local", "ray")
 VIDEO_INIT_CHOICES = ("prev_warped", "prev", "content")
 SOURCE = "source"  # [video] fps: the source's frame rate
 STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
@@ -132,6 +135,20 @@ class Weights:
 
     def allowed(self) -> str:
         return " or ".join(WEIGHTS_CHOICES) + " or the path of a Keras weights file"
+
+    def format(self, value: str) -> str:
+        return value
+
+
+@dataclass(frozen=True)
+class Text:
+    """Free text, possibly empty (its meaning is checked where it is used)."""
+
+    def parse(self, text: str) -> str:
+        return text.strip()
+
+    def allowed(self) -> str:
+        return "any text"
 
     def format(self, value: str) -> str:
         return value
@@ -255,12 +272,15 @@ def setting(default, kind, doc: str):
 @dataclass(frozen=True)
 class PathsSettings:
     content_image: Path = setting(
-        Path("data/content.png"), FilePath(), "photo whose content is kept"
+        Path("data/content.png"),
+        FilePath(),
+        "photo whose content is kept; --batch: a folder or glob, one item per image",
     )
     style_image: tuple[Path, ...] = setting(
         (Path("data/style.png"),),
         ListOf(FilePath()),
-        "image whose style is painted; several: comma-separated, blended (see [loss])",
+        "image whose style is painted; several: comma-separated, blended (see [loss]); "
+        "--batch: one folder or glob, one item per image",
     )
     results_dir: Path = setting(Path("results"), FilePath(), "each run makes a new folder in here")
     style_masks: tuple[Path, ...] = setting(
@@ -397,7 +417,9 @@ class ImageSettings:
         Number(float, min=0, max=1),
         "with init = noise: share of noise in the blend",
     )
-    seed: int = setting(0, Number(int, min=0), "random seed (noise, random weights)")
+    seed: int = setting(  # NumPy's generators take seeds below 2**32
+        0, Number(int, min=0, max=2**32 - 1), "random seed (noise, random weights)"
+    )
     scales: int | None = setting(
         1,
         NumberOr(Number(int, min=1, max=8), "auto"),
@@ -425,6 +447,37 @@ class OutputSettings:
     show_viewer: bool = setting(True, Flag(), "open the evolution viewer after the run")
     animation: bool = setting(
         True, Flag(), "write evolution.gif, a short animation of the saved iterates"
+    )
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    engine: str = setting(
+        "local",
+        Choice(ENGINE_CHOICES),
+        "--batch: local (items one after another here) | ray (one Ray task per item)",
+    )
+    address: str = setting(
+        "",
+        Text(),
+        "engine = ray: empty (start Ray on this machine) | auto (the cluster `ray start` "
+        "joined here) | host:6379 | ray://host:10001",
+    )
+    num_cpus: float = setting(
+        1.0, Number(float, min=0, min_open=True), "engine = ray: CPUs reserved per item"
+    )
+    num_gpus: float = setting(0.0, Number(float, min=0), "engine = ray: GPUs reserved per item")
+    max_retries: int = setting(
+        3, Number(int, min=0), "engine = ray: reruns of an item whose worker died"
+    )
+    sheet_rows: str = setting(
+        "", Text(), "contact sheet rows: content | style | a swept section.key; empty: automatic"
+    )
+    sheet_columns: str = setting(
+        "", Text(), "contact sheet columns: as sheet_rows; other axes get a page per value"
+    )
+    page_size: int = setting(
+        8, Number(int, min=1), "at most this many rows and columns per contact sheet page"
     )
 
 
@@ -468,6 +521,7 @@ class Settings:
     optimizer: OptimizerSettings = OptimizerSettings()
     image: ImageSettings = ImageSettings()
     output: OutputSettings = OutputSettings()
+    batch: BatchSettings = BatchSettings()
     video: VideoSettings = VideoSettings()
 
 
@@ -477,10 +531,27 @@ SECTIONS: dict[str, type] = {f.name: f.default.__class__ for f in fields(Setting
 # --- loading ------------------------------------------------------------------------------
 
 
+ECHO_CHARS = 60  # an echoed value is cut to this many characters
+
+
+def echo(text: str, limit: int = ECHO_CHARS) -> str:
+    """`text` quoted for one message line: newlines and control characters escaped, and cut
+    (with its length said) when longer than `limit` characters."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
+def shown_path(path) -> str:
+    """A path for a message: as it is, unless it is very long or has control characters."""
+    text = str(path)
+    return text if text.isprintable() and len(text) <= 200 else echo(text, 200)
+
+
 def _unknown(kind: str, name: str, valid) -> str:
-    close = difflib.get_close_matches(name, list(valid), n=1)
+    close = difflib.get_close_matches(name[:200], list(valid), n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    return f"unknown {kind} '{name}': {hint}allowed: {', '.join(valid)}"
+    return f"unknown {kind} {echo(name)}: {hint}allowed: {', '.join(valid)}"
 
 
 def _read_ini(text: str, source: str) -> configparser.ConfigParser:
@@ -490,8 +561,55 @@ def _read_ini(text: str, source: str) -> configparser.ConfigParser:
         parser.read_string(text, source=source)
     except configparser.Error as error:
         first_line = str(error).splitlines()[0]
-        raise SettingsError(f"{source}: not a valid INI file: {first_line}") from None
+        raise SettingsError(f"{source}: not a valid INI file: {first_line[:200]}") from None
+    for key in parser.defaults():  # configparser copies these into every section
+        owners = [name for name, cls in SECTIONS.items() if key in {f.name for f in fields(cls)}]
+        fix = f"move it under [{owners[0]}]" if owners else "no section of nst has this key"
+        raise SettingsError(
+            f"{source} [DEFAULT] {echo(key)}: nst has no [DEFAULT] section (its keys would "
+            f"apply to every section): {fix}"
+        )
     return parser
+
+
+def read_config_text(path: Path) -> str:
+    """The text of the config file at `path`, or a SettingsError saying exactly why not."""
+    hint = "give --config PATH of a .ini file"
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as error:
+        why = {
+            errno.ENOENT: "does not exist",
+            errno.ELOOP: "is a symbolic link loop (a link that points back to itself)",
+            errno.ENOTDIR: "does not exist (a part of its path is a file, not a folder)",
+            errno.EACCES: "cannot be reached: permission denied on a folder of its path",
+            errno.ENAMETOOLONG: "is a path too long for this system",
+        }.get(error.errno, f"cannot be opened ({error.strerror})")
+        raise SettingsError(f"config file {shown_path(path)} {why}: {hint}") from None
+    except ValueError:  # an embedded NUL character
+        raise SettingsError(f"config file {shown_path(path)} is not a valid path") from None
+    if not stat.S_ISREG(mode):
+        what = (
+            "is a folder"
+            if stat.S_ISDIR(mode)
+            else "is a pipe (a FIFO or standard input), which nst would read only once"
+            if stat.S_ISFIFO(mode)
+            else "is a terminal or device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "is not a regular file"
+        )
+        raise SettingsError(
+            f"config file {path} {what}: save the settings to a file and give --config FILE"
+        )
+    try:  # utf-8-sig: a byte-order mark (Windows Notepad writes one) is not part of the text
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise SettingsError(f"cannot read config file {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise SettingsError(
+            f"cannot read config file {path}: byte {error.start} is not UTF-8 text: save it "
+            f"as UTF-8"
+        ) from None
 
 
 def parse_override(text: str) -> tuple[str, str, str]:
@@ -500,7 +618,7 @@ def parse_override(text: str) -> tuple[str, str, str]:
     section, dot, key = name.strip().partition(".")
     if not sep or not dot or not section or not key:
         raise SettingsError(
-            f"--set {text!r}: expected section.key=value, e.g. loss.style_weight=30"
+            f"--set {echo(text)}: expected section.key=value, e.g. loss.style_weight=30"
         )
     return section, key.strip(), value.strip()
 
@@ -514,14 +632,7 @@ def load_settings(path: Path | None = None, overrides: tuple[str, ...] = ()) -> 
     values: dict[tuple[str, str], tuple[str, Path, str]] = {}  # -> (text, base dir, source)
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            what = "is a folder" if path.is_dir() else "does not exist"
-            raise SettingsError(f"config file {path} {what}: give --config PATH of a .ini file")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise SettingsError(f"cannot read config file {path}: {error}") from None
-        parser = _read_ini(text, str(path))
+        parser = _read_ini(read_config_text(path), str(path))
         for section in parser.sections():
             for key, value in parser.items(section):
                 values[section, key] = (value.strip(), path.resolve().parent, str(path))
@@ -552,7 +663,7 @@ def _build(values: dict[tuple[str, str], tuple[str, Path, str]]) -> Settings:
                 value = f.metadata["kind"].parse(text)
             except ValueError as error:
                 raise SettingsError(
-                    f"{source} [{section}] {f.name} = {text!r}: expected {error}"
+                    f"{source} [{section}] {f.name} = {echo(text)}: expected {error}"
                 ) from None
             parsed[f.name] = value
         sections[section] = cls(**parsed)
@@ -582,7 +693,7 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
     coarse = settings.optimizer.coarse_iterations
     if settings.image.scales is not None and len(coarse) not in (1, settings.image.scales - 1):
         raise SettingsError(
-            f"[optimizer] coarse_iterations = {', '.join(map(str, coarse))!r}: expected one "
+            f"[optimizer] coarse_iterations = {echo(', '.join(map(str, coarse)))}: expected one "
             f"value, or {settings.image.scales - 1} (one per smaller scale, [image] scales = "
             f"{settings.image.scales})"
         )
@@ -663,7 +774,7 @@ def _normalised(name: str, weights: tuple, what: str, items) -> tuple[float, ...
     weights = weights or (1.0,) * len(items)
     if len(weights) != len(items):
         raise SettingsError(
-            f"{name} = {', '.join(f'{w:g}' for w in weights)!r}: expected "
+            f"{name} = {echo(', '.join(f'{w:g}' for w in weights))}: expected "
             f"{len(items)} weight{'s' * (len(items) != 1)}, one per {what} ({', '.join(items)}), "
             f"or empty for equal weights"
         )

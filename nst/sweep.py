@@ -161,6 +161,7 @@ def run_sweep(
     grid = parse_grid(texts)
     points = grid.points()
     settings = [load_settings(config, (*overrides, *point)) for _, _, point in points]
+    check_points(settings)
     # results_dir cannot be swept: every point has the same one
     sweep_dir = make_unique_dir(
         settings[0].paths.results_dir, "sweep-" + "-".join(a.name for a in grid.axes)
@@ -183,6 +184,20 @@ def run_sweep(
         write_sheet(sweep_dir / SHEET, grid, settings, runs)
     print(f"nst: contact sheet in {sweep_dir / SHEET}")
     return status
+
+
+def check_points(settings: list[Settings]) -> None:
+    """Every check a run makes before TensorFlow loads (images, network depth, weights file,
+    memory, the results folder), for every point, before the first run spends its minutes.
+    Points that differ only in values those checks do not read are checked once."""
+    from nst.app import prepare_images
+
+    seen = set()
+    for point in settings:
+        key = (point.paths, point.model, point.image, point.optimizer.name, point.output)
+        if key not in seen:
+            seen.add(key)
+            prepare_images(point)
 
 
 def write_index(path: Path, grid: Grid, runs: dict[tuple[int, int], Path]) -> None:

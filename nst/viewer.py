@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
+import numpy as np
 from PIL import Image
 
 from nst.evolution import (
@@ -38,7 +39,7 @@ from nst.evolution import (
     render_frame,
     run_frames,
 )
-from nst.runfolder import ANIMATION, write_bytes_atomic
+from nst.runfolder import ANIMATION, remove_leftovers, write_bytes_atomic
 
 TRACKBAR = POSITION_NAME  # its value/maximum, as the caption numbers the saved iterates
 POLL_MS = 30  # how often the window loop looks at keys, trackbar and close button
@@ -163,7 +164,9 @@ def show_window(run_dir: Path, frames: list[Frame], ready_file: Path | None = No
             position = cv2.getTrackbarPos(TRACKBAR, title) if last > 0 else 0
             if position != shown:
                 canvas = render_frame(
-                    load_rgb(frames[position].path), captions[position], frame_layout
+                    _picture(frames[position].path, frame_layout.image_size),
+                    captions[position],
+                    frame_layout,
                 )
                 cv2.imshow(title, canvas[..., ::-1].copy())  # OpenCV shows BGR
                 shown = position
@@ -183,6 +186,16 @@ def show_window(run_dir: Path, frames: list[Frame], ready_file: Path | None = No
                 cv2.setTrackbarPos(TRACKBAR, title, target)
     finally:
         cv2.destroyAllWindows()
+
+
+def _picture(path: Path, size: tuple[int, int]):
+    """The iterate at `path`; a grey picture (and a note) if it cannot be decoded after all:
+    one bad file must not close the window."""
+    try:
+        return load_rgb(path)
+    except Exception as error:  # Pillow raises many kinds for a damaged file
+        _note(f"cannot show {path}: {str(error).strip()[:120] or type(error).__name__}")
+        return np.full((size[1], size[0], 3), 128, np.uint8)
 
 
 def save_frame(run_dir: Path, frame: Frame, canvas) -> Path:
@@ -281,6 +294,10 @@ def after_run(run_dir: Path, show_viewer: bool, finished: bool = True) -> None:
 # --- python -m nst.viewer ---------------------------------------------------------------
 
 
+def _note(text: str) -> None:
+    print(f"nst.viewer: note: {text}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m nst.viewer",
@@ -294,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        frames = run_frames(args.run_dir)
+        remove_leftovers(args.run_dir)  # temporary files of a run that was killed
+        frames = run_frames(args.run_dir, on_note=_note)
     except RunError as error:
         print(f"nst.viewer: error: {error}", file=sys.stderr)
         return 2

@@ -122,7 +122,7 @@ CORPUS = {
     ),
     "too small for the poolings": Case(
         content_file(lambda p: make_image(p, 400, 10), "strip.png"),
-        ("strip.png is 48x1 pixels", "at least 16 pixels", "max_size to at least 768"),
+        ("strip.png is 48x1 pixels", "at least 16 pixels", "max_size to at least 620"),
     ),
     "style image truncated": Case(
         lambda f: ["--set", f"paths.style_image={truncated(f / 'style.jpg', 'JPEG')}"],

@@ -69,7 +69,9 @@ def error_line(err: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+    "signum, status",
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
 )
 def test_signal_stops_after_the_step_and_keeps_everything(tmp_path, signum, status):
     results = tmp_path / "results"
@@ -203,8 +205,9 @@ def test_full_disk_mid_run_keeps_the_complete_files(tmp_path, capsys, monkeypatc
 
     def fsync_until_full(fd):
         written.append(fd)
-        # the pre-flight probe, config.ini, iter_000000.png, losses.csv; then the disk is full
-        if len(written) > 4:
+        # the pre-flight probe, config.ini, iter_000000.png, losses.csv, checkpoint.npz; then
+        # the disk is full
+        if len(written) > 5:
             raise OSError(errno.ENOSPC, "No space left on device")
         real_fsync(fd)
 

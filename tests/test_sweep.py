@@ -132,14 +132,31 @@ def test_sweep_runs_every_point_and_writes_index_and_sheet(tmp_path, image_pair)
 def test_failed_run_stops_the_sweep_and_leaves_a_grey_cell(tmp_path, image_pair):
     content, style = image_pair
     base = (f"paths.content_image={content}", f"paths.results_dir={tmp_path / 'r'}")
-    missing = tmp_path / "missing.jpg"  # the second run fails on it, as main would
     calls: list = []
-    axis = f"paths.style_image={style};{missing};{style}"
-    status = run_sweep(None, base, [axis], fake_run(calls, fail_at=2))
+    axis = f"paths.style_image={style};{content};{style}"
+    status = run_sweep(None, base, [axis], fake_run(calls, fail_at=2))  # run 2 fails mid-run
     assert status == 1 and len(calls) == 2
     (sweep_dir,) = (tmp_path / "r").iterdir()
     assert [bool(r["run"]) for r in read_index(sweep_dir)] == [True, False, False]
-    assert (sweep_dir / SHEET).is_file()  # with the missing image left out of the head
+    assert (sweep_dir / SHEET).is_file()
+
+
+@pytest.mark.parametrize("key", ["paths.content_image", "paths.style_image"])
+def test_a_missing_later_image_stops_the_sweep_before_its_first_run(
+    tmp_path, image_pair, key, capsys
+):
+    content, style = image_pair
+    base = (
+        f"paths.content_image={content}",
+        f"paths.style_image={style}",
+        f"paths.results_dir={tmp_path / 'r'}",
+    )
+    missing = tmp_path / "second.jpg"
+    calls: list = []
+    sweep = (None, base, [f"{key}={content if 'content' in key else style},{missing}"])
+    assert guarded(lambda: run_sweep(*sweep, fake_run(calls))) == 2 and not calls
+    assert "second.jpg does not exist" in capsys.readouterr().err
+    assert not any((tmp_path / "r").glob("*sweep*"))
 
 
 def test_bad_point_stops_before_any_run(tmp_path, capsys):
@@ -179,3 +196,30 @@ def test_sweep_through_main_runs_the_grid_and_draws_the_sheet(tmp_path, image_pa
     assert rows[1]["run"].endswith("-content-style+1")
     sheet = np.asarray(Image.open(sweep_dir / SHEET))
     assert sheet.shape[0] > 2 * 128 and sheet.shape[1] > 2 * 128  # a 2 x 2 grid of cells
+
+
+def test_sweep_into_a_results_path_that_is_a_file_is_refused_with_2(tmp_path, image_pair, capsys):
+    content, style = image_pair
+    (tmp_path / "file").write_text("not a folder")
+    base = (f"paths.content_image={content}", f"paths.style_image={style}")
+    sweep = (None, (*base, f"paths.results_dir={tmp_path / 'file'}"), ["loss.tv_weight=0,1"])
+    calls: list = []
+    assert guarded(lambda: run_sweep(*sweep, fake_run(calls))) == 2 and not calls
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_a_sheet_that_cannot_be_written_is_a_machine_fault(tmp_path, image_pair, monkeypatch):
+    import errno
+
+    from nst import sweep
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    content, style = image_pair
+    base = (f"paths.content_image={content}", f"paths.style_image={style}")
+    base += (f"paths.results_dir={tmp_path / 'r'}",)
+    monkeypatch.setattr(sweep, "write_bytes_atomic", full)
+    calls: list = []
+    status = guarded(lambda: run_sweep(None, base, ["loss.tv_weight=0,1"], fake_run(calls)))
+    assert status == 4 and len(calls) == 2

@@ -569,12 +569,12 @@ def test_the_studio_loads_no_tensorflow_until_a_run():
 
 
 def test_the_network_is_kept_while_the_model_stays_the_same(tmp_path, monkeypatch):
-    import nst.app
+    import nst.process
     from nst.images import ImageError
     from nst.web.jobs import ExtractorCache
 
     built = []
-    monkeypatch.setattr(nst.app, "build_extractor", lambda s: built.append(s) or object())
+    monkeypatch.setattr(nst.process, "build_extractor", lambda s: built.append(s) or object())
     cache = ExtractorCache()
     settings = load_settings(None, tiny(tmp_path))
     first = cache(settings)

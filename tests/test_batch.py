@@ -1,0 +1,190 @@
+"""Batches on the local engine: 2 contents × 2 styles at a tiny size, shards, reruns that do
+nothing or finish only what is left (resuming an interrupted item), and bad inputs."""
+
+from __future__ import annotations
+
+import csv
+import signal
+from pathlib import Path
+
+import pytest
+
+from nst.app import Watcher
+from nst.batch import BATCH_CSV
+from nst.batch_run import run_batch
+from nst.process import StopRequest
+from nst.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
+from nst.settings import SettingsError
+
+from .conftest import make_image, run_main
+
+TINY = (
+    "model.weights=random",
+    "image.max_size=40",
+    "optimizer.iterations=3",
+    "output.save_every=1",
+    "output.animation=false",
+    "model.content_layers=block2_conv1",
+    "model.style_layers=block1_conv1, block2_conv1",
+)
+
+
+def two_by_two(tmp_path: Path) -> tuple[str, ...]:
+    for folder, seeds in (("contents", (1, 3)), ("styles", (2, 4))):
+        (tmp_path / folder).mkdir()
+        for name, seed in zip("ab", seeds, strict=True):
+            make_image(tmp_path / folder / f"{folder[0]}{name}.png", seed=seed)
+    return (
+        f"paths.content_image={tmp_path / 'contents'}",
+        f"paths.style_image={tmp_path / 'styles' / '*.png'}",  # a glob: each style separately
+        f"paths.results_dir={tmp_path / 'results'}",
+        *TINY,
+    )
+
+
+def rows(batch_dir: Path) -> list[dict]:
+    with open(batch_dir / BATCH_CSV, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def run_folders(batch_dir: Path) -> list[Path]:
+    return sorted(p for p in batch_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def the_batch(tmp_path: Path) -> Path:
+    (folder,) = (tmp_path / "results").iterdir()
+    return folder
+
+
+def test_two_shards_cover_each_item_once_and_a_rerun_does_nothing(tmp_path):
+    overrides = two_by_two(tmp_path)
+    assert run_batch(None, overrides, [], shard_text="1/2", stop=StopRequest()) == 0  # its share
+    batch = the_batch(tmp_path)
+    assert [r["status"] for r in rows(batch)] == ["done", "", "done", ""]
+    assert run_batch(None, overrides, [], shard_text="2/2", stop=StopRequest()) == 0
+    table = rows(batch)
+    assert [r["status"] for r in table] == ["done"] * 4
+    assert [(Path(r["content"]).name, Path(r["style"]).name) for r in table] == [
+        ("ca.png", "sa.png"),
+        ("ca.png", "sb.png"),
+        ("cb.png", "sa.png"),
+        ("cb.png", "sb.png"),
+    ]
+    folders = run_folders(batch)
+    assert sorted(r["run"] for r in table) == [f.name for f in folders]  # each item once
+    for folder, row in zip(folders, sorted(table, key=lambda r: r["run"]), strict=True):
+        assert (folder / FINAL).is_file() and not (folder / CHECKPOINT).exists()
+        assert float(row["total_loss"]) > 0 and float(row["seconds"]) > 0
+    assert (batch / "contact_sheet.png").is_file()
+
+    before = {p: p.stat().st_mtime_ns for f in folders for p in f.rglob("*")}
+    assert run_batch(None, overrides, [], stop=StopRequest()) == 0
+    assert run_folders(batch) == folders
+    assert {p: p.stat().st_mtime_ns for f in folders for p in f.rglob("*")} == before
+
+
+class StopInItem(Watcher):
+    """Asks the batch to stop (as SIGTERM) at record 1 of item `number`."""
+
+    def __init__(self, stop: StopRequest, item, number: int):
+        self.stop, self.here = stop, item.number == number
+
+    def recorded(self, record) -> None:
+        if self.here and record.iteration == 1:
+            self.stop.ask(signal.SIGTERM)
+
+
+def test_an_interrupted_batch_reruns_only_what_is_left_resuming_the_item_cut_short(tmp_path):
+    overrides = two_by_two(tmp_path)
+    stop = StopRequest()
+    status = run_batch(
+        None, overrides, [], stop=stop, make_watcher=lambda item: StopInItem(stop, item, 3)
+    )
+    assert status == 128 + signal.SIGTERM
+    batch = the_batch(tmp_path)
+    table = rows(batch)
+    assert [r["status"] for r in table] == ["done", "done", "interrupted", ""]
+    cut = batch / table[2]["run"]
+    assert (cut / CHECKPOINT).is_file()
+    done_before = {r["run"] for r in table[:2]}
+
+    assert run_batch(None, overrides, [], stop=StopRequest()) == 0
+    table = rows(batch)
+    assert [r["status"] for r in table] == ["done"] * 4
+    assert {r["run"] for r in table[:2]} == done_before
+    assert table[2]["run"] == cut.name  # resumed in its own folder
+    assert len(run_folders(batch)) == 4
+    with open(cut / LOSSES_CSV, newline="") as file:
+        assert [int(r["iteration"]) for r in csv.DictReader(file)] == [0, 1, 2, 3]
+
+
+def test_an_unreadable_image_fails_its_item_only(tmp_path):
+    (tmp_path / "contents").mkdir()
+    make_image(tmp_path / "contents" / "good.png", seed=1)
+    (tmp_path / "contents" / "broken.png").write_bytes(b"not a png")
+    style = make_image(tmp_path / "style.png", seed=2)
+    sets = [
+        f"paths.content_image={tmp_path / 'contents'}",
+        f"paths.style_image={style}",
+        f"paths.results_dir={tmp_path / 'results'}",
+        *TINY,
+    ]
+    done = run_main(["--batch", "mine", *(a for s in sets for a in ("--set", s))])
+    assert done.returncode == 2, done.stderr
+    assert "nst: error: 1 of 2 items failed; see " in done.stderr
+    table = rows(tmp_path / "results" / "batch-mine")
+    assert [r["status"] for r in table] == ["failed", "done"]
+    assert "broken.png" in table[0]["message"] and table[0]["message"].startswith("error: ")
+
+
+def test_a_folder_without_images_is_one_line_exit_2(tmp_path):
+    (tmp_path / "empty").mkdir()
+    done = run_main(
+        [
+            "--batch",
+            "--set",
+            f"paths.content_image={tmp_path / 'empty'}",
+            "--set",
+            "model.weights=random",
+        ]
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("nst: error: [paths] content_image = ") and "no images there" in line
+
+
+def test_items_cross_contents_styles_and_sweeps_a_style_list_stays_one_blend(tmp_path):
+    from nst.batch import plan_batch
+
+    overrides = two_by_two(tmp_path)
+    batch = plan_batch(None, overrides, ["loss.style_weight=1,10,100"], None)
+    assert [a.name for a in batch.axes] == ["content", "style", "loss.style_weight"]
+    assert len(batch.items) == 2 * 2 * 3
+    assert batch.items[1].overrides[2:] == ("loss.style_weight=10",)
+    assert len({item.key for item in batch.items}) == 12
+    styles = tmp_path / "styles"
+    blend = f"paths.style_image={styles / 'sa.png'}, {styles / 'sb.png'}"
+    blended = plan_batch(None, (*overrides, blend), [], None)
+    assert [len(a.values) for a in blended.axes] == [2, 1]  # one blend, not two styles
+    assert blended.folder != batch.folder  # another batch: another folder
+
+
+def test_sheets_take_any_two_axes_and_page_the_rest(tmp_path):
+    from nst.batch import Axis, Batch, make_items
+    from nst.batch_sheet import pages, sheet_axes
+    from nst.settings import BatchSettings
+
+    axes = (
+        Axis("content", ("a.png", "b.png", "c.png")),
+        Axis("style", ("x.png", "y.png")),
+        Axis("loss.style_weight", ("1", "10")),
+    )
+    batch = Batch(tmp_path, axes, make_items(axes), None, ())
+    assert sheet_axes(batch, BatchSettings()) == (0, 1)
+    chosen = BatchSettings(sheet_rows="loss.style_weight", sheet_columns="content", page_size=2)
+    assert sheet_axes(batch, chosen) == (2, 0)
+    every = pages(batch, chosen)
+    assert len(every) == 2 * 2  # a page per style, the 3 contents in pages of 2 columns
+    assert [list(columns) for _, _, columns in every] == [[0, 1], [2], [0, 1], [2]]
+    with pytest.raises(SettingsError, match=r"\[batch\] sheet_rows = 'colour': expected one of"):
+        sheet_axes(batch, BatchSettings(sheet_rows="colour"))

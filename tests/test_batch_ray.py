@@ -1,0 +1,93 @@
+"""Batches on Ray: a local Ray cluster (started by the batch, 2 CPUs on CI) runs the same
+2 × 2 batch as the local engine, to the same pictures, even when a worker is killed in the
+middle of an item; an unreachable address is one line and exit 2 within seconds."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst.batch import ITEMS
+from nst.batch_run import run_batch
+from nst.process import StopRequest
+from nst.runfolder import FINAL, LOSSES_CSV
+
+from .conftest import run_main
+from .test_batch import rows, run_folders, two_by_two
+
+pytest.importorskip("ray")
+
+LONGER = ("optimizer.iterations=40",)  # long enough to kill a worker in the middle
+
+
+def finals(batch_dir: Path) -> list[np.ndarray]:
+    return [
+        np.asarray(Image.open(batch_dir / row["run"] / FINAL)).astype(int)
+        for row in rows(batch_dir)
+    ]
+
+
+def test_ray_batch_equals_the_local_one_and_survives_a_killed_worker(tmp_path):
+    overrides = (*two_by_two(tmp_path), *LONGER)
+    assert run_batch(None, overrides, [], "local", stop=StopRequest()) == 0
+    local = tmp_path / "results" / "batch-local"
+
+    killed = {}
+
+    def kill_item_2(item, pid):
+        if item.number == 2 and not killed:
+            killed[item.number] = pid
+            os.kill(pid, signal.SIGKILL)
+
+    on_ray = (*overrides, "batch.engine=ray", "batch.num_cpus=1")
+    status = run_batch(None, on_ray, [], "ray", stop=StopRequest(), on_worker=kill_item_2)
+    assert status == 0 and killed
+    batch = tmp_path / "results" / "batch-ray"
+    table = rows(batch)
+    assert [r["status"] for r in table] == ["done"] * 4
+    assert sorted(r["run"] for r in table) == [f.name for f in run_folders(batch)]  # each once
+    states = [json.loads(p.read_text()) for p in sorted((batch / ITEMS).iterdir())]
+    assert sum(s.get("resumed", False) for s in states) == 1  # the killed item, from its checkpoint
+    with open(batch / table[1]["run"] / LOSSES_CSV, newline="") as file:
+        assert [int(r["iteration"]) for r in csv.DictReader(file)] == list(range(41))
+    for on_ray_final, local_final in zip(finals(batch), finals(local), strict=True):
+        assert np.abs(on_ray_final - local_final).max() <= 1
+    assert not (Path(tempfile.gettempdir()) / "nst-ray" / batch.name).exists() or not list(
+        (Path(tempfile.gettempdir()) / "nst-ray" / batch.name).iterdir()
+    )  # the workers' scratch folders are gone
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_ray_address_is_one_line_exit_2_within_seconds(tmp_path):
+    overrides = two_by_two(tmp_path)
+    started = time.monotonic()
+    done = run_main(
+        [
+            "--batch",
+            "--engine",
+            "ray",
+            "--address",
+            f"127.0.0.1:{free_port()}",
+            *(arg for text in overrides for arg in ("--set", text)),
+        ]
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("nst: error: [batch] address = '127.0.0.1:")
+    assert "no Ray cluster answers there" in line
+    assert time.monotonic() - started < 20  # Python and the checks start; Ray never waits

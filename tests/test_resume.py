@@ -1,0 +1,166 @@
+"""Resuming an interrupted run from its checkpoint: Adam continues the same updates (same final
+image to float tolerance), L-BFGS continues with a fresh history; losses.csv has no gap and no
+duplicate; `python main.py --resume` does it from the command line."""
+
+from __future__ import annotations
+
+import csv
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from nst.app import Watcher, build_extractor, run
+from nst.images import load_pair
+from nst.optimize import stylize
+from nst.process import StopRequest
+from nst.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
+from nst.settings import load_settings
+
+from .conftest import loop_inputs, make_image, run_main
+
+SHALLOW = ("model.content_layers=block2_conv1", "model.style_layers=block1_conv1, block2_conv1")
+
+
+def tiny_settings(tmp_path: Path, *extra: str):
+    content = make_image(tmp_path / "content.png", seed=1)
+    style = make_image(tmp_path / "style.png", seed=2)
+    return load_settings(
+        None,
+        (
+            f"paths.content_image={content}",
+            f"paths.style_image={style}",
+            f"paths.results_dir={tmp_path / 'results'}",
+            "model.weights=random",
+            "image.max_size=40",
+            "optimizer.iterations=8",
+            "output.save_every=1",
+            "output.show_viewer=false",
+            "output.animation=false",
+            *SHALLOW,
+            *extra,
+        ),
+    )
+
+
+def stopped_at(k: int):
+    """A stop request the consumer sets once record k of the last scale arrives."""
+    flag = {"stop": False}
+
+    def consume(records, scales: int):
+        for record in records:
+            if record.scale == scales and record.iteration == k:
+                flag["stop"] = True
+            yield record
+
+    return flag, consume
+
+
+@pytest.mark.parametrize(
+    "extra, scales",
+    [
+        ((), 1),
+        (("image.scales=2", "optimizer.coarse_iterations=3"), 2),
+        # the stopping rule's window spans the interruption: it must end at the same step
+        (("optimizer.iterations=40", "optimizer.tolerance=0.05", "optimizer.window=3"), 1),
+    ],
+)
+def test_adam_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, extra, scales):
+    settings = tiny_settings(tmp_path, *extra)
+    content, style = load_pair(settings.paths.content_image, settings.paths.style_image[0], 40)
+    inputs, extractor = loop_inputs(content, style), build_extractor(settings)
+    whole = list(stylize(extractor, inputs, settings))
+    if settings.optimizer.tolerance > 0.01:  # the case for the stopping rule: it must act
+        assert whole[-1].stopped == "converged" and 8 < whole[-1].iteration < 40
+
+    states, (flag, consume) = [], stopped_at(3)
+    first = list(
+        consume(
+            stylize(
+                extractor,
+                inputs,
+                settings,
+                stop_requested=lambda: flag["stop"],
+                on_state=states.append,
+            ),
+            scales,
+        )
+    )
+    assert first[-1].iteration == 4 and states[-1].iteration == 4  # stopped before step 5
+    assert len(states[-1].optimizer_variables) == 4  # step, learning rate, moments
+    rest = list(stylize(extractor, inputs, settings, resume=states[-1]))
+    assert [r.iteration for r in rest] == list(range(4, whole[-1].iteration + 1))
+    assert {r.scale for r in rest} == {scales}
+    assert (rest[-1].stopped, whole[-1].stopped) == (whole[-1].stopped, whole[-1].stopped)
+    np.testing.assert_allclose(rest[-1].image, whole[-1].image, atol=1e-3)
+    np.testing.assert_allclose(rest[-1].total, whole[-1].total, rtol=1e-5)
+
+
+class StopAt(Watcher):
+    """Asks the run to stop as SIGTERM would once record `k` is written."""
+
+    def __init__(self, stop: StopRequest, k: int):
+        self.stop, self.k = stop, k
+
+    def recorded(self, record) -> None:
+        if record.iteration == self.k:
+            self.stop.ask(signal.SIGTERM)
+
+
+def logged(run_dir: Path) -> list[list[str]]:
+    with open(run_dir / LOSSES_CSV, newline="") as file:
+        return list(csv.reader(file))[1:]
+
+
+def pixels(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path)).astype(int)
+
+
+def interrupted_run(settings, k: int) -> Path:
+    stop = StopRequest()
+    outcome = run(settings, stop=stop, watcher=StopAt(stop, k))
+    assert outcome.status == 128 + signal.SIGTERM
+    assert (outcome.run_dir / CHECKPOINT).is_file()
+    return outcome.run_dir
+
+
+def test_main_resume_after_sigterm_gives_the_uninterrupted_run(tmp_path):
+    settings = tiny_settings(tmp_path)
+    whole = run(settings, stop=StopRequest()).run_dir
+    assert not (whole / CHECKPOINT).exists()  # a finished run keeps no checkpoint
+
+    run_dir = interrupted_run(settings, 3)
+    assert [int(row[0]) for row in logged(run_dir)] == [0, 1, 2, 3, 4]
+    done = run_main(["--resume", str(run_dir)])
+    assert done.returncode == 0, done.stderr
+
+    rows = logged(run_dir)
+    assert [int(row[0]) for row in rows] == list(range(9))  # no gap, no duplicate
+    assert [float(row[4]) for row in rows] == pytest.approx(
+        [float(row[4]) for row in logged(whole)], rel=1e-4
+    )
+    assert np.abs(pixels(run_dir / FINAL) - pixels(whole / FINAL)).max() <= 1
+    assert not (run_dir / CHECKPOINT).exists()
+
+
+def test_lbfgs_resumes_with_a_fresh_history_and_a_continuous_log(tmp_path):
+    from nst.resume import resume_run
+
+    settings = tiny_settings(tmp_path, "optimizer.name=lbfgs")
+    run_dir = interrupted_run(settings, 3)
+    outcome = resume_run(run_dir, stop=StopRequest())
+    assert outcome.status == 0
+    rows = logged(run_dir)
+    assert [int(row[0]) for row in rows] == list(range(9))
+    totals = [float(row[4]) for row in rows]
+    assert totals[-1] < totals[4]  # it went on improving from the checkpoint's image
+
+
+def test_resume_without_a_checkpoint_is_one_line_exit_2(tmp_path):
+    done = run_main(["--resume", str(tmp_path)])
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"nst: error: --resume {tmp_path}: no config.ini in it: give the folder of a run"
+    ]
