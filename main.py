@@ -145,7 +145,7 @@ def single(args: argparse.Namespace) -> int:
     if outcome.run_dir is not None:
         # Nothing the viewer does can change the status; an interrupted or failed run gets
         # no window.
-        after_run(outcome.run_dir, settings.output.show_viewer and outcome.status == 0)
+        after_run(outcome.run_dir, settings.output.show_viewer, finished=outcome.status == 0)
     return outcome.status
 
 

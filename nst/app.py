@@ -30,7 +30,7 @@ from nst.preflight import (
     check_results_folder,
     output_bytes,
 )
-from nst.process import StopOnSignal, StopRequest, build_extractor
+from nst.process import InterruptedAgain, StopOnSignal, StopRequest, build_extractor
 from nst.records import Diverged, Outcome, Record
 from nst.runfolder import (
     ANIMATION,
@@ -42,7 +42,7 @@ from nst.runfolder import (
     write_status,
 )
 from nst.scales import Scale, run_plan
-from nst.settings import WEIGHTS_CHOICES, OptimizerSettings, Settings, render
+from nst.settings import WEIGHTS_CHOICES, OptimizerSettings, Settings, render, run_tag
 from nst.styles import Inputs, load_inputs, restore_colors
 
 SAFE_EPSILON = 1e-12  # below this, Adam's epsilon no longer bounds its step in float32
@@ -104,7 +104,9 @@ def run(
     paths = settings.paths
     with StopOnSignal() if stop is None else contextlib.nullcontext(stop) as stop:
         remove_leftovers(paths.results_dir)  # temporary files of runs that were killed
-        run_dir = create_run_dir(paths.results_dir, paths.content_image, paths.style_image)
+        run_dir = create_run_dir(
+            paths.results_dir, paths.content_image, paths.style_image, run_tag(settings)
+        )
         try:
             write_bytes_atomic(run_dir / CONFIG, render(settings).encode())
         except OSError:  # a disk that filled up since the check: no empty folder stays
@@ -156,7 +158,7 @@ def optimize_into(
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:
         diverged = _follow(records, writer, watcher, keeper)
-        writer.finish()
+        writer.finish(stop_reason(diverged, stop, writer.records[-1] if writer.records else None))
     except OSError as error:
         _finish_quietly(writer)
         if not _inside(error.filename, run_dir):
@@ -171,8 +173,8 @@ def optimize_into(
                 f"(or fix the folder) and run again."
             ),
         )
-    except KeyboardInterrupt:
-        raise  # asked twice: quit at once, without writing more
+    except KeyboardInterrupt as error:
+        raise InterruptedAgain(run_dir) from error  # asked twice: quit at once, write no more
     except BaseException:
         _finish_quietly(writer)  # keep the work done so far, then report the error itself
         raise
@@ -198,6 +200,16 @@ def _ending(last: Record, diverged: bool, stop: StopRequest, settings, run_dir, 
     text = f"result in {run_dir} ({last.why_stopped or 'budget'}, {last.elapsed_s:.0f} s)"
     print(f"nst: {text}")
     return Outcome(EXIT_OK, run_dir, text)
+
+
+def stop_reason(diverged: bool, stop: StopRequest, last: Record | None = None) -> str:
+    """Why the loop ended, in the words the plots use (nst.plots.STOP_REASONS): diverged,
+    interrupted, or as the last record says (converged, budget)."""
+    if diverged:
+        return "diverged"
+    if stop.signal is not None:
+        return "interrupted"
+    return (last.stopped if last is not None else "") or "budget"
 
 
 def _said(status: int, run_dir: Path, text: str) -> Outcome:

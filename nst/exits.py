@@ -41,7 +41,9 @@ def guarded(action: Callable[[], int], debug: bool = False) -> int:
     except KeyboardInterrupt as error:  # before the loop, or a second Ctrl-C during it
         if debug:
             traceback.print_exception(error)
-        say("interrupted: stopped at once; files already written are complete")
+        run_dir = getattr(error, "run_dir", None)  # a second Ctrl-C during a run names it
+        where = f"the files already in {run_dir}" if run_dir else "files already written"
+        say(f"interrupted: stopped at once; {where} are complete")
         return 128 + signal.SIGINT
     except Exception as error:
         status, text = describe(error)

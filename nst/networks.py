@@ -72,7 +72,8 @@ def parameter_count(network: str) -> int:
 
 
 def check_weights_file(network: str, weights: str) -> Path:
-    """The path of a weights file given in [model] weights, if it is a file; else WeightsError."""
+    """The path of a weights file given in [model] weights, if it is a file of `network`'s
+    weights (or of no network this can tell); else WeightsError, before TensorFlow loads."""
     path = Path(weights)
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
@@ -80,4 +81,34 @@ def check_weights_file(network: str, weights: str) -> Path:
             f"[model] weights = {weights}: that file {what}; give the path of a Keras weights "
             f"file for {network} (include_top=False), or imagenet, or random"
         )
+    found = network_of_weights(path)
+    if found is not None and found != network:
+        convs = sum(_CONV_PER_BLOCK[found])
+        raise WeightsError(
+            f"[model] weights = {weights}: this is a {found.upper()} weights file ({convs} "
+            f"convolution layers): set network = {found} in [model] (now {network}), or give "
+            f"a {network} weights file"
+        )
     return path
+
+
+def network_of_weights(path: Path) -> str | None:
+    """The VGG whose convolutions a Keras weights file holds (.weights.h5 of Keras 3, or the
+    older .h5 that Keras downloads), told by its number of 3x3 convolution kernels: 13 in
+    VGG16, 16 in VGG19. None where the file cannot be read as HDF5 or fits neither: loading
+    it then says why (h5py only reads the file's index here, not its weights)."""
+    import h5py  # a Keras dependency; light, and no TensorFlow
+
+    kernels = []
+
+    def visit(name: str, item) -> None:
+        if isinstance(item, h5py.Dataset) and item.ndim == 4 and item.shape[:2] == (3, 3):
+            kernels.append(item.shape)
+
+    try:
+        with h5py.File(path, "r") as file:
+            file.visititems(visit)
+    except (OSError, ValueError, RuntimeError, KeyError):  # not HDF5, truncated, damaged
+        return None
+    by_count = {sum(convs): name for name, convs in _CONV_PER_BLOCK.items()}
+    return by_count.get(len(kernels))

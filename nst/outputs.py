@@ -45,10 +45,12 @@ class RunWriter:
         self.scales = scales  # coarse-to-fine: iterates below the full size are named by scale
         self.records: list[Record] = []  # without images: they are on disk
         self.last_image: np.ndarray | None = None
+        self.sizes: dict[int, tuple[int, int]] = {}  # (height, width) of each scale, for plots
 
     def add(self, record: Record) -> None:
         self.records.append(dataclasses.replace(record, image=None))
         if record.image is not None:
+            self.sizes[record.scale] = record.image.shape[:2]
             path = iterate_path(self.run_dir, record.iteration, record.scale, self.scales)
             write_png(path, record.image)
             self.last_image = record.image
@@ -58,12 +60,13 @@ class RunWriter:
     def write_log(self) -> None:
         write_bytes_atomic(self.run_dir / LOSSES_CSV, losses_csv(self.records).encode())
 
-    def finish(self) -> None:
-        """final.png (the last image), the complete loss log and the plots."""
+    def finish(self, stop_reason: str | None = None) -> None:
+        """final.png (the last image), the complete loss log and the plots; `stop_reason`
+        (budget, converged, interrupted, diverged) is said in the plots' titles."""
         if self.last_image is not None:
             write_png(self.run_dir / FINAL, self.last_image)
         self.write_log()
         if self.records:
             from nst.plots import plot_losses  # matplotlib takes a second to import: when needed
 
-            plot_losses(self.records, self.run_dir / PLOTS)
+            plot_losses(self.records, self.run_dir / PLOTS, stop_reason, self.sizes)

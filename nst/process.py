@@ -26,6 +26,14 @@ class StopRequest:
             self.signal = signum
 
 
+class InterruptedAgain(KeyboardInterrupt):
+    """A second Ctrl-C during a run: it quit at once; the files in `run_dir` are complete."""
+
+    def __init__(self, run_dir) -> None:
+        super().__init__(f"interrupted again: {run_dir}")
+        self.run_dir = run_dir
+
+
 class StopOnSignal(StopRequest):
     """While active, SIGINT (Ctrl-C), SIGTERM and SIGHUP ask the run to stop; a second Ctrl-C quits
     at once. Signals can only be caught in the main thread: elsewhere this is a plain

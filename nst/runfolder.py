@@ -84,13 +84,17 @@ def read_status(run_dir: Path) -> tuple[int, str] | None:
         return None
 
 
-def create_run_dir(results_dir: Path, content_image: Path, style_images: tuple[Path, ...]) -> Path:
-    """A new folder results_dir/<YYYYmmdd-HHMMSS>-<content>-<style>[-N] with its iterates/ and
-    plots/; never reused. With several style images <style> is the first one's name and +K
-    for the K others, e.g. `starry+2`."""
+def create_run_dir(
+    results_dir: Path, content_image: Path, style_images: tuple[Path, ...], tag: str = ""
+) -> Path:
+    """A new folder results_dir/<YYYYmmdd-HHMMSS>-[<tag>-]<content>-<style>[-N] with its
+    iterates/ and plots/; never reused. With several style images <style> is the first one's
+    name and +K for the K others, e.g. `starry+2`. `tag` says what differs from the defaults
+    (nst.settings.run_tag), e.g. `style_weight=30`."""
     style = _slug(Path(style_images[0]).stem)
     style += f"+{len(style_images) - 1}" if len(style_images) > 1 else ""
-    run_dir = make_unique_dir(results_dir, f"{_slug(Path(content_image).stem)}-{style}")
+    tag = f"{re.sub(r'[^A-Za-z0-9_.=+-]+', '_', tag)[:64]}-" if tag else ""
+    run_dir = make_unique_dir(results_dir, f"{tag}{_slug(Path(content_image).stem)}-{style}")
     try:
         (run_dir / ITERATES).mkdir()
         (run_dir / PLOTS).mkdir()

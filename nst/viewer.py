@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 from nst.evolution import (
+    POSITION_NAME,
     Frame,
     RunError,
     caption,
@@ -40,7 +41,7 @@ from nst.evolution import (
 )
 from nst.runfolder import ANIMATION, remove_leftovers, write_bytes_atomic
 
-TRACKBAR = "iterate"
+TRACKBAR = POSITION_NAME  # its value/maximum, as the caption numbers the saved iterates
 POLL_MS = 30  # how often the window loop looks at keys, trackbar and close button
 STARTUP_TIMEOUT_S = 30.0  # a window not up by then is given up (e.g. a display that never answers)
 SCREEN_SHARE = (0.9, 0.8)  # of the screen's width and height the image may take
@@ -275,12 +276,15 @@ def _stop(child: subprocess.Popen) -> None:
         child.wait()
 
 
-def after_run(run_dir: Path, show_viewer: bool) -> None:
-    """What the command line does once a run's outputs are all on disk: the window, if asked."""
-    if show_viewer:
-        problem = open_viewer(run_dir)
-    else:
+def after_run(run_dir: Path, show_viewer: bool, finished: bool = True) -> None:
+    """What the command line does once a run's outputs are all on disk: the window, if asked
+    and the run finished (an interrupted or failed run gets none)."""
+    if not show_viewer:
         problem = "viewer off (show_viewer = false or --no-viewer)"
+    elif not finished:
+        problem = "viewer not opened: the run did not finish"
+    else:
+        problem = open_viewer(run_dir)
     if problem:
         print(f"nst: {problem}")
     hint = f"python -m nst.viewer {shlex.quote(str(run_dir))}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import subprocess
@@ -18,6 +19,33 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 VGG16_WEIGHTS = SHARED / "weights" / "vgg16_imagenet_notop.weights.h5"
 SHARED_IMAGES = SHARED / "images"
+CHECKOUT_RESULTS = ROOT / "results"  # config.ini's results_dir: no test may write there
+
+
+def tree_state(folder: Path) -> dict[str, int]:
+    """Every file and folder under `folder` with its modification time (empty if absent)."""
+    state = {}
+    for parent, folders, files in os.walk(folder):
+        for name in folders + files:
+            path = os.path.join(parent, name)
+            with contextlib.suppress(OSError):  # gone meanwhile: it is not there
+                state[os.path.relpath(path, folder)] = os.stat(path).st_mtime_ns
+    return state
+
+
+@pytest.fixture(autouse=True)
+def checkout_results_untouched():
+    """Tests write only to temporary folders: a test that creates or changes anything in the
+    checkout's own results/ (the default results_dir) fails and names what it wrote."""
+    before = tree_state(CHECKOUT_RESULTS)
+    yield
+    written = written_since(before, tree_state(CHECKOUT_RESULTS))
+    assert not written, f"the test wrote into {CHECKOUT_RESULTS}: {written[:5]}"
+
+
+def written_since(before: dict[str, int], after: dict[str, int]) -> list[str]:
+    """What is new or changed from one tree_state to the next."""
+    return sorted(path for path, mtime in after.items() if before.get(path) != mtime)
 
 
 def make_image(path: Path, width: int = 64, height: int = 48, seed: int = 0) -> Path:

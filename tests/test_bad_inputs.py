@@ -198,7 +198,7 @@ def test_weights_of_another_network(vgg16_weights, tmp_path, capsys):
     args = tiny_overrides(*good_pair(tmp_path), tmp_path / "r")
     args += ["--set", f"model.weights={vgg16_weights}", "--set", "model.network=vgg19"]
     status, _, err = call_main(capsys, args)
-    assert_one_line_error(status, err, 2, ("cannot load it into vgg19", "network match it"))
+    assert_one_line_error(status, err, 2, ("this is a VGG16 weights file", "set network = vgg16"))
 
 
 def test_truncated_weights_file(vgg16_weights, tmp_path, capsys):

@@ -191,9 +191,9 @@ def test_bfloat16_run_starts_at_zero_content_loss():
     assert first.iteration == 0 and first.content == 0.0, first.content
 
 
-def test_bench_quick_prints_its_table():
+def test_bench_quick_prints_its_table(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick"],
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],  # not the checkout
         cwd=ROOT,
         capture_output=True,
         text=True,

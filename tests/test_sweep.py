@@ -185,6 +185,7 @@ def test_sweep_through_main_runs_the_grid_and_draws_the_sheet(tmp_path, image_pa
     assert done.returncode == 0, done.stderr
     (sweep_dir,) = results.iterdir()
     assert str(sweep_dir / SHEET) in done.stdout
+    assert "viewer off" not in done.stdout  # a sweep run is no single run: no viewer line
     rows = read_index(sweep_dir)
     assert len(rows) == 4
     for row in rows:  # every run is a normal run folder with its own settings

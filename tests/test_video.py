@@ -194,4 +194,4 @@ def test_the_viewer_scrolls_over_a_video_runs_frames(tmp_path):
     )
     frames = run_frames(tmp_path)
     assert [f.iteration for f in frames] == [1, 2, 3]
-    assert caption(frames, 1) == ("frame 2 / 3   [2/3]", "content 4   style 5   total 6")
+    assert caption(frames, 1) == ("frame 2 / 3   (picture 1/2)", "content 4   style 5   total 6")
