@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
@@ -47,12 +48,20 @@ def is_clip(path: Path) -> bool:
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return True  # even broken: it should fail as a video, not as an image
     try:
-        with Image.open(path):
-            return False
-    except (UnidentifiedImageError, OSError):
-        pass
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the image loader says what is wrong, once
+            Image.open(path).close()
+        return False
+    except UnidentifiedImageError:
+        pass  # not an image Pillow knows: perhaps a video
+    except Exception:  # an image Pillow refuses (damaged, a decompression bomb): its message
+        return False
     with contextlib.suppress(Exception), av.open(str(path)) as container:
-        return bool(container.streams.video)
+        # FFmpeg also reads single pictures (SVG, image sequences) through its image demuxers:
+        # those are images, which the image loader explains better.
+        formats = container.format.name.split(",")
+        pictures = any(name.endswith("_pipe") or name == "image2" for name in formats)
+        return bool(container.streams.video) and not pictures
     return False
 
 

@@ -85,7 +85,8 @@ CORPUS = {
     "override syntax": Case(settings("loss.style_weight"), ("expected section.key=value",)),
     # --- images
     "image missing": Case(content_file(lambda p: None, "gone.jpg"), ("gone.jpg does not exist",)),
-    "image is a folder": Case(content_file(Path.mkdir, "photos"), ("photos is a folder",)),
+    # a folder is a video's frames (nst.video_io): one without images says what it needs
+    "image is a folder": Case(content_file(Path.mkdir, "photos"), ("photos holds no frames",)),
     "image empty": Case(content_file(Path.touch, "empty.png"), ("empty.png is an empty file",)),
     "jpeg truncated": Case(
         content_file(lambda p: truncated(p, "JPEG"), "cut.jpg"), ("cut.jpg", "truncated")
