@@ -54,14 +54,12 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from nst.settings import add_settings_arguments
+
     parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=Path("config.ini"), help="settings file")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one setting for this run (repeatable), e.g. --set optimizer.iterations=50",
+    add_settings_arguments(
+        parser,
+        "override one setting for this run (repeatable), e.g. --set optimizer.iterations=50",
     )
     parser.add_argument("--no-viewer", action="store_true", help="do not open the viewer")
     parser.add_argument(

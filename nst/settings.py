@@ -839,6 +839,14 @@ def _fit(items: list[str], length: int) -> str:
     return TAG_JOIN.join(shown) + (f"+{rest}" if rest else "")
 
 
+def add_settings_arguments(parser, set_help: str) -> None:
+    """--config and --set on an argparse parser: how every command line names its settings."""
+    parser.add_argument("--config", type=Path, default=Path("config.ini"), help="settings file")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=set_help
+    )
+
+
 # --- writing ------------------------------------------------------------------------------
 
 HEADER = """\

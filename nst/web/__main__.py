@@ -13,6 +13,8 @@ import signal
 import sys
 from pathlib import Path
 
+from nst.settings import add_settings_arguments
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -24,14 +26,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="The web studio: style transfer from the browser, with live progress.",
     )
     add_arguments(parser)
-    parser.add_argument("--config", type=Path, default=Path("config.ini"), help="settings file")
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one setting the page starts from (repeatable)",
-    )
+    add_settings_arguments(parser, "override one setting the page starts from (repeatable)")
     return parser.parse_args(argv)
 
 
