@@ -97,7 +97,7 @@ def test_lbfgs_needs_memory_for_its_float64_history():
 
 
 def test_disk_estimate_counts_every_scales_iterates():
-    one = load_settings(None, ("optimizer.iterations=100",))
+    one = load_settings(None, ("optimizer.iterations=100", "image.scales=1"))
     three = load_settings(
         None, ("optimizer.iterations=100", "image.scales=3", "optimizer.coarse_iterations=100")
     )
