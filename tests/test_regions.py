@@ -85,6 +85,23 @@ def test_the_content_mask_keeps_its_region_the_photo_while_the_rest_is_painted(o
     assert difference[box == 0].mean() > 20
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_a_style_image_mask_chooses_which_part_of_the_painting_supplies_the_style(optimizer):
+    painting = flat(RED)
+    painting[:, WIDTH // 2 :] = BLUE  # half red, half blue
+    red_half = np.zeros((HEIGHT, WIDTH), np.float32)
+    red_half[:, : WIDTH // 2] = 1
+    start = red_minus_blue(photo()).mean()
+
+    def moved(mask) -> float:
+        guidance = None if mask is None else Guidance((), None, (mask,))
+        return red_minus_blue(result(guidance, (painting,), optimizer)).mean() - start
+
+    towards_red, towards_blue, whole = moved(red_half), moved(1 - red_half), moved(None)
+    assert towards_red > 30 and towards_blue < -30  # the mask's half of the painting counts
+    assert towards_blue + 20 < whole < towards_red - 20  # the whole painting: both colours
+
+
 def save_mask(path, mask) -> str:
     Image.fromarray((255 * np.asarray(mask)).astype(np.uint8)).save(path)
     return str(path)
@@ -158,6 +175,22 @@ def bad_mask_cases(folder):
             [f"paths.regions={folder / 'doodle.png'}", "loss.region_styles=#000000: style.png"],
             "colour #ff0000 covers 50.0% of the image but has no style",
         ),
+        "style image mask missing": (
+            [f"paths.style_image_masks={folder / 'nope.png'}"],
+            "nope.png does not exist",
+        ),
+        "style image mask not an image": (
+            [f"paths.style_image_masks={folder / 'notes.png'}"],
+            "a text file",
+        ),
+        "style image mask all black": (
+            [f"paths.style_image_masks={black}"],
+            ("[paths] style_image_masks (for style.png): ", "black.png is all black"),
+        ),
+        "style image masks wrong count": (
+            [f"paths.style_image_masks={white}, {white}"],
+            "style_image_masks: 2 masks for 1 style image",
+        ),
         "content mask covers all": (
             [f"paths.content_mask={white}"],
             "no region left outside the photo region",
@@ -174,6 +207,10 @@ def bad_mask_cases(folder):
         "wrong count",
         "colour with no style",
         "content mask covers all",
+        "style image mask missing",
+        "style image mask not an image",
+        "style image mask all black",
+        "style image masks wrong count",
     ],
 )
 def test_bad_masks_are_one_line_exit_2_before_the_network_is_built(
@@ -192,7 +229,8 @@ def test_bad_masks_are_one_line_exit_2_before_the_network_is_built(
     assert status == 2, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("nst: error:"), err
-    assert says in lines[0], lines[0]
+    for part in says if isinstance(says, tuple) else (says,):
+        assert part in lines[0], lines[0]
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
 
 
