@@ -29,6 +29,7 @@ from nst.preflight import (
     check_memory,
     check_results_folder,
     output_bytes,
+    region_count,
 )
 from nst.process import InterruptedAgain, StopOnSignal, StopRequest, build_extractor
 from nst.records import Diverged, Outcome, Record
@@ -77,7 +78,7 @@ def prepare_images(settings: Settings) -> Inputs:
         check_weights_file(model.network, model.weights)
     optimizer = settings.optimizer
     limits = available_memory(), optimizer.name, styles, address_space_limit()
-    check_memory(model, width, height, image.max_size, *limits)
+    check_memory(model, width, height, image.max_size, *limits, regions=region_count(guidance))
     written = output_bytes(width, height, image, optimizer, settings.output.save_every)
     check_results_folder(paths.results_dir, written)
     return inputs

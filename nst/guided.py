@@ -30,7 +30,7 @@ class Regions(NamedTuple):
     """Where each style target applies, at one image size; part of optimize.Targets."""
 
     masks: tuple | None  # per style layer, (R, h_l, w_l): the regions at its resolution
-    weights: tf.Tensor  # (R,) each region's share of the style term, summing to 1
+    weights: tf.Tensor  # (R,) a_r: R times the blend weights (1 each for an equal blend)
     photo_mask: tf.Tensor | None  # (1, height, width, 1): where the result keeps the photo
     photo: tf.Tensor  # (1, height, width, 3): the image that region is pulled towards
 
@@ -38,19 +38,18 @@ class Regions(NamedTuple):
 def region_masks(
     guidance: Guidance | None, blend: tuple, height: int, width: int, network: str, layers
 ) -> tuple[list, np.ndarray]:
-    """Per style layer an (R, h_l, w_l) stack of masks, and the region weights: one region
-    (all ones without guidance) for the blend of the styles, or one per style image, weighted
-    by its blend weight times its area."""
+    """Per style layer an (R, h_l, w_l) stack of masks, and the region weights a_r: one region
+    (all ones without guidance) for the blend of the styles, a_r = 1; or one per style image,
+    a_r = R · b_r (b the blend weights, summing to 1): each region's E_r, normalised by its
+    own mass, weighs as one style on the whole picture whatever its area (the paper's Σ_r)."""
     if guidance is None:
         masks = [np.ones((height, width), np.float32)]
     else:
         masks = list(guidance_at(guidance, height, width).style_masks)
-    weights = np.ones(1)
-    if len(masks) > 1:
-        weights = np.array(blend) * np.array([m.mean() for m in masks])
+    weights = np.ones(1) if len(masks) == 1 else len(masks) * np.asarray(blend, np.float64)
     per_layer = [layer_masks(m, network, layers) for m in masks]
     stacks = [np.stack([region[k] for region in per_layer]) for k in range(len(layers))]
-    return stacks, weights / weights.sum()
+    return stacks, weights
 
 
 def make_regions(

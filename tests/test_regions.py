@@ -251,7 +251,8 @@ def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
         settings.loss,
         Guidance((third, 1 - third), None),
     )
-    np.testing.assert_allclose(targets.regions.weights.numpy(), [1 / 3, 2 / 3], rtol=1e-5)
+    # each region weighs as one style on the whole picture, whatever its area (a third here)
+    np.testing.assert_allclose(targets.regions.weights.numpy(), [1, 1], rtol=1e-6)
     for k, name in enumerate(settings.model.style_layers):
         masks = targets.regions.masks[k].numpy()
         for r, style in enumerate(styles):
@@ -259,3 +260,27 @@ def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
             positions = features.shape[1] * features.shape[2]
             expected = masks[r].sum() / positions * gram_matrix(features).numpy()
             np.testing.assert_allclose(targets.style_grams[k][r].numpy(), expected, rtol=1e-4)
+
+
+def test_a_photo_region_alone_with_two_styles_keeps_their_blend_outside_it():
+    from nst.losses import blend_grams, gram_matrix
+    from nst.optimize import compute_targets
+
+    settings = load_settings(
+        None, (*FAST, "paths.style_image=a.png, b.png", "loss.style_blend_weights=3, 1")
+    )
+    extractor = build_feature_extractor(settings.model)
+    box = np.zeros((HEIGHT, WIDTH), np.float32)
+    box[8:24, 12:36] = 1
+    styles = (photo(40, 40) + 30, photo(24, 64))
+    targets = compute_targets(
+        extractor, photo(), styles, settings.model, settings.loss, Guidance((1 - box,), box)
+    )
+    assert targets.regions.weights.numpy().tolist() == [1.0]
+    for k, name in enumerate(settings.model.style_layers):
+        mass = float(targets.regions.masks[k].numpy().sum())
+        features = [extractor(s[None])[name] for s in styles]
+        positions = [float(f.shape[1] * f.shape[2]) for f in features]
+        grams = [gram_matrix(f) for f in features]
+        expected = blend_grams(grams, (0.75, 0.25), [mass, *positions]).numpy()
+        np.testing.assert_allclose(targets.style_grams[k][0].numpy(), expected, rtol=1e-4)
