@@ -146,22 +146,30 @@ def main(argv=None) -> None:
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--out", type=Path, default=Path("results/bench-regions"))
     parser.add_argument("--picture", type=Path, help="write the result picture here")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        help="a setting for every run (e.g. optimizer.tolerance=0); repeatable",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     doodle, town_path = write_masks(out, args.size)
     both = ", ".join(str(p) for p in PAINTINGS.values())
-    steps, size = args.iterations, args.size
+    steps, size, common = args.iterations, args.size, tuple(args.set)
     finals = {
         "regions": run(
-            "regions", out, steps, size,
+            "regions", out, steps, size, *common,
             f"paths.style_image={both}", f"paths.regions={doodle}",
             f"loss.region_styles={SKY}: starry_night.jpg, {TOWN}: the_scream.jpg",
         ),
-        "starry": run("starry", out, steps, size, f"paths.style_image={PAINTINGS['starry']}"),
-        "scream": run("scream", out, steps, size, f"paths.style_image={PAINTINGS['scream']}"),
+        "starry": run(
+            "starry", out, steps, size, *common, f"paths.style_image={PAINTINGS['starry']}"
+        ),
+        "scream": run(
+            "scream", out, steps, size, *common, f"paths.style_image={PAINTINGS['scream']}"
+        ),
         "town_photo": run(
-            "town_photo", out, steps, size,
+            "town_photo", out, steps, size, *common,
             f"paths.style_image={PAINTINGS['starry']}", f"paths.content_mask={town_path}",
         ),
     }  # fmt: skip

@@ -29,6 +29,7 @@ from nst.preflight import (
     check_memory,
     check_results_folder,
     output_bytes,
+    region_count,
 )
 from nst.process import InterruptedAgain, StopOnSignal, StopRequest, build_extractor
 from nst.records import Diverged, Outcome, Record
@@ -68,15 +69,16 @@ def prepare_images(settings: Settings) -> Inputs:
     paths, image, model = settings.paths, settings.image, settings.model
     inputs = load_inputs(paths, image, on_note=lambda text: say(f"note: {text}"))
     height, width = inputs.content.shape[:2]
-    inputs = inputs._replace(guidance=load_guidance(paths, settings.loss, width, height))
+    styles = tuple((style.shape[1], style.shape[0]) for style in inputs.styles)
+    guidance = load_guidance(paths, settings.loss, width, height, styles)
+    inputs = inputs._replace(guidance=guidance)
     source = upright_size(paths.content_image)  # for an exact max_size in the advice
     check_fits_network(paths.content_image, width, height, model, source)
     if model.weights not in WEIGHTS_CHOICES:
         check_weights_file(model.network, model.weights)
     optimizer = settings.optimizer
-    styles = tuple((style.shape[1], style.shape[0]) for style in inputs.styles)
     limits = available_memory(), optimizer.name, styles, address_space_limit()
-    check_memory(model, width, height, image.max_size, *limits)
+    check_memory(model, width, height, image.max_size, *limits, regions=region_count(guidance))
     written = output_bytes(width, height, image, optimizer, settings.output.save_every)
     check_results_folder(paths.results_dir, written)
     return inputs

@@ -37,6 +37,9 @@ class Guidance(NamedTuple):
     # one per style image, or a single one for the blend of them all; (height, width), 0..1
     style_masks: tuple[np.ndarray, ...]
     photo_mask: np.ndarray | None  # (height, width), 0..1, soft edged; None: no photo region
+    # [paths] style_image_masks: per style image, at its size, the part of the painting whose
+    # statistics count (0..1); None: each whole painting
+    painting_masks: tuple[np.ndarray, ...] | None = None
 
 
 def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -155,17 +158,33 @@ def region_masks(
     return styles, photo
 
 
+def painting_masks(paths: PathsSettings, style_sizes: tuple) -> tuple | None:
+    """[paths] style_image_masks, each at its style image's (width, height) in `style_sizes`;
+    None when not set."""
+    if not paths.style_image_masks:
+        return None
+    return tuple(
+        grey_mask(path, width, height, f"[paths] style_image_masks (for {style.name}):")
+        for path, style, (width, height) in zip(
+            paths.style_image_masks, paths.style_image, style_sizes, strict=True
+        )
+    )
+
+
 def load_guidance(
-    paths: PathsSettings, loss: LossSettings, width: int, height: int
+    paths: PathsSettings, loss: LossSettings, width: int, height: int, style_sizes: tuple = ()
 ) -> Guidance | None:
-    """The masks the settings ask for, at the content's (width, height); None: no masks.
+    """The masks the settings ask for, at the content's (width, height), and the style images'
+    own masks at their (width, height) in `style_sizes`; None: no masks.
 
     The photo region (content_mask and/or regions mapped to `photo`) is taken out of every
     style's mask; its own mask, which pulls the result towards the photo, gets a soft edge.
-    Unusable masks raise ImageError (the settings were checked before).
+    Only style image masks: no style masks (the blend everywhere). Unusable masks raise
+    ImageError (the settings were checked before).
     """
+    painting = painting_masks(paths, style_sizes)
     if not paths.style_masks and paths.regions is None and paths.content_mask is None:
-        return None
+        return None if painting is None else Guidance((), None, painting)
     photo = None
     if paths.regions is not None:
         styles, photo = region_masks(paths, loss, width, height)
@@ -188,13 +207,15 @@ def load_guidance(
                 f"{name} has no region left outside the photo region "
                 f"([paths] content_mask or regions mapped to {PHOTO}): give it some"
             )
-    return Guidance(tuple(m.astype(np.float32) for m in styles), photo)
+    return Guidance(tuple(m.astype(np.float32) for m in styles), photo, painting)
 
 
 def guidance_at(guidance: Guidance, height: int, width: int) -> Guidance:
-    """The same guidance at another image size (coarse-to-fine's smaller scales)."""
+    """The same guidance at another image size (coarse-to-fine's smaller scales); the style
+    images' own masks are resized with their images (nst.guided.painting_grams)."""
     photo = guidance.photo_mask
     return Guidance(
         tuple(resize_mask(m, width, height) for m in guidance.style_masks),
         None if photo is None else resize_mask(photo, width, height),
+        guidance.painting_masks,
     )

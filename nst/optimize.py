@@ -21,7 +21,14 @@ from scipy.optimize import Bounds, minimize
 
 from nst.checkpoint import LoopState
 from nst.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
-from nst.guided import Regions, make_regions, region_targets, style_at_zero, style_layer_errors
+from nst.guided import (
+    Regions,
+    make_regions,
+    painting_grams,
+    region_targets,
+    style_at_zero,
+    style_layer_errors,
+)
 from nst.images import resize
 from nst.losses import (
     content_loss,
@@ -94,9 +101,11 @@ def compute_targets(
     if key not in session.style:
         blend = loss.style_blend_weights
         regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
-        grams = region_targets(
-            session.features, style_images, blend, model.style_layers, regions, content
+        painting = None if guidance is None else guidance.painting_masks
+        styles = painting_grams(
+            session.features, style_images, painting, model.network, model.style_layers
         )
+        grams = region_targets(styles, blend, model.style_layers, regions, content)
         generated = tuple(content[name] for name in model.style_layers)
         session.style[key] = regions, grams, style_at_zero(regions, grams, generated)
     regions, style_grams, at_zero = session.style.pop(key) if key is None else session.style[key]

@@ -34,6 +34,9 @@ ACTIVATION_COPIES = 1.8  # an optimisation step: the activations and their gradi
 # The style image's one forward pass (its Gram targets, before the loop), freed layer by
 # layer: 0.85 x its activations (style_scale 2 at 512 and 1024 px).
 STYLE_COPIES = 0.85
+# Spatial control (nst.guided): each region's masked features at every style layer, an
+# (R, M_l, N_l) tensor, and its gradient in the step: 2 copies (see guided_values).
+GUIDED_COPIES = 2
 PLOT_BYTES = 1 * MB  # four loss plots, generously
 # L-BFGS adds float64 vectors of the image's size: SciPy's 10 correction pairs and work
 # vectors, the point, the gradient, the bounds and the copies made at the boundary. Measured
@@ -145,20 +148,30 @@ def activation_values(model: ModelSettings, width: int, height: int) -> int:
     )
 
 
+def guided_values(model: ModelSettings, width: int, height: int) -> int:
+    """Values of one region's masked features at all the style layers: Σ_l M_l N_l."""
+    sizes = {name: h * w * c for name, h, w, c in layer_shapes(model.network, height, width)}
+    return sum(sizes[name] for name in model.style_layers)
+
+
 def memory_needed(
     model: ModelSettings,
     width: int,
     height: int,
     optimizer_name: str = "adam",
     style_sizes: tuple[tuple[int, int], ...] = (),
+    regions: int = 0,
 ) -> int:
     """Estimated peak memory, in bytes, of a run on a width x height content image (see the
     model at the top of this module): the larger of an optimisation step's activations and
     the one forward pass of the largest style image (`style_sizes`: (width, height) each,
     its activations counted 0.85 times: a forward pass frees them layer by layer);
     L-BFGS adds SciPy's float64 workspace. Activations are counted as float32 whatever the
-    precision: bfloat16's features are float32 again, and its weights a second copy."""
+    precision: bfloat16's features are float32 again, and its weights a second copy.
+    `regions`: the masked regions of spatial control (0: none), whose masked features the
+    step adds."""
     step = int(ACTIVATION_COPIES * 4 * activation_values(model, width, height))
+    step += GUIDED_COPIES * 4 * regions * guided_values(model, width, height)
     style = max(
         (int(STYLE_COPIES * 4 * activation_values(model, w, h)) for w, h in style_sizes),
         default=0,
@@ -173,7 +186,13 @@ def run_memory_needed(settings, inputs) -> int:
     the full scale is the largest (coarse-to-fine's smaller scales come first and are freed)."""
     height, width = inputs.content.shape[:2]
     styles = tuple((style.shape[1], style.shape[0]) for style in inputs.styles)
-    return memory_needed(settings.model, width, height, settings.optimizer.name, styles)
+    regions = region_count(inputs.guidance)
+    return memory_needed(settings.model, width, height, settings.optimizer.name, styles, regions)
+
+
+def region_count(guidance) -> int:
+    """The masked regions of a run's nst.masks.Guidance (None, or style image masks only: 0)."""
+    return 0 if guidance is None else len(guidance.style_masks)
 
 
 def available_memory() -> int | None:
@@ -196,11 +215,12 @@ def check_memory(
     optimizer_name: str = "adam",
     style_sizes: tuple[tuple[int, int], ...] = (),
     address_space: int | None = None,
+    regions: int = 0,
 ) -> None:
     """Refuse a run whose estimated memory exceeds `available` bytes (None: unknown, allowed)
     or whose address space would exceed `address_space` (the `ulimit -v` limit, None: none),
     suggesting the largest max_size that fits."""
-    needed = memory_needed(model, width, height, optimizer_name, style_sizes)
+    needed = memory_needed(model, width, height, optimizer_name, style_sizes, regions)
     mapped = address_space_needed(needed)
     if address_space is not None and mapped > address_space:
         raise ResourceError(
@@ -221,7 +241,8 @@ def check_memory(
     fits = [
         size
         for size in range(MAX_SIZE_STEP, max_size, MAX_SIZE_STEP)
-        if memory_needed(model, *shrunk(size)[0], optimizer_name, shrunk(size)[1]) <= available
+        if memory_needed(model, *shrunk(size)[0], optimizer_name, shrunk(size)[1], regions)
+        <= available
     ]
     fix = (
         f"set [image] max_size to {fits[-1]} or less"

@@ -288,6 +288,12 @@ class PathsSettings:
         ListOf(FilePath(), allow_empty=True),
         "one mask per style image (white: that style, grey: partly, any size); empty: none",
     )
+    style_image_masks: tuple[Path, ...] = setting(
+        (),
+        ListOf(FilePath(), allow_empty=True),
+        "one mask per style image: the part of that painting whose style counts (white; grey: "
+        "partly; any size); empty: each whole painting",
+    )
     regions: Path | None = setting(
         None,
         OptionalPath(),
@@ -740,6 +746,13 @@ def _region_styles(paths: PathsSettings, region_styles: tuple, absolute) -> tupl
         raise SettingsError(
             f"[paths] style_masks: {len(paths.style_masks)} masks for {len(styles)} style "
             f"images; expected one per style image ({', '.join(p.name for p in styles)})"
+        )
+    painting = paths.style_image_masks
+    if painting and len(painting) != len(styles):
+        raise SettingsError(
+            f"[paths] style_image_masks: {len(painting)} masks for {len(styles)} style "
+            f"images; expected one per style image ({', '.join(p.name for p in styles)}), "
+            f"or empty for the whole paintings"
         )
     if paths.style_masks and paths.regions is not None:
         raise SettingsError(

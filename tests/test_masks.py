@@ -276,3 +276,68 @@ def test_region_styles_name_style_images_by_path_too_and_render_back(tmp_path):
 def test_guidance_is_a_plain_record():
     guidance = Guidance((np.ones((2, 2), np.float32),), None)
     assert guidance.photo_mask is None and len(guidance.style_masks) == 1
+
+
+# --- the style images' own masks ----------------------------------------------------------
+
+
+def test_painting_grams_are_the_style_side_guided_gram_normalised_by_the_masks_mass():
+    from nst.features import build_feature_extractor
+    from nst.guided import painting_grams
+    from nst.settings import ModelSettings
+
+    layers = ("block1_conv1", "block2_conv1", "block3_conv1")
+    model = ModelSettings(
+        network="vgg16", weights="random", content_layers=("block2_conv1",), style_layers=layers
+    )
+    extractor = build_feature_extractor(model)
+    rng = np.random.default_rng(5)
+    style = rng.uniform(0, 255, size=(20, 28, 3)).astype(np.float32)
+    mask = np.zeros((10, 14), np.float32)  # a mask of its own size: resized to the style's
+    mask[:, :5] = 1
+    mask[:, 5] = 0.5
+    (guided,), (plain,) = (
+        painting_grams(extractor, (style,), masks, "vgg16", layers) for masks in ((mask,), None)
+    )
+    features = extractor(tf.constant(style[None]))
+    from nst.masks import resize_mask
+
+    per_layer = layer_masks(resize_mask(mask, 28, 20), "vgg16", layers)
+    for name, layer_mask, (gram, mass), (whole, positions) in zip(
+        layers, per_layer, guided, plain, strict=True
+    ):
+        f = features[name].numpy()
+        np.testing.assert_allclose(gram.numpy(), np_guided(f, layer_mask[None])[0], rtol=1e-4)
+        assert mass == pytest.approx(layer_mask.sum(), rel=1e-6) and 0 < mass < positions
+        assert positions == f.shape[1] * f.shape[2]
+        np.testing.assert_allclose(
+            whole.numpy(), np_guided(f, np.ones((1, *f.shape[1:3])))[0], rtol=1e-4
+        )
+        # the left third differs from the whole: the mask chose which statistics count
+        assert np.abs(gram.numpy() / mass - whole.numpy() / positions).max() > 1e-3
+
+
+def test_style_image_masks_are_loaded_at_each_style_images_size(tmp_path):
+    left, right = halves(tmp_path)
+    settings = settings_for(tmp_path, f"paths.style_image_masks={left}, {right}")
+    guidance = load_guidance(settings.paths, settings.loss, 60, 40, ((30, 20), (16, 12)))
+    assert guidance.style_masks == () and guidance.photo_mask is None  # the blend everywhere
+    a, b = guidance.painting_masks
+    assert a.shape == (20, 30) and b.shape == (12, 16)
+    assert a[:, :14].min() > 0.99 and a[:, 16:].max() < 0.01 and b[:, 9:].min() > 0.99
+    placed = settings_for(
+        tmp_path, f"paths.style_masks={left}, {right}", f"paths.style_image_masks={right}, {left}"
+    )
+    both = load_guidance(placed.paths, placed.loss, 60, 40, ((30, 20), (30, 20)))
+    assert (
+        len(both.style_masks) == 2
+        and guidance_at(both, 20, 30).painting_masks is both.painting_masks
+    )
+    with pytest.raises(SettingsError, match=r"style_image_masks: 1 masks for 2 style images"):
+        settings_for(tmp_path, f"paths.style_image_masks={left}")
+    black = save(tmp_path / "black.png", np.zeros((10, 10)))
+    settings = settings_for(tmp_path, f"paths.style_image_masks={left}, {black}")
+    with pytest.raises(
+        ImageError, match=r"style_image_masks \(for b\.png\): .*black\.png is all black"
+    ):
+        load_guidance(settings.paths, settings.loss, 60, 40, ((30, 20), (30, 20)))

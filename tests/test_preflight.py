@@ -172,3 +172,15 @@ def test_with_the_source_size_the_suggestion_is_exact_and_works(tmp_path):
         size = int(advice[1])
         load_settings(None, (f"image.max_size={size}",))
         assert min(fit_size(width, height, size)) >= 16 > min(fit_size(width, height, size - 1))
+
+
+def test_memory_estimate_counts_each_regions_masked_features():
+    from nst.preflight import GUIDED_COPIES, guided_values
+
+    model = load_settings(None).model
+    plain = memory_needed(model, 256, 192)
+    two = memory_needed(model, 256, 192, regions=2)
+    # VGG16, block1_conv1 .. block5_conv1: 64 + 128/4 + 256/16 + 512/64 + 512/256 values a pixel
+    assert guided_values(model, 256, 192) == 122 * 256 * 192
+    assert two - plain == 2 * GUIDED_COPIES * 4 * 122 * 256 * 192
+    assert memory_needed(model, 256, 192, regions=1) < two

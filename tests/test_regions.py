@@ -87,6 +87,23 @@ def test_the_content_mask_keeps_its_region_the_photo_while_the_rest_is_painted(o
     assert difference[box == 0].mean() > 20
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_a_style_image_mask_chooses_which_part_of_the_painting_supplies_the_style(optimizer):
+    painting = flat(RED)
+    painting[:, WIDTH // 2 :] = BLUE  # half red, half blue
+    red_half = np.zeros((HEIGHT, WIDTH), np.float32)
+    red_half[:, : WIDTH // 2] = 1
+    start = red_minus_blue(photo()).mean()
+
+    def moved(mask) -> float:
+        guidance = None if mask is None else Guidance((), None, (mask,))
+        return red_minus_blue(result(guidance, (painting,), optimizer)).mean() - start
+
+    towards_red, towards_blue, whole = moved(red_half), moved(1 - red_half), moved(None)
+    assert towards_red > 30 and towards_blue < -30  # the mask's half of the painting counts
+    assert towards_blue + 20 < whole < towards_red - 20  # the whole painting: both colours
+
+
 def save_mask(path, mask) -> str:
     Image.fromarray((255 * np.asarray(mask)).astype(np.uint8)).save(path)
     return str(path)
@@ -160,6 +177,22 @@ def bad_mask_cases(folder):
             [f"paths.regions={folder / 'doodle.png'}", "loss.region_styles=#000000: style.png"],
             "colour #ff0000 covers 50.0% of the image but has no style",
         ),
+        "style image mask missing": (
+            [f"paths.style_image_masks={folder / 'nope.png'}"],
+            "nope.png does not exist",
+        ),
+        "style image mask not an image": (
+            [f"paths.style_image_masks={folder / 'notes.png'}"],
+            "a text file",
+        ),
+        "style image mask all black": (
+            [f"paths.style_image_masks={black}"],
+            ("[paths] style_image_masks (for style.png): ", "black.png is all black"),
+        ),
+        "style image masks wrong count": (
+            [f"paths.style_image_masks={white}, {white}"],
+            "style_image_masks: 2 masks for 1 style image",
+        ),
         "content mask covers all": (
             [f"paths.content_mask={white}"],
             "no region left outside the photo region",
@@ -176,6 +209,10 @@ def bad_mask_cases(folder):
         "wrong count",
         "colour with no style",
         "content mask covers all",
+        "style image mask missing",
+        "style image mask not an image",
+        "style image mask all black",
+        "style image masks wrong count",
     ],
 )
 def test_bad_masks_are_one_line_exit_2_before_the_network_is_built(
@@ -194,7 +231,8 @@ def test_bad_masks_are_one_line_exit_2_before_the_network_is_built(
     assert status == 2, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("nst: error:"), err
-    assert says in lines[0], lines[0]
+    for part in says if isinstance(says, tuple) else (says,):
+        assert part in lines[0], lines[0]
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
 
 
@@ -215,7 +253,8 @@ def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
         settings.loss,
         Guidance((third, 1 - third), None),
     )
-    np.testing.assert_allclose(targets.regions.weights.numpy(), [1 / 3, 2 / 3], rtol=1e-5)
+    # each region weighs as one style on the whole picture, whatever its area (a third here)
+    np.testing.assert_allclose(targets.regions.weights.numpy(), [1, 1], rtol=1e-6)
     for k, name in enumerate(settings.model.style_layers):
         masks = targets.regions.masks[k].numpy()
         for r, style in enumerate(styles):
@@ -223,3 +262,27 @@ def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
             positions = features.shape[1] * features.shape[2]
             expected = masks[r].sum() / positions * gram_matrix(features).numpy()
             np.testing.assert_allclose(targets.style_grams[k][r].numpy(), expected, rtol=1e-4)
+
+
+def test_a_photo_region_alone_with_two_styles_keeps_their_blend_outside_it():
+    from nst.losses import blend_grams, gram_matrix
+    from nst.optimize import compute_targets
+
+    settings = load_settings(
+        None, (*FAST, "paths.style_image=a.png, b.png", "loss.style_blend_weights=3, 1")
+    )
+    extractor = build_feature_extractor(settings.model)
+    box = np.zeros((HEIGHT, WIDTH), np.float32)
+    box[8:24, 12:36] = 1
+    styles = (photo(40, 40) + 30, photo(24, 64))
+    targets = compute_targets(
+        extractor, photo(), styles, settings.model, settings.loss, Guidance((1 - box,), box)
+    )
+    assert targets.regions.weights.numpy().tolist() == [1.0]
+    for k, name in enumerate(settings.model.style_layers):
+        mass = float(targets.regions.masks[k].numpy().sum())
+        features = [extractor(s[None])[name] for s in styles]
+        positions = [float(f.shape[1] * f.shape[2]) for f in features]
+        grams = [gram_matrix(f) for f in features]
+        expected = blend_grams(grams, (0.75, 0.25), [mass, *positions]).numpy()
+        np.testing.assert_allclose(targets.style_grams[k][0].numpy(), expected, rtol=1e-4)
