@@ -41,7 +41,9 @@ def parse_args(argv):
         "--user-sizes", default="512,1024", help="sizes of the default main.py runs (user)"
     )
     parser.add_argument(
-        "--pairs", default="tubingen:starry_night", help="content:style pairs (user section)"
+        "--pairs",
+        default="tubingen:starry_night",
+        help="content:style pairs (user section): names in ../shared/images or image paths",
     )
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="reference files")
     parser.add_argument("--worker", choices=("ours", "tutorial"), help=argparse.SUPPRESS)

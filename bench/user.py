@@ -38,12 +38,16 @@ def allocator_note() -> str:
 
 
 def pair_paths(pair: str, size: int, out: Path, quick: bool) -> tuple[Path, Path]:
-    """The content and style files of 'content:style' (names in ../shared/images), or, when
-    those are absent or in --quick mode, two generated images written to `out`."""
+    """The content and style files of 'content:style': two image paths, or names in
+    ../shared/images; when those are absent or in --quick mode, two generated images
+    written to `out`."""
     from bench.__main__ import images_dir
 
     images = images_dir()
     content, style = pair.split(":")
+    given = Path(content), Path(style)
+    if not quick and all(path.suffix and path.is_file() for path in given):
+        return given  # image files named by path: the user's own pairs
     if images and not quick and (images / f"{content}.jpg").is_file():
         return images / f"{content}.jpg", images / f"{style}.jpg"
     from PIL import Image
@@ -117,7 +121,8 @@ def time_to_picture(args, tutorial_s: float | None, weights: Path | None) -> lis
             step = worker("tutorial", size, args.steps, False, "float32")["step_s"]
         reference = step * args.reference_steps
         for pair in args.pairs.split(","):
-            out = Path(args.out) / f"user_{size}_{pair.replace(':', '_')}"
+            name = "_".join(Path(side).stem for side in pair.split(":"))
+            out = Path(args.out) / f"user_{size}_{name}"
             content, style = pair_paths(pair, size, out / "inputs", args.quick)
             at_start = load()
             wall, cpu, run_dir, said = run_main(content, style, size, network, out, args.quick)

@@ -343,11 +343,12 @@ class LossSettings:
         10.0, Number(float, min=0), "beta: weight of the style term (relative error)"
     )
     tv_weight: float = setting(
-        0.0,
+        10.0,
         Number(float, min=0),
-        "weight of total variation (smoothness); 0 = off. tv is a mean over pixels (0..1) "
-        "of squared neighbour differences, about 0.01-0.05 for a picture, against an "
-        "objective near 1: values from about 1 to 100 matter, 1e-4 does nothing",
+        "weight of total variation (smoothness: fewer specks of colour); 0 = off. tv is a "
+        "mean over pixels (0..1) of squared neighbour differences, about 0.01-0.05 for a "
+        "picture, against an objective near 1: values from about 1 to 100 matter, 1e-4 "
+        "does nothing",
     )
     style_blend_weights: tuple[float, ...] = setting(
         (),
@@ -387,7 +388,7 @@ class OptimizerSettings:
         "with [image] scales > 1: steps at each smaller scale, smallest first (one value: all)",
     )
     tolerance: float = setting(
-        0.01,
+        0.02,
         Number(float, min=0),
         "stop a scale once the objective fell by less than this fraction of itself over the "
         "last `window` steps (iterations is then the maximum); 0 = always spend iterations",
@@ -415,7 +416,12 @@ class ImageSettings:
     max_size: int = setting(
         512, Number(int, min=MIN_SIDE, max=MAX_SIDE), "longest side of the result, in pixels"
     )
-    init: str = setting("content", Choice(INIT_CHOICES), "starting image: content | noise | style")
+    init: str = setting(
+        "noise",
+        Choice(INIT_CHOICES),
+        "starting image: noise (blended with the photo, see noise_ratio; the paper's, more "
+        "painted) | content (the photo: more photographic) | style",
+    )
     noise_ratio: float = setting(
         0.6,
         Number(float, min=0, max=1),
@@ -425,7 +431,7 @@ class ImageSettings:
         0, Number(int, min=0, max=2**32 - 1), "random seed (noise, random weights)"
     )
     scales: int | None = setting(
-        1,
+        None,
         NumberOr(Number(int, min=1, max=8), "auto"),
         "coarse-to-fine: number of image sizes (1 = off) | auto: from the image size, the "
         "smallest scale's short side near 128-256 px",

@@ -72,10 +72,10 @@ def prepare_video(settings: Settings) -> VideoInputs:
     """The clip and the style images at the run's size, after every check that needs no
     TensorFlow (as nst.app.prepare_images does for one image)."""
     paths, image, model, video = settings.paths, settings.image, settings.model, settings.video
-    if image.scales != 1:
+    if image.scales not in (None, 1):  # auto (None) means one size for a video
         raise SettingsError(
             f"[image] scales = {image.scales}: a video run optimises each frame at one size; "
-            f"set scales = 1"
+            f"set scales = 1 or auto"
         )
     if settings.optimizer.name != "adam":
         raise SettingsError(
@@ -101,7 +101,8 @@ def frame_settings(settings: Settings, index: int) -> Settings:
     iterations = video.first_frame_iterations if index == 0 else video.frame_iterations
     optimizer = dataclasses.replace(settings.optimizer, iterations=iterations)
     output = dataclasses.replace(settings.output, save_every=iterations)
-    return dataclasses.replace(settings, optimizer=optimizer, output=output)
+    image = dataclasses.replace(settings.image, scales=1)  # auto: one size per frame
+    return dataclasses.replace(settings, optimizer=optimizer, output=output, image=image)
 
 
 def frame_inputs(frame: np.ndarray, styles: tuple, preserve_colors: str) -> Inputs:

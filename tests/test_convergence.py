@@ -51,6 +51,7 @@ def loop(*overrides: str, content_seed: int = 1, **kwargs) -> list:
 def test_adam_stops_a_converged_problem_before_its_budget():
     """Started at its optimum (the content image, no style term): nothing to improve."""
     overrides = ("optimizer.iterations=100", "optimizer.window=5", "loss.style_weight=0")
+    overrides += ("loss.tv_weight=0",)  # no smoothness term either: nothing pulls away
     records = loop(*overrides, "image.init=content")
     assert len(records) < 100 and records[-1].stopped == CONVERGED
     assert records[-1].why_stopped == f"converged at step {records[-1].iteration}"
@@ -123,3 +124,14 @@ def test_the_run_says_why_it_stopped(tmp_path, image_pair):
     assert "scale 1: converged at step" in done.stderr + done.stdout  # the bar's line
     done = run_main(tiny_overrides(*image_pair, tmp_path / "other"))
     assert "(budget," in done.stdout
+
+
+def test_the_default_picture_starts_from_seeded_noise_and_is_coarse_to_fine():
+    """The defaults retuned at 512 px (docs/speed.md): the photo blended with seeded noise,
+    a smoothness term, two sizes at 512×384."""
+    first, again = loop("optimizer.iterations=3"), loop("optimizer.iterations=3")
+    assert first[0].content > 0 and first[0].tv > 0  # not the photo itself; tv counted
+    np.testing.assert_array_equal(first[-1].image, again[-1].image)  # seeded
+    defaults = load_settings(None)
+    plan = run_plan(384, 512, defaults.image, defaults.optimizer)
+    assert [scale[:2] for scale in plan] == [(192, 256), (384, 512)]

@@ -55,6 +55,7 @@ def adam_result(alpha: float, beta: float, epsilon: str):
             "model.precision=float32",
             f"loss.content_weight={alpha}",
             f"loss.style_weight={beta}",
+            "loss.tv_weight=0",  # α and β alone: a fixed tv weight would change the balance
             f"optimizer.epsilon={epsilon}",
             "optimizer.iterations=20",
         ),

@@ -22,6 +22,8 @@ FAST = (
     "model.precision=float32",
     "model.content_layers=block2_conv1",
     "model.style_layers=block1_conv1, block2_conv1",
+    "image.init=content",  # the halves move from the photo towards their colours
+    "loss.tv_weight=0",
 )
 HEIGHT, WIDTH = 32, 48
 RED, BLUE = (220.0, 40.0, 40.0), (40.0, 40.0, 220.0)
