@@ -40,6 +40,9 @@ def tiny_settings(tmp_path: Path, *extra: str):
             "output.save_every=1",
             "output.show_viewer=false",
             "output.animation=false",
+            "image.init=content",  # the photo, no smoothness term, one scale (as in conftest)
+            "loss.tv_weight=0",
+            "image.scales=1",
             *SHALLOW,
             *extra,
         ),
