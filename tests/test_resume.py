@@ -40,9 +40,10 @@ def tiny_settings(tmp_path: Path, *extra: str):
             "output.save_every=1",
             "output.show_viewer=false",
             "output.animation=false",
-            "image.init=content",  # the photo, no smoothness term, one scale (as in conftest)
+            "image.init=content",  # the photo, no smoothness, one scale, no rule (as conftest)
             "loss.tv_weight=0",
             "image.scales=1",
+            "optimizer.tolerance=0",  # the whole budget, but where a case sets a rule
             *SHALLOW,
             *extra,
         ),
