@@ -7,9 +7,10 @@ stops; the edge keeps the latest and writes it, atomically, beside that iterate 
 - Adam: the optimiser's own iterate and every variable of Keras's Adam (step count, learning
   rate, first and second moments), the averaged iterate and its count, and the stopping
   rule's history: resuming continues the very same sequence of updates.
-- L-BFGS: the last accepted image, the evaluation count and the stopping rule's history.
-  SciPy's L-BFGS-B keeps its curvature history inside Fortran, out of reach, so a resumed
-  L-BFGS starts a fresh history from that image: it does not end in the same picture.
+- L-BFGS (ours, nst.lbfgs): its whole state, the accepted point, its objective and
+  gradient, the search direction, the m correction pairs, the line search's step and bracket
+  and the counts, with the accepted image and the stopping rule's history: resuming
+  evaluates the very same points, inside a line search too.
 
 No TensorFlow here: the state is NumPy arrays.
 """
@@ -25,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nst import lbfgs
 from nst.records import Record
 from nst.runfolder import CHECKPOINT, LOSSES_CSV, write_bytes_atomic
 from nst.settings import SettingsError
 
-FORMAT = 1  # bumped when the file's contents change meaning
+FORMAT = 2  # bumped when the file's contents change meaning (2: our L-BFGS's state)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class LoopState:
     averaged: np.ndarray | None = None  # Adam: running average of the iterates (unscaled)
     averaging_updates: int = 0  # Adam: its count (nst.convergence.Averaging)
     best: tuple[float, ...] = ()  # the stopping rule's history (nst.convergence.StoppingRule)
+    lbfgs: lbfgs.State | None = None  # L-BFGS: its whole state (nst.lbfgs)
 
 
 def to_bytes(state: LoopState, optimizer: str) -> bytes:
@@ -61,6 +64,8 @@ def to_bytes(state: LoopState, optimizer: str) -> bytes:
     if state.averaged is not None:
         arrays["averaged"] = state.averaged
     arrays["best"] = np.array(state.best, np.float64)
+    if state.lbfgs is not None:
+        arrays.update({f"lbfgs_{k}": v for k, v in lbfgs.to_arrays(state.lbfgs).items()})
     buffer = io.BytesIO()
     np.savez(buffer, header=np.array(json.dumps(header)), image=state.image, **arrays)
     return buffer.getvalue()
@@ -80,13 +85,12 @@ def read_checkpoint(run_dir: Path, optimizer: str) -> LoopState:
             variables = tuple(data[f"variable_{i}"] for i in range(header["variables"]))
             image, best = data["image"], tuple(float(b) for b in data["best"])
             averaged = data["averaged"] if "averaged" in data else None
+            _check_format(path, header, optimizer)
+            search = _lbfgs_state(data) if "lbfgs_pairs" in data else None
+    except SettingsError:
+        raise
     except (OSError, ValueError, KeyError) as error:
         raise SettingsError(f"--resume: cannot read {path}: {error}") from None
-    if header["format"] != FORMAT or header["optimizer"] != optimizer:
-        raise SettingsError(
-            f"--resume: {path} is for optimizer {header['optimizer']} (format "
-            f"{header['format']}); the run's config.ini says {optimizer} (format {FORMAT})"
-        )
     return LoopState(
         header["scale"],
         header["iteration"],
@@ -96,7 +100,29 @@ def read_checkpoint(run_dir: Path, optimizer: str) -> LoopState:
         averaged,
         header["averaging_updates"],
         best,
+        search,
     )
+
+
+def _lbfgs_state(data) -> lbfgs.State:
+    """L-BFGS's state from the checkpoint's arrays named lbfgs_*."""
+    prefix = "lbfgs_"
+    return lbfgs.from_arrays({k[len(prefix) :]: data[k] for k in data if k.startswith(prefix)})
+
+
+def _check_format(path: Path, header: dict, optimizer: str) -> None:
+    """A SettingsError unless the checkpoint is of this format and for this optimizer."""
+    if header["format"] != FORMAT:
+        raise SettingsError(
+            f"--resume: {path} was written by an older nst (checkpoint format "
+            f"{header['format']}, this one reads format {FORMAT}): it cannot be resumed; run "
+            f"it again from the start"
+        )
+    if header["optimizer"] != optimizer:
+        raise SettingsError(
+            f"--resume: {path} is for optimizer {header['optimizer']} (format "
+            f"{header['format']}); the run's config.ini says {optimizer} (format {FORMAT})"
+        )
 
 
 def records_before(run_dir: Path, state: LoopState) -> list[Record]:

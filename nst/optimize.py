@@ -8,8 +8,7 @@ point whose loss L-BFGS evaluated; record 0 is the start, the last one the resul
 from __future__ import annotations
 
 import dataclasses
-import queue
-import threading
+import functools
 import time
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
@@ -17,8 +16,8 @@ from typing import NamedTuple
 import keras
 import numpy as np
 import tensorflow as tf
-from scipy.optimize import Bounds, minimize
 
+from nst import lbfgs
 from nst.checkpoint import LoopState
 from nst.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
 from nst.guided import (
@@ -424,96 +423,22 @@ def adam_records(
         state.iteration += 1
 
 
-class _Stop(Exception):
-    """Ends SciPy's loop from inside: budget spent, stop requested, or the consumer left."""
+def _lbfgs_checkpoint(
+    state: lbfgs.State, iteration: int, run: ScaleRun, best: list, shape: tuple
+) -> LoopState:
+    """The state to resume from at the start of record `iteration`: L-BFGS's whole state
+    (nst.lbfgs), its accepted image and the stopping rule's history."""
+    image = state.x.reshape(shape).astype(np.float32)
+    return LoopState(run.number, iteration, image, (), run.clock(), None, 0, tuple(best), state)
 
 
-class _LbfgsSearch:
-    """SciPy's L-BFGS-B in a worker thread, in lock-step with `lbfgs_records`: SciPy drives
-    its loop by callbacks, so a thread is what lets one `minimize` call (and its curvature
-    history) last the whole budget while each evaluation's record streams out as it comes."""
-
-    def __init__(
-        self,
-        value_and_gradient,
-        targets: Targets,
-        start: np.ndarray,
-        run: ScaleRun,
-        resume: LoopState | None = None,
-    ):
-        self.value_and_gradient, self.targets, self.run = value_and_gradient, targets, run
-        self.shape = start.shape
-        self.results: queue.Queue = queue.Queue()  # -> consumer: records, then None or error
-        self.go_ahead: queue.Queue = queue.Queue()  # <- consumer: True to go on, False to stop
-        self.accepted = start.astype(np.float64).ravel()
-        # resumed: from the checkpoint's image with a fresh history (SciPy's is out of reach)
-        self.first = self.evaluated = resume.iteration if resume is not None else 0
-        self.rule = run.stopping_rule()  # on every evaluation, line-search trials included
-        self.rule.best = list(resume.best) if resume is not None else []
-        self.stopped = ""
-        self.thread = threading.Thread(target=self.work, name="lbfgs", daemon=True)
-
-    def accepted_image(self) -> np.ndarray:
-        return self.accepted.reshape(self.shape).astype(np.float32)
-
-    def loss_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        iteration = self.evaluated
-        if iteration == self.run.budget:
-            self.stopped = BUDGET
-            raise _Stop
-        image = tf.constant(x.reshape((1, *self.shape)), tf.float32)  # float64 in SciPy only
-        losses, gradient = self.value_and_gradient(image, self.targets)
-        losses, gradient = _numbers(losses), gradient.numpy()
-        self.evaluated += 1
-        finite = bool(np.isfinite(losses).all() and np.isfinite(gradient).all())
-        due = iteration % self.run.save_every == 0
-        snapshot = x.reshape(self.shape).astype(np.float32) if due and finite else None
-        record = Record.of(iteration, losses, self.run.clock(), snapshot, self.run.number)
-        if not finite:
-            self.results.put(Diverged(dataclasses.replace(record, image=self.accepted_image())))
-            raise _Stop
-        self.results.put(record)
-        if not self.go_ahead.get():
-            self.stopped = ASKED
-            raise _Stop
-        if self.rule.observe(losses.total):
-            self.stopped = CONVERGED
-            raise _Stop
-        return losses.total, gradient.astype(np.float64).ravel()
-
-    def keep(self, intermediate_result) -> None:
-        self.accepted = intermediate_result.x.copy()
-
-    def checkpoint(self, iteration: int) -> LoopState:
-        """The state to resume from: the accepted image, the count, the rule's history."""
-        image = self.accepted_image()
-        return LoopState(
-            self.run.number, iteration, image, (), self.run.clock(), None, 0, tuple(self.rule.best)
-        )
-
-    def work(self) -> None:
-        budget = self.run.budget - self.first
-        try:
-            result = minimize(
-                self.loss_and_gradient,
-                self.accepted,
-                jac=True,
-                method="L-BFGS-B",
-                bounds=Bounds(0.0, 255.0),
-                callback=self.keep,
-                # Only the budget and our stopping rule end the run: SciPy's tolerances (ftol,
-                # gtol) are absolute in parts and would stop at once where α/β make the
-                # objective small.
-                options={"maxfun": budget, "maxiter": budget, "ftol": 0, "gtol": 0},
-            )
-            self.accepted = result.x
-            self.stopped = CONVERGED  # SciPy's own end: a zero projected gradient
-        except _Stop:
-            pass
-        except BaseException as error:  # handed to the consumer, raised there
-            self.results.put(error)
-            return
-        self.results.put(None)
+def _lbfgs_stop(run: ScaleRun, rule: StoppingRule, state: lbfgs.State, iteration: int) -> str:
+    """Why the scale ends before evaluating record `iteration` ("" if it goes on)."""
+    if run.stop_requested():
+        return ASKED
+    if rule.converged or state.done:  # the rule, or no step lowers the objective
+        return CONVERGED
+    return BUDGET if iteration == run.budget else ""
 
 
 def lbfgs_records(
@@ -524,36 +449,45 @@ def lbfgs_records(
     run: ScaleRun,
     resume: LoopState | None = None,
 ) -> Iterator[Record]:
-    """L-BFGS-B in pixel bounds [0, 255] for at most `run.budget` loss+gradient evaluations.
+    """Our L-BFGS (nst.lbfgs) in pixel bounds [0, 255] for at most `run.budget` loss+gradient
+    evaluations.
 
     Record i is the i-th evaluated point (line-search trials included); the last record is
     the last point L-BFGS accepted, evaluated once more, and says why the scale ended. Stops
-    early when the stopping rule says it has converged, once `run.stop_requested()`, and
-    when the consumer closes the generator; a non-finite loss or
-    gradient yields its record, with the last accepted image, and raises `Diverged`. `resume`
-    (a checkpoint's state) continues from its image and count with a fresh history.
+    early when the stopping rule says it has converged, when no step lowers the objective
+    (converged too), once `run.stop_requested()`; a non-finite loss or gradient yields its
+    record, with the last accepted image, and raises `Diverged`. `resume` (a checkpoint's
+    state) continues the very same evaluations.
     """
-    search = _LbfgsSearch(make_value_and_gradient(objective), targets, start, run, resume)
-    search.thread.start()
-    try:
-        while (item := search.results.get()) is not None:
-            if isinstance(item, Diverged):
-                yield item.record
-                raise item
-            if isinstance(item, BaseException):
-                raise item
-            if item.image is not None:  # SciPy waits: its accepted point is stable
-                run.tell(lambda: search.checkpoint(item.iteration))
-            yield item
-            search.go_ahead.put(not run.stop_requested())
-    finally:
-        search.go_ahead.put(False)  # unblocks a waiting worker if the consumer left early
-        search.thread.join()
-    final = search.accepted_image()
+    value_and_gradient = make_value_and_gradient(objective)
+    state = lbfgs.start(start) if resume is None else resume.lbfgs
+    rule = run.stopping_rule()
+    rule.best = list(resume.best) if resume is not None else []
+    iteration = resume.iteration if resume is not None else 0
+    while True:
+        stopped = _lbfgs_stop(run, rule, state, iteration)
+        if iteration % run.save_every == 0 or stopped:
+            run.tell(
+                functools.partial(_lbfgs_checkpoint, state, iteration, run, rule.best, start.shape)
+            )
+        if stopped:
+            break
+        image = lbfgs.ask(state).reshape(start.shape).astype(np.float32)
+        losses, gradient = value_and_gradient(tf.constant(image[None]), targets)
+        losses, gradient = _numbers(losses), gradient.numpy()
+        if not (np.isfinite(losses).all() and np.isfinite(gradient).all()):
+            accepted = state.x.reshape(start.shape).astype(np.float32)
+            record = Record.of(iteration, losses, run.clock(), accepted, run.number)
+            yield record
+            raise Diverged(record)
+        due = iteration % run.save_every == 0
+        yield Record.of(iteration, losses, run.clock(), image if due else None, run.number)
+        state = lbfgs.tell(state, losses.total, gradient.astype(np.float64))
+        rule.observe(losses.total)
+        iteration += 1
+    final = state.x.reshape(start.shape).astype(np.float32)
     losses = _numbers(evaluate(tf.constant(final[None]), targets))
-    stopped = search.stopped or BUDGET
-    record = Record.of(search.evaluated, losses, run.clock(), final, run.number, stopped)
-    run.tell(lambda: search.checkpoint(search.evaluated))
+    record = Record.of(iteration, losses, run.clock(), final, run.number, stopped)
     yield record
     if not np.isfinite(losses).all():
         raise Diverged(record)

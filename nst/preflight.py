@@ -38,10 +38,12 @@ STYLE_COPIES = 0.85
 # (R, M_l, N_l) tensor, and its gradient in the step: 2 copies (see guided_values).
 GUIDED_COPIES = 2
 PLOT_BYTES = 1 * MB  # four loss plots, generously
-# L-BFGS adds float64 vectors of the image's size: SciPy's 10 correction pairs and work
-# vectors, the point, the gradient, the bounds and the copies made at the boundary. Measured
-# peak RSS above Adam's: 44-49 vectors' worth (512 and 1024 px).
-LBFGS_BYTES_PER_VALUE = 8 * 48
+# L-BFGS adds float64 vectors of the image's size (nst.lbfgs): its 10 correction pairs, the
+# point, gradient and direction (23), while a pair is taken the old point, gradient and
+# direction and the pair about to be dropped (+5), and the work vectors of a step (trial
+# point, gradient in float64, two-loop vector: +4), rounded up: 34. Counted, not fitted;
+# SciPy's L-BFGS-B, used before, measured 44-49 vectors above Adam.
+LBFGS_BYTES_PER_VALUE = 8 * 34
 MAX_SIZE_STEP = 32  # suggested sizes are multiples of this
 
 

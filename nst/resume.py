@@ -2,9 +2,9 @@
 checkpoint (nst.checkpoint), with the settings of its config.ini.
 
 The resumed loop starts at the checkpoint's record: losses.csv keeps the rows before it and
-gets the rest (no gap, no duplicate); iterates after it are written again. With Adam the
-result is the uninterrupted run's, to float tolerance; with L-BFGS the history starts afresh
-(see nst.checkpoint).
+gets the rest (no gap, no duplicate); iterates after it are written again. With Adam and
+with L-BFGS (its whole state, curvature pairs and line search included, is in the
+checkpoint) the result is the uninterrupted run's, to float tolerance (see nst.checkpoint).
 """
 
 from __future__ import annotations

@@ -378,7 +378,7 @@ class OptimizerSettings:
     name: str = setting(
         "adam",
         Choice(OPTIMIZER_CHOICES),
-        "adam | lbfgs (SciPy's L-BFGS-B; its iterations count loss evaluations)",
+        "adam | lbfgs (our projected L-BFGS in 0..255, resumable; iterations count evaluations)",
     )
     learning_rate: float = setting(
         5.0,

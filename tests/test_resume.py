@@ -1,5 +1,5 @@
-"""Resuming an interrupted run from its checkpoint: Adam continues the same updates (same final
-image to float tolerance), L-BFGS continues with a fresh history; losses.csv has no gap and no
+"""Resuming an interrupted run from its checkpoint: Adam continues the same updates and L-BFGS
+the same evaluations (same final image to float tolerance); losses.csv has no gap and no
 duplicate; `python main.py --resume` does it from the command line."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from nst.app import Watcher, build_extractor, run
+from nst.checkpoint import read_checkpoint, to_bytes
 from nst.images import load_pair
 from nst.optimize import stylize
 from nst.process import StopRequest
@@ -39,6 +40,10 @@ def tiny_settings(tmp_path: Path, *extra: str):
             "output.save_every=1",
             "output.show_viewer=false",
             "output.animation=false",
+            "image.init=content",  # the photo, no smoothness, one scale, no rule (as conftest)
+            "loss.tv_weight=0",
+            "image.scales=1",
+            "optimizer.tolerance=0",  # the whole budget, but where a case sets a rule
             *SHALLOW,
             *extra,
         ),
@@ -58,22 +63,23 @@ def stopped_at(k: int):
     return flag, consume
 
 
-@pytest.mark.parametrize(
-    "extra, scales",
-    [
-        ((), 1),
-        (("image.scales=2", "optimizer.coarse_iterations=3"), 2),
-        # the stopping rule's window spans the interruption: it must end at the same step
-        (("optimizer.iterations=40", "optimizer.tolerance=0.05", "optimizer.window=3"), 1),
-    ],
-)
-def test_adam_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, extra, scales):
-    settings = tiny_settings(tmp_path, *extra)
+CASES = [
+    ((), 1),
+    (("image.scales=2", "optimizer.coarse_iterations=3"), 2),
+    # the stopping rule's window spans the interruption: it must end at the same step
+    (("optimizer.iterations=40", "optimizer.tolerance=0.05", "optimizer.window=3"), 1),
+]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+@pytest.mark.parametrize("extra, scales", CASES)
+def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimizer, extra, scales):
+    settings = tiny_settings(tmp_path, f"optimizer.name={optimizer}", *extra)
     content, style = load_pair(settings.paths.content_image, settings.paths.style_image[0], 40)
     inputs, extractor = loop_inputs(content, style), build_extractor(settings)
     whole = list(stylize(extractor, inputs, settings))
     if settings.optimizer.tolerance > 0.01:  # the case for the stopping rule: it must act
-        assert whole[-1].stopped == "converged" and 8 < whole[-1].iteration < 40
+        assert whole[-1].stopped == "converged" and 8 < whole[-1].iteration < 40, whole[-1]
 
     states, (flag, consume) = [], stopped_at(3)
     first = list(
@@ -89,13 +95,25 @@ def test_adam_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, e
         )
     )
     assert first[-1].iteration == 4 and states[-1].iteration == 4  # stopped before step 5
-    assert len(states[-1].optimizer_variables) == 4  # step, learning rate, moments
+    if optimizer == "adam":
+        assert len(states[-1].optimizer_variables) == 4  # step, learning rate, moments
+    else:  # L-BFGS's own state, its curvature pairs included, through the checkpoint's bytes
+        assert states[-1].lbfgs.evaluations == 4
+        states[-1] = through_file(tmp_path, states[-1], optimizer)
     rest = list(stylize(extractor, inputs, settings, resume=states[-1]))
     assert [r.iteration for r in rest] == list(range(4, whole[-1].iteration + 1))
     assert {r.scale for r in rest} == {scales}
     assert (rest[-1].stopped, whole[-1].stopped) == (whole[-1].stopped, whole[-1].stopped)
     np.testing.assert_allclose(rest[-1].image, whole[-1].image, atol=1e-3)
     np.testing.assert_allclose(rest[-1].total, whole[-1].total, rtol=1e-5)
+
+
+def through_file(tmp_path: Path, state, optimizer: str):
+    """`state` written as a checkpoint file and read back."""
+    folder = tmp_path / "checkpoint"
+    folder.mkdir()
+    (folder / CHECKPOINT).write_bytes(to_bytes(state, optimizer))
+    return read_checkpoint(folder, optimizer)
 
 
 class StopAt(Watcher):
@@ -126,8 +144,9 @@ def interrupted_run(settings, k: int) -> Path:
     return outcome.run_dir
 
 
-def test_main_resume_after_sigterm_gives_the_uninterrupted_run(tmp_path):
-    settings = tiny_settings(tmp_path)
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_main_resume_after_sigterm_gives_the_uninterrupted_run(tmp_path, optimizer):
+    settings = tiny_settings(tmp_path, f"optimizer.name={optimizer}")
     whole = run(settings, stop=StopRequest()).run_dir
     assert not (whole / CHECKPOINT).exists()  # a finished run keeps no checkpoint
 
@@ -145,17 +164,19 @@ def test_main_resume_after_sigterm_gives_the_uninterrupted_run(tmp_path):
     assert not (run_dir / CHECKPOINT).exists()
 
 
-def test_lbfgs_resumes_with_a_fresh_history_and_a_continuous_log(tmp_path):
-    from nst.resume import resume_run
-
+def test_an_old_format_checkpoint_is_refused_with_one_line(tmp_path):
     settings = tiny_settings(tmp_path, "optimizer.name=lbfgs")
-    run_dir = interrupted_run(settings, 3)
-    outcome = resume_run(run_dir, stop=StopRequest())
-    assert outcome.status == 0
-    rows = logged(run_dir)
-    assert [int(row[0]) for row in rows] == list(range(9))
-    totals = [float(row[4]) for row in rows]
-    assert totals[-1] < totals[4]  # it went on improving from the checkpoint's image
+    run_dir = interrupted_run(settings, 1)
+    with np.load(run_dir / CHECKPOINT) as data:
+        arrays = {key: data[key] for key in data}
+    arrays["header"] = np.array(str(arrays["header"]).replace('"format": 2', '"format": 1'))
+    np.savez(run_dir / CHECKPOINT, **arrays)
+    done = run_main(["--resume", str(run_dir)])
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"nst: error: --resume: {run_dir / CHECKPOINT} was written by an older nst (checkpoint "
+        f"format 1, this one reads format 2): it cannot be resumed; run it again from the start"
+    ]
 
 
 def test_resume_without_a_checkpoint_is_one_line_exit_2(tmp_path):

@@ -25,6 +25,7 @@ LIGHT = (
     "nst.evolution",
     "nst.viewer",
     "nst.checkpoint",
+    "nst.lbfgs",
     "nst.resume",
     "nst.batch",
     "nst.batch_run",
