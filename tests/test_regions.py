@@ -69,11 +69,14 @@ def test_a_left_and_a_right_style_paint_each_half_its_own_colour(optimizer):
     moved = red_minus_blue(image) - red_minus_blue(photo())
     half = WIDTH // 2
     # the left half turns red, the right half blue, far beyond the photo's own variation
-    assert moved[:, : half - 4].mean() > 40 + moved[:, half + 4 :].mean()
-    assert moved[:, half + 4 :].mean() < -20
-    # both styles together, without masks, colour the two halves alike
+    split = moved[:, : half - 4].mean() - moved[:, half + 4 :].mean()
+    assert split > 40 and moved[:, half + 4 :].mean() < -20
+    # Both styles together, without masks: nothing sends red to the left. A Gram matrix has
+    # no positions, so the blend may come out in patches of either colour (our L-BFGS makes
+    # columns, measured 51 levels apart on average left to right, against 359 with masks;
+    # Adam 0.4 against 179), but no split like the masks' one.
     blend = red_minus_blue(result(None, (flat(RED), flat(BLUE)), optimizer))
-    assert abs(blend[:, : half - 4].mean() - blend[:, half + 4 :].mean()) < 15
+    assert abs(blend[:, : half - 4].mean() - blend[:, half + 4 :].mean()) < split / 4
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
