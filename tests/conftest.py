@@ -121,14 +121,22 @@ def loop_inputs(content: np.ndarray, *styles: np.ndarray):
 
 def real_vgg16_run(size: int, *overrides: str, save_every: int | None = None) -> list:
     """The records of a run on the real VGG16: Tübingen in Starry Night's style at `size` px,
-    the network built as `main.py` builds it (see nst.process.build_extractor)."""
+    the network built as `main.py` builds it (see nst.process.build_extractor), from the
+    photo and without tv unless `overrides` say otherwise (what these tests were written for)."""
     from nst.images import load_pair
     from nst.optimize import stylize
     from nst.process import build_extractor
     from nst.settings import load_settings
 
     settings = load_settings(
-        None, ("model.network=vgg16", f"model.weights={VGG16_WEIGHTS}", *overrides)
+        None,
+        (
+            "model.network=vgg16",
+            f"model.weights={VGG16_WEIGHTS}",
+            "image.init=content",
+            "loss.tv_weight=0",
+            *overrides,
+        ),
     )
     content, style = load_pair(
         SHARED_IMAGES / "tubingen.jpg", SHARED_IMAGES / "starry_night.jpg", size
