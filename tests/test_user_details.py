@@ -72,14 +72,14 @@ def test_the_tag_is_short_and_safe_in_a_file_name():
             "model.style_layers=block1_conv1, block2_conv1",
             "image.preserve_colors=luminance",
             "loss.tv_weight=0.001",
-            "image.init=noise",
+            "image.init=style",
         ),
     )
     tag = run_tag(settings)
     assert len(tag) <= TAG_LENGTH
     # safe in file names and URLs, and no comma: a path in it stays usable in a path list
     assert re.fullmatch(r"[A-Za-z0-9_.=+-]+", tag), tag
-    assert tag.startswith("tv_weight=0.001_init=noise_")  # [loss] first, then [image] ...
+    assert tag.startswith("tv_weight=0.001_init=style_")  # [loss] first, then [image] ...
     assert "/" not in tag and "my" not in tag  # a weights path is not spelled out
     shown, rest = re.fullmatch(r"(.*)\+(\d+)", tag).groups()  # the rest counted, not dropped
     assert shown.count("=") + int(rest) == 6  # layer weights follow the layers: not named
