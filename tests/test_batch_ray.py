@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import socket
 import tempfile
@@ -50,6 +51,9 @@ def test_ray_batch_equals_the_local_one_and_survives_a_killed_worker(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
     on_ray = (*overrides, "batch.engine=ray", "batch.num_cpus=1")
+    # A run of this test killed earlier on this machine may have left its scratch folders
+    # (the batch name is the same every time): start without them.
+    shutil.rmtree(Path(tempfile.gettempdir()) / "nst-ray" / "batch-ray", ignore_errors=True)
     status = run_batch(None, on_ray, [], "ray", stop=StopRequest(), on_worker=kill_item_2)
     assert status == 0 and killed
     batch = tmp_path / "results" / "batch-ray"
