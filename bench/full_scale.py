@@ -59,9 +59,8 @@ def replay(settings, extractor, start: np.ndarray, checks: set) -> tuple[list, d
     inputs = load_inputs(settings.paths, settings.image)
     rows, images, started = [], {}, time.perf_counter()
     for record in stylize(extractor, inputs, settings, start=start):
-        losses = record.losses
-        rows.append((record.iteration, losses.total, losses.style, losses.content))
-        rows[-1] += (time.perf_counter() - started,)
+        losses, seconds = record.losses, time.perf_counter() - started
+        rows.append((record.iteration, losses.total, losses.style, losses.content, seconds))
         if record.image is not None and (record.iteration in checks or record.stopped):
             images[record.iteration] = record.image
     return rows, images
