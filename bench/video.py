@@ -36,7 +36,7 @@ MODES = {
     "independent": ("video.temporal_weight=0", "video.init=content"),
     "content init": ("video.init=content",),
     "temporal 100": ("video.temporal_weight=100",),
-    "temporal 300": ("video.temporal_weight=300",),
+    "temporal 1000": ("video.temporal_weight=1000",),
 }
 
 
