@@ -1,5 +1,6 @@
-"""The Winograd convolution of bench.winograd computes TensorFlow's 'same' 3x3 convolution
-(forward and gradient), so its timings compare equal work."""
+"""The experiment benches: bench.winograd's convolution computes TensorFlow's 'same' 3x3
+convolution (forward and gradient), so its timings compare equal work; bench.full_scale
+replays every variant from one start."""
 
 import numpy as np
 import pytest
