@@ -74,8 +74,8 @@ def serve(args: argparse.Namespace, overrides: tuple[str, ...]) -> int:
             file=sys.stderr,
         )
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"nst: web studio at http://{host}:{server.port}/ (Ctrl-C stops it)", flush=True)
-    try:
+    try:  # the address inside: a SIGTERM right after it must stop us here, not escape
+        print(f"nst: web studio at http://{host}:{server.port}/ (Ctrl-C stops it)", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         print("nst: stopping: the running job finishes its folder first", file=sys.stderr)
