@@ -111,26 +111,20 @@ def overrides_of(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def run_once(settings):
-    """One run with a progress bar (see nst.app.run); its Outcome."""
-    from nst.app import run
+    """One run, a still picture or a clip, with a progress bar (nst.pipeline.run); its Outcome."""
+    from nst.pipeline import run
     from nst.progress import ProgressBar
 
     return run(settings, watcher=ProgressBar())
 
 
 def resumed(args: argparse.Namespace) -> int:
-    """An interrupted run continued: a video run by nst.video, a single run from its
-    checkpoint by nst.resume (with the bar); the status is the run's."""
+    """An interrupted run continued in its folder (nst.pipeline.resume), with the bar; the
+    status is the run's."""
+    from nst.pipeline import resume
     from nst.progress import ProgressBar
-    from nst.resume import resume_run
-    from nst.settings import load_settings
-    from nst.video import resume
-    from nst.video_io import is_clip
 
-    config = args.resume / "config.ini"
-    if config.is_file() and is_clip(load_settings(config).paths.content_image):
-        return resume(args.resume).status
-    return resume_run(args.resume, watcher=ProgressBar()).status
+    return resume(args.resume, watcher=ProgressBar()).status
 
 
 def single(args: argparse.Namespace) -> int:

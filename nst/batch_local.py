@@ -1,6 +1,6 @@
 """The local batch engine: items one after another in this process, each an ordinary run
-(nst.app.run, or nst.resume.resume_run for an item interrupted earlier). The network is
-built once per [model], seed and optimiser and reused by every item that shares them."""
+(nst.pipeline.run, or nst.pipeline.resume for an item interrupted earlier). The network is
+built once per nst.process.network_key and reused by every item that shares it."""
 
 from __future__ import annotations
 
@@ -8,33 +8,21 @@ import contextlib
 import time
 from pathlib import Path
 
-from nst.app import Watcher, build_extractor, run
 from nst.batch import RUNNING, Batch, Item, error_state, outcome_state, unfinished_run, write_state
-from nst.process import StopOnSignal, StopRequest
-from nst.resume import resume_run
+from nst.pipeline import resume, run
+from nst.process import StopOnSignal, StopRequest, build_extractor, network_key
+from nst.watchers import Watcher, Watchers
 
 
-class ItemWatcher(Watcher):
-    """Marks the item running in its run folder as soon as the folder exists, then passes
-    everything on to the item's own watcher (the progress bar)."""
+class MarkRunning(Watcher):
+    """Marks the item running in its batch as soon as its run folder exists (a still picture
+    or a clip alike)."""
 
-    def __init__(self, batch: Batch, item: Item, inner: Watcher):
-        self.batch, self.item, self.inner = batch, item, inner
+    def __init__(self, batch: Batch, item: Item):
+        self.batch, self.item = batch, item
 
     def started(self, run_dir: Path, plan) -> None:
         write_state(self.batch, self.item, status=RUNNING, run=run_dir.name)
-        self.inner.started(run_dir, plan)
-
-    def recorded(self, record) -> None:
-        self.inner.recorded(record)
-
-    def ended(self) -> None:
-        self.inner.ended()
-
-
-def network_key(settings) -> tuple:
-    """What the feature network depends on (nst.features.build_feature_extractor)."""
-    return settings.model, settings.image.seed, settings.optimizer.name
 
 
 def progress_bar(item: Item) -> Watcher:
@@ -61,13 +49,11 @@ def run_local(batch: Batch, todo: list[Item], stop: StopRequest | None, make_wat
                 key = network_key(settings)
                 if key not in networks:
                     networks[key] = build_extractor(settings)
-                watcher = ItemWatcher(batch, item, make_watcher(item))
+                watcher = Watchers(MarkRunning(batch, item), make_watcher(item))
                 previous = unfinished_run(batch, item)
                 if previous is not None:
                     print(f"nst: resuming {previous.name} from its checkpoint")
-                    outcome = resume_run(
-                        previous, extractor=networks[key], stop=stop, watcher=watcher
-                    )
+                    outcome = resume(previous, extractor=networks[key], stop=stop, watcher=watcher)
                 else:
                     outcome = run(settings, extractor=networks[key], stop=stop, watcher=watcher)
             except Exception as error:  # this item failed before its loop: the others go on

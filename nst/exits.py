@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from nst.images import ImageError
+from nst.images import ImageError, first_line
 from nst.networks import WeightsError
 from nst.preflight import ResourceError
 from nst.settings import SettingsError
@@ -58,7 +58,7 @@ def describe(error: Exception) -> tuple[int, str]:
     if isinstance(error, INPUT_ERRORS):
         return EXIT_BAD_INPUT, f"error: {error}"
     if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
-        return EXIT_FAULT, f"error: out of memory ({_first_line(error)}): lower [image] max_size"
+        return EXIT_FAULT, f"error: out of memory ({first_line(error)}): lower [image] max_size"
     if isinstance(error, OSError) and error.errno in WRITE_FAULTS:
         return EXIT_FAULT, (
             f"error: cannot write {error.filename or 'a file'}: {error.strerror or error}; the "
@@ -67,11 +67,11 @@ def describe(error: Exception) -> tuple[int, str]:
         )
     if _cannot_map(error):  # a library's load under a memory or address-space limit
         return EXIT_FAULT, (
-            f"error: out of memory while loading a library ({_first_line(error)}): free "
+            f"error: out of memory while loading a library ({first_line(error)}): free "
             f"memory, or raise the limit (ulimit -v, the container's memory)"
         )
     return EXIT_UNEXPECTED, (
-        f"error: unexpected {type(error).__name__} in {_where(error)}: {_first_line(error)}"
+        f"error: unexpected {type(error).__name__} in {_where(error)}: {first_line(error)}"
         " (rerun with --debug for the traceback)"
     )
 
@@ -83,10 +83,6 @@ def _cannot_map(error: BaseException) -> bool:
         or "failed to map segment" in text
         or "cannot allocate memory" in text
     )
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [""])[0] or type(error).__name__
 
 
 def _where(error: BaseException) -> str:

@@ -72,7 +72,7 @@ def load_image(path: Path, on_note: Callable[[str], None] | None = None) -> np.n
         raise ImageError(f"image {path} is too large to load into memory") from None
     except Exception as error:  # Pillow's decoders raise many kinds for a damaged file
         raise ImageError(
-            f"cannot read image {path}: {_first_line(error)}; the file is damaged or "
+            f"cannot read image {path}: {first_line(error)}; the file is damaged or "
             f"incomplete (truncated?): export or download it again"
         ) from None
 
@@ -101,9 +101,10 @@ def _sniff(path: Path) -> str:
     return "not an image format nst can read (it reads PNG, JPEG, GIF, TIFF, BMP, WebP, ...)"
 
 
-def _first_line(error: Exception) -> str:
-    text = str(error).splitlines()[0] if str(error) else ""
-    return text or type(error).__name__
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type's name where it has none): what nst's
+    one-line messages quote of a library's error."""
+    return (str(error).strip().splitlines() or [""])[0] or type(error).__name__
 
 
 def _sample_format(image: Image.Image, source: Image.Image) -> Image.Image:
@@ -123,7 +124,7 @@ def _to_rgb(image: Image.Image, path: Path, on_note: Callable[[str], None] | Non
     except (ValueError, OSError, ImageCms.PyCMSError) as error:  # e.g. "LAB to RGB"
         raise ImageError(
             f"image {path} has the colour mode {image.mode}, which nst cannot turn into RGB "
-            f"({_first_line(error)}): save it as an RGB PNG or JPEG"
+            f"({first_line(error)}): save it as an RGB PNG or JPEG"
         ) from None
 
 

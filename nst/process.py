@@ -80,4 +80,10 @@ def build_extractor(settings):
     seconds, with its native start-up lines kept off stderr."""
     with native_stderr_silenced():
         from nst.features import build_feature_extractor
-    return build_feature_extractor(settings.model, settings.image.seed, settings.optimizer.name)
+    return build_feature_extractor(*network_key(settings))
+
+
+def network_key(settings) -> tuple:
+    """What the feature network of `build_extractor` depends on: runs with the same key can
+    share one (a batch, the web studio)."""
+    return settings.model, settings.image.seed, settings.optimizer.name

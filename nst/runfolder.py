@@ -20,7 +20,7 @@ PLOTS = "plots"
 ANIMATION = "evolution.gif"
 CHECKPOINT = "checkpoint.npz"  # the optimiser's state while a run is unfinished (nst.checkpoint)
 STATUS = "status.txt"  # how the run ended: its exit status, then the run's last line
-# A video run (nst.video) writes these instead of iterates/, final.png and the animation.
+# A clip's run (nst.video) writes these instead of iterates/, final.png and the animation.
 FRAMES = "frames"
 FRAMES_CSV = "frames.csv"  # one row per finished frame
 VIDEO = "video.mp4"
@@ -42,6 +42,11 @@ def iterate_path(run_dir: Path, iteration: int, scale: int = 1, scales: int = 1)
 def frame_path(run_dir: Path, frame: int) -> Path:
     """frames/frame_NNNNNN.png of a video run, counted from 1."""
     return Path(run_dir) / FRAMES / f"frame_{frame:06d}.png"
+
+
+def is_clip_run(run_dir: Path) -> bool:
+    """True for the folder of a clip's run (it has frames/ where a still run has iterates/)."""
+    return (Path(run_dir) / FRAMES).is_dir()
 
 
 def iteration_of(path: Path) -> int | None:
@@ -85,19 +90,24 @@ def read_status(run_dir: Path) -> tuple[int, str] | None:
 
 
 def create_run_dir(
-    results_dir: Path, content_image: Path, style_images: tuple[Path, ...], tag: str = ""
+    results_dir: Path,
+    content_image: Path,
+    style_images: tuple[Path, ...],
+    tag: str = "",
+    folders: tuple[str, ...] = (ITERATES, PLOTS),
 ) -> Path:
     """A new folder results_dir/<YYYYmmdd-HHMMSS>-[<tag>-]<content>-<style>[-N] with its
-    iterates/ and plots/; never reused. With several style images <style> is the first one's
-    name and +K for the K others, e.g. `starry+2`. `tag` says what differs from the defaults
-    (nst.settings.run_tag), e.g. `style_weight=30`."""
+    `folders` (a still run's iterates/ and plots/, a clip's frames/ and plots/); never reused.
+    With several style images <style> is the first one's name and +K for the K others, e.g.
+    `starry+2`. `tag` says what differs from the defaults (nst.settings.run_tag), e.g.
+    `style_weight=30`."""
     style = _slug(Path(style_images[0]).stem)
     style += f"+{len(style_images) - 1}" if len(style_images) > 1 else ""
     tag = f"{re.sub(r'[^A-Za-z0-9_.=+-]+', '_', tag)[:64]}-" if tag else ""
     run_dir = make_unique_dir(results_dir, f"{tag}{_slug(Path(content_image).stem)}-{style}")
     try:
-        (run_dir / ITERATES).mkdir()
-        (run_dir / PLOTS).mkdir()
+        for folder in folders:
+            (run_dir / folder).mkdir()
     except OSError:  # e.g. no inodes left: leave no empty run folder behind
         remove_empty_run_dir(run_dir)
         raise
@@ -107,7 +117,7 @@ def create_run_dir(
 def remove_empty_run_dir(run_dir: Path) -> None:
     """Delete `run_dir` if it holds nothing but empty subfolders (a start that failed)."""
     with contextlib.suppress(OSError):
-        for sub in (ITERATES, PLOTS):
+        for sub in (ITERATES, FRAMES, PLOTS):
             with contextlib.suppress(FileNotFoundError):
                 (Path(run_dir) / sub).rmdir()
         Path(run_dir).rmdir()

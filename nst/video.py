@@ -1,11 +1,12 @@
-"""A video run (Ruder, Dosovitskiy & Brox, *Artistic style transfer for videos*, GCPR 2016):
-every frame of a clip stylised by the one loop, `nst.optimize.stylize`, each pulled towards
-the previous result carried along the source's optical flow (nst.flow).
+"""A clip's run (Ruder, Dosovitskiy & Brox, *Artistic style transfer for videos*, GCPR 2016),
+as the run lifecycle (nst.pipeline) plugs it in: every frame of a clip stylised by the one
+loop, `nst.optimize.stylize`, each pulled towards the previous result carried along the
+source's optical flow (nst.flow).
 
 The network, the traced step and the style targets are built once for the whole clip; each
 frame brings its content targets, its start and its temporal term as inputs of the step.
 The run folder gets the frames one by one as they finish, so an interrupted run keeps them
-and `python main.py --resume <run>` goes on at the first missing frame (see `resume`).
+and `python main.py --resume <run>` goes on at the first missing frame (`Video`).
 """
 
 from __future__ import annotations
@@ -25,26 +26,25 @@ from PIL import Image
 from nst.convergence import ASKED
 from nst.exits import EXIT_DIVERGED, EXIT_OK, say
 from nst.flow import frame_warp, temporal_error, warp
-from nst.images import ImageError, to_uint8
+from nst.images import to_uint8
 from nst.networks import check_weights_file
 from nst.outputs import write_png
 from nst.preflight import available_memory, check_fits_network, check_memory, check_results_folder
-from nst.process import StopOnSignal, build_extractor
 from nst.records import Diverged, Outcome, Record
 from nst.runfolder import (
     COMPARE,
-    CONFIG,
+    FRAMES,
     FRAMES_CSV,
     LOSSES_CSV,
     PLOTS,
     VIDEO,
     frame_path,
-    make_unique_dir,
     write_bytes_atomic,
 )
-from nst.settings import WEIGHTS_CHOICES, Settings, SettingsError, load_settings, render
+from nst.scales import Scale
+from nst.settings import WEIGHTS_CHOICES, Settings, SettingsError
 from nst.styles import Inputs, load_styles, prepare_colors, restore_colors
-from nst.video_io import Clip, is_clip, load_clip, write_video
+from nst.video_io import Clip, load_clip, write_video
 
 FRAME_COLUMNS = ("frame", "iterations", "content", "style", "tv", "total", "temporal", "seconds")
 
@@ -195,172 +195,154 @@ def load_frame(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.float32)
 
 
-class FrameBar:
-    """One bar over the frames, with ETA, and the current frame's iteration and losses."""
-
-    def __init__(self, total: int, done: int):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, initial=done, unit="frame", dynamic_ncols=True)
-
-    def step(self, frame: int, record: Record, budget: int) -> None:
-        self.bar.set_postfix_str(
-            f"frame {frame} it {record.iteration}/{budget} style {record.style:.3g}", refresh=True
-        )
-
-    def frame_done(self) -> None:
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.bar.close()
+def frame_plan(inputs: VideoInputs, settings: Settings) -> list[Scale]:
+    """The clip's plan as a watcher sees it: one part per frame, at one size, with its budget."""
+    height, width = inputs.clip.frames[0].shape[:2]
+    first, later = settings.video.first_frame_iterations, settings.video.frame_iterations
+    return [Scale(height, width, later if i else first) for i in range(len(inputs.clip.frames))]
 
 
 @dataclass
-class VideoRun:
-    """A video run in progress: its folder, log and what the next frame needs."""
+class ClipRun:
+    """A clip's run in progress: the lifecycle's part, the log and what the next frame needs."""
 
-    run_dir: Path
-    settings: Settings
+    run: object  # nst.pipeline.Run: folder, settings, network, stop request, watcher
     inputs: VideoInputs
     log: FrameLog
     session: object  # nst.optimize.Session: the network's traced step and style targets
-    stop: object  # nst.process.StopRequest
     previous: np.ndarray | None = None  # the last finished result as saved (8-bit values)
 
 
-def stylize_frame(run: VideoRun, index: int, bar: FrameBar) -> list[Record] | None:
-    """Frame `index` (from 0) through the loop; its records, the last with the result, or
-    None if a stop was asked before it finished. Raises Diverged like the loop."""
+def stylize_frame(clip_run: ClipRun, index: int) -> list[Record] | None:
+    """Frame `index` (from 0) through the loop, its records told to the watcher (numbered by
+    frame) and its result written; the records, or None if a stop was asked before it
+    finished. Raises Diverged like the loop."""
     from nst.optimize import stylize
 
-    settings, clip = run.settings, run.inputs.clip
-    mode = settings.image.preserve_colors
-    inputs = frame_inputs(clip.frames[index], run.inputs.styles, mode)
+    run, clip = clip_run.run, clip_run.inputs.clip
+    mode = run.settings.image.preserve_colors
+    inputs = frame_inputs(clip.frames[index], clip_run.inputs.styles, mode)
     start = temporal = carried_warp = None
-    if index > 0 and run.previous is not None:
+    if index > 0 and clip_run.previous is not None:
         start, temporal, carried_warp = start_and_temporal(
-            run.previous, clip.frames[index - 1], clip.frames[index], inputs.content, settings
+            clip_run.previous,
+            clip.frames[index - 1],
+            clip.frames[index],
+            inputs.content,
+            run.settings,
         )
-    this = frame_settings(settings, index)
     records = stylize(
-        run.session.extractor,
+        clip_run.session.extractor,
         inputs,
-        this,
+        frame_settings(run.settings, index),
         stop_requested=run.stop.requested,
         start=start,
         temporal=temporal,
-        session=run.session,
+        session=clip_run.session,
     )
-    kept = []
+    kept, result = [], None
     for record in restore_colors(records, inputs.photo, mode):
+        record = dataclasses.replace(record, scale=index + 1)
+        if record.stopped and record.stopped != ASKED:  # the frame's result: on disk first
+            result = to_uint8(record.image)
+            write_png(frame_path(run.run_dir, index + 1), result)
         kept.append(record)
-        bar.step(index + 1, record, this.optimizer.iterations)
-    if kept[-1].stopped == ASKED:  # cut short: the frame is not finished
+        run.watcher.recorded(record)
+    if result is None:  # cut short: the frame is not finished
         return None
-    result = to_uint8(kept[-1].image)
-    write_png(frame_path(run.run_dir, index + 1), result)
-    previous, run.previous = run.previous, result.astype(np.float32)
-    error = 0.0 if carried_warp is None else temporal_error(run.previous, previous, carried_warp)
-    last = kept[-1]
-    losses = (last.content, last.style, last.tv, last.total)
-    run.log.add_frame(Frame(index + 1, last.iteration, *losses, error, last.elapsed_s), kept)
+    _log_frame(clip_run, index, kept, result, carried_warp)
     return kept
 
 
-def run_video(settings: Settings, *, extractor=None, stop=None, resume_dir: Path | None = None):
-    """A video run into a new run folder (or on in `resume_dir`); its Outcome."""
-
-    inputs = prepare_video(settings)  # every check first, before TensorFlow loads
-    extractor = extractor if extractor is not None else build_extractor(settings)
-    from nst.optimize import Session
-
-    with StopOnSignal() if stop is None else contextlib.nullcontext(stop) as stop:
-        run_dir = resume_dir or new_video_dir(settings)
-        write_bytes_atomic(run_dir / CONFIG, render(settings).encode())
-        run = VideoRun(run_dir, settings, inputs, FrameLog(run_dir), Session(extractor), stop)
-        done = finished_frames(run_dir)
-        run.log.read(done)
-        if done:
-            run.previous = load_frame(frame_path(run_dir, done))
-        status, text = stylize_frames(run, done)
-    finish_video(run)
-    say(text) if status else print(f"nst: {text}")
-    return Outcome(status, run_dir, text)
+def _log_frame(clip_run: ClipRun, index: int, kept: list[Record], result, carried_warp) -> None:
+    """frames.csv and losses.csv with the finished frame; it becomes the next one's previous."""
+    previous, clip_run.previous = clip_run.previous, result.astype(np.float32)
+    error = 0.0
+    if carried_warp is not None:
+        error = temporal_error(clip_run.previous, previous, carried_warp)
+    last = kept[-1]
+    losses = (last.content, last.style, last.tv, last.total)
+    clip_run.log.add_frame(Frame(index + 1, last.iteration, *losses, error, last.elapsed_s), kept)
 
 
-def new_video_dir(settings: Settings) -> Path:
-    """results/<YYYYmmdd-HHMMSS>-<clip>-<style>/ with frames/ and plots/."""
-    paths = settings.paths
-    style = Path(paths.style_image[0]).stem
-    style += f"+{len(paths.style_image) - 1}" if len(paths.style_image) > 1 else ""
-    name = f"{Path(paths.content_image).stem}-{style}"
-    run_dir = make_unique_dir(paths.results_dir, "".join(c if c.isalnum() else "_" for c in name))
-    frame_path(run_dir, 1).parent.mkdir()
-    (run_dir / PLOTS).mkdir()
-    return run_dir
-
-
-def stylize_frames(run: VideoRun, done: int) -> tuple[int, str]:
+def stylize_frames(clip_run: ClipRun, done: int) -> tuple[int, str]:
     """The frames from `done` on; (exit status, the line that says how it ended)."""
-    total = len(run.inputs.clip.frames)
-    bar = FrameBar(total, done)
-    try:
-        for index in range(done, total):
-            try:
-                finished = stylize_frame(run, index, bar)
-            except Diverged as error:
-                return EXIT_DIVERGED, (
-                    f"error: the optimisation diverged at frame {index + 1}, iteration "
-                    f"{error.record.iteration}; frames 1 to {index} are in {run.run_dir}: lower "
-                    f"[optimizer] learning_rate or [video] temporal_weight"
-                )
-            if finished is None:
-                name = signal.Signals(run.stop.signal).name
-                return 128 + run.stop.signal, (
-                    f"interrupted by {name} in frame {index + 1} of {total}: frames 1 to "
-                    f"{index} are in {run.run_dir}; go on with: python main.py --resume "
-                    f"{run.run_dir}"
-                )
-            bar.frame_done()
-    finally:
-        bar.close()
+    run, total = clip_run.run, len(clip_run.inputs.clip.frames)
+    for index in range(done, total):
+        try:
+            finished = stylize_frame(clip_run, index)
+        except Diverged as error:
+            return EXIT_DIVERGED, (
+                f"error: the optimisation diverged at frame {index + 1}, iteration "
+                f"{error.record.iteration}; frames 1 to {index} are in {run.run_dir}: lower "
+                f"[optimizer] learning_rate or [video] temporal_weight"
+            )
+        if finished is None:
+            name = signal.Signals(run.stop.signal).name
+            return 128 + run.stop.signal, (
+                f"interrupted by {name} in frame {index + 1} of {total}: frames 1 to "
+                f"{index} are in {run.run_dir}; go on with: python main.py --resume "
+                f"{run.run_dir}"
+            )
     return EXIT_OK, f"result in {run.run_dir}"
 
 
-def finish_video(run: VideoRun) -> None:
+def finish_video(clip_run: ClipRun) -> None:
     """video.mp4 (and compare.mp4) of the finished frames, and the per-frame plots."""
-    count = finished_frames(run.run_dir)
+    run_dir = clip_run.run_dir
+    count = finished_frames(run_dir)
     if count == 0:
         return
-    clip, video = run.inputs.clip, run.settings.video
-    frames = [to_uint8(load_frame(frame_path(run.run_dir, i + 1))) for i in range(count)]
+    clip, video = clip_run.inputs.clip, clip_run.run.settings.video
+    frames = [to_uint8(load_frame(frame_path(run_dir, i + 1))) for i in range(count)]
     fps = clip.fps if video.fps is None else video.fps
     from fractions import Fraction
 
     fps = Fraction(fps).limit_denominator(1001)
-    write_video(run.run_dir / VIDEO, frames, fps, clip.audio, clip.start_s)
+    write_video(run_dir / VIDEO, frames, fps, clip.audio, clip.start_s)
     if video.compare:
         sources = clip.frames[:count]
         pairs = [
             np.concatenate([to_uint8(s), f], axis=1) for s, f in zip(sources, frames, strict=True)
         ]
-        write_video(run.run_dir / COMPARE, pairs, fps, clip.audio, clip.start_s)
+        write_video(run_dir / COMPARE, pairs, fps, clip.audio, clip.start_s)
     from nst.plots import plot_frames
 
-    plot_frames(run.log.frames, run.run_dir / PLOTS)
+    plot_frames(clip_run.log.frames, run_dir / PLOTS)
 
 
-def resume(run_dir: Path, *, stop=None):
-    """Go on with an interrupted video run in `run_dir`, with its own config.ini; the frames
-    come out as an uninterrupted run's would (each starts from the previous one as saved)."""
-    run_dir = Path(run_dir)
-    config = run_dir / CONFIG
-    if not config.is_file():
-        raise SettingsError(f"--resume {run_dir}: no {CONFIG} in it: give the folder of a run")
-    settings = load_settings(config)
-    if not is_clip(settings.paths.content_image):
-        raise ImageError(
-            f"--resume {run_dir}: its content_image {settings.paths.content_image} is not a "
-            f"video or a folder of frames; only video runs can be resumed"
-        )
-    return run_video(settings, stop=stop, resume_dir=run_dir)
+class Video:
+    """A clip (a video file or a folder of frames) as a kind of run (see nst.pipeline.Kind):
+    resumed at its first missing frame; its frames come out as an uninterrupted run's would
+    (each starts from the previous one as saved)."""
+
+    folders = (FRAMES, PLOTS)
+    prepare = staticmethod(prepare_video)
+
+    @staticmethod
+    def resume_point(run_dir: Path, settings: Settings) -> int:
+        """How many frames are finished (from the first on)."""
+        return finished_frames(run_dir)
+
+    @staticmethod
+    def body(run, inputs: VideoInputs, done: int | None) -> Outcome:
+        """The frames from `done` (None: the first) on, then video.mp4, compare.mp4 and the
+        plots of the finished ones, however the loop ended."""
+        from nst.optimize import Session
+
+        clip_run = ClipRun(run, inputs, FrameLog(run.run_dir), Session(run.extractor))
+        done = done or 0
+        clip_run.log.read(done)
+        if done:
+            clip_run.previous = load_frame(frame_path(run.run_dir, done))
+        run.watcher.started(run.run_dir, frame_plan(inputs, run.settings))
+        try:
+            status, text = stylize_frames(clip_run, done)
+        finally:
+            run.watcher.ended()
+        finish_video(clip_run)
+        return Outcome(status, run.run_dir, text)
+
+    @staticmethod
+    def after(run_dir: Path, settings: Settings) -> None:
+        """Nothing: the videos are written with the frames (before the status)."""

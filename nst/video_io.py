@@ -20,7 +20,7 @@ import av
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from nst.images import ImageError, fit_size, load_image, resize
+from nst.images import ImageError, first_line, fit_size, load_image, resize
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
@@ -126,7 +126,7 @@ def _video_frames(path: Path, first: int, stop: int | None) -> tuple:
         raise
     except (av.FFmpegError, OSError, ValueError) as error:
         raise ImageError(
-            f"cannot read video {path}: {_first_line(error)}; the file is damaged, incomplete "
+            f"cannot read video {path}: {_what_failed(error)}; the file is damaged, incomplete "
             f"or not a video: export or download it again (or give a folder of frames)"
         ) from None
     return frames, fps, start_s, audio
@@ -141,10 +141,10 @@ def _check_decoder(path: Path, stream) -> None:
         )
 
 
-def _first_line(error: BaseException) -> str:
+def _what_failed(error: BaseException) -> str:
     if isinstance(error, av.FFmpegError) and error.strerror:
         return error.strerror  # without the errno and the file name, which the message has
-    return (str(error).strip().splitlines() or [""])[0] or type(error).__name__
+    return first_line(error)
 
 
 def _even(frame: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import main as cli
-from nst import app, exits, preflight
+from nst import exits, preflight, still
 
 from .broken import corrupted, good_pair, png_header_only, truncated
 from .conftest import make_image, run_main, tiny_overrides
@@ -213,7 +213,7 @@ def test_truncated_weights_file(vgg16_weights, tmp_path, capsys):
 
 def test_memory_refusal_suggests_a_size_that_fits(tmp_path, capsys, monkeypatch):
     gib = 1024**3
-    monkeypatch.setattr(app, "available_memory", lambda: 2 * gib)
+    monkeypatch.setattr(still, "available_memory", lambda: 2 * gib)
     args = tiny_overrides(*good_pair(tmp_path), tmp_path / "r", **{"image.max_size": "4096"})
     status, _, err = call_main(capsys, args)
     line = assert_one_line_error(status, err, 2, ("4096x3072", "2,048 MB is available"))

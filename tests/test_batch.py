@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from nst.app import Watcher
 from nst.batch import BATCH_CSV
 from nst.batch_run import run_batch
 from nst.process import StopRequest
 from nst.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
 from nst.settings import SettingsError
+from nst.watchers import Watcher
 
 from .conftest import make_image, run_main
 

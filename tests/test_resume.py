@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.app import Watcher, build_extractor, run
 from nst.checkpoint import read_checkpoint, to_bytes
 from nst.images import load_pair
 from nst.optimize import stylize
-from nst.process import StopRequest
+from nst.pipeline import run
+from nst.process import StopRequest, build_extractor
 from nst.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
 from nst.settings import load_settings
+from nst.watchers import Watcher
 
 from .conftest import loop_inputs, make_image, run_main
 

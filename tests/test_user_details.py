@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst import app, evolution, exits
+from nst import evolution, exits, pipeline, still, watchers
 from nst.process import StopRequest
 from nst.records import Record
 from nst.runfolder import CONFIG, create_run_dir
@@ -122,7 +122,7 @@ def tiny_settings(tmp_path: Path, iterations: int = 6):
     )
 
 
-class AtIteration(app.Watcher):
+class AtIteration(watchers.Watcher):
     def __init__(self, iteration: int, action):
         self.iteration, self.action = iteration, action
 
@@ -139,7 +139,7 @@ def reasons_plotted(monkeypatch) -> list:
 
 def test_a_finished_run_plots_budget(tmp_path, monkeypatch):
     seen = reasons_plotted(monkeypatch)
-    outcome = app.run(tiny_settings(tmp_path), extractor=pooled_extractor, stop=StopRequest())
+    outcome = pipeline.run(tiny_settings(tmp_path), extractor=pooled_extractor, stop=StopRequest())
     assert outcome.status == 0 and set(seen) == {"budget"}
     assert "style_weight" not in outcome.run_dir.name  # only what differs is named
     assert "weights=random" in outcome.run_dir.name
@@ -150,7 +150,7 @@ def test_an_interrupted_run_plots_interrupted(tmp_path, monkeypatch):
     seen = reasons_plotted(monkeypatch)
     stop = StopRequest()
     watcher = AtIteration(2, lambda: stop.ask(signal.SIGINT))
-    outcome = app.run(
+    outcome = pipeline.run(
         tiny_settings(tmp_path), extractor=pooled_extractor, stop=stop, watcher=watcher
     )
     assert outcome.status == 130 and set(seen) == {"interrupted"}
@@ -158,13 +158,13 @@ def test_an_interrupted_run_plots_interrupted(tmp_path, monkeypatch):
 
 def test_stop_reason_words():
     stop = StopRequest()
-    assert app.stop_reason(False, stop) == "budget"
-    assert app.stop_reason(True, stop) == "diverged"
+    assert still.stop_reason(False, stop) == "budget"
+    assert still.stop_reason(True, stop) == "diverged"
     converged = Record(40, 1.0, 1.0, 0.0, 2.0, 0.0, stopped="converged")
-    assert app.stop_reason(False, stop, converged) == "converged"  # the loop's stopping rule
-    assert app.stop_reason(False, stop, dataclasses.replace(converged, stopped="")) == "budget"
+    assert still.stop_reason(False, stop, converged) == "converged"  # the loop's stopping rule
+    assert still.stop_reason(False, stop, dataclasses.replace(converged, stopped="")) == "budget"
     stop.ask()
-    assert app.stop_reason(False, stop, converged) == "interrupted"
+    assert still.stop_reason(False, stop, converged) == "interrupted"
 
 
 def test_a_second_ctrl_c_names_the_run_folder(tmp_path, capsys):
@@ -174,7 +174,7 @@ def test_a_second_ctrl_c_names_the_run_folder(tmp_path, capsys):
     settings = tiny_settings(tmp_path, iterations=50)
     status = exits.guarded(
         lambda: (
-            app.run(
+            pipeline.run(
                 settings,
                 extractor=pooled_extractor,
                 stop=StopRequest(),

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from nst import app, evolution, viewer
+from nst import evolution, still, viewer
 from nst.evolution import (
     MIN_LONG_SIDE,
     RunError,
@@ -257,7 +257,7 @@ def test_viewer_that_cannot_reach_its_display_is_a_message_not_a_crash(fake_run,
 def test_after_run_survives_a_viewer_that_aborts(fake_run, monkeypatch, capsys):
     monkeypatch.setenv("DISPLAY", f":{free_display_number()}")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    app.write_animation(fake_run)  # as a run does, before the viewer
+    still.write_animation(fake_run)  # as a run does, before the viewer
     viewer.after_run(fake_run, show_viewer=True)  # returns: we are still here
     lines = capsys.readouterr().out.splitlines()
     assert (fake_run / ANIMATION).is_file()

@@ -13,9 +13,9 @@ import pytest
 
 import main as cli
 from nst import runfolder
-from nst.app import diverged_message
 from nst.records import Record
 from nst.settings import load_settings
+from nst.still import diverged_message
 
 from .broken import good_pair
 from .conftest import tiny_overrides
