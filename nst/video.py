@@ -289,7 +289,7 @@ def stylize_frames(clip_run: ClipRun, done: int) -> tuple[int, str]:
 
 def finish_video(clip_run: ClipRun) -> None:
     """video.mp4 (and compare.mp4) of the finished frames, and the per-frame plots."""
-    run_dir = clip_run.run_dir
+    run_dir = clip_run.run.run_dir
     count = finished_frames(run_dir)
     if count == 0:
         return
