@@ -29,14 +29,16 @@ class ProgressBar(Watcher):
         self.bar = tqdm(total=total, unit="step", dynamic_ncols=True)
 
     def recorded(self, record: Record) -> None:
-        if not self.placed:  # a resumed run goes on from where it is
-            self.bar.n = self.bar.last_print_n = steps_before(self.plan, record)
+        if not self.placed:  # a resumed run goes on from where it is (its rate: from there)
+            self.bar.n = self.bar.last_print_n = self.bar.initial = steps_before(self.plan, record)
             self.placed = True
+        else:
+            self.bar.update(1 if record.iteration else 0)  # record 0 is the starting image
         losses = {"content": f"{record.content:.3g}", "style": f"{record.style:.3g}"}
         if self.clip:
             losses = {"frame": f"{record.scale}/{len(self.plan)}", **losses}
-        self.bar.set_postfix(losses)
-        self.bar.update(1 if record.iteration else 0)  # record 0 is the starting image
+        self.bar.set_postfix(losses, refresh=False)
+        self.bar.refresh()
         if record.stopped and not self.clip:  # a scale's last record: say why it ended
             self.bar.write(f"nst: scale {record.scale}: {record.why_stopped}")
 
