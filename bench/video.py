@@ -4,7 +4,7 @@ python -m bench.video [--size 256] [--frames 8] [--first 300] [--later 100] [--o
 
 Makes a clip in a temporary folder (never in the repository): a slow pan over
 ../shared/images/tubingen.jpg with a red disc moving across it, `--frames` frames at 12 fps.
-Stylises it in Starry Night's style three ways, each through `nst.video.run_video` (the same
+Stylises it in Starry Night's style three ways, each through `nst.pipeline.run` (the same
 code `python main.py` runs) with the same budget per frame:
 
 - video: [video] defaults (temporal term, init = prev_warped);
@@ -57,9 +57,9 @@ def pan_frames(frames: int, size: int) -> list[np.ndarray]:
 
 
 def run_mode(clip: Path, results: Path, args, extra: tuple) -> dict:
+    from nst.pipeline import run
     from nst.process import build_extractor
     from nst.settings import load_settings
-    from nst.video import run_video
 
     settings = load_settings(
         None,
@@ -78,7 +78,7 @@ def run_mode(clip: Path, results: Path, args, extra: tuple) -> dict:
     )
     extractor = build_extractor(settings)
     started = time.perf_counter()
-    outcome = run_video(settings, extractor=extractor)
+    outcome = run(settings, extractor=extractor)
     seconds = time.perf_counter() - started
     with open(outcome.run_dir / "frames.csv") as file:
         rows = list(csv.DictReader(file))

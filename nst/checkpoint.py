@@ -2,7 +2,7 @@
 
 The loop (nst.optimize) hands its state to `on_state` whenever an iterate is due and when it
 stops; the edge keeps the latest and writes it, atomically, beside that iterate (`Keeper`).
-`python main.py --resume RUN` (nst.resume) reads it back. What is kept:
+`python main.py --resume RUN` (nst.pipeline.resume) reads it back. What is kept:
 
 - Adam: the optimiser's own iterate and every variable of Keras's Adam (step count, learning
   rate, first and second moments), the averaged iterate and its count, and the stopping

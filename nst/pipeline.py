@@ -90,15 +90,7 @@ def run(
     before the folder exists are raised (nst.exits.describe says them). Without `stop`,
     Ctrl-C, SIGTERM and SIGHUP stop the loop (in the main thread)."""
     kind = kind_of(settings)
-    inputs = kind.prepare(settings)
-    extractor = extractor if extractor is not None else build_extractor(settings)
-    with _stopping(stop) as stop:
-        run_dir = new_run_dir(settings, kind.folders)
-        outcome = _lifecycle(
-            kind, Run(run_dir, settings, extractor, stop, watcher or Watcher()), inputs, None
-        )
-    kind.after(run_dir, settings)
-    return outcome
+    return _through(kind, settings, None, kind.prepare(settings), None, extractor, stop, watcher)
 
 
 def resume(
@@ -119,13 +111,7 @@ def resume(
     kind = kind_of(settings)
     point = kind.resume_point(run_dir, settings)
     inputs = kind.prepare(settings)
-    extractor = extractor if extractor is not None else build_extractor(settings)
-    with _stopping(stop) as stop:
-        outcome = _lifecycle(
-            kind, Run(run_dir, settings, extractor, stop, watcher or Watcher()), inputs, point
-        )
-    kind.after(run_dir, settings)
-    return outcome
+    return _through(kind, settings, run_dir, inputs, point, extractor, stop, watcher)
 
 
 def new_run_dir(settings: Settings, folders: tuple[str, ...]) -> Path:
@@ -144,17 +130,24 @@ def new_run_dir(settings: Settings, folders: tuple[str, ...]) -> Path:
     return run_dir
 
 
-def _lifecycle(kind: Kind, run: Run, inputs, point) -> Outcome:
-    """The loop body, then status.txt and the run's last line (stdout when it succeeded)."""
-    try:
-        outcome = kind.body(run, inputs, point)
-    except KeyboardInterrupt as error:
-        raise InterruptedAgain(run.run_dir) from error  # asked twice: quit at once
-    write_status(run.run_dir, outcome.status, outcome.message)
+def _through(kind: Kind, settings, run_dir, inputs, point, extractor, stop, watcher) -> Outcome:
+    """The network, the run folder (a new one where `run_dir` is None), the loop body while
+    signals ask it to stop, status.txt and the run's last line (stdout when it succeeded);
+    then the extras, once the signals are back to the caller's."""
+    extractor = extractor if extractor is not None else build_extractor(settings)
+    with _stopping(stop) as stop:
+        run_dir = run_dir or new_run_dir(settings, kind.folders)
+        run = Run(run_dir, settings, extractor, stop, watcher or Watcher())
+        try:
+            outcome = kind.body(run, inputs, point)
+        except KeyboardInterrupt as error:
+            raise InterruptedAgain(run_dir) from error  # asked twice: quit at once
+        write_status(run_dir, outcome.status, outcome.message)
     if outcome.status:
         say(outcome.message)
     else:
         print(f"nst: {outcome.message}")
+    kind.after(run_dir, settings)
     return outcome
 
 

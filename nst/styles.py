@@ -57,7 +57,7 @@ def load_styles(
     for path in paths.style_image:
         style = load_image(path, on_note)
         size = style_size((style.shape[1], style.shape[0]), (width, height), image.style_scale)
-        # stretched, the style has the content's size, which the preflight checks (nst.app)
+        # stretched, the style has the content's size, which the preflight checks (nst.still)
         if image.style_scale is not None and min(size) < MIN_SIDE:
             raise ImageError(
                 f"style image {path} at [image] style_scale = {image.style_scale:g} would be "

@@ -70,7 +70,7 @@ class VideoInputs:
 
 def prepare_video(settings: Settings) -> VideoInputs:
     """The clip and the style images at the run's size, after every check that needs no
-    TensorFlow (as nst.app.prepare_images does for one image)."""
+    TensorFlow (as nst.still.prepare_images does for one image)."""
     paths, image, model, video = settings.paths, settings.image, settings.model, settings.video
     if image.scales not in (None, 1):  # auto (None) means one size for a video
         raise SettingsError(
