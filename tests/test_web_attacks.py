@@ -529,3 +529,31 @@ def test_downloads_are_named_after_their_run(client, tmp_path):
     plot = client.get(f"/runs/{run_dir.name}/files/iterates/iter_000002.png?download=1")
     assert f"{run_dir.name}-iterates-iter_000002.png" in plot.headers["Content-Disposition"]
     assert io.BytesIO(final.data).read(4) == b"\x89PNG"
+
+
+# --- 10. what users trip over: the page's own words ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line, says",
+    [
+        (
+            "interrupted by SIGINT at step 4: run folder complete; go on with: python main.py "
+            "--resume /r/x",
+            "stopped (Stop pressed)",
+        ),
+        ("interrupted by SIGTERM at step 4", "stopped (the studio was closing)"),
+        ("--set [image] max_size = 10: expected an integer >= 32", "[image] max_size = 10"),
+        (
+            "unexpected KeyError in x.py:3: 'a' (rerun with --debug for the traceback)",
+            "the server's log has the details",
+        ),
+    ],
+)
+def test_a_runs_last_line_is_said_in_the_pages_words(tmp_path, line, says):
+    from nst.web.jobs import Job
+
+    job = Job("job-1", load_settings(None, tiny(tmp_path)), state="stopped", message=line)
+    shown = job.public()["message"]
+    assert says in shown
+    assert not any(word in shown for word in ("SIGINT", "SIGTERM", "--set", "--resume", "--debug"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import re
 import signal
 import sys
 import threading
@@ -33,6 +34,24 @@ MAX_QUEUED = 20  # jobs waiting at once: a page (or a script) cannot queue witho
 # The run's exit status -> the state the page shows (see nst.exits).
 STATES = {0: "done", 1: "failed", 2: "failed", 3: "diverged", 4: "failed"}
 STATES |= {128 + signal.SIGINT: "stopped", 128 + signal.SIGTERM: "stopped"}
+# The run's last line speaks to a terminal; the page says the same in its own words.
+PAGE_WORDS = (
+    (re.compile(r"interrupted by SIGINT"), "stopped (Stop pressed)"),
+    (re.compile(r"interrupted by SIG(TERM|HUP)"), "stopped (the studio was closing)"),
+    (re.compile(r"--set (\[\w+\] \w+)"), r"\1"),
+    (
+        re.compile(r" \(rerun with --debug for the traceback\)"),
+        " (the server's log has the details)",
+    ),
+    (re.compile(r"; go on with: python main\.py --resume \S+"), ""),
+)
+
+
+def page_message(text: str) -> str:
+    """A run's last line as the page says it: no signals, no command-line options."""
+    for pattern, words in PAGE_WORDS:
+        text = pattern.sub(words, text)
+    return text
 
 
 @dataclass
@@ -80,7 +99,7 @@ class Job:
             "state": self.state,
             "position": position,
             "run_id": self.run_id,
-            "message": self.message,
+            "message": page_message(self.message),
             "steps": self.steps,
             "steps_done": self.steps_done,
             "scales": self.scales,
