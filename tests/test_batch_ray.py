@@ -95,3 +95,53 @@ def test_an_unreachable_ray_address_is_one_line_exit_2_within_seconds(tmp_path):
     assert line.startswith("nst: error: [batch] address = '127.0.0.1:")
     assert "no Ray cluster answers there" in line
     assert time.monotonic() - started < 20  # Python and the checks start; Ray never waits
+    assert not (tmp_path / "results").exists()  # no batch folder, no empty sheet
+
+
+class FakeRay:
+    """Just enough of Ray for `follow`: no task ever finishes; cancels are counted."""
+
+    class exceptions:  # as Ray names it
+        RayError = RuntimeError
+
+    def __init__(self):
+        self.cancelled = []
+
+    def wait(self, refs, num_returns, timeout):
+        return [], refs
+
+    def cancel(self, ref, force):
+        self.cancelled.append(ref)
+
+
+class FakeQueue:
+    def __init__(self, messages):
+        self.messages = list(messages)
+
+    def get_nowait(self):
+        if not self.messages:
+            raise LookupError
+        return self.messages.pop(0)
+
+
+def test_ctrl_c_on_ray_interrupts_only_the_items_that_started_and_says_how_to_go_on(
+    tmp_path, capsys
+):
+    from nst.batch import plan_batch, summary, write_csv
+    from nst.batch_ray import follow
+
+    batch = plan_batch(None, two_by_two(tmp_path), [], "stopped")
+    batch.folder.mkdir(parents=True)
+    write_csv(batch)
+    first = batch.items[0]
+    pending = {f"ref{item.number}": item for item in batch.items}
+    stop = StopRequest()
+    stop.ask(signal.SIGINT)
+    queue = FakeQueue([(first.key, 4242, 0, 1)])  # item 1's first record; the others queued
+    fake = FakeRay()
+    follow(fake, batch, pending, queue, LookupError, stop, lambda item, pid: None)
+    assert sorted(fake.cancelled) == sorted(pending)
+    assert [r["status"] for r in rows(batch.folder)] == ["interrupted", "", "", ""]
+    assert summary(batch, (1, 1)) == 130
+    err = capsys.readouterr().err
+    assert "4 of 4 items not done: rerun the same command to continue" in err
