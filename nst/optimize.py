@@ -410,28 +410,16 @@ def stylize(
         if current is None:  # a video frame brings its own start
             current = initial_image(content, styles[0], settings.image) if start is None else start
         begin = here.image if here is not None else resize(current, w, h)
+        frame_term = temporal if (h, w) == (height, width) else None
         terms = build_terms(
-            session.extractor,
-            content,
-            styles,
-            settings.model,
-            settings.loss,
-            inputs.guidance,
-            temporal if (h, w) == (height, width) else None,
-            session,
-            settings.image.seed + number,
-        )
+            session.extractor, content, styles, settings.model, settings.loss,
+            inputs.guidance, frame_term, session, settings.image.seed + number,
+        )  # fmt: skip
         optimizer = settings.optimizer
         scale = ScaleRun(
-            number,
-            budget,
-            settings.output.save_every,
-            clock,
-            stop_requested,
-            optimizer.tolerance,
-            optimizer.window,
-            on_state,
-        )
+            number, budget, settings.output.save_every, clock, stop_requested,
+            optimizer.tolerance, optimizer.window, on_state,
+        )  # fmt: skip
         for record in scale_records(terms, begin, settings, scale, session, here):
             current = record.image if record.image is not None else current
             yield record

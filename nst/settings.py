@@ -732,18 +732,7 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
         "style image",
         [p.name for p in settings.paths.style_image],
     )
-    if settings.loss.style_loss == "sliced" and (
-        settings.paths.style_masks or settings.paths.regions or settings.paths.content_mask
-    ):
-        raise SettingsError(
-            "[loss] style_loss = sliced does not take masks or regions ([paths] style_masks, "
-            "regions, content_mask): use style_loss = gram with them"
-        )
-    if settings.image.parameterization == "pyramid" and settings.optimizer.name == "lbfgs":
-        raise SettingsError(
-            "[image] parameterization = pyramid works with [optimizer] name = adam; "
-            "use parameterization = pixels with lbfgs"
-        )
+    _check_combinations(settings)
     coarse = settings.optimizer.coarse_iterations
     if settings.image.scales is not None and len(coarse) not in (1, settings.image.scales - 1):
         raise SettingsError(
@@ -775,6 +764,23 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
     regions = _region_styles(paths, settings.loss.region_styles, absolute)
     loss = dataclasses.replace(settings.loss, style_blend_weights=blend, region_styles=regions)
     return dataclasses.replace(settings, paths=paths, model=model, loss=loss)
+
+
+def _check_combinations(settings: Settings) -> None:
+    """The choices that do not go together yet."""
+    paths = settings.paths
+    if settings.loss.style_loss == "sliced" and (
+        paths.style_masks or paths.regions or paths.content_mask
+    ):
+        raise SettingsError(
+            "[loss] style_loss = sliced does not take masks or regions ([paths] style_masks, "
+            "regions, content_mask): use style_loss = gram with them"
+        )
+    if settings.image.parameterization == "pyramid" and settings.optimizer.name == "lbfgs":
+        raise SettingsError(
+            "[image] parameterization = pyramid works with [optimizer] name = adam; "
+            "use parameterization = pixels with lbfgs"
+        )
 
 
 def _region_styles(paths: PathsSettings, region_styles: tuple, absolute) -> tuple:
