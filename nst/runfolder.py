@@ -49,6 +49,14 @@ def is_clip_run(run_dir: Path) -> bool:
     return (Path(run_dir) / FRAMES).is_dir()
 
 
+def image_path(run_dir: Path, iteration: int, part: int = 1, parts: int = 1) -> Path:
+    """Where the image of a record (its iteration, and `Record.scale`: the part of the plan
+    it belongs to, of `parts`) is on disk: a clip's frame, a still run's iterate."""
+    if is_clip_run(run_dir):
+        return frame_path(run_dir, part)
+    return iterate_path(run_dir, iteration, part, parts)
+
+
 def iteration_of(path: Path) -> int | None:
     """The iteration of a full-size iterate file named by `iterate_path`; None for any other."""
     match = _ITERATE_NAME.fullmatch(Path(path).name)

@@ -13,7 +13,7 @@ import pytest
 from nst.pipeline import resume, run
 from nst.process import StopRequest, network_key
 from nst.records import Record
-from nst.runfolder import CONFIG, FRAMES, ITERATES, STATUS, frame_path, read_status
+from nst.runfolder import CONFIG, FRAMES, ITERATES, STATUS, frame_path, image_path, read_status
 from nst.scales import Scale
 from nst.settings import load_settings
 from nst.watchers import Watcher, Watchers, steps_before
@@ -51,13 +51,14 @@ class Seen(Watcher):
         self.calls, self.on_disk, self.stop, self.stop_at = [], [], stop, stop_at
 
     def started(self, run_dir, plan) -> None:
-        self.run_dir = run_dir
+        self.run_dir, self.plan = run_dir, plan
         self.calls.append(("started", list(plan)))
 
     def recorded(self, record: Record) -> None:
         self.calls.append(("recorded", record.scale, record.iteration))
         if record.image is not None and record.stopped:
-            self.on_disk.append(frame_path(self.run_dir, record.scale).is_file())
+            path = image_path(self.run_dir, record.iteration, record.scale, len(self.plan))
+            self.on_disk.append(path == frame_path(self.run_dir, record.scale) and path.is_file())
         if self.stop is not None and record.scale == self.stop_at:
             self.stop.ask(signal.SIGTERM)
 
@@ -133,6 +134,8 @@ def test_a_still_run_and_its_resume_write_status(tmp_path):
     again = resume(outcome.run_dir, stop=StopRequest())
     assert again.status == 0 and read_status(outcome.run_dir) == (0, again.message)
     assert (outcome.run_dir / STATUS).read_text().startswith("0\n")
+    assert image_path(outcome.run_dir, 4).parent.name == ITERATES  # a still's iterate
+    assert image_path(outcome.run_dir, 4).is_file()
 
 
 def test_a_batch_marks_a_clip_item_running_once_its_folder_exists(tmp_path):
