@@ -27,6 +27,7 @@ MIN_FACE = 0.06  # the smallest face looked for: this share of the picture's sho
 FACE_FEATHER = 0.12  # the face's soft edge: Gaussian sigma, a share of the face's width
 PERSON_FEATHER = 0.004  # the person's soft edge: Gaussian sigma, a share of the longer side
 CUT_ROUNDS = 5  # GrabCut's iterations
+SIDE_CLEAR = 1.3  # farther than this many face widths beside a face, above its chin: background
 MIN_SKIN = 0.25  # a face's core must be at least this share skin-coloured (Haar finds swirls)
 SKIN_CR, SKIN_CB = (133, 173), (77, 127)  # YCrCb skin ranges (Chai & Ngan 1999)
 GREY_CHROMA = 6.0  # mean |Cr - 128| + |Cb - 128| below this: a grey picture, no skin test
@@ -156,13 +157,19 @@ def face_mask(faces: list, height: int, width: int) -> np.ndarray:
 def seed_labels(height: int, width: int, faces: list) -> np.ndarray:
     """GrabCut's starting labels: background everywhere but near the people; probably a person
     in a head (an oval around each face) and shoulders (a trapezoid widening to the bottom);
-    surely a person in each face's core and a strip below its chin."""
+    surely background beside each head, and a person in each face's core and a strip below
+    its chin."""
     labels = np.full((height, width), cv2.GC_BGD, np.uint8)
     near = np.zeros((height, width), np.uint8)
     for x, y, w, h in faces:
         oval(near, (x + w / 2, y + h / 2), (1.5 * w, 1.6 * h), 1)
         cv2.fillPoly(near, [trapezoid(x + w / 2, y + 0.8 * h, 1.2 * w, 3.5 * w, height)], 1)
     labels[near == 1] = cv2.GC_PR_BGD
+    columns = np.arange(width)[None, :]
+    rows = np.arange(height)[:, None]
+    for x, y, w, h in faces:  # beside the head, above the chin: no one (hair reaches ~0.7 w)
+        beside = (np.abs(columns - (x + w / 2)) > SIDE_CLEAR * w) & (rows < y + h)
+        labels[beside] = cv2.GC_BGD
     for x, y, w, h in faces:
         oval(labels, (x + w / 2, y + 0.45 * h), (0.85 * w, h), cv2.GC_PR_FGD)
         shoulders = trapezoid(x + w / 2, y + 0.9 * h, 0.6 * w, 2.0 * w, height)

@@ -91,6 +91,7 @@ def test_the_face_is_found_where_it_was_put_and_the_regions_split_the_picture(wh
     assert abs(x + w / 2 - centre[0]) < 10 and abs(y + h / 2 - centre[1]) < 12
     assert found.face[centre[1], centre[0]] > 0.9  # the face region holds the face
     assert found.face[far] < 0.01 and found.background[far] > 0.99  # the opposite corner
+    assert (found.person + found.face).mean() < 0.5  # a face alone: no body, little person
     total = found.background + found.person + found.face
     np.testing.assert_allclose(total, 1.0, atol=1e-5)  # a partition: every pixel once
     for mask in (found.background, found.person, found.face):
