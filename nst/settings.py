@@ -383,7 +383,7 @@ class LossSettings:
         False,
         Flag(),
         "find regions in the content photo: background, person, face (nst.portrait: OpenCV 4's "
-        "face detector, GrabCut); a hand [paths] content_mask wins; region_*.png in the run",
+        "face detector, GrabCut); a hand [paths] content_mask wins",
     )
     auto_region_styles: tuple[tuple[str, str], ...] = setting(
         (),
