@@ -196,14 +196,18 @@ def found_regions(
 
 def auto_masks(found: FoundRegions, paths: PathsSettings, loss: LossSettings) -> tuple:
     """Style masks and photo mask from the found regions: per style image the union of the
-    regions [loss] auto_region_styles gives it (the face goes with its person unless named),
-    the union of those mapped to `photo` (None if none); without a mapping, the blend of the
-    styles everywhere and the face kept as the photo (portrait mode)."""
+    regions [loss] auto_region_styles gives it, the union of those mapped to `photo` (None if
+    none); without a mapping, the blend of the styles everywhere (portrait mode). A face with
+    no style of its own takes its person's at `face_style` of the force: less style there,
+    so the content term keeps more of the face (the soft edge of the face avoids a seam)."""
+    face = found.face * loss.face_style
     if not loss.auto_region_styles:
-        return [np.ones(found.face.shape, np.float32)], found.face
+        return [1.0 - found.face + face], None
     mapping = dict(loss.auto_region_styles)
-    mapping.setdefault("face", mapping["person"])
     named = {"background": found.background, "person": found.person, "face": found.face}
+    if "face" not in mapping:
+        mapping["face"] = mapping["person"]
+        named["face"] = face
 
     def union(wanted: str) -> np.ndarray:
         return sum((m for n, m in named.items() if mapping[n] == wanted), 0 * found.face)
@@ -227,8 +231,8 @@ def load_guidance(
     style's mask; its own mask, which pulls the result towards the photo, gets a soft edge.
     Only style image masks: no style masks (the blend everywhere). Unusable masks raise
     ImageError (the settings were checked before). [loss] auto_regions finds its regions
-    here (notes through `on_note`, default: stderr); a hand content_mask replaces the face
-    that portrait mode keeps, and joins regions mapped to `photo`.
+    here (notes through `on_note`, default: stderr); a hand content_mask joins the regions
+    mapped to `photo` and wins over the found ones (no style there).
     """
     painting = painting_masks(paths, style_sizes)
     found = None
@@ -239,7 +243,6 @@ def load_guidance(
     photo = None
     if found is not None:
         styles, photo = auto_masks(found, paths, loss)
-        photo = None if paths.content_mask and not loss.auto_region_styles else photo
     elif paths.regions is not None:
         styles, photo = region_masks(paths, loss, width, height)
     elif paths.style_masks:

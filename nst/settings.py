@@ -389,7 +389,13 @@ class LossSettings:
         (),
         RegionStyles(FOUND_REGIONS),
         "with auto_regions: 'background | person | face: style image or photo' (face: its "
-        "person's if not given); empty: the styles everywhere, the face kept as the photo",
+        "person's if not given); empty: the styles everywhere",
+    )
+    face_style: float = setting(
+        0.25,
+        Number(float, min=0, max=1),
+        "with auto_regions, where the face has no style of its own: the share of the style's "
+        "force inside the faces (0: as the photo's content, 1: styled like the rest)",
     )
 
 

@@ -116,28 +116,31 @@ def test_a_picture_without_people_gives_one_line_and_no_regions(tmp_path):
 
 
 @needs_cascades
-def test_portrait_mode_keeps_the_face_as_the_photo_and_styles_the_rest(tmp_path):
-    settings = settings_for(tmp_path, picture_with_face(50, 30))
+@pytest.mark.parametrize("face_style", [0.25, 0.0, 1.0])
+def test_portrait_mode_lowers_the_style_inside_the_face_only(tmp_path, face_style):
+    settings = settings_for(tmp_path, picture_with_face(50, 30), f"loss.face_style={face_style}")
     notes = []
     guidance = load_guidance(settings.paths, settings.loss, 160, 120, on_note=notes.append)
     assert len(notes) == 1 and "1 face" in notes[0]
     (style,) = guidance.style_masks
-    centre = (30 + 26, 50 + 28)
-    assert guidance.photo_mask[centre] > 0.9 and style[centre] < 0.1
-    assert guidance.photo_mask[2, 2] < 0.01 and style[2, 2] > 0.99
-    assert guidance.found is not None
+    assert guidance.photo_mask is None  # the face is styled less, not pasted from the photo
+    assert style[30 + 26, 50 + 28] == pytest.approx(face_style, abs=0.05)
+    assert style[2, 2] == pytest.approx(1.0, abs=1e-4)  # the background: the full style
+    face = guidance.found.face
+    np.testing.assert_allclose(style, 1 - (1 - face_style) * face, atol=1e-5)
 
 
 @needs_cascades
-def test_a_hand_content_mask_wins_over_the_found_face(tmp_path):
+def test_a_hand_content_mask_wins_over_the_found_regions(tmp_path):
     corner = np.zeros((120, 160))
     corner[:30, 120:] = 255
     mask = save(tmp_path / "corner.png", corner)
     settings = settings_for(tmp_path, picture_with_face(20, 40), f"paths.content_mask={mask}")
     guidance = load_guidance(settings.paths, settings.loss, 160, 120, on_note=lambda _: None)
     assert guidance.photo_mask[10, 150] > 0.9  # the hand mask is kept as the photo
-    assert guidance.photo_mask[40 + 26, 20 + 28] < 0.01  # the found face is not
-    assert guidance.style_masks[0][40 + 26, 20 + 28] > 0.99
+    assert guidance.style_masks[0][10, 150] < 0.01  # no style there
+    assert guidance.photo_mask[40 + 26, 20 + 28] < 0.01  # the face is not the photo
+    assert guidance.style_masks[0][40 + 26, 20 + 28] == pytest.approx(0.25, abs=0.05)
 
 
 @needs_cascades
@@ -157,7 +160,7 @@ def test_auto_region_styles_give_each_found_region_its_style(tmp_path):
 
 
 @needs_cascades
-def test_the_face_goes_with_its_person_unless_named(tmp_path):
+def test_an_unnamed_face_takes_its_persons_style_at_face_style(tmp_path):
     settings = settings_for(
         tmp_path,
         picture_with_face(50, 30),
@@ -166,9 +169,10 @@ def test_the_face_goes_with_its_person_unless_named(tmp_path):
     )
     guidance = load_guidance(settings.paths, settings.loss, 160, 120, on_note=lambda _: None)
     a, b = guidance.style_masks
+    found = guidance.found
     assert guidance.photo_mask is None
-    np.testing.assert_allclose(b, guidance.found.person + guidance.found.face, atol=1e-5)
-    np.testing.assert_allclose(a + b, 1.0, atol=1e-5)
+    np.testing.assert_allclose(a, found.background, atol=1e-5)
+    np.testing.assert_allclose(b, found.person + 0.25 * found.face, atol=1e-5)
 
 
 @needs_cascades
