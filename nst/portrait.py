@@ -210,6 +210,7 @@ def person_mask(picture: np.ndarray, faces: list) -> np.ndarray:
     scaled = [tuple(v * scale for v in box) for box in faces]
     labels = seed_labels(size[1], size[0], scaled)
     models = np.zeros((1, 65)), np.zeros((1, 65))
+    cv2.setRNGSeed(0)  # GrabCut's k-means starts from OpenCV's RNG: the same cut every time
     cv2.grabCut(small[:, :, ::-1].copy(), labels, None, *models, CUT_ROUNDS, cv2.GC_INIT_WITH_MASK)
     cut = np.isin(labels, (cv2.GC_FGD, cv2.GC_PR_FGD)).astype(np.uint8)
     cut = keep_touching(fill_holes(cut), box_mask(scaled, size[1], size[0]) > 0)

@@ -99,6 +99,13 @@ def test_the_face_is_found_where_it_was_put_and_the_regions_split_the_picture(wh
 
 
 @needs_cascades
+def test_the_same_picture_gives_the_same_regions():
+    picture = picture_with_face(50, 30)
+    first, again = find_regions(picture), find_regions(picture)
+    np.testing.assert_array_equal(first.person, again.person)
+
+
+@needs_cascades
 def test_the_face_has_a_soft_edge():
     found = find_regions(picture_with_face(50, 30))
     row = found.face[30 + 26]  # across the face's middle
