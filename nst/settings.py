@@ -791,11 +791,7 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
     if network_weights not in WEIGHTS_CHOICES:
         network_weights = str(absolute("model", "weights", Path(network_weights)))
     model = dataclasses.replace(model, style_layer_weights=weights, weights=network_weights)
-    regions = _region_styles(paths, settings.loss.region_styles, absolute)
-    found = _auto_region_styles(paths, settings.loss, absolute)
-    loss = dataclasses.replace(
-        settings.loss, style_blend_weights=blend, region_styles=regions, auto_region_styles=found
-    )
+    loss = _resolve_loss(paths, settings.loss, blend, absolute)
     return dataclasses.replace(settings, paths=paths, model=model, loss=loss)
 
 
@@ -836,6 +832,16 @@ def _region_styles(paths: PathsSettings, region_styles: tuple, absolute) -> tupl
             f"colour to it, or remove it from [paths] style_image"
         )
     return resolved
+
+
+def _resolve_loss(paths: PathsSettings, loss, blend: tuple, absolute):
+    """[loss] with the blend weights normalised and each region's style by its absolute path."""
+    return dataclasses.replace(
+        loss,
+        style_blend_weights=blend,
+        region_styles=_region_styles(paths, loss.region_styles, absolute),
+        auto_region_styles=_auto_region_styles(paths, loss, absolute),
+    )
 
 
 def _auto_region_styles(paths: PathsSettings, loss, absolute) -> tuple:
