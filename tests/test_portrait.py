@@ -21,6 +21,8 @@ from nst.masks import load_guidance
 from nst.portrait import find_regions, save_regions
 from nst.settings import SettingsError, load_settings
 
+from .conftest import run_main, tiny_overrides
+
 
 def has_cascades() -> bool:
     folder = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or "/nonexistent")
@@ -219,3 +221,18 @@ def test_auto_region_settings_errors_name_the_key(tmp_path, overrides, message):
     save(tmp_path / "a.png", np.full((8, 8, 3), 100))
     with pytest.raises(SettingsError, match=message):
         load_settings(None, (f"paths.style_image={tmp_path / 'a.png'}", *overrides))
+
+
+@needs_cascades
+@pytest.mark.parametrize("with_face", [True, False])
+def test_a_run_through_main_with_auto_regions(tmp_path, with_face):
+    picture = picture_with_face(50, 30) if with_face else background(160, 120)
+    content = Path(save(tmp_path / "content.png", picture))
+    style = Path(save(tmp_path / "style.png", background(64, 64)[::-1]))
+    extra = {"image.max_size": "160", "loss.auto_regions": "true", "output.animation": "false"}
+    result = run_main(tiny_overrides(content, style, tmp_path / "out", **extra))
+    assert result.returncode == 0, result.stderr[-2000:]
+    notes = [line for line in result.stderr.splitlines() if "auto_regions" in line]
+    assert len(notes) == 1
+    assert ("1 face" in notes[0]) if with_face else ("no face found in content.png" in notes[0])
+    assert list((tmp_path / "out").glob("*/final.png"))
