@@ -162,8 +162,9 @@ class AdamLoop:
         self.rule, self.iteration = rule, 0
 
     def iterate(self) -> tf.Tensor:
-        """The current iterate in pixels, (1, height, width, 3)."""
-        return render(self.pyramid)
+        """The current iterate in pixels, (1, height, width, 3) (clipped: a pyramid's
+        levels add up to valid pixels only up to float rounding)."""
+        return tf.clip_by_value(render(self.pyramid), 0.0, 255.0)
 
     def checkpoint(self, scale: int, elapsed_s: float) -> LoopState:
         """Everything above as arrays (nst.checkpoint), before this iteration's update; a

@@ -23,6 +23,7 @@ from nst.networks import MIN_SIDE, NETWORKS, conv_layer_names
 
 WEIGHTS_CHOICES = ("imagenet", "random")  # or a path to a Keras weights file
 POOLING_CHOICES = ("max", "avg")
+PADDING_CHOICES = ("reflect", "zeros")
 PRECISION_CHOICES = ("auto", "float32", "bfloat16")
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
@@ -326,6 +327,12 @@ class ModelSettings:
         "avg",
         Choice(POOLING_CHOICES),
         "avg (Gatys et al.; same weights) | max (as trained)",
+    )
+    padding: str = setting(
+        "zeros",
+        Choice(PADDING_CHOICES),
+        "the picture's border: reflect (mirrored 16 px past each edge, the features cropped "
+        "back: no lines or blobs along the borders) | zeros (the network's own, the paper's)",
     )
     precision: str = setting(
         "auto",
