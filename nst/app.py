@@ -20,6 +20,7 @@ from nst.exits import (
     EXIT_DIVERGED,
     EXIT_FAULT,
     EXIT_OK,
+    drop_retracing_warnings,
     interrupted_message,
     run_position,
     say,
@@ -105,6 +106,7 @@ def run(
     stop the loop (in the main thread)."""
     from nst.video_io import is_clip  # PyAV: imported once a run starts
 
+    drop_retracing_warnings()  # every edge runs here: batch, web, video, sweeps
     if is_clip(settings.paths.content_image):  # a video or a folder of frames
         from nst.video import run_video
 
@@ -151,6 +153,7 @@ def optimize_into(
     `resume` (a state and the records before it) continues from there."""
     from nst.optimize import stylize  # TensorFlow: loaded by now
 
+    drop_retracing_warnings()  # --resume comes here without `run`
     height, width = inputs.content.shape[:2]
     plan = run_plan(height, width, settings.image, settings.optimizer)
     output = settings.output

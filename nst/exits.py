@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import shlex
 import signal
 import sys
@@ -100,6 +101,23 @@ def interrupted_message(signum: int, position: str, step: int, run_dir: Path) ->
         f"interrupted by {signal.Signals(signum).name} at {position}: final.png (step {step}), "
         f"losses.csv and the plots are in {run_dir}; {go_on_hint(run_dir)}"
     )
+
+
+class RetracingFilter(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warnings: nst traces its step
+    once per image size on purpose (a sweep, a batch, the studio's runs at several sizes),
+    and the warning, meant for a programmer, reads to a user as a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "tf.function retracing" not in record.getMessage()
+
+
+def drop_retracing_warnings() -> None:
+    """Install RetracingFilter on TensorFlow's logger (once; before or after TensorFlow
+    loads: the logger is looked up by its name). Other TensorFlow warnings still show."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, RetracingFilter) for f in logger.filters):
+        logger.addFilter(RetracingFilter())
 
 
 def guarded(action: Callable[[], int], debug: bool = False) -> int:
