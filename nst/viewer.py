@@ -39,6 +39,7 @@ from nst.evolution import (
     render_frame,
     run_frames,
 )
+from nst.exits import tell
 from nst.runfolder import ANIMATION, remove_leftovers, write_bytes_atomic
 
 TRACKBAR = POSITION_NAME  # its value/maximum, as the caption numbers the saved iterates
@@ -286,9 +287,9 @@ def after_run(run_dir: Path, show_viewer: bool, finished: bool = True) -> None:
     else:
         problem = open_viewer(run_dir)
     if problem:
-        print(f"nst: {problem}")
+        tell(problem)
     hint = f"python -m nst.viewer {shlex.quote(str(run_dir))}"
-    print(f"nst: to scroll through the iterates again: {hint}")
+    tell(f"to scroll through the iterates again: {hint}")  # one line, whatever the name
 
 
 # --- python -m nst.viewer ---------------------------------------------------------------
