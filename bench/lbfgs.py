@@ -37,7 +37,8 @@ def problem(size: int, weights: str, images: Path):
     import tensorflow as tf
 
     from nst.images import load_pair
-    from nst.optimize import compute_targets, make_objective, make_value_and_gradient
+    from nst.objective import build_terms, make_objective, signature, tensors
+    from nst.optimize import make_value_and_gradient
     from nst.process import build_extractor
     from nst.settings import load_settings
 
@@ -51,8 +52,8 @@ def problem(size: int, weights: str, images: Path):
     content, style = load_pair(images / "tubingen.jpg", images / "starry_night.jpg", size)
     extractor = build_extractor(settings)
     model = settings.model
-    targets = compute_targets(extractor, content, (style,), model, settings.loss)
-    objective = make_objective(extractor, model.content_layers, model.style_layers)
+    terms = build_terms(extractor, content, (style,), model, settings.loss)
+    objective, targets = make_objective(extractor, signature(terms)), tensors(terms)
     value_and_gradient = make_value_and_gradient(objective)
 
     def function(x: np.ndarray) -> tuple[float, np.ndarray]:

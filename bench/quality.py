@@ -17,7 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 from bench.tutorial import make_reference_step
-from nst.optimize import compute_targets, make_objective
+from nst.objective import build_terms, make_objective, signature, tensors
+
+DRAW = tf.constant(0, tf.int64)
 
 ROW = ("step", "elapsed_s", "content", "style", "total")
 
@@ -25,9 +27,10 @@ ROW = ("step", "elapsed_s", "content", "style", "total")
 def reference_run(extractor, content, style, model, loss, steps: int, out_dir: Path) -> dict:
     """The tutorial's Adam on our objective for `steps` steps; writes rows and the image."""
     start = time.perf_counter()
-    targets = compute_targets(extractor, content, (style,), model, loss)
-    objective = make_objective(extractor, model.content_layers, model.style_layers)
-    step, image = make_reference_step(objective, targets)(content)
+    terms = build_terms(extractor, content, (style,), model, loss)
+    objective = make_objective(extractor, signature(terms))
+    targets = tensors(terms)
+    step, image = make_reference_step(lambda x, t: objective(x, t, DRAW), targets)(content)
     evaluate = tf.function(objective)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -36,7 +39,7 @@ def reference_run(extractor, content, style, model, loss, steps: int, out_dir: P
         writer = csv.writer(file)
         writer.writerow(ROW)
         for i in range(steps + 1):
-            losses = step(image) if i < steps else evaluate(image * 255.0, targets)
+            losses = step(image) if i < steps else evaluate(image * 255.0, targets, DRAW)
             chosen = (losses.content, losses.style, losses.total)
             row = (i, time.perf_counter() - start, *map(float, chosen))
             rows.append(row)
@@ -81,11 +84,12 @@ def strategies(coarse: int) -> dict[str, tuple[str, ...]]:
 def make_judge(extractor, content, style, model, loss):
     """A function image -> (content, style): the paper's losses of `extractor`, against the
     targets of `content` and `style`."""
-    targets = compute_targets(extractor, content, (style,), model, loss)
-    evaluate = tf.function(make_objective(extractor, model.content_layers, model.style_layers))
+    terms = build_terms(extractor, content, (style,), model, loss)
+    evaluate = tf.function(make_objective(extractor, signature(terms)))
+    targets = tensors(terms)
 
     def judge(image: np.ndarray) -> tuple[float, float]:
-        losses = evaluate(tf.constant(image[None]), targets)
+        losses = evaluate(tf.constant(image[None]), targets, DRAW)
         return float(losses.content), float(losses.style)
 
     return judge

@@ -39,17 +39,16 @@ def our_step(size: int, network: str, weights: str, images_dir: Path | None, pre
     import tensorflow as tf
 
     from nst.features import build_feature_extractor
-    from nst.optimize import compute_targets, make_objective, make_step
+    from nst.objective import build_terms, make_objective, signature, tensors
+    from nst.optimize import make_step
     from nst.settings import load_settings
 
     model = (f"model.network={network}", f"model.weights={weights}")
     settings = load_settings(None, (*model, f"model.precision={precision}"))
     extractor = build_feature_extractor(settings.model)
     content, style = test_images(size, images_dir)
-    targets = compute_targets(extractor, content, (style,), settings.model, settings.loss)
-    objective = make_objective(
-        extractor, settings.model.content_layers, settings.model.style_layers
-    )
+    terms = build_terms(extractor, content, (style,), settings.model, settings.loss)
+    objective, targets = make_objective(extractor, signature(terms)), tensors(terms)
     generated = tf.Variable(content[None])
     o = settings.optimizer
     adam = keras.optimizers.Adam(o.learning_rate, o.beta_1, o.beta_2, o.epsilon)
@@ -60,7 +59,7 @@ def our_step(size: int, network: str, weights: str, images_dir: Path | None, pre
 
     def one_step():
         return tf.nest.map_structure(
-            lambda t: t.numpy(), step(generated, averaged, targets, average)
+            lambda t: t.numpy(), step((generated,), averaged, targets, average)
         )
 
     return one_step, extractor

@@ -116,3 +116,19 @@ def temporal_loss(image: tf.Tensor, carried: tf.Tensor, consistency: tf.Tensor) 
     """
     difference = (image - carried) / 255.0
     return tf.reduce_sum(consistency * tf.square(difference)) / tf.cast(tf.size(image), tf.float32)
+
+
+def sliced_wasserstein(features: tf.Tensor, target: tf.Tensor, directions: tf.Tensor) -> tf.Tensor:
+    """SW = mean over K directions θ and M positions of (sort(F θ) − T_θ)², unnormalised.
+
+    Heitz et al. 2021: the distance between the feature distributions along random unit
+    directions θ (the columns of `directions`, (N, K)). `target` (K, Q) holds the style's
+    sorted projections T_θ at Q quantiles, read at the M positions' quantiles (p + ½)/M.
+    """
+    projected = tf.transpose(tf.matmul(_positions_by_channels(features), directions))  # (K, M)
+    order = tf.argsort(tf.stop_gradient(projected), axis=-1)  # sort's gradient is a gather
+    ranked = tf.gather(projected, order, batch_dims=1)
+    positions, quantiles = tf.shape(projected)[1], tf.shape(target)[1]
+    at = (tf.range(positions, dtype=tf.float32) + 0.5) * tf.cast(quantiles / positions, tf.float32)
+    matched = tf.gather(target, tf.cast(at, tf.int32), axis=1)
+    return tf.reduce_mean(tf.square(ranked - matched))

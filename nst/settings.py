@@ -27,6 +27,8 @@ PRECISION_CHOICES = ("auto", "float32", "bfloat16")
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
 PRESERVE_COLORS_CHOICES = ("none", "luminance", "histogram")
+STYLE_LOSS_CHOICES = ("gram", "sliced")
+PARAMETERIZATION_CHOICES = ("pixels", "pyramid")
 ENGINE_CHOICES = ("local", "ray")
 VIDEO_INIT_CHOICES = ("prev_warped", "prev", "content")
 SOURCE = "source"  # [video] fps: the source's frame rate
@@ -348,6 +350,12 @@ class LossSettings:
     style_weight: float = setting(
         10.0, Number(float, min=0), "beta: weight of the style term (relative error)"
     )
+    style_loss: str = setting(
+        "gram",
+        Choice(STYLE_LOSS_CHOICES),
+        "gram (the paper's Gram matrices) | sliced (whole feature distributions, sliced "
+        "Wasserstein, Heitz et al. 2021; no masks)",
+    )
     tv_weight: float = setting(
         10.0,
         Number(float, min=0),
@@ -449,6 +457,15 @@ class ImageSettings:
         None,
         NumberOr(Number(float, min=0, min_open=True, max=4), STRETCH),
         "stretch (to the content's shape, paper) | s: aspect kept, longer side s x the content's",
+    )
+    parameterization: str = setting(
+        "pixels",
+        Choice(PARAMETERIZATION_CHOICES),
+        "what the optimiser moves: pixels | pyramid (a Laplacian pyramid: large forms and "
+        "fine texture move at comparable rates, no single-pixel speckle)",
+    )
+    pyramid_levels: int = setting(
+        5, Number(int, min=1, max=8), "with parameterization = pyramid: number of levels"
     )
     preserve_colors: str = setting(
         "none",
@@ -716,6 +733,18 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
         "style image",
         [p.name for p in settings.paths.style_image],
     )
+    if settings.loss.style_loss == "sliced" and (
+        settings.paths.style_masks or settings.paths.regions or settings.paths.content_mask
+    ):
+        raise SettingsError(
+            "[loss] style_loss = sliced does not take masks or regions ([paths] style_masks, "
+            "regions, content_mask): use style_loss = gram with them"
+        )
+    if settings.image.parameterization == "pyramid" and settings.optimizer.name == "lbfgs":
+        raise SettingsError(
+            "[image] parameterization = pyramid works with [optimizer] name = adam; "
+            "use parameterization = pixels with lbfgs"
+        )
     coarse = settings.optimizer.coarse_iterations
     if settings.image.scales is not None and len(coarse) not in (1, settings.image.scales - 1):
         raise SettingsError(

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from nst.features import build_feature_extractor
-from nst.optimize import compute_targets, make_objective
+from nst.objective import build_terms, make_objective, signature, tensors
 from nst.settings import load_settings
 
 from .conftest import loop_inputs, with_save_every
@@ -31,9 +31,9 @@ def test_objective_does_not_depend_on_activation_scale():
     totals, paper = [], []
     for factor in (1.0, 37.0):
         net = scaled(extractor, factor)
-        targets = compute_targets(net, content, (style,), model, loss)
-        losses = make_objective(net, model.content_layers, model.style_layers)(
-            tf.constant(image[None]), targets
+        terms = build_terms(net, content, (style,), model, loss)
+        losses = make_objective(net, signature(terms))(
+            tf.constant(image[None]), tensors(terms), tf.constant(0, tf.int64)
         )
         totals.append(float(losses.total))
         paper.append((float(losses.content), float(losses.style)))

@@ -241,14 +241,14 @@ def test_bad_masks_are_one_line_exit_2_before_the_network_is_built(
 
 def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
     from nst.losses import gram_matrix
-    from nst.optimize import compute_targets
+    from nst.objective import build_terms, named
 
     settings = load_settings(None, (*FAST, "paths.style_image=a.png, b.png"))
     extractor = build_feature_extractor(settings.model)
     third = np.zeros((HEIGHT, WIDTH), np.float32)
     third[:, : WIDTH // 3] = 1
     styles = (photo(40, 40) + 30, photo(24, 64))  # sizes of their own
-    targets = compute_targets(
+    terms = build_terms(
         extractor,
         photo(),
         styles,
@@ -256,6 +256,7 @@ def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
         settings.loss,
         Guidance((third, 1 - third), None),
     )
+    targets = named(terms, "style").inputs
     # each region weighs as one style on the whole picture, whatever its area (a third here)
     np.testing.assert_allclose(targets.regions.weights.numpy(), [1, 1], rtol=1e-6)
     for k, name in enumerate(settings.model.style_layers):
@@ -264,12 +265,12 @@ def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
             features = extractor(style[None])[name]
             positions = features.shape[1] * features.shape[2]
             expected = masks[r].sum() / positions * gram_matrix(features).numpy()
-            np.testing.assert_allclose(targets.style_grams[k][r].numpy(), expected, rtol=1e-4)
+            np.testing.assert_allclose(targets.grams[k][r].numpy(), expected, rtol=1e-4)
 
 
 def test_a_photo_region_alone_with_two_styles_keeps_their_blend_outside_it():
     from nst.losses import blend_grams, gram_matrix
-    from nst.optimize import compute_targets
+    from nst.objective import build_terms, named
 
     settings = load_settings(
         None, (*FAST, "paths.style_image=a.png, b.png", "loss.style_blend_weights=3, 1")
@@ -278,9 +279,10 @@ def test_a_photo_region_alone_with_two_styles_keeps_their_blend_outside_it():
     box = np.zeros((HEIGHT, WIDTH), np.float32)
     box[8:24, 12:36] = 1
     styles = (photo(40, 40) + 30, photo(24, 64))
-    targets = compute_targets(
+    terms = build_terms(
         extractor, photo(), styles, settings.model, settings.loss, Guidance((1 - box,), box)
     )
+    targets = named(terms, "style").inputs
     assert targets.regions.weights.numpy().tolist() == [1.0]
     for k, name in enumerate(settings.model.style_layers):
         mass = float(targets.regions.masks[k].numpy().sum())
@@ -288,4 +290,4 @@ def test_a_photo_region_alone_with_two_styles_keeps_their_blend_outside_it():
         positions = [float(f.shape[1] * f.shape[2]) for f in features]
         grams = [gram_matrix(f) for f in features]
         expected = blend_grams(grams, (0.75, 0.25), [mass, *positions]).numpy()
-        np.testing.assert_allclose(targets.style_grams[k][0].numpy(), expected, rtol=1e-4)
+        np.testing.assert_allclose(targets.grams[k][0].numpy(), expected, rtol=1e-4)

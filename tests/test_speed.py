@@ -17,11 +17,10 @@ import tensorflow as tf
 from nst.allocator import MARK, OFF_SWITCH, find_tcmalloc, preload_environment
 from nst.evolution import run_frames
 from nst.features import build_feature_extractor
+from nst.objective import build_terms, make_objective, signature, tensors
 from nst.optimize import (
     ScaleRun,
-    compute_targets,
     lbfgs_records,
-    make_objective,
     make_step,
     make_value_and_gradient,
     stylize,
@@ -51,10 +50,8 @@ def tiny_problem():
     extractor = build_feature_extractor(settings.model)
     rng = np.random.default_rng(0)
     content, style = (rng.uniform(0, 255, (32, 40, 3)).astype(np.float32) for _ in range(2))
-    targets = compute_targets(extractor, content, (style,), settings.model, settings.loss)
-    objective = make_objective(
-        extractor, settings.model.content_layers, settings.model.style_layers
-    )
+    targets = build_terms(extractor, content, (style,), settings.model, settings.loss)
+    objective = make_objective(extractor, signature(targets))
     return settings, extractor, content, style, targets, objective
 
 
@@ -119,11 +116,11 @@ def test_no_retracing_across_steps(tiny_problem):
     step = make_step(objective, adam)
     averaged = tf.Variable(tf.zeros_like(generated))
     for decay in (0.9, 0.5, 0.0, 0.9):  # a new average each step: an input, not a constant
-        step(generated, averaged, targets, tf.constant(decay))
+        step((generated,), averaged, tensors(targets), tf.constant(decay))
     assert step.experimental_get_tracing_count() == 1
     value_and_gradient = make_value_and_gradient(objective)
     for shift in range(3):  # a new image each time, as L-BFGS hands over
-        value_and_gradient(tf.constant(content[None] + shift), targets)
+        value_and_gradient(tf.constant(content[None] + shift), tensors(targets))
     assert value_and_gradient.experimental_get_tracing_count() == 1
 
 

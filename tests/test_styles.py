@@ -12,7 +12,8 @@ from nst.colors import luminance, rgb_to_yiq
 from nst.features import build_feature_extractor
 from nst.images import ImageError, load_image
 from nst.losses import blend_grams, gram_matrix, style_layer_loss
-from nst.optimize import compute_targets, stylize
+from nst.objective import build_terms, named
+from nst.optimize import stylize
 from nst.records import Record
 from nst.runfolder import create_run_dir
 from nst.settings import Settings, SettingsError, load_settings, render
@@ -170,10 +171,11 @@ def test_blend_weights_blend_the_style_grams_as_the_formula_says(extractor):
          "paths.style_image=a.png, b.png"),
     )  # fmt: skip
     content, first, second = pixels(0, 40, 48), pixels(1, 40, 48), pixels(2, 64, 32)
-    targets = compute_targets(extractor, content, (first, second), settings.model, settings.loss)
+    terms = build_terms(extractor, content, (first, second), settings.model, settings.loss)
+    targets = named(terms, "style").inputs
     generated = extractor(tf.constant(content[None]))
     for name, a, at_zero in zip(
-        settings.model.style_layers, targets.style_grams, targets.style_at_zero, strict=True
+        settings.model.style_layers, targets.grams, targets.at_zero, strict=True
     ):
         f1, f2 = extractor(first[None])[name], extractor(second[None])[name]
         m, m1, m2 = (f.shape[1] * f.shape[2] for f in (generated[name], f1, f2))
@@ -190,14 +192,20 @@ def test_one_weight_of_zero_leaves_only_the_other_style(extractor):
     overrides = (LAYERS, "model.content_layers=block2_conv1", "paths.style_image=a.png,b.png")
     blended = load_settings(None, (*overrides, "loss.style_blend_weights=0, 1"))
     alone = load_settings(None, (LAYERS, "model.content_layers=block2_conv1"))
-    both = compute_targets(extractor, content, (first, second), blended.model, blended.loss)
-    only = compute_targets(extractor, content, (second,), alone.model, alone.loss)
-    for a, b in zip(both.style_grams, only.style_grams, strict=True):
+    both = style_grams(extractor, content, (first, second), blended)
+    only = style_grams(extractor, content, (second,), alone)
+    for a, b in zip(both, only, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
     # and a blend differs from either style
     half = load_settings(None, (*overrides, "loss.style_blend_weights=1, 1"))
-    mixed = compute_targets(extractor, content, (first, second), half.model, half.loss)
-    assert not np.allclose(mixed.style_grams[0].numpy(), only.style_grams[0].numpy(), rtol=1e-2)
+    mixed = style_grams(extractor, content, (first, second), half)
+    assert not np.allclose(mixed[0].numpy(), only[0].numpy(), rtol=1e-2)
+
+
+def style_grams(extractor, content, styles, settings) -> tuple:
+    """The Gram targets A_l of the style term, per style layer."""
+    terms = build_terms(extractor, content, styles, settings.model, settings.loss)
+    return named(terms, "style").inputs.grams
 
 
 def test_blend_grams_rescales_by_positions():
