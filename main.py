@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         from nst.sweep import run_sweep
 
         return guarded(
-            lambda: run_sweep(args.config, overrides_of(args), args.sweep, run_once),
+            lambda: run_sweep(args.config, overrides_of(args), args.sweep),
             debug=args.debug,
         )
     return guarded(lambda: single(args), debug=args.debug)

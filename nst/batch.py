@@ -1,76 +1,56 @@
-"""Batches: the cross product of content images × style images × sweep values, one ordinary
-run per item (nst.app.run), in one batch folder with batch.csv and contact sheets.
+"""Batches and sweeps: one ordinary run per item of a grid (nst.batch_grid), in one folder
+with an index CSV and contact sheets (nst.batch_sheet). A sweep is a batch with one content
+and one style.
 
-`[paths] content_image` may be a folder or a glob (one item per image); so may
-`style_image` when it is ONE entry (each style separately). A comma-separated style list stays
-one blend, as in a single run; `--sweep "paths.style_image=a.jpg;b.jpg,c.jpg"` gives a, then
-the blend of b and c. The batch folder is named after the batch's settings (or `--batch
-NAME`), so the same command finds it again: items done are skipped, failed or unfinished ones
-run again (an unfinished one resumes from its checkpoint), new images in a folder add items.
-Every item's state is its own file in `.items/` (shards on a shared disk never write the same
-file); batch.csv is rebuilt from them. `engine = ray` runs the same items as Ray tasks
-(nst.batch_ray). No TensorFlow here: the engines load it.
+A batch (`--batch`) is content images × style images × sweep values. `[paths] content_image`
+may be a folder or a glob (one item per image); so may `style_image` when it is ONE entry
+(each style separately). A comma-separated style list stays one blend, as in a single run;
+`--sweep "paths.style_image=a.jpg;b.jpg,c.jpg"` gives a, then the blend of b and c (a swept
+content or style replaces the batch's own). The batch folder is named after the batch's
+settings (or `--batch NAME`), so the same command finds it again: items done are skipped,
+failed or unfinished ones run again (an unfinished one resumes from its checkpoint), new
+images in a folder add items. Every item's state is its own file in `.items/` (shards on a
+shared disk never write the same file); batch.csv is rebuilt from them.
+
+A sweep (`--sweep` alone) gets a new dated folder each time, `sweep.csv`, one sheet, and
+stops at its first failed run. No TensorFlow here: the engines load it.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import glob
 import hashlib
 import io
-import itertools
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from nst.batch_grid import (
+    Axis,
+    Item,
+    SheetPlan,
+    batch_sheet_plan,
+    make_items,
+    parse_grid,
+    placements,
+    sweep_sheet_plan,
+)
 from nst.exits import EXIT_OK, describe, say
 from nst.records import LOSS_NAMES
-from nst.runfolder import CHECKPOINT, LOSSES_CSV, write_bytes_atomic
+from nst.runfolder import CHECKPOINT, LOSSES_CSV, make_unique_dir, write_bytes_atomic
 from nst.settings import BatchSettings, Settings, SettingsError, load_settings, render
-from nst.sweep import parse_grid
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
 BATCH_CSV = "batch.csv"
+SWEEP_CSV = "sweep.csv"
 ITEMS = ".items"  # one JSON file per item: its latest state
 SHEET = "contact_sheet"  # contact_sheet.png, or contact_sheet_01.png ... when paged
 DONE, FAILED, RUNNING, INTERRUPTED, PENDING = "done", "failed", "running", "interrupted", ""
-COLUMNS = (
-    "item",
-    "key",
-    "content",
-    "style",
-    "overrides",
-    "status",
-    *(f"{name}_loss" for name in LOSS_NAMES),
-    "seconds",
-    "run",
-    "message",
-)
-
-
-@dataclass(frozen=True)
-class Axis:
-    name: str  # 'content', 'style' or a swept 'section.key'
-    values: tuple[str, ...]  # override texts: a path, a comma-joined blend, a setting's text
-
-    def label(self, value: str) -> str:
-        if self.name in ("content", "style"):
-            return ", ".join(Path(part).name for part in value.split(","))
-        return f"{self.name.partition('.')[2]}={value}"
-
-
-@dataclass(frozen=True)
-class Item:
-    number: int  # 1-based, in the batch's order
-    values: tuple[str, ...]  # one per axis
-    overrides: tuple[str, ...]  # 'section.key=value' that make this item's settings
-
-    @property
-    def key(self) -> str:
-        """A stable name for the item: the same inputs and overrides, the same key."""
-        return hashlib.sha1("\n".join(self.overrides).encode()).hexdigest()[:12]
+RERUN = "rerun the same command to continue (items cut short resume from their last save)"
 
 
 @dataclass(frozen=True)
@@ -80,11 +60,39 @@ class Batch:
     items: tuple[Item, ...]
     config: Path | None
     overrides: tuple[str, ...]  # the command line's --set, for every item
+    sheet: SheetPlan
+    kind: str = "batch"  # or 'sweep': a new dated folder, sweep.csv, stops at a failure
+    stop_at_failure: bool = False  # the first failed item ends the batch (a sweep's way)
 
-    def settings_of(self, item: Item) -> Settings:
-        """The item's settings: an ordinary run inside the batch folder, no viewer."""
-        inside = (f"paths.results_dir={self.folder}", "output.show_viewer=false")
-        return load_settings(self.config, (*self.overrides, *item.overrides, *inside))
+    def settings_of(self, item: Item, inside: bool = True) -> Settings:
+        """The item's settings: an ordinary run inside the batch folder, no viewer (with
+        `inside` False: in [paths] results_dir, as the checks before the folder see it)."""
+        own = (f"paths.results_dir={self.folder}", "output.show_viewer=false") if inside else ()
+        return load_settings(self.config, (*self.overrides, *item.overrides, *own))
+
+    @property
+    def index(self) -> Path:
+        return self.folder / (SWEEP_CSV if self.kind == "sweep" else BATCH_CSV)
+
+    @property
+    def title(self) -> str:
+        return "sweep" if self.kind == "sweep" else f"batch {self.folder.name}"
+
+    @functools.cached_property
+    def placed(self) -> dict:
+        """Each item's value indices -> (sheet file, row, column) where it is drawn."""
+        return placements(self.axes, self.sheet)
+
+    def input_of(self, item: Item, key: str) -> str:
+        """The item's content ('paths.content_image') or style ('paths.style_image') text."""
+        return next(v for a, v in zip(self.axes, item.values, strict=True) if a.key == key)
+
+    def item_line(self, item: Item, count: int, total: int) -> str:
+        """The line said as an item starts."""
+        if self.kind == "sweep":
+            swept = (o for a, o in zip(self.axes, item.overrides, strict=True) if a.swept)
+            return f"nst: sweep run {count}/{total}: {' '.join(swept)}"
+        return f"nst: batch item {item.number} ({count} of {total}): {' '.join(item.values)}"
 
 
 def expand_images(path: Path, key: str) -> list[Path]:
@@ -117,26 +125,28 @@ def style_values(styles: tuple[Path, ...]) -> tuple[str, ...]:
     return (",".join(str(p) for p in styles),)
 
 
-def batch_axes(base: Settings, sweeps: list[str]) -> tuple[Axis, ...]:
-    """content × style × each swept key (in the order given)."""
-    grid = parse_grid(sweeps)
-    for axis in grid.axes:
-        if axis.key.startswith("batch."):
-            raise SettingsError(f"--sweep {axis.key}: [batch] settings cannot be swept")
-    contents = tuple(str(p) for p in expand_images(base.paths.content_image, "content_image"))
-    return (
-        Axis("content", contents),
-        Axis("style", style_values(base.paths.style_image)),
-        *(Axis(a.key, a.values) for a in grid.axes),
-    )
+def base_settings(config: Path | None, overrides: tuple[str, ...], swept: tuple[Axis, ...]):
+    """The settings every item shares, read with each swept key at its first value (the
+    settings without them may not hold together, e.g. blend weights for a swept style)."""
+    return load_settings(config, (*overrides, *(f"{a.key}={a.values[0]}" for a in swept)))
 
 
-def make_items(axes: tuple[Axis, ...]) -> tuple[Item, ...]:
-    keys = ["paths.content_image", "paths.style_image", *(a.name for a in axes[2:])]
-    return tuple(
-        Item(number, values, tuple(f"{k}={v}" for k, v in zip(keys, values, strict=True)))
-        for number, values in enumerate(itertools.product(*(a.values for a in axes)), start=1)
+def grid_axes(base: Settings, swept: tuple[Axis, ...], expand: bool) -> tuple[Axis, ...]:
+    """content × style × each swept key (in the order given); a swept content or style
+    replaces the settings' own. `expand`: folders and globs give one value per image (a
+    batch); else the content and the style list are one value each (a sweep)."""
+    keys = {axis.key for axis in swept}
+    contents = expand_images(base.paths.content_image, "content_image") if expand else None
+    styles = base.paths.style_image
+    inputs = (
+        Axis("paths.content_image", tuple(map(str, contents or [base.paths.content_image])), False),
+        Axis(
+            "paths.style_image",
+            style_values(styles) if expand else (",".join(map(str, styles)),),
+            False,
+        ),
     )
+    return (*(axis for axis in inputs if axis.key not in keys), *swept)
 
 
 def batch_name(base: Settings, sweeps: list[str]) -> str:
@@ -150,14 +160,41 @@ def plan_batch(
     config: Path | None, overrides: tuple[str, ...], sweeps: list[str], name: str | None
 ) -> Batch:
     """Every item of the batch, each item's settings checked before anything runs."""
-    base = load_settings(config, overrides)
-    axes = batch_axes(base, sweeps)
     if name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise SettingsError(f"--batch {name!r}: a name of letters, digits, '_', '.', '-'")
+    swept = parse_grid(sweeps)
+    base = base_settings(config, overrides, swept)
+    axes = grid_axes(base, swept, expand=True)
     folder = base.paths.results_dir / f"batch-{name or batch_name(base, sweeps)}"
-    batch = Batch(folder, axes, make_items(axes), config, overrides)
+    sheet = batch_sheet_plan(axes, base.batch)
+    batch = Batch(folder, axes, make_items(axes), config, overrides, sheet)
     for item in batch.items:
         batch.settings_of(item)  # a bad swept value is named now, not after hours
+    return batch
+
+
+def plan_sweep(config: Path | None, overrides: tuple[str, ...], sweeps: list[str]) -> Batch:
+    """A sweep: a batch of one content and one style that stops at its first failed run,
+    in results_dir/<date>-<time>-sweep-<keys> (the folder is made by `made`)."""
+    swept = parse_grid(sweeps)
+    base = base_settings(config, overrides, swept)
+    axes = grid_axes(base, swept, expand=False)
+    folder = base.paths.results_dir / ("sweep-" + "-".join(a.short for a in swept))
+    batch = Batch(
+        folder, axes, make_items(axes), config, overrides, sweep_sheet_plan(axes), "sweep", True
+    )
+    for item in batch.items:
+        batch.settings_of(item)
+    return batch
+
+
+def made(batch: Batch) -> Batch:
+    """The batch with its folder made: a batch's own, found again by a rerun; a sweep's new,
+    with the date and time in front."""
+    if batch.kind == "sweep":
+        folder = make_unique_dir(batch.folder.parent, batch.folder.name)
+        return dataclasses.replace(batch, folder=folder)
+    batch.folder.mkdir(parents=True, exist_ok=True)
     return batch
 
 
@@ -175,7 +212,41 @@ def in_shard(item: Item, shard: tuple[int, int]) -> bool:
     return (item.number - 1) % shard[1] == shard[0] - 1
 
 
-# --- item states: .items/<key>.json, and batch.csv rebuilt from them ------------------------
+def check_items(batch: Batch, todo: list[Item]) -> dict[Item, Exception]:
+    """Every check a run makes before TensorFlow loads (images, network depth, weights file,
+    memory, the results folder), for every item, before the first run spends its minutes;
+    items that differ only in what those checks do not read are checked once. The items
+    that fail, with why; a batch that stops at a failure (a sweep) raises the first."""
+    from nst.app import prepare_images
+
+    seen: dict[tuple, Exception | None] = {}
+    failed = {}
+    for item in todo:
+        settings = batch.settings_of(item, inside=False)
+        paths, model, image, optimizer, output = (
+            settings.paths,
+            settings.model,
+            settings.image,
+            settings.optimizer,
+            settings.output,
+        )
+        key = (paths, model, image, optimizer.name, output)
+        if paths.content_image.suffix.lower() not in IMAGE_SUFFIXES:
+            continue  # a video: its run checks it (nst.video)
+        if key not in seen:
+            try:
+                prepare_images(settings)
+                seen[key] = None
+            except Exception as error:  # named per item, or raised by a sweep
+                if batch.stop_at_failure:
+                    raise
+                seen[key] = error
+        if seen[key] is not None:
+            failed[item] = seen[key]
+    return failed
+
+
+# --- item states: .items/<key>.json, and the index CSV rebuilt from them --------------------
 
 
 def read_state(batch: Batch, item: Item) -> dict:
@@ -187,34 +258,54 @@ def read_state(batch: Batch, item: Item) -> dict:
 
 
 def write_state(batch: Batch, item: Item, **state) -> None:
-    """Record the item's state (status, run, losses, seconds, message) and rebuild batch.csv."""
+    """Record the item's state (status, run, losses, seconds, message) and rebuild the index."""
     (batch.folder / ITEMS).mkdir(parents=True, exist_ok=True)
     path = batch.folder / ITEMS / f"{item.key}.json"
     write_bytes_atomic(path, json.dumps(state).encode())
     write_csv(batch)
 
 
+def forget_state(batch: Batch, item: Item) -> None:
+    """The item back to not run yet (a task that never started)."""
+    (batch.folder / ITEMS / f"{item.key}.json").unlink(missing_ok=True)
+    write_csv(batch)
+
+
+def columns(batch: Batch) -> list[str]:
+    """The index's columns: the item, its inputs and overrides, one column per swept key,
+    where its picture is on the sheets, then how its run went."""
+    swept = [axis.key for axis in batch.axes if axis.swept]
+    losses = [f"{name}_loss" for name in LOSS_NAMES]
+    head = ["item", "key", "content", "style", "overrides", *swept, "sheet", "row", "column"]
+    return [*head, "status", *losses, "seconds", "run", "message"]
+
+
 def write_csv(batch: Batch) -> None:
+    """batch.csv (sweep.csv for a sweep): one row per item, rebuilt from the item states."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns(batch))
     for item in batch.items:
         state = read_state(batch, item)
-        losses = state.get("losses") or [""] * len(LOSS_NAMES)
+        swept = [(a, v) for a, v in zip(batch.axes, item.values, strict=True) if a.swept]
+        overrides = [o for a, o in zip(batch.axes, item.overrides, strict=True) if a.swept]
         writer.writerow(
             [
                 item.number,
                 item.key,
-                *item.values[:2],
-                " ".join(item.overrides[2:]),
+                batch.input_of(item, "paths.content_image"),
+                batch.input_of(item, "paths.style_image"),
+                " ".join(overrides),
+                *(value for _, value in swept),
+                *batch.placed[item.indices],
                 state.get("status", PENDING),
-                *losses,
+                *(state.get("losses") or [""] * len(LOSS_NAMES)),
                 state.get("seconds", ""),
                 state.get("run", ""),
                 state.get("message", ""),
             ]
         )
-    write_bytes_atomic(batch.folder / BATCH_CSV, buffer.getvalue().encode())
+    write_bytes_atomic(batch.index, buffer.getvalue().encode())
 
 
 def unfinished_run(batch: Batch, item: Item) -> Path | None:
@@ -229,9 +320,12 @@ def unfinished_run(batch: Batch, item: Item) -> Path | None:
 
 
 def final_losses(run_dir: Path) -> list[str]:
-    """The last row's losses of the run's losses.csv, as written there."""
-    with open(run_dir / LOSSES_CSV, newline="") as file:
-        rows = list(csv.DictReader(file))
+    """The last row's losses of the run's losses.csv, as written there (none: [])."""
+    try:
+        with open(run_dir / LOSSES_CSV, newline="") as file:
+            rows = list(csv.DictReader(file))
+    except OSError:  # a run that stopped before its first record
+        return []
     return [rows[-1][name] for name in LOSS_NAMES] if rows else []
 
 
@@ -240,11 +334,12 @@ def outcome_state(outcome, seconds: float) -> dict:
     status = DONE if outcome.status == EXIT_OK else FAILED
     if outcome.status > 128:
         status = INTERRUPTED
+    run = outcome.run_dir
     return {
         "status": status,
         "exit": outcome.status,
-        "run": outcome.run_dir.name,
-        "losses": final_losses(outcome.run_dir),
+        "run": run.name if run else "",
+        "losses": final_losses(run) if run else [],
         "seconds": round(seconds, 2),
         "message": "" if status == DONE else outcome.message,
     }
@@ -263,16 +358,33 @@ def error_state(error: Exception, seconds: float, run: str = "") -> dict:
 
 
 def summary(batch: Batch, shard: tuple[int, int]) -> int:
-    """One line on how the batch stands; the exit status: 0 when every item of the shard is
-    done, else the first failed item's status (or the interruption's)."""
+    """One line on how the batch stands (and how to go on); the exit status: 0 when every
+    item of the shard is done, else the first failed item's status (or the interruption's)."""
     states = [(item, read_state(batch, item)) for item in batch.items if in_shard(item, shard)]
     failed = [(i, s) for i, s in states if s.get("status") == FAILED]
     unfinished = [(i, s) for i, s in states if s.get("status") != DONE]
     done = len(states) - len(unfinished)
+    if batch.kind == "sweep":
+        return sweep_summary(states, failed, unfinished)
     print(f"nst: batch {batch.folder}: {done} of {len(states)} items done")
     if failed:
-        say(f"error: {len(failed)} of {len(states)} items failed; see {batch.folder / BATCH_CSV}")
+        say(f"error: {len(failed)} of {len(states)} items failed; see {batch.index}")
         return failed[0][1].get("exit", 1)
     if unfinished:
+        say(f"{len(unfinished)} of {len(states)} items not done: {RERUN}")
         return next((s["exit"] for _, s in unfinished if s.get("exit", 0) > 128), 130)
     return EXIT_OK
+
+
+def sweep_summary(states, failed, unfinished) -> int:
+    """A sweep's status: its failed or interrupted run's (it stopped there), else 0."""
+    if failed:
+        item, state = failed[0]
+        why = f": {state['message']}" if state.get("message") else " (see above)"
+        say(f"sweep stopped at run {item.number} of {len(states)}{why}")
+        return state.get("exit", 1)
+    stopped = [(i, s) for i, s in unfinished if s.get("exit", 0) > 128]
+    if stopped:
+        say(f"sweep stopped: run {stopped[0][0].number} of {len(states)} was interrupted")
+        return stopped[0][1]["exit"]
+    return 130 if unfinished else EXIT_OK

@@ -9,7 +9,16 @@ import time
 from pathlib import Path
 
 from nst.app import Watcher, build_extractor, run
-from nst.batch import RUNNING, Batch, Item, error_state, outcome_state, unfinished_run, write_state
+from nst.batch import (
+    FAILED,
+    RUNNING,
+    Batch,
+    Item,
+    error_state,
+    outcome_state,
+    unfinished_run,
+    write_state,
+)
 from nst.process import StopOnSignal, StopRequest
 from nst.resume import resume_run
 
@@ -52,9 +61,7 @@ def run_local(batch: Batch, todo: list[Item], stop: StopRequest | None, make_wat
         for count, item in enumerate(todo, start=1):
             if stop.requested():
                 break
-            print(
-                f"nst: batch item {item.number} ({count} of {len(todo)}): {' '.join(item.values)}"
-            )
+            print(batch.item_line(item, count, len(todo)))
             started = time.perf_counter()
             try:
                 settings = batch.settings_of(item)
@@ -73,6 +80,11 @@ def run_local(batch: Batch, todo: list[Item], stop: StopRequest | None, make_wat
             except Exception as error:  # this item failed before its loop: the others go on
                 state = error_state(error, time.perf_counter() - started)
                 write_state(batch, item, **state)
-                print(f"nst: batch item {item.number} failed: {state['message']}")
+                print(f"nst: {batch.kind} item {item.number} failed: {state['message']}")
+                if batch.stop_at_failure:  # a sweep
+                    break
                 continue
-            write_state(batch, item, **outcome_state(outcome, time.perf_counter() - started))
+            state = outcome_state(outcome, time.perf_counter() - started)
+            write_state(batch, item, **state)
+            if batch.stop_at_failure and state["status"] == FAILED:
+                break

@@ -15,6 +15,7 @@ import functools
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -35,46 +36,82 @@ from nst.settings import BatchSettings, SettingsError, load_settings, render
 
 CONNECT_TIMEOUT_S = 3.0
 SCRATCH = "nst-ray"  # under the node's temporary folder: <batch>/<item key>/
+TOKEN_HELP = (
+    "the cluster asks for a token (`ray start` turns token authentication on when "
+    "~/.ray/auth_token exists on the head): copy the head's ~/.ray/auth_token to this "
+    "machine's, or set RAY_AUTH_TOKEN to its contents (docs/batch.md, Ray's token)"
+)
 
 
-def check_reachable(address: str) -> None:
+def auth_token() -> str | None:
+    """The token Ray would send: RAY_AUTH_TOKEN, the file RAY_AUTH_TOKEN_PATH names, or
+    ~/.ray/auth_token (what `ray start` and a local Ray write)."""
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return os.environ["RAY_AUTH_TOKEN"].strip()
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def check_reachable(address: str, token: str | None) -> None:
     """A host:port address must answer gRPC (as Ray's GCS and client server do) within
-    seconds; Ray itself would retry for up to a minute. 'auto' and '' are checked by Ray."""
+    seconds, and a GCS must take our token if it asks for one; Ray itself would retry for
+    21 seconds and print 20 lines. 'auto' and '' are checked by Ray."""
     if address in ("", "auto"):
         return
     import grpc  # Ray's own dependency
 
     target = address.removeprefix("ray://")
     with grpc.insecure_channel(target) as channel:
-        probe = channel.unary_unary(
-            "/grpc.health.v1.Health/Check",
-            request_serializer=lambda request: request,
-            response_deserializer=lambda response: response,
+        reason = _probe(channel, "/grpc.health.v1.Health/Check", ())
+        if reason is None and not address.startswith("ray://"):
+            bearer = (("authorization", f"Bearer {token}"),) if token else ()
+            if _probe(channel, "/ray.rpc.NodeInfoGcsService/GetClusterId", bearer) == "token":
+                problem = "its token is not the one here" if token else "no token here"
+                raise SettingsError(f"[batch] address = {address!r}: {problem}: {TOKEN_HELP}")
+    if reason is not None:
+        raise SettingsError(
+            f"[batch] address = {address!r}: no Ray cluster answers there ({reason}); start "
+            f"one with `ray start --head --port=6379` and give its address (host:6379, or "
+            f"ray://host:10001 from outside the cluster)"
         )
-        try:
-            probe(b"", timeout=CONNECT_TIMEOUT_S)
-            return
-        except grpc.RpcError as error:
-            # a gRPC server without that service still answers; an HTTP server does not
-            answered = error.code() == grpc.StatusCode.UNIMPLEMENTED
-            if answered and "http2 header with status" not in (error.details() or ""):
-                return
-            reason = (error.details() or str(error.code())).splitlines()[0]
-    raise SettingsError(
-        f"[batch] address = {address!r}: no Ray cluster answers there ({reason}); start one "
-        f"with `ray start --head` and give its address (host:6379 or ray://host:10001)"
+
+
+def _probe(channel, method: str, metadata) -> str | None:
+    """None when a gRPC server answered `method` (or said it has no such method); 'token'
+    when it refused our token; else why nothing answered."""
+    import grpc
+
+    call = channel.unary_unary(
+        method, request_serializer=lambda r: r, response_deserializer=lambda r: r
     )
+    try:
+        call(b"", timeout=CONNECT_TIMEOUT_S, metadata=metadata)
+        return None
+    except grpc.RpcError as error:
+        details = error.details() or ""
+        if error.code() == grpc.StatusCode.UNAUTHENTICATED:
+            return "token"
+        # a gRPC server without that method still answers; an HTTP server does not
+        if error.code() != grpc.StatusCode.UNIMPLEMENTED or "http2 header with status" in details:
+            return (details or str(error.code())).splitlines()[0]
+        return None
 
 
 def connect(engine: BatchSettings):
     """Ray, started on this machine (address empty) or joined to the cluster at `address`."""
-    check_reachable(engine.address)
+    token = auth_token() if engine.address else None
+    check_reachable(engine.address, token)
+    if token and "RAY_AUTH_MODE" not in os.environ:
+        # before Ray reads its configuration (on import): with an explicit address Ray never
+        # turns token mode on by itself, and a token-protected GCS refuses the driver
+        os.environ["RAY_AUTH_MODE"] = "token"
+        _refresh_ray_config()
     import ray
 
     root = str(Path(__file__).resolve().parents[1])
-    token = os.environ.get("RAY_AUTH_TOKEN") or (Path.home() / ".ray" / "auth_token").is_file()
-    if engine.address and token:  # `ray start` (Ray >= 2.5x) asks joining drivers for it
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
     if engine.address:  # another machine may not have this folder: ship the package
         runtime_env = {"py_modules": [str(Path(__file__).resolve().parent)]}
     else:
@@ -95,6 +132,15 @@ def connect(engine: BatchSettings):
     return ray
 
 
+def _refresh_ray_config() -> None:
+    """Ray imported earlier in this process (a test, a notebook) has read RAY_AUTH_MODE
+    already: make it read it again, as Ray itself does when it turns token mode on."""
+    if "ray" in sys.modules:
+        from ray._raylet import Config
+
+        Config.initialize("")
+
+
 # --- on the worker ------------------------------------------------------------------------
 
 
@@ -107,10 +153,14 @@ def network(model, seed: int, optimizer: str):
 
 
 class Streamer(Watcher):
-    """Sends each record (without its image) to the driver's queue."""
+    """Tells the driver's queue that the item's run started, then sends each record
+    (without its image)."""
 
     def __init__(self, queue, key: str):
         self.queue, self.key, self.pid = queue, key, os.getpid()
+
+    def started(self, run_dir: Path, plan) -> None:
+        self.queue.put_nowait((self.key, self.pid, None, None))
 
     def recorded(self, record) -> None:
         self.queue.put_nowait((self.key, self.pid, record.iteration, record.scale))
@@ -227,27 +277,22 @@ def receive(batch: Batch, item: Item, result: dict) -> None:
     print(say + (f": {state['message']}" if state["message"] else ""))
 
 
-def run_on_ray(batch: Batch, todo: list[Item], engine: BatchSettings, stop, on_worker=None):
-    """Submit one task per item, show their progress, record each as it finishes. A stop
-    (Ctrl-C) cancels what is still running: those items stay to be rerun."""
-    ray = connect(engine)
-    try:
-        from ray.util.queue import Empty, Queue
+def run_on_ray(ray, batch: Batch, todo: list[Item], engine: BatchSettings, stop, on_worker=None):
+    """On `ray` (connected by `connect`): submit one task per item, show their progress,
+    record each as it finishes. A stop (Ctrl-C) cancels what is still running: the items
+    whose run had started are interrupted, the others stay as they were, all to be rerun."""
+    from ray.util.queue import Empty, Queue
 
-        queue = Queue(actor_options={"num_cpus": 0})
-        task = ray.remote(run_remote_item).options(
-            num_cpus=engine.num_cpus,
-            num_gpus=engine.num_gpus,
-            max_retries=engine.max_retries,
-            retry_exceptions=False,  # an error is the item's result; a dead worker is retried
-        )
-        refs = input_refs(ray, batch, todo)
-        pending = {task.remote(item_spec(batch, i, refs), queue): i for i in todo}
-        for item in todo:
-            write_state(batch, item, status=RUNNING)
-        follow(ray, batch, pending, queue, Empty, stop, on_worker or (lambda item, pid: None))
-    finally:
-        ray.shutdown()
+    queue = Queue(actor_options={"num_cpus": 0})
+    task = ray.remote(run_remote_item).options(
+        num_cpus=engine.num_cpus,
+        num_gpus=engine.num_gpus,
+        max_retries=engine.max_retries,
+        retry_exceptions=False,  # an error is the item's result; a dead worker is retried
+    )
+    refs = input_refs(ray, batch, todo)
+    pending = {task.remote(item_spec(batch, i, refs), queue): i for i in todo}
+    follow(ray, batch, pending, queue, Empty, stop, on_worker or (lambda item, pid: None))
 
 
 def follow(ray, batch, pending: dict, queue, empty, stop, on_worker) -> None:
@@ -255,20 +300,23 @@ def follow(ray, batch, pending: dict, queue, empty, stop, on_worker) -> None:
     from tqdm import tqdm
 
     by_key = {item.key: item for item in pending.values()}
-    workers: dict[str, int] = {}
+    workers: dict[str, int] = {}  # item key -> the worker process that sent its records
+    started: set[str] = set()  # the items whose run has started
     bar = tqdm(total=len(pending), unit="item", dynamic_ncols=True)
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
-        while True:
-            try:
-                key, pid, iteration, scale = queue.get_nowait()
-            except empty:
-                break
+        for key, pid, iteration, scale in drain(queue, empty):
+            item = by_key[key]
+            if key not in started:
+                started.add(key)
+                write_state(batch, item, status=RUNNING)
+            if iteration is None:  # the run started; its records follow
+                continue
             if workers.get(key) != pid:
                 workers[key] = pid
-                bar.write(f"nst: batch item {by_key[key].number} running (worker pid {pid})")
-                on_worker(by_key[key], pid)
-            bar.set_postfix_str(f"item {by_key[key].number}: scale {scale} step {iteration}")
+                bar.write(f"nst: batch item {item.number} running (worker pid {pid})")
+                on_worker(item, pid)
+            bar.set_postfix_str(f"item {item.number}: scale {scale} step {iteration}")
         if ready:  # an update of 0 would redraw the bar every half second
             bar.update(len(ready))
         for ref in ready:
@@ -279,8 +327,26 @@ def follow(ray, batch, pending: dict, queue, empty, stop, on_worker) -> None:
                 line = (str(error).strip().splitlines() or [type(error).__name__])[0]
                 write_state(batch, item, status=FAILED, exit=1, message=f"error: ray: {line}")
         if stop is not None and stop.requested():
-            for ref, item in pending.items():
-                ray.cancel(ref, force=True)
-                write_state(batch, item, status=INTERRUPTED, exit=128 + stop.signal)
+            cancel(ray, batch, pending, started, stop)
             break
     bar.close()
+
+
+def drain(queue, empty) -> list[tuple]:
+    """Every message waiting in the queue."""
+    messages = []
+    while True:
+        try:
+            messages.append(queue.get_nowait())
+        except empty:
+            return messages
+
+
+def cancel(ray, batch: Batch, pending: dict, started: set[str], stop) -> None:
+    """Cancel the tasks still pending; the items whose run started are interrupted (they
+    resume from their last save on the same node when the batch is rerun), the ones that
+    never started keep the state they had."""
+    for ref, item in pending.items():
+        ray.cancel(ref, force=True)
+        if item.key in started:
+            write_state(batch, item, status=INTERRUPTED, exit=128 + stop.signal)

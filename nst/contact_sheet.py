@@ -1,4 +1,4 @@
-"""A contact sheet: the results of a sweep as one labelled grid, drawn with Pillow.
+"""A contact sheet: the results of a sweep or a batch as one labelled grid, drawn with Pillow.
 
 The layout is plain data (`SheetLayout`: every box and label in pixels), computed first and
 then drawn, so its geometry can be checked without looking at pixels. The sheet reads, top

@@ -78,7 +78,10 @@ def build_feature_extractor(
 
     image = keras.Input(shape=(None, None, 3), name="image")
     x = keras.layers.Lambda(preprocess_input, name="preprocess")(image)
-    outputs = {}
+    margin = MARGIN if model.padding == "reflect" else 0
+    if margin:
+        x = _reflected(x, margin)
+    outputs, poolings = {}, 0
     for layer in base.layers[1:]:
         if model.pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
             # Gatys et al.: average pooling gives smoother results; conv weights unchanged.
@@ -86,13 +89,32 @@ def build_feature_extractor(
         if bfloat16:
             layer = _in_bfloat16(layer)
         x = layer(x)
+        poolings += isinstance(layer, keras.layers.MaxPooling2D | keras.layers.AveragePooling2D)
         if layer.name in wanted:
-            outputs[layer.name] = keras.ops.cast(x, "float32") if bfloat16 else x
+            out = _cropped(x, margin // 2**poolings) if margin else x
+            outputs[layer.name] = keras.ops.cast(out, "float32") if bfloat16 else out
         if len(outputs) == len(wanted):
             break  # deeper layers cost time and memory and feed no loss
     extractor = keras.Model(image, outputs, name=f"{model.network}_{model.pooling}_features")
     extractor.trainable = False
     return extractor
+
+
+# [model] padding = reflect: the picture is mirrored this many pixels past each border before
+# the network and every layer's features are cropped back to the picture. A multiple of
+# 2**4, so that the four poolings before conv5_1 keep the picture's own positions.
+MARGIN = 16
+
+
+def _reflected(x, margin: int):
+    return keras.layers.Lambda(
+        lambda t: tf.pad(t, [[0, 0], [margin, margin], [margin, margin], [0, 0]], mode="REFLECT"),
+        name="reflect",
+    )(x)
+
+
+def _cropped(x, margin: int):
+    return x[:, margin:-margin, margin:-margin, :] if margin else x
 
 
 def keras_cache_dir() -> Path:

@@ -162,8 +162,9 @@ class AdamLoop:
         self.rule, self.iteration = rule, 0
 
     def iterate(self) -> tf.Tensor:
-        """The current iterate in pixels, (1, height, width, 3)."""
-        return render(self.pyramid)
+        """The current iterate in pixels, (1, height, width, 3) (clipped: a pyramid's
+        levels add up to valid pixels only up to float rounding)."""
+        return tf.clip_by_value(render(self.pyramid), 0.0, 255.0)
 
     def checkpoint(self, scale: int, elapsed_s: float) -> LoopState:
         """Everything above as arrays (nst.checkpoint), before this iteration's update; a
@@ -409,28 +410,16 @@ def stylize(
         if current is None:  # a video frame brings its own start
             current = initial_image(content, styles[0], settings.image) if start is None else start
         begin = here.image if here is not None else resize(current, w, h)
+        frame_term = temporal if (h, w) == (height, width) else None
         terms = build_terms(
-            session.extractor,
-            content,
-            styles,
-            settings.model,
-            settings.loss,
-            inputs.guidance,
-            temporal if (h, w) == (height, width) else None,
-            session,
-            settings.image.seed + number,
-        )
+            session.extractor, content, styles, settings.model, settings.loss,
+            inputs.guidance, frame_term, session, settings.image.seed + number,
+        )  # fmt: skip
         optimizer = settings.optimizer
         scale = ScaleRun(
-            number,
-            budget,
-            settings.output.save_every,
-            clock,
-            stop_requested,
-            optimizer.tolerance,
-            optimizer.window,
-            on_state,
-        )
+            number, budget, settings.output.save_every, clock, stop_requested,
+            optimizer.tolerance, optimizer.window, on_state,
+        )  # fmt: skip
         for record in scale_records(terms, begin, settings, scale, session, here):
             current = record.image if record.image is not None else current
             yield record

@@ -16,7 +16,7 @@ def level_shapes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
     """(height, width) of each level, finest first: halved (rounding up) each time, as many
     as asked while the short side stays at least SMALLEST_SIDE."""
     shapes = [(height, width)]
-    while len(shapes) < levels and min(shapes[-1]) >= 2 * SMALLEST_SIDE:
+    while len(shapes) < levels and (min(shapes[-1]) + 1) // 2 >= SMALLEST_SIDE:
         h, w = shapes[-1]
         shapes.append(((h + 1) // 2, (w + 1) // 2))
     return shapes

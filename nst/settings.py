@@ -23,6 +23,7 @@ from nst.networks import MIN_SIDE, NETWORKS, conv_layer_names
 
 WEIGHTS_CHOICES = ("imagenet", "random")  # or a path to a Keras weights file
 POOLING_CHOICES = ("max", "avg")
+PADDING_CHOICES = ("reflect", "zeros")
 PRECISION_CHOICES = ("auto", "float32", "bfloat16")
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
@@ -318,6 +319,12 @@ class ModelSettings:
         "avg",
         Choice(POOLING_CHOICES),
         "avg (Gatys et al.; same weights) | max (as trained)",
+    )
+    padding: str = setting(
+        "zeros",
+        Choice(PADDING_CHOICES),
+        "the picture's border: reflect (mirrored 16 px past each edge, the features cropped "
+        "back: no lines or blobs along the borders) | zeros (the network's own, the paper's)",
     )
     precision: str = setting(
         "auto",
@@ -733,18 +740,7 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
         "style image",
         [p.name for p in settings.paths.style_image],
     )
-    if settings.loss.style_loss == "sliced" and (
-        settings.paths.style_masks or settings.paths.regions or settings.paths.content_mask
-    ):
-        raise SettingsError(
-            "[loss] style_loss = sliced does not take masks or regions ([paths] style_masks, "
-            "regions, content_mask): use style_loss = gram with them"
-        )
-    if settings.image.parameterization == "pyramid" and settings.optimizer.name == "lbfgs":
-        raise SettingsError(
-            "[image] parameterization = pyramid works with [optimizer] name = adam; "
-            "use parameterization = pixels with lbfgs"
-        )
+    _check_combinations(settings)
     coarse = settings.optimizer.coarse_iterations
     if settings.image.scales is not None and len(coarse) not in (1, settings.image.scales - 1):
         raise SettingsError(
@@ -776,6 +772,23 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
     regions = _region_styles(paths, settings.loss.region_styles, absolute)
     loss = dataclasses.replace(settings.loss, style_blend_weights=blend, region_styles=regions)
     return dataclasses.replace(settings, paths=paths, model=model, loss=loss)
+
+
+def _check_combinations(settings: Settings) -> None:
+    """The choices that do not go together yet."""
+    paths = settings.paths
+    if settings.loss.style_loss == "sliced" and (
+        paths.style_masks or paths.regions or paths.content_mask
+    ):
+        raise SettingsError(
+            "[loss] style_loss = sliced does not take masks or regions ([paths] style_masks, "
+            "regions, content_mask): use style_loss = gram with them"
+        )
+    if settings.image.parameterization == "pyramid" and settings.optimizer.name == "lbfgs":
+        raise SettingsError(
+            "[image] parameterization = pyramid works with [optimizer] name = adam; "
+            "use parameterization = pixels with lbfgs"
+        )
 
 
 def _region_styles(paths: PathsSettings, region_styles: tuple, absolute) -> tuple:

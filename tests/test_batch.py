@@ -170,21 +170,47 @@ def test_items_cross_contents_styles_and_sweeps_a_style_list_stays_one_blend(tmp
 
 
 def test_sheets_take_any_two_axes_and_page_the_rest(tmp_path):
-    from nst.batch import Axis, Batch, make_items
-    from nst.batch_sheet import pages, sheet_axes
+    from nst.batch_grid import Axis, SheetPlan, batch_sheet_plan, pages
     from nst.settings import BatchSettings
 
     axes = (
-        Axis("content", ("a.png", "b.png", "c.png")),
-        Axis("style", ("x.png", "y.png")),
+        Axis("paths.content_image", ("a.png", "b.png", "c.png"), swept=False),
+        Axis("paths.style_image", ("x.png", "y.png"), swept=False),
         Axis("loss.style_weight", ("1", "10")),
     )
-    batch = Batch(tmp_path, axes, make_items(axes), None, ())
-    assert sheet_axes(batch, BatchSettings()) == (0, 1)
+    assert batch_sheet_plan(axes, BatchSettings()) == SheetPlan(0, (1,), 8)
     chosen = BatchSettings(sheet_rows="loss.style_weight", sheet_columns="content", page_size=2)
-    assert sheet_axes(batch, chosen) == (2, 0)
-    every = pages(batch, chosen)
+    plan = batch_sheet_plan(axes, chosen)
+    assert plan == SheetPlan(2, (0,), 2)
+    every = pages(axes, plan)
     assert len(every) == 2 * 2  # a page per style, the 3 contents in pages of 2 columns
-    assert [list(columns) for _, _, columns in every] == [[0, 1], [2], [0, 1], [2]]
+    assert [list(page.columns) for page in every] == [[0, 1], [2], [0, 1], [2]]
     with pytest.raises(SettingsError, match=r"\[batch\] sheet_rows = 'colour': expected one of"):
-        sheet_axes(batch, BatchSettings(sheet_rows="colour"))
+        batch_sheet_plan(axes, BatchSettings(sheet_rows="colour"))
+
+
+def test_a_bad_sheet_axis_is_refused_before_anything_runs(tmp_path):
+    overrides = (*two_by_two(tmp_path), "batch.sheet_rows=colour")
+    with pytest.raises(SettingsError, match="sheet_rows = 'colour'"):
+        run_batch(None, overrides, [], stop=StopRequest())
+    assert not (tmp_path / "results").exists()
+
+
+def test_the_index_says_where_each_item_is_drawn(tmp_path):
+    from nst.batch import plan_batch, write_csv
+    from nst.batch_grid import placements
+
+    overrides = (*two_by_two(tmp_path), "batch.page_size=1")
+    batch = plan_batch(None, overrides, ["loss.style_weight=1,10"], "where")
+    batch.folder.mkdir(parents=True)
+    write_csv(batch)
+    table = rows(batch.folder)
+    assert [r["loss.style_weight"] for r in table] == ["1", "10"] * 4
+    cells = {(r["sheet"], r["row"], r["column"]) for r in table}
+    assert len(cells) == 8  # one cell per item, on 2 x 2 x 2 pages of one cell
+    assert {sheet for sheet, _, _ in cells} == {f"contact_sheet_{n:02d}.png" for n in range(1, 9)}
+    assert placements(batch.axes, batch.sheet)[batch.items[0].indices] == (
+        "contact_sheet_01.png",
+        0,
+        0,
+    )

@@ -31,6 +31,7 @@ LIGHT = (
     "nst.batch_run",
     "nst.batch_local",
     "nst.batch_sheet",
+    "nst.batch_grid",
     "nst.batch_ray",
     "nst.flow",
     "nst.video_io",

@@ -1,5 +1,5 @@
-"""Sweeps: parsing the axes, the grid, and the orchestration (with a stand-in run, no network),
-then one real sweep through main.py."""
+"""Sweeps: parsing the axes, the grid, and the orchestration (a sweep is a batch of one content
+and one style; here with a stand-in run, no network), then one real sweep through main.py."""
 
 from __future__ import annotations
 
@@ -10,10 +10,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from nst import batch_local
+from nst.batch_grid import (
+    Axis,
+    make_items,
+    page_labels,
+    pages,
+    parse_axis,
+    parse_grid,
+    sweep_sheet_plan,
+)
 from nst.exits import guarded
 from nst.records import Outcome
 from nst.settings import Settings, SettingsError, load_settings
-from nst.sweep import INDEX, SHEET, Axis, Grid, labels, parse_axis, parse_grid, run_sweep
+from nst.sweep import INDEX, SHEET, run_sweep
 
 from .conftest import make_image, run_main, tiny_overrides
 
@@ -56,9 +66,15 @@ def test_a_key_is_swept_once():
         parse_grid(["loss.style_weight=1,2", "loss.style_weight=3"])
 
 
+def labels(axes: tuple[Axis, ...]) -> tuple[list[str], list[str]]:
+    """(row labels, column labels) of a sweep's one page."""
+    plan = sweep_sheet_plan(axes)
+    (page,) = pages(axes, plan)
+    return page_labels(axes, plan, page)
+
+
 def test_one_axis_is_one_row_two_a_grid_more_flatten_into_the_columns():
-    one = Grid((Axis("loss.style_weight", ("1", "2", "3")),))
-    assert (len(one.rows()), len(one.columns())) == (1, 3)
+    one = (Axis("loss.style_weight", ("1", "2", "3")),)
     assert labels(one) == ([""], ["style_weight=1", "style_weight=2", "style_weight=3"])
 
     a, b = (
@@ -66,26 +82,27 @@ def test_one_axis_is_one_row_two_a_grid_more_flatten_into_the_columns():
         Axis("paths.style_image", ("x/s.jpg", "t.jpg,/u/v.png")),
     )
     c = Axis("image.init", ("content", "noise", "style"))
-    two = Grid((a, b))
-    assert (len(two.rows()), len(two.columns())) == (2, 2)
+    two = (a, b)
     assert labels(two) == (
         ["tv_weight=1", "tv_weight=2"],
         ["style_image=s.jpg", "style_image=t.jpg, v.png"],
     )
-    assert [p[:2] for p in two.points()] == [(0, 0), (0, 1), (1, 0), (1, 1)]
-    assert two.points()[1][2] == ("loss.tv_weight=1", "paths.style_image=t.jpg,/u/v.png")
+    items = make_items(two)
+    assert [item.indices for item in items] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert items[1].overrides == ("loss.tv_weight=1", "paths.style_image=t.jpg,/u/v.png")
 
-    three = Grid((a, b, c))
-    assert (len(three.rows()), len(three.columns())) == (2, 6)
-    assert labels(three)[1][0] == "style_image=s.jpg\ninit=content"
-    assert len(three.points()) == 12
+    three = (a, b, c)
+    rows, columns = labels(three)
+    assert (len(rows), len(columns)) == (2, 6)
+    assert columns[0] == "style_image=s.jpg\ninit=content"
+    assert len(make_items(three)) == 12
 
 
 def fake_run(calls: list, fail_at: int | None = None):
-    """A stand-in for the single-run function: one run folder with a final.png, as a run
-    makes, and its Outcome."""
+    """A stand-in for the single-run function (nst.app.run, as the local engine calls it):
+    one run folder with a final.png, as a run makes, and its Outcome."""
 
-    def run(settings: Settings) -> Outcome:
+    def run(settings: Settings, *, extractor=None, stop=None, watcher=None) -> Outcome:
         calls.append(settings)
         if len(calls) == fail_at:
             return Outcome(1, None)
@@ -98,19 +115,32 @@ def fake_run(calls: list, fail_at: int | None = None):
     return run
 
 
+@pytest.fixture
+def calls(monkeypatch) -> list:
+    """The settings of every run the sweep starts; the runs are stand-ins (fake_run)."""
+    started: list = []
+    monkeypatch.setattr(batch_local, "run", fake_run(started))
+    monkeypatch.setattr(batch_local, "build_extractor", lambda settings: None)
+    return started
+
+
+def failing_at(monkeypatch, number: int) -> list:
+    started: list = []
+    monkeypatch.setattr(batch_local, "run", fake_run(started, fail_at=number))
+    monkeypatch.setattr(batch_local, "build_extractor", lambda settings: None)
+    return started
+
+
 def read_index(sweep_dir: Path) -> list[dict]:
     with open(sweep_dir / INDEX, newline="") as file:
         return list(csv.DictReader(file))
 
 
-def test_sweep_runs_every_point_and_writes_index_and_sheet(tmp_path, image_pair):
+def test_sweep_runs_every_point_and_writes_index_and_sheet(tmp_path, image_pair, calls):
     content, style = image_pair
     base = (f"paths.content_image={content}", f"paths.style_image={style}")
     base += (f"paths.results_dir={tmp_path / 'r'}",)
-    calls: list = []
-    status = run_sweep(
-        None, base, ["loss.style_weight=1,2,3", "image.init=content,noise"], fake_run(calls)
-    )
+    status = run_sweep(None, base, ["loss.style_weight=1,2,3", "image.init=content,noise"])
     assert status == 0
     (sweep_dir,) = (tmp_path / "r").iterdir()
     assert sweep_dir.name.endswith("-sweep-style_weight-init")
@@ -129,21 +159,23 @@ def test_sweep_runs_every_point_and_writes_index_and_sheet(tmp_path, image_pair)
     assert sheet.mode == "RGB" and sheet.size[1] > 3 * 128  # three rows of cells
 
 
-def test_failed_run_stops_the_sweep_and_leaves_a_grey_cell(tmp_path, image_pair):
+def test_failed_run_stops_the_sweep_and_leaves_a_grey_cell(tmp_path, image_pair, monkeypatch):
     content, style = image_pair
     base = (f"paths.content_image={content}", f"paths.results_dir={tmp_path / 'r'}")
-    calls: list = []
+    calls = failing_at(monkeypatch, 2)  # run 2 fails mid-run
     axis = f"paths.style_image={style};{content};{style}"
-    status = run_sweep(None, base, [axis], fake_run(calls, fail_at=2))  # run 2 fails mid-run
+    status = run_sweep(None, base, [axis])
     assert status == 1 and len(calls) == 2
     (sweep_dir,) = (tmp_path / "r").iterdir()
-    assert [bool(r["run"]) for r in read_index(sweep_dir)] == [True, False, False]
+    rows = read_index(sweep_dir)
+    assert [bool(r["run"]) for r in rows] == [True, False, False]
+    assert [r["status"] for r in rows] == ["done", "failed", ""]
     assert (sweep_dir / SHEET).is_file()
 
 
 @pytest.mark.parametrize("key", ["paths.content_image", "paths.style_image"])
 def test_a_missing_later_image_stops_the_sweep_before_its_first_run(
-    tmp_path, image_pair, key, capsys
+    tmp_path, image_pair, key, capsys, calls
 ):
     content, style = image_pair
     base = (
@@ -152,22 +184,19 @@ def test_a_missing_later_image_stops_the_sweep_before_its_first_run(
         f"paths.results_dir={tmp_path / 'r'}",
     )
     missing = tmp_path / "second.jpg"
-    calls: list = []
     sweep = (None, base, [f"{key}={content if 'content' in key else style},{missing}"])
-    assert guarded(lambda: run_sweep(*sweep, fake_run(calls))) == 2 and not calls
+    assert guarded(lambda: run_sweep(*sweep)) == 2 and not calls
     assert "second.jpg does not exist" in capsys.readouterr().err
     assert not any((tmp_path / "r").glob("*sweep*"))
 
 
-def test_bad_point_stops_before_any_run(tmp_path, capsys):
-    calls: list = []
+def test_bad_point_stops_before_any_run(tmp_path, capsys, calls):
     base = (f"paths.results_dir={tmp_path / 'r'}",)
     # each value parses alone, but two styles need two blend weights
     sweep = (
         None,
         (*base, "loss.style_blend_weights=1,1"),
         ["paths.style_image=a.jpg,b.jpg;c.jpg"],
-        fake_run(calls),
     )
     assert guarded(lambda: run_sweep(*sweep)) == 2 and not calls
     assert "expected 1 weight, one per style image (c.jpg)" in capsys.readouterr().err
@@ -198,20 +227,23 @@ def test_sweep_through_main_runs_the_grid_and_draws_the_sheet(tmp_path, image_pa
     assert sheet.shape[0] > 2 * 128 and sheet.shape[1] > 2 * 128  # a 2 x 2 grid of cells
 
 
-def test_sweep_into_a_results_path_that_is_a_file_is_refused_with_2(tmp_path, image_pair, capsys):
+def test_sweep_into_a_results_path_that_is_a_file_is_refused_with_2(
+    tmp_path, image_pair, capsys, calls
+):
     content, style = image_pair
     (tmp_path / "file").write_text("not a folder")
     base = (f"paths.content_image={content}", f"paths.style_image={style}")
     sweep = (None, (*base, f"paths.results_dir={tmp_path / 'file'}"), ["loss.tv_weight=0,1"])
-    calls: list = []
-    assert guarded(lambda: run_sweep(*sweep, fake_run(calls))) == 2 and not calls
+    assert guarded(lambda: run_sweep(*sweep)) == 2 and not calls
     assert "is a file, not a folder" in capsys.readouterr().err
 
 
-def test_a_sheet_that_cannot_be_written_is_a_machine_fault(tmp_path, image_pair, monkeypatch):
+def test_a_sheet_that_cannot_be_written_is_a_machine_fault(
+    tmp_path, image_pair, monkeypatch, calls
+):
     import errno
 
-    from nst import sweep
+    from nst import batch_sheet
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -219,7 +251,6 @@ def test_a_sheet_that_cannot_be_written_is_a_machine_fault(tmp_path, image_pair,
     content, style = image_pair
     base = (f"paths.content_image={content}", f"paths.style_image={style}")
     base += (f"paths.results_dir={tmp_path / 'r'}",)
-    monkeypatch.setattr(sweep, "write_bytes_atomic", full)
-    calls: list = []
-    status = guarded(lambda: run_sweep(None, base, ["loss.tv_weight=0,1"], fake_run(calls)))
+    monkeypatch.setattr(batch_sheet, "write_bytes_atomic", full)
+    status = guarded(lambda: run_sweep(None, base, ["loss.tv_weight=0,1"]))
     assert status == 4 and len(calls) == 2

@@ -116,7 +116,10 @@ def test_form_is_every_setting_with_its_own_doc_default_and_choices(client):
 def test_a_refused_value_gets_the_cli_message_at_its_field(client, tmp_path, name, text):
     answer = client.post("/api/validate", json={"values": {name: text}, **chosen(client)}).json
     assert answer["ok"] is False
-    assert answer["errors"] == {name: cli_message(*tiny(tmp_path), f"{name}={text}")}
+    # the command line's message, in the page's words: the form has fields, not --set
+    expected = cli_message(*tiny(tmp_path), f"{name}={text}").removeprefix("--set ")
+    assert answer["errors"] == {name: expected}
+    assert "--set" not in json.dumps(answer)
     refused = client.post("/api/jobs", json={"values": {name: text}, **chosen(client)})
     assert refused.status_code == 400 and refused.json["errors"] == answer["errors"]
 
@@ -548,12 +551,14 @@ def test_the_queue_goes_on_after_failed_runs(tmp_path):
 
 
 def test_normalised_equal_weights_show_as_empty_and_others_as_written(tmp_path):
-    from nst.web.forms import form_values
+    from nst.web.forms import PageFiles, form_values
 
-    equal = form_values(load_settings(None, ("model.style_layer_weights=1,1,1,1,1",)))
+    files = PageFiles(lambda image_id: None, lambda path: None, "imagenet")
+    equal = form_values(load_settings(None, ("model.style_layer_weights=1,1,1,1,1",)), files)
     assert equal["model.style_layer_weights"] == ""  # equal shares: what empty means
     settings = load_settings(None, ("model.style_layer_weights=1,1,1,1,4",))
-    assert form_values(settings)["model.style_layer_weights"] == "0.125, 0.125, 0.125, 0.125, 0.5"
+    weights = form_values(settings, files)["model.style_layer_weights"]
+    assert weights == "0.125, 0.125, 0.125, 0.125, 0.5"
 
 
 def test_the_studio_loads_no_tensorflow_until_a_run():

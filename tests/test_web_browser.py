@@ -48,7 +48,9 @@ def page():
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
         context = browser.new_context(
-            viewport={"width": 1440, "height": 1000}, accept_downloads=True
+            viewport={"width": 1440, "height": 1000},
+            accept_downloads=True,
+            bypass_csp=True,  # the page forbids eval; Playwright's waits evaluate strings
         )
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
@@ -164,3 +166,57 @@ def test_a_run_from_the_browser(server, page, tmp_path: Path):
     page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot: {shot}")
     assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("width, height", [(1440, 900), (390, 844)])
+def test_first_run_at_desktop_and_phone_width(server, tmp_path: Path, width, height):
+    """What new users tripped over (issue 25, item 10): after Start the progress is in view,
+    two styles' names stay readable, a reload keeps the chosen images and settings, no broken
+    image before the first run."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    url, _app = server
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        viewport = {"width": width, "height": height}
+        page = browser.new_context(viewport=viewport, bypass_csp=True).new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(url)
+        page.wait_for_selector("#field-image-max_size")
+        page.wait_for_function("document.querySelector('#connection').dataset.state === 'open'")
+        # no broken-image icon: an image without a picture takes no visible space
+        assert (
+            page.evaluate("getComputedStyle(document.querySelector('#live-image')).visibility")
+            == "hidden"
+        )
+        painting = make_image(tmp_path / "a_rather_long_painting_name.png", seed=12)
+        page.set_input_files("#style-file", str(painting))
+        page.wait_for_selector("#styles-chosen img[alt='a_rather_long_painting_name.png']")
+        names = page.eval_on_selector_all(
+            "#styles-chosen .name", "nodes => nodes.map((n) => n.getBoundingClientRect().width)"
+        )
+        assert len(names) == 2 and min(names) > 60, names  # not one letter a line
+        rows = page.eval_on_selector_all(
+            "#styles-chosen li", "nodes => nodes.map((n) => n.getBoundingClientRect().height)"
+        )
+        assert max(rows) < 80, rows  # thumbnail, name, weight and × on one line
+        page.fill("#field-image-max_size", "40")
+        page.fill("#field-optimizer-iterations", "30")
+        page.wait_for_timeout(600)  # the form is saved as it is typed (after its check)
+        page.reload()
+        page.wait_for_selector("#styles-chosen img[alt='a_rather_long_painting_name.png']")
+        assert page.input_value("#field-optimizer-iterations") == "30"
+        page.click("#start")
+        page.wait_for_function("Number(document.querySelector('#live-chart').dataset.points) >= 1")
+        page.wait_for_timeout(800)  # the smooth scroll
+        top = page.evaluate("document.querySelector('#live-panel').getBoundingClientRect().top")
+        assert -5 <= top < height / 2, top  # the progress is on screen, near the top
+        page.wait_for_function("document.querySelector('#live-status').dataset.state === 'done'")
+        page.wait_for_selector("#run-panel:not([hidden])")
+        assert not page.is_visible("#download-video")  # a still run has no video to offer
+        shot = tmp_path / f"studio-{width}.png"
+        page.screenshot(path=str(shot), full_page=False)
+        print(f"screenshot: {shot}")
+        browser.close()
+    assert not errors, errors

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import re
 import signal
 import sys
 import threading
@@ -24,20 +25,39 @@ from nst.app import Watcher
 from nst.exits import describe
 from nst.process import StopRequest
 from nst.records import Record
-from nst.runfolder import iterate_path
+from nst.runfolder import iterate_path, write_bytes_atomic
 from nst.scales import Scale, scale_budgets
-from nst.settings import Settings
+from nst.settings import Settings, SettingsError, load_settings, render
 
 KEEP_FINISHED = 20  # finished jobs the page still lists (their runs stay in results/ anyway)
+MAX_QUEUED = 20  # jobs waiting at once: a page (or a script) cannot queue without bound
 # The run's exit status -> the state the page shows (see nst.exits).
 STATES = {0: "done", 1: "failed", 2: "failed", 3: "diverged", 4: "failed"}
 STATES |= {128 + signal.SIGINT: "stopped", 128 + signal.SIGTERM: "stopped"}
+# The run's last line speaks to a terminal; the page says the same in its own words.
+PAGE_WORDS = (
+    (re.compile(r"interrupted by SIGINT"), "stopped (Stop pressed)"),
+    (re.compile(r"interrupted by SIG(TERM|HUP)"), "stopped (the studio was closing)"),
+    (re.compile(r"--set (\[\w+\] \w+)"), r"\1"),
+    (
+        re.compile(r" \(rerun with --debug for the traceback\)"),
+        " (the server's log has the details)",
+    ),
+    (re.compile(r"; go on with: python main\.py --resume \S+"), ""),
+)
+
+
+def page_message(text: str) -> str:
+    """A run's last line as the page says it: no signals, no command-line options."""
+    for pattern, words in PAGE_WORDS:
+        text = pattern.sub(words, text)
+    return text
 
 
 @dataclass
 class Job:
     id: str
-    settings: Settings
+    settings: Settings | None  # None: a waiting job restored after a restart, unreadable
     state: str = "queued"  # queued, running, then done, stopped, failed, diverged, cancelled
     run_id: str | None = None  # the run folder's name, once made
     message: str = ""  # the run's last line: where the result is, or why it stopped
@@ -59,13 +79,27 @@ class Job:
         return sum(scale_budgets(self.settings.optimizer, self.scales))
 
     def public(self, position: int | None = None, records: bool = False) -> dict:
+        if self.settings is None:  # waited before a restart; its settings no longer load
+            return {
+                "id": self.id,
+                "state": self.state,
+                "message": self.message,
+                "steps": 0,
+                "steps_done": 0,
+                "scales": 1,
+                "content": "?",
+                "styles": [],
+                "position": None,
+                "run_id": None,
+                "stop_requested": False,
+            }
         paths = self.settings.paths
         shown = {
             "id": self.id,
             "state": self.state,
             "position": position,
             "run_id": self.run_id,
-            "message": self.message,
+            "message": page_message(self.message),
             "steps": self.steps,
             "steps_done": self.steps_done,
             "scales": self.scales,
@@ -118,6 +152,10 @@ class JobWatcher(Watcher):
         self.send("record", event)
 
 
+class QueueFull(RuntimeError):
+    """The queue holds MAX_QUEUED jobs already; the message says so in the page's words."""
+
+
 class Broadcast:
     """Events to every listening page: each listener has its own queue."""
 
@@ -141,6 +179,48 @@ class Broadcast:
             for listener in self._listeners:
                 listener.put((kind, data))
 
+    def wait_quiet(self, timeout: float) -> None:
+        """Until every listener has gone (their pages got the closing event), or `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._listeners:
+                    return
+            time.sleep(0.02)
+
+
+class Spool:
+    """The waiting jobs on disk (one config.ini each), so that a restart finds them again."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+
+    def keep(self, job: Job) -> None:
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(self.folder / f"{job.id}.ini", render(job.settings).encode())
+
+    def forget(self, job: Job) -> None:
+        if self.folder is not None:
+            (self.folder / f"{job.id}.ini").unlink(missing_ok=True)
+
+    def restore(self) -> list[Job]:
+        """The jobs that were waiting when the server last stopped, oldest first; a job whose
+        settings no longer load (an image deleted since) comes back failed, with the reason."""
+        if self.folder is None or not self.folder.is_dir():
+            return []
+        found = sorted(self.folder.glob("job-*.ini"), key=lambda path: path.stat().st_mtime)
+        jobs = []
+        for path in found:
+            try:
+                jobs.append(Job(path.stem, load_settings(path)))
+            except (SettingsError, OSError) as error:
+                failed = Job(path.stem, None)
+                failed.state, failed.message = "failed", f"not restored: {error}"
+                jobs.append(failed)
+                path.unlink(missing_ok=True)
+        return jobs
+
 
 class Worker:
     """A queue of jobs and the one thread that runs them, in order.
@@ -149,8 +229,16 @@ class Worker:
     network to reuse (None: the run builds it). Parameters, so that tests can watch them.
     """
 
-    def __init__(self, run: Callable, extractor_for: Callable[[Settings], object]) -> None:
+    def __init__(
+        self,
+        run: Callable,
+        extractor_for: Callable[[Settings], object],
+        spool: Path | None = None,
+        max_queued: int = MAX_QUEUED,
+    ) -> None:
         self.events = Broadcast()
+        self.max_queued = max_queued
+        self._spool = Spool(spool)
         self._run = run
         self._extractor_for = extractor_for
         self._lock = threading.Condition()
@@ -159,6 +247,10 @@ class Worker:
         self._finished: list[Job] = []
         self._ids = itertools.count(1)
         self._closing = False
+        restored = self._spool.restore()
+        self._queue = [job for job in restored if job.state == "queued"]
+        self._finished = [job for job in restored if job.state != "queued"]
+        self.restored = len(self._queue)
         self._thread = threading.Thread(target=self._work, name="nst-worker", daemon=True)
         self._thread.start()
 
@@ -168,7 +260,13 @@ class Worker:
         with self._lock:
             if self._closing:
                 raise RuntimeError("the server is closing")
+            if len(self._queue) >= self.max_queued:
+                raise QueueFull(
+                    f"{len(self._queue)} runs are waiting already (at most {self.max_queued}):"
+                    " start this one when one has finished, or take one off the queue"
+                )
             job = Job(f"job-{next(self._ids)}-{int(time.time())}", settings)
+            self._spool.keep(job)  # before it is queued: a restart finds it
             self._queue.append(job)
             self._lock.notify_all()
         self._send_queue()
@@ -182,6 +280,7 @@ class Worker:
                 return None
             if job.state == "queued":
                 self._queue.remove(job)
+                self._spool.forget(job)
                 job.state = "cancelled"
                 self._finish(job)
             job.stop.ask(signal.SIGINT)  # as Ctrl-C
@@ -200,12 +299,10 @@ class Worker:
         return {"jobs": jobs}
 
     def close(self, timeout: float | None = None) -> None:
-        """Cancel the queue, stop the running job as SIGTERM does and wait for its folder."""
+        """Stop the running job as SIGTERM does and wait for its folder; the waiting jobs stay
+        on disk for the next start."""
         with self._lock:
             self._closing = True
-            for job in self._queue:
-                job.state = "cancelled"
-            self._queue.clear()
             if self._current is not None:
                 self._current.stop.ask(signal.SIGTERM)  # as `kill` stops a CLI run
             self._lock.notify_all()
@@ -236,6 +333,7 @@ class Worker:
                 if self._closing:
                     return
                 job = self._queue.pop(0)
+                self._spool.forget(job)
                 self._current = job
                 job.state = "running"
             self._send_queue()

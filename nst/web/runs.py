@@ -16,7 +16,19 @@ import time
 from pathlib import Path
 
 from nst.evolution import RunError, run_frames
-from nst.runfolder import ANIMATION, CONFIG, FINAL, ITERATES, LOSSES_CSV, PLOTS, read_status
+from nst.runfolder import (
+    ANIMATION,
+    COMPARE,
+    CONFIG,
+    FINAL,
+    FRAMES,
+    FRAMES_CSV,
+    LOSSES_CSV,
+    PLOTS,
+    STATUS,
+    VIDEO,
+    read_status,
+)
 from nst.scales import scale_budgets
 from nst.settings import Settings, SettingsError, load_settings
 
@@ -30,14 +42,31 @@ def _safe_part(part: str) -> bool:
     return bool(_PART.fullmatch(part)) and ".." not in part
 
 
+def plain(run_dir: Path, name: str) -> Path | None:
+    """`run_dir/name` where it is a regular file of the run itself: not a symlink, nor under
+    a symlinked folder (a config.ini linked to /etc/... is not the run's)."""
+    path = Path(run_dir) / name
+    if path.is_symlink() or not path.is_file():
+        return None
+    if not path.resolve().is_relative_to(Path(run_dir).resolve()):
+        return None
+    return path
+
+
 def run_folder(results_dir: Path, run_id: str) -> Path | None:
     """The run folder `run_id` inside `results_dir`; None if it is not one (or points out)."""
     if not _safe_part(run_id):
         return None
     folder = Path(results_dir) / run_id
-    if folder.is_symlink() or not folder.is_dir() or not (folder / CONFIG).is_file():
+    if folder.is_symlink() or not folder.is_dir() or plain(folder, CONFIG) is None:
         return None
     return folder
+
+
+def is_video(run_dir: Path) -> bool:
+    """A video run (nst.video): frames/ instead of iterates/."""
+    frames = Path(run_dir) / FRAMES
+    return frames.is_dir() and not frames.is_symlink()
 
 
 def run_file(run_dir: Path, name: str) -> Path | None:
@@ -51,10 +80,13 @@ def run_file(run_dir: Path, name: str) -> Path | None:
     return path
 
 
-def read_rows(run_dir: Path) -> list[dict[str, float]]:
+def read_rows(run_dir: Path, name: str = LOSSES_CSV) -> list[dict[str, float]]:
     """losses.csv's rows in order (every scale), as numbers; rows cut short are left out."""
+    path = plain(run_dir, name)
+    if path is None:
+        return []
     try:
-        with open(run_dir / LOSSES_CSV, newline="", encoding="utf-8") as file:
+        with open(path, newline="", encoding="utf-8") as file:
             rows = list(csv.DictReader(file))
     except (OSError, UnicodeDecodeError, csv.Error):
         return []
@@ -68,10 +100,23 @@ def read_rows(run_dir: Path) -> list[dict[str, float]]:
 
 
 def run_settings(run_dir: Path) -> Settings | None:
+    config = plain(run_dir, CONFIG)
+    if config is None:
+        return None
     try:
-        return load_settings(run_dir / CONFIG)
+        return load_settings(config)
     except SettingsError:
         return None
+
+
+def video_rows(run_dir: Path) -> list[dict[str, float]]:
+    """A video run's frames.csv as the page plots it: one row per frame, x = the frame."""
+    rows, elapsed = [], 0.0
+    for row in read_rows(run_dir, FRAMES_CSV):
+        elapsed += row.get("seconds", 0.0)
+        losses = {key: row.get(key, math.nan) for key in ("content", "style", "tv", "total")}
+        rows.append({"iteration": row["frame"], "scale": 1, **losses, "elapsed_s": elapsed})
+    return rows
 
 
 def status_word(status: int) -> str:
@@ -88,9 +133,11 @@ def status_of(run_dir: Path, settings: Settings | None, rows: list[dict]) -> str
     or was killed) is judged by its files: no row or no final.png, failed; a non-finite last
     row, diverged; its whole budget at the full size, done; fewer iterations, stopped.
     """
-    ended = read_status(run_dir)
+    ended = read_status(run_dir) if plain(run_dir, STATUS) else None
     if ended is not None:
         return status_word(ended[0])
+    if is_video(run_dir):  # no status.txt: killed outright, unless the video was written
+        return "done" if plain(run_dir, VIDEO) else "failed"
     if not rows:
         return "failed"
     last = rows[-1]
@@ -120,11 +167,13 @@ def started_at(run_dir: Path) -> float:
 def summary(run_dir: Path) -> dict:
     """What the runs list shows of one run."""
     settings = run_settings(run_dir)
-    rows = read_rows(run_dir)
-    thumbnail = FINAL if (run_dir / FINAL).is_file() else _last_iterate(run_dir)
+    video = is_video(run_dir)
+    rows = video_rows(run_dir) if video else read_rows(run_dir)
+    thumbnail = FINAL if plain(run_dir, FINAL) else _last_iterate(run_dir)
     paths = settings.paths if settings else None
     return {
         "id": run_dir.name,
+        "kind": "video" if video else "still",
         "started": started_at(run_dir),
         "content": paths.content_image.name if paths else "?",
         "styles": [p.name for p in paths.style_image] if paths else [],
@@ -136,11 +185,20 @@ def summary(run_dir: Path) -> dict:
 
 
 def _last_iterate(run_dir: Path) -> str | None:
+    """The last saved iterate (a video run: its last finished frame), relative to the run."""
+    frames = _frames(run_dir)
+    return _relative(run_dir, frames[-1].path) if frames else None
+
+
+def _frames(run_dir: Path) -> list:
     try:
-        frames = run_frames(run_dir)
-    except RunError:
-        return None
-    return f"{ITERATES}/{frames[-1].path.name}"
+        return run_frames(run_dir)
+    except (RunError, OSError):
+        return []
+
+
+def _relative(run_dir: Path, path: Path) -> str:
+    return Path(path).relative_to(run_dir).as_posix()
 
 
 def list_runs(results_dir: Path) -> list[dict]:
@@ -156,27 +214,34 @@ def list_runs(results_dir: Path) -> list[dict]:
 def detail(run_dir: Path) -> dict:
     """One run for the page: its summary, iterates with losses, loss rows, plots, downloads."""
     base = f"/runs/{run_dir.name}/files"
-    try:
-        frames = run_frames(run_dir)
-    except RunError:
-        frames = []
-    present = [name for name in PLOT_FILES if (run_dir / PLOTS / name).is_file()]
+    frames = _frames(run_dir)
+    video = is_video(run_dir)
+    plots = sorted(p.name for p in (run_dir / PLOTS).glob("*.png") if plain(p.parent, p.name))
+    plots = [name for name in PLOT_FILES if name in plots] or plots  # a video run's own plots
+
+    def url(name: str) -> str | None:
+        return f"{base}/{name}" if plain(run_dir, name) else None
+
+    last = _last_iterate(run_dir)
+    config = plain(run_dir, CONFIG)
     return {
         **summary(run_dir),
         "frames": [
             {
                 "iteration": frame.iteration,
-                "url": f"{base}/{ITERATES}/{frame.path.name}",
+                "url": f"{base}/{_relative(run_dir, frame.path)}",
                 "losses": frame.losses,
             }
             for frame in frames
         ],
-        "rows": read_rows(run_dir),
-        "plots": [f"{base}/{PLOTS}/{name}" for name in present],
-        "final": f"{base}/{FINAL}" if (run_dir / FINAL).is_file() else None,
-        "animation": f"{base}/{ANIMATION}" if (run_dir / ANIMATION).is_file() else None,
+        "rows": video_rows(run_dir) if video else read_rows(run_dir),
+        "plots": [f"{base}/{PLOTS}/{name}" for name in plots],
+        "final": url(FINAL) or (f"{base}/{last}" if video and last else None),
+        "animation": url(ANIMATION),
+        "video": url(VIDEO),
+        "compare": url(COMPARE),
         "zip": f"/runs/{run_dir.name}/zip",
-        "config": (run_dir / CONFIG).read_text(encoding="utf-8", errors="replace"),
+        "config": config.read_text(encoding="utf-8", errors="replace") if config else "",
     }
 
 

@@ -9,11 +9,15 @@ cross-origin requests; every error is a JSON 4xx/5xx, never a traceback page.
 
 from __future__ import annotations
 
+import errno
 import io
+import ipaddress
 import json
 import math
 import queue
+import re
 import sys
+import threading
 import traceback
 import zipfile
 from dataclasses import dataclass
@@ -24,15 +28,32 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from nst.images import ImageError
-from nst.settings import Settings, load_settings
+from nst.settings import Settings, SettingsError, load_settings
 from nst.web import runs
-from nst.web.forms import FormError, form_fields, form_values, settings_from_form
-from nst.web.jobs import Worker
-from nst.web.uploads import ImageStore, UploadError
+from nst.web.forms import FormError, PageFiles, form_fields, form_values, settings_from_form
+from nst.web.jobs import MAX_QUEUED, QueueFull, Worker
+from nst.web.uploads import MAX_PIXELS, ImageStore, UploadError
 
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies and browsers from timing out
 SAFE_FETCH_SITES = {"same-origin", "none"}  # Sec-Fetch-Site values of the page's own requests
-LOCAL_NAMES = {"127.0.0.1", "localhost", "[::1]", "::1"}
+MAX_JSON_BYTES = 256 * 1024  # the page's requests are a few kB; uploads have their own limit
+MAX_FORM_PARTS = 8  # an upload is one file field; thousands of parts only cost CPU
+CHECKING_AT_ONCE = 1  # uploads decoded at the same time (each may take a GB or more)
+UPLOAD_WAIT_S = 30.0  # how long an upload waits for its turn before it is told to retry
+# A foreign page may not frame the studio (clickjacking past the Origin check), and the page
+# loads nothing but its own files.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self'; "
+        "style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+_ABSOLUTE = re.compile(r"(?<![\w.~\-/])(/[^\s/,;:'\"()\[\]<>]+(?:/[^\s/,;:'\"()\[\]<>]+)*)")
+_URL_PREFIXES = ("/runs/", "/api/", "/static/")
 
 
 @dataclass(frozen=True)
@@ -41,7 +62,17 @@ class StudioConfig:
     overrides: tuple[str, ...] = ()  # main.py's --set
     upload_dir: Path | None = None  # None: <results_dir>/.uploads
     max_upload_bytes: int = 50 * 1024 * 1024
-    local_only: bool = True  # listening on 127.0.0.1: refuse requests for any other host name
+    local_only: bool = True  # listening on a loopback address: refuse other host names
+    max_upload_pixels: int = MAX_PIXELS
+    max_queued: int = MAX_QUEUED
+
+
+def in_units(size: int) -> str:
+    """A byte count as people read it: 50 MiB, 195 KiB, 800 bytes."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:.3g} {unit}"
+    return f"{size} bytes"
 
 
 def finite(value):
@@ -55,9 +86,38 @@ def finite(value):
     return value
 
 
-class FiniteJSON(DefaultJSONProvider):
+class PathHider:
+    """No absolute server path leaves the server: a path under one of the known folders is
+    shown from that folder's name on (results/2026...), any other as its file name."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        self.roots = sorted({Path(root) for root in roots}, key=lambda p: -len(str(p)))
+
+    def path(self, text: str) -> str:
+        for root in self.roots:
+            if text == str(root) or text.startswith(f"{root}/"):
+                return f"{root.name}{text[len(str(root)) :]}"
+        return Path(text).name
+
+    def __call__(self, value):
+        if isinstance(value, str):
+            if value.startswith(_URL_PREFIXES):
+                return value
+            return _ABSOLUTE.sub(lambda match: self.path(match[1]), value)
+        if isinstance(value, dict):
+            return {key: self(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self(item) for item in value]
+        return value
+
+
+class PageJSON(DefaultJSONProvider):
+    """Every JSON answer: finite numbers, no server paths."""
+
+    hide = PathHider([])
+
     def dumps(self, obj, **kwargs):
-        return super().dumps(finite(obj), **kwargs)
+        return super().dumps(self.hide(finite(obj)), **kwargs)
 
 
 def error(status: int, message: str, **extra) -> Response:
@@ -78,24 +138,60 @@ def same_origin() -> bool:
 
 
 def create_app(studio: StudioConfig, worker: Worker | None = None) -> Flask:
-    """The studio; `worker` None starts one that runs jobs with nst.app.run."""
+    """The studio; `worker` None starts one that runs jobs with nst.app.run.
+
+    SettingsError (the caller prints it, status 2): bad settings, or a results folder that
+    cannot be one.
+    """
     base = load_settings(studio.config, studio.overrides)  # SettingsError: the caller says so
     results_dir = base.paths.results_dir
-    store = ImageStore(studio.upload_dir or results_dir / ".uploads")
-    worker = worker or Worker(*default_runner())
+    _check_results_dir(results_dir)
+    store = ImageStore(studio.upload_dir or results_dir / ".uploads", studio.max_upload_pixels)
+    store.clean()
+    hide = PathHider([results_dir, store.folder, Path.cwd()])
+    worker = worker or Worker(*default_runner(), results_dir / ".queue", studio.max_queued)
     app = Flask(__name__)
-    app.json = FiniteJSON(app)
+    app.json = PageJSON(app)
+    app.json.hide = hide
     app.url_map.merge_slashes = False  # //etc/passwd must reach the checks, not a redirect
     app.config["MAX_CONTENT_LENGTH"] = studio.max_upload_bytes
-    app.extensions["nst"] = {"worker": worker, "store": store, "base": base}
+    app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
+    files = page_files(store, base)
+    app.extensions["nst"] = {"worker": worker, "store": store, "base": base, "files": files}
     _guards(app, studio.local_only)
     _form_routes(app, studio, base, store, worker)
     _image_routes(app, store)
-    _job_routes(app, worker)
+    _job_routes(app, worker, hide)
     _run_routes(app, results_dir, store, worker)
     _file_routes(app, results_dir)
     _import_config_images(store, base)
     return app
+
+
+def _check_results_dir(results_dir: Path) -> None:
+    """A results folder that is a file (or under one) cannot take runs: say so at the start."""
+    for folder in (results_dir, *results_dir.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise SettingsError(
+                    f"[paths] results_dir = {results_dir}: {folder} is a file, not a folder: "
+                    "give a folder (it is made if missing)"
+                )
+            return
+
+
+def page_files(store: ImageStore, base: Settings) -> PageFiles:
+    """How the page names the server's files: uploads by id, the weights by the server's."""
+
+    def image_path(image_id: str) -> Path | None:
+        stored = store.get(image_id)
+        return None if stored is None else stored.path
+
+    def image_id(path: Path) -> str | None:
+        ids = _image_ids(store, [path])
+        return ids[0] if ids else None
+
+    return PageFiles(image_path, image_id, base.model.weights)
 
 
 def default_runner():
@@ -115,11 +211,24 @@ def _import_config_images(store: ImageStore, settings: Settings) -> None:
             print(f"nst: note: {path} is not offered in the page: {problem}", file=sys.stderr)
 
 
+def loopback(name: str) -> bool:
+    """`name` (a host name or address, IPv6 with or without brackets) is this machine's
+    loopback: localhost, 127.0.0.0/8, ::1."""
+    name = name.strip().lower().removeprefix("[").removesuffix("]")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def local_host() -> bool:
     """The Host header names this machine: a site that points its own name at 127.0.0.1 (DNS
     rebinding) would otherwise pass for the page itself."""
-    name = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
-    return name.lower() in LOCAL_NAMES
+    host = request.host
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") and host.count(":") == 1 else host
+    return loopback(name)
 
 
 def _guards(app: Flask, local_only: bool) -> None:
@@ -129,13 +238,21 @@ def _guards(app: Flask, local_only: bool) -> None:
             return error(403, "this server answers only to 127.0.0.1 and localhost")
         if request.method not in ("GET", "HEAD", "OPTIONS") and not same_origin():
             return error(403, "cross-origin request refused")
+        too_long = (request.content_length or 0) > MAX_JSON_BYTES
+        if too_long and request.path != "/api/images":
+            return error(413, f"the request is larger than {in_units(MAX_JSON_BYTES)}")
         return None
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(problem: HTTPException):
         if problem.code == 413:
-            limit = app.config["MAX_CONTENT_LENGTH"] / 1e6
-            return error(413, f"the upload is larger than the limit of {limit:g} MB")
+            limit = in_units(app.config["MAX_CONTENT_LENGTH"])
+            return error(413, f"the upload is larger than the limit of {limit}")
         return error(problem.code or 500, problem.description or problem.name)
 
     @app.errorhandler(Exception)
@@ -145,7 +262,10 @@ def _guards(app: Flask, local_only: bool) -> None:
 
 
 def _json_body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested thousands deep: no page sends that
+        abort(400, "the JSON is nested too deeply")
     if not isinstance(body, dict):
         abort(400, "expected a JSON object (Content-Type: application/json)")
     return body
@@ -158,47 +278,52 @@ def _form_routes(app, studio: StudioConfig, base: Settings, store: ImageStore, w
     def page():
         return render_template("index.html")
 
+    files = app.extensions["nst"]["files"]
+
     @app.get("/api/form")
     def form():
         return jsonify(
             {
-                "fields": form_fields(base),
+                "fields": form_fields(base, files),
                 "content": _image_ids(store, [base.paths.content_image]),
                 "styles": _image_ids(store, base.paths.style_image),
                 "blend": [f"{w:g}" for w in base.loss.style_blend_weights],
-                "results_dir": str(base.paths.results_dir),
+                "results_dir": base.paths.results_dir.name,
                 "max_upload_bytes": studio.max_upload_bytes,
+                "max_upload": in_units(studio.max_upload_bytes),
             }
+        )
+
+    def settings_of(body: dict) -> Settings:
+        content, styles = _chosen_images(store, body)
+        return settings_from_form(
+            studio.config, studio.overrides, _values(body), content, styles, files, _blend(body)
         )
 
     @app.post("/api/validate")
     def validate():
-        body = _json_body()
-        content, styles = _chosen_images(store, body)
         try:
-            settings_from_form(
-                studio.config, studio.overrides, _values(body), content, styles, _blend(body)
-            )
+            settings_of(_json_body())
         except FormError as problem:
             return jsonify({"ok": False, "errors": problem.errors})
         return jsonify({"ok": True, "errors": {}})
 
     @app.post("/api/jobs")
     def start():
-        body = _json_body()
-        content, styles = _chosen_images(store, body)
-        values = _values(body)
         try:
-            settings = settings_from_form(
-                studio.config, studio.overrides, values, content, styles, _blend(body)
-            )
+            settings = settings_of(_json_body())
         except FormError as problem:
             return error(400, "settings refused", errors=problem.errors)
-        job = worker.submit(settings)
+        try:
+            job = worker.submit(settings)
+        except QueueFull as full:
+            return error(429, str(full))
         return jsonify(job.public()), 202
 
 
 def _image_routes(app: Flask, store: ImageStore) -> None:
+    checking = threading.BoundedSemaphore(CHECKING_AT_ONCE)
+
     @app.get("/api/images")
     def images():
         return jsonify({"images": [image.public() for image in store.all()]})
@@ -208,21 +333,36 @@ def _image_routes(app: Flask, store: ImageStore) -> None:
         file = request.files.get("file")
         if file is None:
             abort(400, "expected a file in the form field 'file'")
+        if not checking.acquire(timeout=UPLOAD_WAIT_S):
+            return error(503, "other uploads are being checked: try this one again in a moment")
         try:
             stored = store.add(file.read(), file.filename or "upload")
         except UploadError as problem:
             return error(400, str(problem))
+        except OSError as problem:  # a full disk, an upload folder that cannot be written
+            return error(*_storage_problem(problem))
+        finally:
+            checking.release()
         return jsonify(stored.public()), 201
 
     @app.get("/api/images/<image_id>")
     def thumbnail(image_id: str):
         path = store.thumbnail(image_id)
-        if path is None or not path.is_file():
+        if path is None:
             abort(404, "no such image")
         return send_file(path, mimetype="image/png", max_age=3600)
 
 
-def _job_routes(app: Flask, worker: Worker) -> None:
+def _storage_problem(problem: OSError) -> tuple[int, str]:
+    """(status, message) for an upload the disk could not take: one line, no path."""
+    full = problem.errno in (errno.ENOSPC, errno.EDQUOT)
+    why = problem.strerror or type(problem).__name__
+    advice = "free some space, then upload again" if full else "see the server's log"
+    print(f"nst: error: cannot store an upload: {problem}", file=sys.stderr)
+    return (507 if full else 500), f"cannot store the upload: {why}: {advice}"
+
+
+def _job_routes(app: Flask, worker: Worker, hide: PathHider) -> None:
     @app.post("/api/jobs/<job_id>/stop")
     def stop(job_id: str):
         job = worker.stop(job_id)
@@ -236,17 +376,18 @@ def _job_routes(app: Flask, worker: Worker) -> None:
 
     @app.get("/api/events")
     def events():
-        return Response(_event_stream(worker), mimetype="text/event-stream", headers=NO_CACHE)
+        stream = _event_stream(worker, hide)
+        return Response(stream, mimetype="text/event-stream", headers=NO_CACHE)
 
 
 NO_CACHE = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def _event_stream(worker: Worker):
+def _event_stream(worker: Worker, hide: PathHider):
     """Server-sent events: the snapshot of the jobs, then every change as it happens."""
     listener = worker.events.listen()  # before the snapshot: nothing falls between them
     try:
-        yield _sse("jobs", worker.snapshot())
+        yield _sse("jobs", worker.snapshot(), hide)
         while True:
             try:
                 kind, data = listener.get(timeout=KEEPALIVE_S)
@@ -254,15 +395,15 @@ def _event_stream(worker: Worker):
                 yield ": keepalive\n\n"
                 continue
             if data is None:
-                yield _sse("closing", {})
+                yield _sse("closing", {}, hide)
                 return
-            yield _sse(kind, data)
+            yield _sse(kind, data, hide)
     finally:
         worker.events.forget(listener)
 
 
-def _sse(kind: str, data: dict) -> str:
-    return f"event: {kind}\ndata: {json.dumps(finite(data))}\n\n"
+def _sse(kind: str, data: dict, hide: PathHider) -> str:
+    return f"event: {kind}\ndata: {json.dumps(hide(finite(data)))}\n\n"
 
 
 def _values(body: dict) -> dict[str, str]:
@@ -344,7 +485,7 @@ def _run_routes(app: Flask, results_dir: Path, store: ImageStore, worker: Worker
         paths = settings.paths
         return jsonify(
             {
-                "values": form_values(settings),
+                "values": form_values(settings, app.extensions["nst"]["files"]),
                 "content": _image_ids(store, [paths.content_image]),
                 "styles": _image_ids(store, paths.style_image),
                 "blend": [f"{w:g}" for w in settings.loss.style_blend_weights],
@@ -361,7 +502,10 @@ def _file_routes(app: Flask, results_dir: Path) -> None:
         if path is None:
             abort(404, "no such file in this run")
         download = request.args.get("download") == "1"
-        return send_file(path, as_attachment=download, max_age=0)
+        # a download is named after its run: ten results are not ten final.png
+        named = f"{run_id}{path.suffix}" if name in ("final.png", "video.mp4") else None
+        named = named or f"{run_id}-{name.replace('/', '-')}"
+        return send_file(path, as_attachment=download, download_name=named, max_age=0)
 
     @app.get("/runs/<run_id>/zip")
     def run_zip(run_id: str):

@@ -13,6 +13,8 @@ import hashlib
 import re
 import secrets
 import shutil
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,9 @@ _ID = re.compile(r"[0-9a-f]{16}")
 THUMBNAIL = ".thumb.png"
 THUMBNAIL_SIDE = 256
 _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "TIFF": ".tif"}
+MAX_PIXELS = 40_000_000  # decoded, an image costs ~35 bytes a pixel in the checks: 1.4 GB here
+INCOMING = ".incoming-"
+STALE_INCOMING_S = 600  # an upload being checked takes seconds; older ones were interrupted
 
 
 class UploadError(ValueError):
@@ -49,9 +54,45 @@ def safe_stem(filename: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_")[:40] or "image"
 
 
+def pixel_count(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header, without decoding it; None where Pillow cannot
+    tell (the loader's own checks then say why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                return image.size
+    except Exception:  # any failure to read a header: the loader names the problem
+        return None
+
+
 class ImageStore:
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, max_pixels: int = MAX_PIXELS):
         self.folder = Path(folder)
+        self.max_pixels = max_pixels
+
+    def clean(self, older_than_s: float = STALE_INCOMING_S) -> int:
+        """Remove uploads that were interrupted while being checked (killed server)."""
+        if not self.folder.is_dir():
+            return 0
+        removed = 0
+        for path in self.folder.glob(f"{INCOMING}*"):
+            if path.is_symlink() or time.time() - path.lstat().st_mtime < older_than_s:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+        return removed
+
+    def check_size(self, path: Path, shown: str) -> None:
+        """Refuse an image of more than `max_pixels` before decoding it (a small file can
+        unpack to gigabytes)."""
+        size = pixel_count(path)
+        if size is not None and size[0] * size[1] > self.max_pixels:
+            raise UploadError(
+                f"{shown} is {size[0]} × {size[1]} pixels ({size[0] * size[1] / 1e6:.0f} "
+                f"megapixels); the studio takes at most {self.max_pixels / 1e6:g} megapixels: "
+                "make it smaller first (a run paints at most [image] max_size anyway)"
+            )
 
     def add(self, data: bytes, filename: str) -> StoredImage:
         """Check `data` with the image loader; store it once; UploadError if it is refused."""
@@ -60,20 +101,23 @@ class ImageStore:
         if known is not None:
             return known
         self.folder.mkdir(parents=True, exist_ok=True)
-        incoming = self.folder / f".incoming-{secrets.token_hex(8)}"
+        incoming = self.folder / f"{INCOMING}{secrets.token_hex(8)}"
         incoming.mkdir()
+        shown = Path(filename.replace("\\", "/")).name or "the upload"
         try:
-            return self._keep(incoming, data, image_id, safe_stem(filename))
+            return self._keep(incoming, data, image_id, safe_stem(filename), shown)
         except ImageError as error:
             # The loader names its temporary file; the user knows the file by its own name.
-            shown = Path(filename.replace("\\", "/")).name or "the upload"
             raise UploadError(str(error).replace(str(incoming / "upload"), shown)) from None
         finally:
             shutil.rmtree(incoming, ignore_errors=True)
 
-    def _keep(self, incoming: Path, data: bytes, image_id: str, stem: str) -> StoredImage:
+    def _keep(
+        self, incoming: Path, data: bytes, image_id: str, stem: str, shown: str
+    ) -> StoredImage:
         path = incoming / "upload"
         path.write_bytes(data)
+        self.check_size(path, shown)
         pixels = load_image(path)  # the CLI's checks: broken, foreign, bomb-sized, ...
         with Image.open(path) as image:
             extension = _EXTENSIONS.get(image.format or "", ".img")
@@ -92,6 +136,7 @@ class ImageStore:
         path = Path(path)
         if not path.is_file():
             raise UploadError(f"image {path} does not exist")
+        self.check_size(path, str(path))
         try:
             load_image(path)  # before reading it whole: a bomb-sized file is refused here
         except ImageError as error:
@@ -111,8 +156,12 @@ class ImageStore:
         return StoredImage(image_id, files[0])
 
     def thumbnail(self, image_id: str) -> Path | None:
+        """The thumbnail the store made; None where it is missing or not a plain file."""
         stored = self.get(image_id)
-        return None if stored is None else stored.path.parent / THUMBNAIL
+        if stored is None:
+            return None
+        path = stored.path.parent / THUMBNAIL
+        return path if path.is_file() and not path.is_symlink() else None
 
     def all(self) -> list[StoredImage]:
         """Every stored image, newest first."""

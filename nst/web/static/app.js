@@ -57,12 +57,14 @@ function fieldInput(field) {
     for (const choice of ["true", "false"]) input.append(el("option", { value: choice }, choice));
   } else {
     const numeric = field.widget === "number";
+    const images = field.widget === "images"; // masks: uploaded images, by their ids
     input = el("input", {
       id,
       name: field.name,
       type: "text",
       inputmode: numeric ? (field.step === "1" ? "numeric" : "decimal") : null,
-      list: field.suggestions ? id + "-list" : null,
+      list: field.suggestions ? id + "-list" : images ? "image-ids" : null,
+      placeholder: images ? (field.multiple ? "image ids, comma-separated" : "an image id") : null,
       spellcheck: "false",
     });
   }
@@ -112,6 +114,27 @@ function buildForm(fields) {
   }
 }
 
+// The chosen images and settings survive a reload or a restart of the server (this browser's
+// storage); the server's own values come back with "Reset".
+const SAVED = "nst-studio-form";
+
+function saveForm() {
+  if (!state.fields.length) return;
+  const saved = { values: formValues(), content: state.content, styles: state.styles };
+  try { localStorage.setItem(SAVED, JSON.stringify(saved)); } catch (_) { /* private mode */ }
+}
+
+function restoreForm() {
+  let saved = null;
+  try { saved = JSON.parse(localStorage.getItem(SAVED) || "null"); } catch (_) { saved = null; }
+  if (!saved) return false;
+  fillForm(saved.values || {});
+  if (state.images.has(saved.content)) state.content = saved.content;
+  const styles = (saved.styles || []).filter((style) => state.images.has(style.id));
+  if (styles.length) state.styles = styles.map((style) => ({ id: style.id, blend: String(style.blend || "1") }));
+  return true;
+}
+
 function formValues() {
   const values = {};
   for (const field of state.fields) {
@@ -155,6 +178,7 @@ let validationTimer = null;
 function scheduleValidation() {
   clearTimeout(validationTimer);
   validationTimer = setTimeout(validate, 300);
+  saveForm();
 }
 
 async function validate() {
@@ -179,6 +203,11 @@ async function start(event) {
   showErrors({});
   const running = state.jobs.find((job) => job.state === "running");
   if (!running) watch(body.id); // else it waits in the queue, shown under the button
+  // the progress is where the eyes go next: Start is low in the form, Live at the top right
+  const live = $("live-panel");
+  if (live.getBoundingClientRect().top < 0 || live.getBoundingClientRect().top > window.innerHeight / 2) {
+    live.scrollIntoView({ behavior: "smooth", block: "start" });
+  }
 }
 
 // --- images ---------------------------------------------------------------------------
@@ -226,6 +255,8 @@ function renderGallery() {
         el("button", { type: "button", onclick: () => addStyle(image.id) }, "+ style"))));
   }
   $("gallery-count").textContent = String(state.images.size);
+  $("image-ids").replaceChildren(...[...state.images.values()].map((image) =>
+    el("option", { value: image.id, label: image.name })));
 }
 
 function chooseContent(id) {
@@ -352,6 +383,11 @@ function renderJob(record) {
   const stop = $("stop");
   if (!job) {
     stop.disabled = true;
+    if (state.watched) { // the server restarted: that run ended there, its folder is listed
+      $("live-status").textContent = "The studio restarted: that run has ended (see Runs below).";
+      $("live-status").dataset.state = "gone";
+      bar.dataset.state = "stopped";
+    }
     return;
   }
   const last = record || state.liveRows[state.liveRows.length - 1];
@@ -377,6 +413,7 @@ function renderJob(record) {
     }
   } else {
     text = `Finished: ${job.state}` + (job.message ? ` (${job.message})` : "") + ".";
+    if (job.state === "failed") bar.style.width = "100%";
   }
   $("live-status").textContent = text;
   $("live-status").dataset.state = job.state;
@@ -397,6 +434,7 @@ function onJobs(snapshot) {
   }
   renderQueue(running);
   renderJob();
+  renderFailed();
   for (const job of state.jobs) {
     const was = before.get(job.id);
     const finished = !["queued", "running"].includes(job.state);
@@ -427,15 +465,36 @@ async function stopWatched() {
 function connect() {
   const source = new EventSource("/api/events");
   const status = $("connection");
-  source.addEventListener("open", () => { status.textContent = "live"; status.dataset.state = "open"; });
+  source.addEventListener("open", () => {
+    status.textContent = "live";
+    status.dataset.state = "open";
+    loadRuns(); // a restart may have ended runs meanwhile
+  });
   source.addEventListener("error", () => { status.textContent = "reconnecting…"; status.dataset.state = "error"; });
   source.addEventListener("jobs", (event) => onJobs(JSON.parse(event.data)));
   source.addEventListener("record", (event) => onRecord(JSON.parse(event.data)));
   source.addEventListener("closing", () => {
-    status.textContent = "server stopped";
+    status.textContent = "server stopped: waiting for it to start again…";
     status.dataset.state = "error";
     source.close();
+    setTimeout(connect, 3000); // picks up where the restarted studio is
   });
+}
+
+// Jobs that failed before they had a run folder (a missing weights file, a refused image)
+// stay at the head of the runs list with their reason, until the server forgets them.
+function renderFailed() {
+  const failed = state.jobs.filter((job) => job.state === "failed" && !job.run_id);
+  const list = $("runs");
+  for (const card of list.querySelectorAll(".failed-job")) card.remove();
+  for (const job of [...failed].reverse()) {
+    list.prepend(el("li", { class: "run-card failed-job", "data-job": job.id },
+      el("div", { class: "no-thumb" }),
+      el("div", { class: "run-info" },
+        el("span", { class: "badge", "data-status": "failed" }, "failed"),
+        el("strong", {}, `${job.content} × ${job.styles.join(" + ")}`),
+        el("span", { class: "why" }, job.message || "failed before it started"))));
+  }
 }
 
 // --- a run: evolution, plots, downloads ----------------------------------------------
@@ -468,6 +527,16 @@ async function openRun(runId) {
   slider.disabled = body.frames.length < 2;
   showFrame();
   setLink($("download-final"), body.final ? body.final + "?download=1" : null);
+  $("download-final").setAttribute("download", `${body.id}.png`);
+  $("download-final").textContent = body.kind === "video" ? "last frame" : "final.png";
+  setLink($("download-video"), body.video ? body.video + "?download=1" : null);
+  setLink($("download-compare"), body.compare ? body.compare + "?download=1" : null);
+  $("download-video").hidden = !body.video;
+  $("download-compare").hidden = !body.compare;
+  const player = $("run-video");
+  player.hidden = !body.video;
+  if (body.video) { if (player.getAttribute("src") !== body.video) player.src = body.video; }
+  else player.removeAttribute("src");
   setLink($("download-zip"), body.zip);
   $("plots").replaceChildren(...body.plots.map((url) =>
     el("a", { href: url, target: "_blank" }, el("img", { src: url, alt: "loss plot", loading: "lazy" }))));
@@ -551,6 +620,17 @@ async function loadRuns() {
     if (state.run && state.run.id === run.id) card.classList.add("selected");
     list.append(card);
   }
+  renderFailed();
+}
+
+function resetForm() {
+  const body = state.serverForm;
+  fillForm(Object.fromEntries(body.fields.map((field) => [field.name, field.value])));
+  state.content = body.content[0] || null;
+  state.styles = body.styles.map((id, i) => ({ id, blend: body.blend[i] || "1" }));
+  renderImages();
+  showErrors({});
+  saveForm();
 }
 
 // --- start ---------------------------------------------------------------------------
@@ -562,7 +642,10 @@ async function init() {
   await loadImages();
   state.content = body.content[0] || null;
   state.styles = body.styles.map((id, i) => ({ id, blend: body.blend[i] || "1" }));
+  state.serverForm = body;
+  restoreForm();
   renderImages();
+  $("reset-form").addEventListener("click", resetForm);
   setUpDrop("content");
   setUpDrop("style");
   $("settings-form").addEventListener("submit", start);
