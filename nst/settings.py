@@ -514,6 +514,14 @@ class OutputSettings:
     animation: bool = setting(
         True, Flag(), "write evolution.gif, a short animation of the saved iterates"
     )
+    bit_depth: str = setting(
+        "8",
+        Choice(("8", "16")),
+        "bits per sample of final.png: 8 | 16 (for print: keeps the result's finer levels)",
+    )
+    dpi: float = setting(
+        300.0, Number(float, min=1, max=10000), "print resolution written into final.png"
+    )
 
 
 @dataclass(frozen=True)
