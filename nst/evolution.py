@@ -134,11 +134,24 @@ def caption(frames: list[Frame], position: int) -> tuple[str, str]:
     its place as the trackbar counts it, then its losses."""
     frame = frames[position]
     where = (
-        f"{frame.unit} {frame.iteration} / {frames[-1].iteration}   "
+        f"{frame_name(frame)} / {frame_number(frames[-1])}   "
         f"({position_label(position, len(frames))})"
     )
     shown = [f"{name} {frame.losses[name]:.3g}" for name in SHOWN_LOSSES if name in frame.losses]
     return where, "   ".join(shown) or "losses: not in losses.csv"
+
+
+def frame_number(frame: Frame) -> int:
+    """The frame's number: the run's step (losses.csv's `step`, counted on across scales as
+    the bar, the log and the plots count it) where the log has it, else its iteration."""
+    step = frame.losses.get("step")
+    return int(step) if step is not None and frame.unit == "iteration" else frame.iteration
+
+
+def frame_name(frame: Frame) -> str:
+    """`step 228`, `iteration 12` (a log without steps) or `frame 3` (a video)."""
+    unit = "step" if "step" in frame.losses and frame.unit == "iteration" else frame.unit
+    return f"{unit} {frame_number(frame)}"
 
 
 def fit_scale(width: int, height: int, box: tuple[int, int], min_long_side: int) -> float:
@@ -152,9 +165,20 @@ def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def load_rgb(path: Path) -> np.ndarray:
+def load_rgb(path: Path, fit: tuple[int, int] | None = None) -> np.ndarray:
+    """The image at `path` as RGB uint8 (a 16-bit final.png too); with `fit` (width, height),
+    a large one is first reduced by the largest whole factor that keeps it at least that
+    size (a box filter, fast), so a print-sized result is never held at full size."""
     with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
+        factor = min(image.width // fit[0], image.height // fit[1]) if fit else 1
+        picture = image.reduce(factor) if factor >= 2 else image
+        return np.asarray(picture.convert("RGB"))
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of the image at `path`, from its header (nothing decoded)."""
+    with Image.open(path) as image:
+        return image.size
 
 
 @dataclass(frozen=True)
@@ -229,11 +253,11 @@ def frame_duration_ms(count: int) -> int:
 def animation_gif(frames: list[Frame]) -> bytes:
     """A looping GIF of (a sample of) the frames, each with its iteration number on it."""
     chosen = [frames[i] for i in animation_positions(len(frames))]
-    labels = [(f"iteration {frame.iteration} / {frames[-1].iteration}",) for frame in chosen]
-    first = load_rgb(chosen[0].path)
-    frame_layout = layout((first.shape[1], first.shape[0]), labels, ANIMATION_BOX)
+    labels = [(f"{frame_name(frame)} / {frame_number(frames[-1])}",) for frame in chosen]
+    frame_layout = layout(image_size(chosen[0].path), labels, ANIMATION_BOX)
+    fit = frame_layout.image_size
     pictures = [
-        Image.fromarray(render_frame(load_rgb(frame.path), label, frame_layout))
+        Image.fromarray(render_frame(load_rgb(frame.path, fit), label, frame_layout))
         for frame, label in zip(chosen, labels, strict=True)
     ]
     palette = shared_palette(pictures)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import io
 import re
+import struct
 import warnings
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -225,12 +227,71 @@ def srgb_profile() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
-def png_bytes(pixels: np.ndarray) -> bytes:
-    """Float 0..255 (or uint8) RGB pixels as a PNG tagged as sRGB (its ICC profile embedded)."""
+def png_bytes(pixels: np.ndarray, bit_depth: int = 8, dpi: float | None = None) -> bytes:
+    """Float 0..255 (or uint8) RGB pixels as a PNG tagged as sRGB (its ICC profile embedded),
+    8 or 16 bits per sample; `dpi`, when given, is written as its print resolution (pHYs).
+
+    16 bits keep the fractional levels of the float result (a smooth sky stays smooth when
+    a print's curves stretch it); Pillow holds no 16-bit RGB, so OpenCV encodes those."""
+    if bit_depth == 16:
+        encoded = _png16(pixels)
+        return _with_chunks(encoded, _iccp_chunk(srgb_profile().tobytes()), _phys_chunk(dpi))
+    if bit_depth != 8:
+        raise ValueError(f"bit_depth {bit_depth}: PNG is written with 8 or 16 bits")
     buffer = io.BytesIO()
     picture = Image.fromarray(to_uint8(pixels) if pixels.dtype != np.uint8 else pixels)
-    picture.save(buffer, format="PNG", icc_profile=srgb_profile().tobytes())
+    extra = {"dpi": (dpi, dpi)} if dpi else {}
+    picture.save(buffer, format="PNG", icc_profile=srgb_profile().tobytes(), **extra)
     return buffer.getvalue()
+
+
+def to_uint16(image: np.ndarray) -> np.ndarray:
+    """Float 0..255 pixels -> 0..65535 (255 -> 65535: x 257), rounded and clipped."""
+    return np.clip(np.rint(np.asarray(image, np.float64) * 257.0), 0, 65535).astype(np.uint16)
+
+
+def _png16(pixels: np.ndarray) -> bytes:
+    import cv2  # only for 16-bit output: OpenCV loads in ~0.2 s
+
+    samples = pixels.astype(np.uint16) * 257 if pixels.dtype == np.uint8 else to_uint16(pixels)
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(samples[..., ::-1]))  # BGR
+    if not ok:
+        raise ValueError("OpenCV could not encode a 16-bit PNG")
+    return encoded.tobytes()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _iccp_chunk(profile: bytes) -> bytes:
+    """PNG's embedded ICC profile: a name, NUL, compression method 0, the zlib'd profile."""
+    return _chunk(b"iCCP", b"sRGB\0\0" + zlib.compress(profile))
+
+
+def _phys_chunk(dpi: float | None) -> bytes:
+    """PNG's pixel density (pixels per metre, unit 1), or nothing without a dpi."""
+    if not dpi:
+        return b""
+    per_metre = round(dpi / 0.0254)
+    return _chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1))
+
+
+def _with_chunks(png: bytes, *chunks: bytes) -> bytes:
+    """`png` with `chunks` right after its header chunk (IHDR: 8 + 25 bytes), where iCCP and
+    pHYs must come (before the image data)."""
+    header_end = 8 + 12 + struct.unpack(">I", png[8:12])[0]
+    return png[:header_end] + b"".join(chunks) + png[header_end:]
+
+
+def print_size(width: int, height: int, dpi: float) -> str:
+    """What a print of width x height pixels measures at `dpi`: '4096x3072 px, at 300 dpi
+    34.7x26.0 cm (13.7x10.2 in)' (ASCII: it goes to any terminal)."""
+    inches = width / dpi, height / dpi
+    return (
+        f"{width}x{height} px, at {dpi:g} dpi {inches[0] * 2.54:.1f}x{inches[1] * 2.54:.1f} cm "
+        f"({inches[0]:.1f}x{inches[1]:.1f} in)"
+    )
 
 
 def upright_size(path: Path) -> tuple[int, int]:

@@ -6,7 +6,8 @@ A mask is a float32 array (height, width), 0..1, at the content image's size: 1 
 this style (or fully the photo), grey = partly. Masks come from `[paths] style_masks` (one
 grey image per style image), or from a colour-label image `[paths] regions` with
 `[loss] region_styles` mapping its colours to style images or to `photo`; `[paths]
-content_mask` adds a photo region. Each style layer sees its mask carried down through the
+content_mask` adds a photo region; `[loss] auto_regions` finds background, person and face in
+the content photo (nst.portrait). Each style layer sees its mask carried down through the
 network's 2x2 poolings (`layer_masks`), so it has the layer's exact size, and a position's
 weight is the share of the region in its window. No TensorFlow here: masks are checked with
 the other inputs, before the network is built.
@@ -14,6 +15,8 @@ the other inputs, before the network is built.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,8 +24,9 @@ import numpy as np
 from PIL import Image
 
 from nst.colors import luminance
-from nst.images import ImageError, load_image
+from nst.images import ImageError, load_image, resize
 from nst.networks import layer_shapes
+from nst.portrait import FoundRegions, describe, find_regions
 from nst.settings import PHOTO, LossSettings, PathsSettings
 
 UNLISTED_TOLERANCE = 40.0  # RGB distance within which a pixel belongs to a listed colour
@@ -40,6 +44,8 @@ class Guidance(NamedTuple):
     # [paths] style_image_masks: per style image, at its size, the part of the painting whose
     # statistics count (0..1); None: each whole painting
     painting_masks: tuple[np.ndarray, ...] | None = None
+    # [loss] auto_regions: what was found in the content photo (the run saves region_*.png)
+    found: FoundRegions | None = None
 
 
 def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -171,8 +177,52 @@ def painting_masks(paths: PathsSettings, style_sizes: tuple) -> tuple | None:
     )
 
 
+def found_regions(
+    paths: PathsSettings, width: int, height: int, on_note: Callable[[str], None]
+) -> FoundRegions | None:
+    """[loss] auto_regions: the regions of the content photo at (width, height); None, and
+    one line through `on_note`, where no face is found."""
+    picture = resize(load_image(paths.content_image), width, height)
+    found = find_regions(picture)
+    if found is None:
+        on_note(
+            f"[loss] auto_regions: no face found in {paths.content_image.name}: "
+            "running without regions"
+        )
+    else:
+        on_note(describe(found))
+    return found
+
+
+def auto_masks(found: FoundRegions, paths: PathsSettings, loss: LossSettings) -> tuple:
+    """Style masks and photo mask from the found regions: per style image the union of the
+    regions [loss] auto_region_styles gives it, the union of those mapped to `photo` (None if
+    none); without a mapping, the blend of the styles everywhere (portrait mode). A face with
+    no style of its own takes its person's at `face_style` of the force: less style there,
+    so the content term keeps more of the face (the soft edge of the face avoids a seam)."""
+    face = found.face * loss.face_style
+    if not loss.auto_region_styles:
+        return [1.0 - found.face + face], None
+    mapping = dict(loss.auto_region_styles)
+    named = {"background": found.background, "person": found.person, "face": found.face}
+    if "face" not in mapping:
+        mapping["face"] = mapping["person"]
+        named["face"] = face
+
+    def union(wanted: str) -> np.ndarray:
+        return sum((m for n, m in named.items() if mapping[n] == wanted), 0 * found.face)
+
+    photo = union(PHOTO) if PHOTO in mapping.values() else None
+    return [union(str(path)) for path in paths.style_image], photo
+
+
 def load_guidance(
-    paths: PathsSettings, loss: LossSettings, width: int, height: int, style_sizes: tuple = ()
+    paths: PathsSettings,
+    loss: LossSettings,
+    width: int,
+    height: int,
+    style_sizes: tuple = (),
+    on_note: Callable[[str], None] | None = None,
 ) -> Guidance | None:
     """The masks the settings ask for, at the content's (width, height), and the style images'
     own masks at their (width, height) in `style_sizes`; None: no masks.
@@ -180,13 +230,20 @@ def load_guidance(
     The photo region (content_mask and/or regions mapped to `photo`) is taken out of every
     style's mask; its own mask, which pulls the result towards the photo, gets a soft edge.
     Only style image masks: no style masks (the blend everywhere). Unusable masks raise
-    ImageError (the settings were checked before).
+    ImageError (the settings were checked before). [loss] auto_regions finds its regions
+    here (notes through `on_note`, default: stderr); a hand content_mask joins the regions
+    mapped to `photo` and wins over the found ones (no style there).
     """
     painting = painting_masks(paths, style_sizes)
-    if not paths.style_masks and paths.regions is None and paths.content_mask is None:
+    found = None
+    if loss.auto_regions:
+        found = found_regions(paths, width, height, on_note or _note)
+    if not (paths.style_masks or paths.regions or paths.content_mask or found):
         return None if painting is None else Guidance((), None, painting)
     photo = None
-    if paths.regions is not None:
+    if found is not None:
+        styles, photo = auto_masks(found, paths, loss)
+    elif paths.regions is not None:
         styles, photo = region_masks(paths, loss, width, height)
     elif paths.style_masks:
         styles = [grey_mask(p, width, height, "style mask") for p in paths.style_masks]
@@ -200,14 +257,24 @@ def load_guidance(
         # weight of 1; only the pull towards the photo gets the soft edge (no seam there).
         styles = [mask * (1.0 - photo) for mask in styles]
         photo = np.clip(gaussian_blur(photo, EDGE_SIGMA * max(width, height)), 0.0, 1.0)
+    check_room(paths, styles)
+    return Guidance(tuple(m.astype(np.float32) for m in styles), photo, painting, found)
+
+
+def check_room(paths: PathsSettings, styles: list) -> None:
+    """ImageError where a style's mask is empty once the photo region is taken out."""
     names = [f"style image {p}" for p in paths.style_image] if len(styles) > 1 else ["style"]
     for name, mask in zip(names, styles, strict=False):  # a single mask: the blend's
         if mask.sum() < EMPTY_MASK:
             raise ImageError(
                 f"{name} has no region left outside the photo region "
-                f"([paths] content_mask or regions mapped to {PHOTO}): give it some"
+                f"([paths] content_mask, regions or auto_region_styles mapped to {PHOTO}): "
+                "give it some"
             )
-    return Guidance(tuple(m.astype(np.float32) for m in styles), photo, painting)
+
+
+def _note(text: str) -> None:
+    print(f"nst: note: {text}", file=sys.stderr)
 
 
 def guidance_at(guidance: Guidance, height: int, width: int) -> Guidance:

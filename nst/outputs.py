@@ -13,35 +13,40 @@ from pathlib import Path
 
 import numpy as np
 
-from nst.images import png_bytes
-from nst.records import LOSS_NAMES, Record
+from nst.images import png_bytes, print_size
+from nst.records import LOSS_NAMES, Record, run_steps
 from nst.runfolder import FINAL, LOSSES_CSV, PLOTS, iterate_path, write_bytes_atomic
 
-CSV_COLUMNS = ("iteration", *LOSS_NAMES, "elapsed_s", "scale")
+# iteration: within its scale (iterates are named by it); step: the run's, counted on across
+# scales, as the bar, the log and the plots number it (nst.records.StepCount)
+CSV_COLUMNS = ("iteration", *LOSS_NAMES, "elapsed_s", "scale", "step")
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
+def write_png(path: Path, image: np.ndarray, bit_depth: int = 8, dpi: float | None = None) -> None:
     """Float pixels 0..255 (height, width, 3) -> PNG at `path`, clipped to valid pixels and
-    tagged as sRGB (the space nst.images converts every input to)."""
-    write_bytes_atomic(path, png_bytes(image))
+    tagged as sRGB (the space nst.images converts every input to); 8 or 16 bits per sample,
+    `dpi` its print resolution."""
+    write_bytes_atomic(path, png_bytes(image, bit_depth, dpi))
 
 
 def losses_csv(records: list[Record]) -> str:
-    """The loss log: header `iteration,content,style,tv,total,elapsed_s,scale`, a row per record."""
+    """The loss log: header `iteration,content,style,tv,total,elapsed_s,scale,step`, a row per
+    record."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for r in records:
-        losses = (f"{getattr(r, n):.9g}" for n in CSV_COLUMNS[1:-1])
-        writer.writerow([r.iteration, *losses, r.scale])
+    for r, step in zip(records, run_steps(records), strict=True):
+        losses = (f"{getattr(r, n):.9g}" for n in CSV_COLUMNS[1:-2])
+        writer.writerow([r.iteration, *losses, r.scale, step])
     return buffer.getvalue()
 
 
 class RunWriter:
     """Receives the optimisation's records and keeps the run folder up to date."""
 
-    def __init__(self, run_dir: Path, scales: int = 1):
+    def __init__(self, run_dir: Path, scales: int = 1, bit_depth: int = 8, dpi: float = 300):
         self.run_dir = Path(run_dir)
+        self.bit_depth, self.dpi = bit_depth, dpi  # of final.png ([output]); iterates are 8-bit
         self.scales = scales  # coarse-to-fine: iterates below the full size are named by scale
         self.records: list[Record] = []  # without images: they are on disk
         self.last_image: np.ndarray | None = None
@@ -64,9 +69,17 @@ class RunWriter:
         """final.png (the last image), the complete loss log and the plots; `stop_reason`
         (budget, converged, interrupted, diverged) is said in the plots' titles."""
         if self.last_image is not None:
-            write_png(self.run_dir / FINAL, self.last_image)
+            write_png(self.run_dir / FINAL, self.last_image, self.bit_depth, self.dpi)
         self.write_log()
         if self.records:
             from nst.plots import plot_losses  # matplotlib takes a second to import: when needed
 
             plot_losses(self.records, self.run_dir / PLOTS, stop_reason, self.sizes)
+
+    @property
+    def final_note(self) -> str:
+        """final.png's size, depth and profile, and what it measures printed at its dpi."""
+        if self.last_image is None:
+            return ""
+        height, width = self.last_image.shape[:2]
+        return f"{FINAL}: {self.bit_depth}-bit sRGB, {print_size(width, height, self.dpi)}"

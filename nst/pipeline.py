@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from nst.exits import say
+from nst.exits import drop_retracing_warnings, say, tell
 from nst.process import InterruptedAgain, StopOnSignal, StopRequest, build_extractor
 from nst.records import Outcome
 from nst.runfolder import (
@@ -134,6 +134,7 @@ def _through(kind: Kind, settings, run_dir, inputs, point, extractor, stop, watc
     """The network, the run folder (a new one where `run_dir` is None), the loop body while
     signals ask it to stop, status.txt and the run's last line (stdout when it succeeded);
     then the extras, once the signals are back to the caller's."""
+    drop_retracing_warnings()  # every edge comes here: batch, web, video, sweeps, --resume
     extractor = extractor if extractor is not None else build_extractor(settings)
     with _stopping(stop) as stop:
         run_dir = run_dir or new_run_dir(settings, kind.folders)
@@ -146,7 +147,7 @@ def _through(kind: Kind, settings, run_dir, inputs, point, extractor, stop, watc
     if outcome.status:
         say(outcome.message)
     else:
-        print(f"nst: {outcome.message}")
+        tell(outcome.message)  # escaped where the terminal cannot write it (nst.exits)
     kind.after(run_dir, settings)
     return outcome
 

@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # files only: never needs a display
 import matplotlib.pyplot as plt
 from matplotlib.transforms import offset_copy
 
-from nst.records import Record
+from nst.records import Record, run_steps
 from nst.runfolder import write_bytes_atomic
 
 PLOTTED = {
@@ -63,14 +63,9 @@ def scale_starts(records: list[Record], steps: list[int]) -> list[tuple[int, int
 
 
 def steps_so_far(records: list[Record]) -> list[int]:
-    """The x axis: iterations counted on across coarse-to-fine scales (each restarts at 0)."""
-    steps, offset, previous = [], 0, None
-    for r in records:
-        if previous is not None and r.scale != previous.scale:
-            offset += previous.iteration  # a scale's start is the previous scale's result
-        steps.append(offset + r.iteration)
-        previous = r
-    return steps
+    """The x axis: the run's steps (nst.records.StepCount), as the bar, the log and
+    losses.csv's `step` column number them."""
+    return run_steps(records)
 
 
 def title_of(label: str, stop_reason: str | None) -> str:
@@ -85,7 +80,7 @@ def draw_loss(ax, records: list[Record], name: str, sizes: dict | None = None) -
     steps = steps_so_far(records)
     draw_series(ax, steps, [getattr(r, name) for r in records])
     starts = scale_starts(records, steps)
-    ax.set_xlabel("iteration (counted on across scales)" if len(starts) > 1 else "iteration")
+    ax.set_xlabel("step (counted on across scales)" if len(starts) > 1 else "step")
     ax.set_ylabel(name)
     ax.grid(True, which="both", alpha=0.3)
     _mark_scales(ax, starts, sizes or {})
@@ -144,7 +139,7 @@ def losses_figure(records: list[Record], stop_reason: str | None = None, sizes=N
     for ax, (name, label) in zip(axes, PLOTTED.items(), strict=True):
         draw_loss(ax, records, name, sizes)
         ax.set_title(label, fontsize=10)
-    fig.suptitle(title_of("losses per iteration", stop_reason).replace("\n", ": "))
+    fig.suptitle(title_of("losses per step", stop_reason).replace("\n", ": "))
     fig.tight_layout()
     return fig
 

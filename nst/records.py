@@ -68,3 +68,27 @@ class Outcome:
     status: int  # the exit status (nst.exits)
     run_dir: Path | None  # None when the run did not start
     message: str = ""  # the line said at the end: where the result is, or why it stopped
+
+
+class StepCount:
+    """The run's step of each record, one numbering for the bar, the log, losses.csv and the
+    plots: iterations counted on across coarse-to-fine scales. Each scale restarts its own
+    iterations at 0, from the previous scale's result, so its record i is step
+    (the previous scales' last iterations summed) + i."""
+
+    def __init__(self) -> None:
+        self.offset = 0  # the steps of the scales before the current one
+        self.previous: Record | None = None
+
+    def add(self, record: Record) -> int:
+        """`record`'s step; records come in the run's order (a resumed run: from its first)."""
+        if self.previous is not None and record.scale != self.previous.scale:
+            self.offset += self.previous.iteration
+        self.previous = record
+        return self.offset + record.iteration
+
+
+def run_steps(records: list[Record]) -> list[int]:
+    """The run's step of each of `records` (see StepCount), in order."""
+    count = StepCount()
+    return [count.add(record) for record in records]

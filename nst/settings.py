@@ -35,6 +35,7 @@ VIDEO_INIT_CHOICES = ("prev_warped", "prev", "content")
 SOURCE = "source"  # [video] fps: the source's frame rate
 STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
 PHOTO = "photo"  # [loss] region_styles: this region stays the photo
+FOUND_REGIONS = ("background", "person", "face")  # [loss] auto_regions finds these
 MAX_SIDE = 8192  # the largest [image] max_size: beyond it no CPU has the memory
 FLOAT32_MAX = 3.4028234663852886e38
 BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
@@ -241,13 +242,19 @@ class OptionalPath:
 @dataclass(frozen=True)
 class RegionStyles:
     """'#rrggbb: style image, ...': each colour of a colour-label image to a style image (its
-    file name or path, one of [paths] style_image) or to `photo`."""
+    file name or path, one of [paths] style_image) or to `photo`; with `names`, each of those
+    named regions instead of a colour."""
+
+    names: tuple[str, ...] = ()
 
     def parse(self, text: str) -> tuple[tuple[str, str], ...]:
         pairs = []
         for part in [p.strip() for p in text.split(",")] if text.strip() else []:
             colour, colon, target = (t.strip() for t in part.partition(":"))
-            if not colon or not target or not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+            label = colour.lower() in self.names or (
+                not self.names and re.fullmatch(r"#[0-9a-fA-F]{6}", colour)
+            )
+            if not colon or not target or not label:
                 raise ValueError(self.allowed())
             pairs.append((colour.lower(), target))
         if len({colour for colour, _ in pairs}) != len(pairs):
@@ -255,8 +262,9 @@ class RegionStyles:
         return tuple(pairs)
 
     def allowed(self) -> str:
+        label = " | ".join(self.names) if self.names else "#rrggbb"
         return (
-            f"a comma-separated list of '#rrggbb: style image' (a file name or path from "
+            f"a comma-separated list of '{label}: style image' (a file name or path from "
             f"[paths] style_image, or {PHOTO}), or empty"
         )
 
@@ -386,6 +394,24 @@ class LossSettings:
         Number(float, min=0),
         "pull towards the photo inside the photo region (mean squared pixel difference, 0..1)",
     )
+    auto_regions: bool = setting(
+        False,
+        Flag(),
+        "find regions in the content photo: background, person, face (nst.portrait: OpenCV 4's "
+        "face detector, GrabCut); a hand [paths] content_mask wins",
+    )
+    auto_region_styles: tuple[tuple[str, str], ...] = setting(
+        (),
+        RegionStyles(FOUND_REGIONS),
+        "with auto_regions: 'background | person | face: style image or photo' (face: its "
+        "person's if not given); empty: the styles everywhere",
+    )
+    face_style: float = setting(
+        0.25,
+        Number(float, min=0, max=1),
+        "with auto_regions, where the face has no style of its own: the share of the style's "
+        "force inside the faces (0: as the photo's content, 1: styled like the rest)",
+    )
 
 
 @dataclass(frozen=True)
@@ -487,6 +513,14 @@ class OutputSettings:
     show_viewer: bool = setting(True, Flag(), "open the evolution viewer after the run")
     animation: bool = setting(
         True, Flag(), "write evolution.gif, a short animation of the saved iterates"
+    )
+    bit_depth: str = setting(
+        "8",
+        Choice(("8", "16")),
+        "bits per sample of final.png: 8 | 16 (for print: keeps the result's finer levels)",
+    )
+    dpi: float = setting(
+        300.0, Number(float, min=1, max=10000), "print resolution written into final.png"
     )
 
 
@@ -761,8 +795,7 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
     if network_weights not in WEIGHTS_CHOICES:
         network_weights = str(absolute("model", "weights", Path(network_weights)))
     model = dataclasses.replace(model, style_layer_weights=weights, weights=network_weights)
-    regions = _region_styles(paths, settings.loss.region_styles, absolute)
-    loss = dataclasses.replace(settings.loss, style_blend_weights=blend, region_styles=regions)
+    loss = _resolve_loss(paths, settings.loss, blend, absolute)
     return dataclasses.replace(settings, paths=paths, model=model, loss=loss)
 
 
@@ -822,15 +855,56 @@ def _region_styles(paths: PathsSettings, region_styles: tuple, absolute) -> tupl
     return resolved
 
 
-def _style_named(target: str, styles: tuple, absolute) -> str:
+def _resolve_loss(paths: PathsSettings, loss, blend: tuple, absolute):
+    """[loss] with the blend weights normalised and each region's style by its absolute path."""
+    return dataclasses.replace(
+        loss,
+        style_blend_weights=blend,
+        region_styles=_region_styles(paths, loss.region_styles, absolute),
+        auto_region_styles=_auto_region_styles(paths, loss, absolute),
+    )
+
+
+def _auto_region_styles(paths: PathsSettings, loss, absolute) -> tuple:
+    """Checks [loss] auto_regions' settings; each found region's style by its absolute path."""
+    styles, mapping = paths.style_image, loss.auto_region_styles
+
+    def named(target: str) -> str:
+        return _style_named(target, styles, absolute, "auto_region_styles")
+
+    if mapping and not loss.auto_regions:
+        raise SettingsError("[loss] auto_region_styles is set but auto_regions is false")
+    if loss.auto_regions and (paths.regions is not None or paths.style_masks):
+        raise SettingsError(
+            "[loss] auto_regions and [paths] regions or style_masks are two ways of placing "
+            "the styles: set one"
+        )
+    missing = [name for name in FOUND_REGIONS[:2] if mapping and name not in dict(mapping)]
+    if missing:
+        raise SettingsError(
+            f"[loss] auto_region_styles gives no style to {' and '.join(missing)}: map "
+            f"background and person (face is optional)"
+        )
+    resolved = tuple(
+        (name, target if target == PHOTO else named(target)) for name, target in mapping
+    )
+    unused = [p.name for p in styles if mapping and str(p) not in dict(resolved).values()]
+    if unused:
+        raise SettingsError(
+            f"[loss] auto_region_styles gives no region to style image {', '.join(unused)}"
+        )
+    return resolved
+
+
+def _style_named(target: str, styles: tuple, absolute, key: str = "region_styles") -> str:
     """The absolute path of the style image `target` names (its path, or its file name)."""
-    by_path = [p for p in styles if p == absolute("loss", "region_styles", Path(target))]
+    by_path = [p for p in styles if p == absolute("loss", key, Path(target))]
     by_name = [p for p in styles if p.name == target]
     found = by_path or by_name
     if len(found) != 1:
         why = "matches several of" if found else "is not one of"
         raise SettingsError(
-            f"[loss] region_styles: '{target}' {why} [paths] style_image "
+            f"[loss] {key}: '{target}' {why} [paths] style_image "
             f"({', '.join(p.name for p in styles)}); give a file name or path from it, or {PHOTO}"
         )
     return str(found[0])

@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
 from pathlib import Path
 
 import cv2
 
 from nst.checkpoint import Keeper, LoopState, read_checkpoint, records_before
 from nst.evolution import export_animation
-from nst.exits import EXIT_DIVERGED, EXIT_FAULT, EXIT_OK, say
+from nst.exits import (
+    EXIT_DIVERGED,
+    EXIT_FAULT,
+    EXIT_OK,
+    drop_retracing_warnings,
+    interrupted_message,
+    run_position,
+    say,
+    tell,
+    why_stopped,
+)
 from nst.images import upright_size
 from nst.masks import load_guidance
 from nst.memlimits import address_space_limit
@@ -32,7 +41,7 @@ from nst.preflight import (
     output_bytes,
     region_count,
 )
-from nst.records import Diverged, Outcome, Record
+from nst.records import Diverged, Outcome, Record, run_steps
 from nst.runfolder import ANIMATION, ITERATES, PLOTS
 from nst.scales import run_plan
 from nst.settings import WEIGHTS_CHOICES, OptimizerSettings, Settings
@@ -86,9 +95,11 @@ def optimize_into(
     nst.process.StopRequest."""
     from nst.optimize import stylize  # TensorFlow: loaded by now
 
+    drop_retracing_warnings()  # also where a caller comes here without nst.pipeline
     height, width = inputs.content.shape[:2]
     plan = run_plan(height, width, settings.image, settings.optimizer)
-    writer = RunWriter(run_dir, len(plan))
+    output = settings.output
+    writer = RunWriter(run_dir, len(plan), int(output.bit_depth), output.dpi)
     keeper = Keeper(run_dir, settings.optimizer.name)
     state, writer.records = resume if resume is not None else (None, [])
     watcher.started(run_dir, plan)
@@ -104,6 +115,8 @@ def optimize_into(
     try:
         diverged = _follow(records, writer, watcher, keeper)
         writer.finish(stop_reason(diverged, stop, writer.records[-1] if writer.records else None))
+        if writer.final_note:
+            tell(writer.final_note)  # its size in pixels and at its dpi, for print
     except OSError as error:
         _finish_quietly(writer)
         if not _inside(error.filename, run_dir):
@@ -121,23 +134,21 @@ def optimize_into(
     except BaseException:
         _finish_quietly(writer)  # keep the work done so far, then report the error itself
         raise
-    return _ending(writer.records[-1], diverged, stop, settings, run_dir, keeper)
+    where = (run_steps(writer.records)[-1], len(plan), plan[writer.records[-1].scale - 1].budget)
+    return _ending(writer.records[-1], diverged, stop, settings, run_dir, keeper, where)
 
 
-def _ending(last: Record, diverged: bool, stop, settings, run_dir, keeper) -> Outcome:
-    """The run's status and last line, once its folder is finished."""
+def _ending(last: Record, diverged: bool, stop, settings, run_dir, keeper, where) -> Outcome:
+    """The run's status and last line (nst.pipeline says it), once its folder is finished;
+    `where` is the last record's (run step, number of scales, its scale's budget)."""
     if diverged:
         return Outcome(EXIT_DIVERGED, run_dir, diverged_message(last, settings.optimizer, run_dir))
+    step = where[0]
     if stop.signal is not None:
-        return Outcome(
-            128 + stop.signal,
-            run_dir,
-            f"interrupted by {signal.Signals(stop.signal).name} at iteration {last.iteration} "
-            f"of {settings.optimizer.iterations}: final.png (iteration {last.iteration}), "
-            f"losses.csv and the plots are in {run_dir}",
-        )
+        text = interrupted_message(stop.signal, run_position(last, *where), step, run_dir)
+        return Outcome(128 + stop.signal, run_dir, text)
     keeper.discard()  # done: nothing left to resume
-    text = f"result in {run_dir} ({last.why_stopped or 'budget'}, {last.elapsed_s:.0f} s)"
+    text = f"result in {run_dir} ({why_stopped(last, step) or 'budget'}, {last.elapsed_s:.0f} s)"
     return Outcome(EXIT_OK, run_dir, text)
 
 

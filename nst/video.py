@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from nst.convergence import ASKED
-from nst.exits import EXIT_DIVERGED, EXIT_OK, say
+from nst.exits import EXIT_DIVERGED, EXIT_OK, go_on_hint, say
 from nst.flow import frame_warp, temporal_error, warp
 from nst.images import to_uint8
 from nst.networks import check_weights_file
@@ -281,8 +281,7 @@ def stylize_frames(clip_run: ClipRun, done: int) -> tuple[int, str]:
             name = signal.Signals(run.stop.signal).name
             return 128 + run.stop.signal, (
                 f"interrupted by {name} in frame {index + 1} of {total}: frames 1 to "
-                f"{index} are in {run.run_dir}; go on with: python main.py --resume "
-                f"{run.run_dir}"
+                f"{index} are in {run.run_dir}; {go_on_hint(run.run_dir)}"
             )
     return EXIT_OK, f"result in {run.run_dir}"
 

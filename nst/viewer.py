@@ -34,11 +34,13 @@ from nst.evolution import (
     Frame,
     RunError,
     caption,
+    image_size,
     layout,
     load_rgb,
     render_frame,
     run_frames,
 )
+from nst.exits import tell
 from nst.runfolder import ANIMATION, remove_leftovers, write_bytes_atomic
 
 TRACKBAR = POSITION_NAME  # its value/maximum, as the caption numbers the saved iterates
@@ -151,8 +153,7 @@ def show_window(run_dir: Path, frames: list[Frame], ready_file: Path | None = No
     """
     use_system_fonts()
     captions = [caption(frames, i) for i in range(len(frames))]
-    first = load_rgb(frames[0].path)
-    frame_layout = layout((first.shape[1], first.shape[0]), captions, image_box(screen_size()))
+    frame_layout = layout(image_size(frames[0].path), captions, image_box(screen_size()))
     title = Path(run_dir).name
     cv2.namedWindow(title, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
     last = len(frames) - 1
@@ -192,7 +193,7 @@ def _picture(path: Path, size: tuple[int, int]):
     """The iterate at `path`; a grey picture (and a note) if it cannot be decoded after all:
     one bad file must not close the window."""
     try:
-        return load_rgb(path)
+        return load_rgb(path, size)  # a print-sized iterate: reduced as it is read
     except Exception as error:  # Pillow raises many kinds for a damaged file
         _note(f"cannot show {path}: {str(error).strip()[:120] or type(error).__name__}")
         return np.full((size[1], size[0], 3), 128, np.uint8)
@@ -286,9 +287,9 @@ def after_run(run_dir: Path, show_viewer: bool, finished: bool = True) -> None:
     else:
         problem = open_viewer(run_dir)
     if problem:
-        print(f"nst: {problem}")
+        tell(problem)
     hint = f"python -m nst.viewer {shlex.quote(str(run_dir))}"
-    print(f"nst: to scroll through the iterates again: {hint}")
+    tell(f"to scroll through the iterates again: {hint}")  # one line, whatever the name
 
 
 # --- python -m nst.viewer ---------------------------------------------------------------

@@ -121,7 +121,7 @@ def test_the_run_says_why_it_stopped(tmp_path, image_pair):
     assert done.returncode == 0, done.stderr
     run_dir = only_run_dir(results)
     assert f"nst: result in {run_dir} (converged at step" in done.stdout
-    assert "scale 1: converged at step" in done.stderr + done.stdout  # the bar's line
+    assert "scale 1/1 (48x36): converged at step" in done.stderr + done.stdout  # the bar's line
     done = run_main(tiny_overrides(*image_pair, tmp_path / "other"))
     assert "(budget," in done.stdout
 

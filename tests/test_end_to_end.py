@@ -12,7 +12,7 @@ from nst.settings import load_settings
 
 from .conftest import run_main, tiny_overrides
 
-LOSS_COLUMNS = ["iteration", "content", "style", "tv", "total", "elapsed_s", "scale"]
+LOSS_COLUMNS = ["iteration", "content", "style", "tv", "total", "elapsed_s", "scale", "step"]
 
 
 def only_run_dir(results: Path) -> Path:
@@ -42,7 +42,7 @@ def test_a_run_writes_every_output(tmp_path, image_pair):
     assert rows[0] == LOSS_COLUMNS
     assert [int(r[0]) for r in rows[1:]] == list(range(6))
     assert all(math.isfinite(float(v)) for r in rows[1:] for v in r)
-    elapsed = [float(r[-1]) for r in rows[1:]]
+    elapsed = [float(r[5]) for r in rows[1:]]
     assert elapsed == sorted(elapsed)
 
     for name in ("content_loss", "style_loss", "total_loss", "losses"):

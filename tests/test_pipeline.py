@@ -208,7 +208,7 @@ def test_the_bar_goes_on_from_where_a_resumed_run_is(tmp_path):
     bar.recorded(record)
     bar.recorded(Record.of(4, (1, 2, 3, 6), 0.6, scale=2))
     assert bar.bar.n == 9 and bar.bar.total == 13
-    assert "frame=2/2" in str(bar.bar)
+    assert "frame 2/2 20x20" in str(bar.bar)  # its log not there: earlier frames at budget
     bar.ended()
 
 

@@ -103,7 +103,7 @@ def test_scale_boundaries_are_marked_and_labelled():
 def test_one_scale_has_no_scale_marks():
     _, ax = axes_for(records_of(CONTENT_FROM_PHOTO, STYLE_90X), "style", sizes={1: (48, 64)})
     assert len(ax.lines) == 1 and not ax.texts
-    assert ax.get_xlabel() == "iteration"
+    assert ax.get_xlabel() == "step"
 
 
 @pytest.mark.parametrize(

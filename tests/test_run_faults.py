@@ -104,8 +104,9 @@ def test_signal_stops_after_the_step_and_keeps_everything(tmp_path, signum, stat
     last = assert_complete(run_dir)
     assert 5 <= last < 100000
     name = signal.Signals(signum).name
-    assert f"nst: interrupted by {name} at iteration {last} of 100000" in stderr
+    assert f"nst: interrupted by {name} at step {last} of 100000" in stderr
     assert str(run_dir) in stderr
+    assert f"to go on: python main.py --resume {run_dir}" in stderr
 
 
 # --- the loop itself: a stop request, a non-finite step -----------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -106,7 +107,8 @@ def test_resume_after_sigterm_gives_the_uninterrupted_frames(tmp_path):
     assert process.returncode == 143, stderr
     run_dir = only_run(tmp_path / "cut")
     kept = len(frame_pixels(run_dir))
-    assert 1 <= kept < 4 and "--resume" in stderr.strip().splitlines()[-1]
+    hint = f"to go on: python main.py --resume {shlex.quote(str(run_dir))}"
+    assert 1 <= kept < 4 and stderr.strip().splitlines()[-1].endswith(hint), stderr
     assert len(read_video(run_dir / "video.mp4")[0]) == kept  # what is done can be watched
     resumed = run_main(["--resume", str(run_dir)])
     assert resumed.returncode == 0, resumed.stderr

@@ -57,7 +57,12 @@ def test_frames_are_the_saved_iterates_in_order_with_their_losses(fake_run):
         image = load_rgb(frame.path)
         assert colour_at(image, 2, 2) == left and colour_at(image, SIZE[0] - 3, 2) == right
         assert frame.losses == pytest.approx(
-            {**losses_at(frame.iteration), "elapsed_s": 0.1 * frame.iteration, "scale": 1}
+            {
+                **losses_at(frame.iteration),
+                "elapsed_s": 0.1 * frame.iteration,
+                "scale": 1,
+                "step": frame.iteration,  # one scale: its steps are its iterations
+            }
         )
 
 
@@ -81,7 +86,7 @@ def test_a_folder_without_iterates_is_an_error(tmp_path, fake_run):
 def test_caption_names_the_iteration_its_place_and_its_losses(fake_run):
     frames = run_frames(fake_run)
     where, losses = caption(frames, 1)
-    assert where.startswith(f"iteration {ITERATIONS[1]} / {ITERATIONS[-1]}")
+    assert where.startswith(f"step {ITERATIONS[1]} / {ITERATIONS[-1]}")  # the run's step
     assert f"picture 1/{len(ITERATIONS) - 1}" in where  # as the trackbar numbers it
     expected = losses_at(ITERATIONS[1])
     for name in ("content", "style", "total"):
@@ -322,3 +327,33 @@ def test_headless_run_writes_the_animation_and_says_why_there_is_no_window(tmp_p
     assert len(notes) == 2, done.stdout
     assert "no display" in notes[0]
     assert f"python -m nst.viewer {run_dir}" in notes[1]
+
+
+def test_a_coarse_to_fine_run_s_pictures_are_numbered_by_the_run_s_step(tmp_path):
+    """The caption and the GIF number a picture as the bar, the log and losses.csv do: the
+    full size's iteration 4, after 10 coarse steps, is step 14."""
+    from nst.outputs import RunWriter
+    from nst.records import Record
+
+    (tmp_path / "iterates").mkdir()
+    (tmp_path / "plots").mkdir()
+    writer = RunWriter(tmp_path, scales=2)
+    picture = np.full((24, 32, 3), 100.0, np.float32)
+    for scale, last in ((1, 10), (2, 4)):
+        for i in range(last + 1):
+            image = picture if i % 2 == 0 else None
+            writer.add(Record(i, 1.0, 2.0, 0.0, 3.0, 0.1 * i, image=image, scale=scale))
+    frames = run_frames(tmp_path)
+    assert [f.iteration for f in frames] == [0, 2, 4]  # the full size's iterates
+    assert caption(frames, 2)[0].startswith("step 14 / 14")
+    assert caption(frames, 0)[0].startswith("step 10 / 14")  # its start: the coarse result
+
+
+def test_a_print_sized_iterate_is_reduced_as_it_is_read(tmp_path):
+    path = tmp_path / "big.png"
+    Image.fromarray(np.full((1800, 2400, 3), 77, np.uint8)).save(path)
+    shown = load_rgb(path, (600, 450))
+    assert shown.shape == (450, 600, 3) and shown[0, 0].tolist() == [77, 77, 77]
+    assert load_rgb(path, (700, 500)).shape == (600, 800, 3)  # at least the size asked
+    assert load_rgb(path).shape == (1800, 2400, 3)
+    assert viewer._picture(path, (600, 450)).shape[:2] == (450, 600)

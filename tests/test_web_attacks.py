@@ -542,6 +542,11 @@ def test_downloads_are_named_after_their_run(client, tmp_path):
             "--resume /r/x",
             "stopped (Stop pressed)",
         ),
+        (
+            "interrupted by SIGINT at step 4 of 12: final.png (step 4), losses.csv and the "
+            "plots are in /r/my run; to go on: python main.py --resume '/r/my run'",
+            "are in /r/my run",
+        ),
         ("interrupted by SIGTERM at step 4", "stopped (the studio was closing)"),
         ("--set [image] max_size = 10: expected an integer >= 32", "[image] max_size = 10"),
         (

@@ -43,7 +43,8 @@ PAGE_WORDS = (
         re.compile(r" \(rerun with --debug for the traceback\)"),
         " (the server's log has the details)",
     ),
-    (re.compile(r"; go on with: python main\.py --resume \S+"), ""),
+    # how to go on at a terminal (nst.exits.go_on_hint): the page has no such command
+    (re.compile(r"; (go on with|to go on): python main\.py --resume .*$"), ""),
 )
 
 

@@ -1,0 +1,238 @@
+"""Regions found in the content photo ([loss] auto_regions, nst.portrait) and how they feed the
+masks (nst.masks.load_guidance); no network is built here.
+
+The face is a real photo that ships inside matplotlib (its sample data: Grace Hopper, an
+official US Navy portrait, public domain), pasted into generated backgrounds at known places.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from matplotlib import cbook
+from PIL import Image
+
+from nst import portrait
+from nst.images import ImageError
+from nst.masks import load_guidance
+from nst.portrait import find_regions, save_regions
+from nst.settings import SettingsError, load_settings
+
+from .conftest import run_main, tiny_overrides
+
+
+def has_cascades() -> bool:
+    folder = Path(getattr(getattr(cv2, "data", None), "haarcascades", "") or "/nonexistent")
+    return (folder / portrait.FRONTAL).is_file()
+
+
+needs_cascades = pytest.mark.skipif(
+    not has_cascades(),
+    reason=f"OpenCV {cv2.__version__} ships no Haar cascades: pip install 'opencv-python>=4.9,<5'",
+)
+
+
+def hopper_face(width: int) -> np.ndarray:
+    """The face of matplotlib's Grace Hopper photo (brows to chin, cheek to cheek), `width`
+    pixels wide, RGB uint8."""
+    path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    photo = np.asarray(Image.open(path).convert("RGB"))
+    crop = photo[130:335, 150:370]  # the face in the 512 x 600 photo
+    height = round(width * crop.shape[0] / crop.shape[1])
+    return cv2.resize(crop, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def background(width: int, height: int) -> np.ndarray:
+    """A smooth, colourful picture with no one in it, RGB float 0..255."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    return np.stack(
+        [100 + 60 * np.sin(x / 9), 140 + 50 * np.cos(y / 7), 90 + 40 * np.sin((x + y) / 11)], -1
+    )
+
+
+def picture_with_face(left: int, top: int, size: int = 56, shape=(160, 120)) -> np.ndarray:
+    """A background with the face pasted, its top left corner at (left, top), `size` wide."""
+    picture = background(*shape)
+    face = hopper_face(size)
+    picture[top : top + face.shape[0], left : left + face.shape[1]] = face
+    return picture
+
+
+def save(path: Path, array) -> str:
+    Image.fromarray(np.clip(np.asarray(array), 0, 255).astype(np.uint8)).save(path)
+    return str(path)
+
+
+def settings_for(tmp_path: Path, content: np.ndarray, *overrides: str, styles=("a.png",)):
+    for name in styles:
+        save(tmp_path / name, np.full((8, 8, 3), 100))
+    style_image = ", ".join(str(tmp_path / name) for name in styles)
+    return load_settings(
+        None,
+        (
+            f"paths.content_image={save(tmp_path / 'content.png', content)}",
+            f"paths.style_image={style_image}",
+            "loss.auto_regions=true",
+            *overrides,
+        ),
+    )
+
+
+@needs_cascades
+@pytest.mark.parametrize(("where", "far"), [((20, 12), (115, 155)), ((90, 50), (3, 3))])
+def test_the_face_is_found_where_it_was_put_and_the_regions_split_the_picture(where, far):
+    left, top = where
+    picture = picture_with_face(left, top)
+    found = find_regions(picture)
+    assert found is not None and len(found.faces) == 1
+    x, y, w, h = found.faces[0]
+    centre = (left + 28, top + 26)  # the pasted face's middle (56 x 52 px)
+    assert abs(x + w / 2 - centre[0]) < 10 and abs(y + h / 2 - centre[1]) < 12
+    assert found.face[centre[1], centre[0]] > 0.9  # the face region holds the face
+    assert found.face[far] < 0.01 and found.background[far] > 0.99  # the opposite corner
+    assert (found.person + found.face).mean() < 0.5  # a face alone: no body, little person
+    total = found.background + found.person + found.face
+    np.testing.assert_allclose(total, 1.0, atol=1e-5)  # a partition: every pixel once
+    for mask in (found.background, found.person, found.face):
+        assert mask.shape == (120, 160) and mask.min() >= -1e-6 and mask.max() <= 1 + 1e-6
+
+
+@needs_cascades
+def test_the_same_picture_gives_the_same_regions():
+    picture = picture_with_face(50, 30)
+    first, again = find_regions(picture), find_regions(picture)
+    np.testing.assert_array_equal(first.person, again.person)
+
+
+@needs_cascades
+def test_the_face_has_a_soft_edge():
+    found = find_regions(picture_with_face(50, 30))
+    row = found.face[30 + 26]  # across the face's middle
+    assert row.max() > 0.9 and row.min() < 0.01
+    assert ((row > 0.05) & (row < 0.95)).sum() >= 6  # a ramp, not a step
+
+
+@needs_cascades
+def test_a_picture_without_people_gives_one_line_and_no_regions(tmp_path):
+    settings = settings_for(tmp_path, background(160, 120))
+    notes = []
+    guidance = load_guidance(settings.paths, settings.loss, 160, 120, on_note=notes.append)
+    assert guidance is None
+    assert len(notes) == 1 and "no face found in content.png" in notes[0]
+
+
+@needs_cascades
+@pytest.mark.parametrize("face_style", [0.25, 0.0, 1.0])
+def test_portrait_mode_lowers_the_style_inside_the_face_only(tmp_path, face_style):
+    settings = settings_for(tmp_path, picture_with_face(50, 30), f"loss.face_style={face_style}")
+    notes = []
+    guidance = load_guidance(settings.paths, settings.loss, 160, 120, on_note=notes.append)
+    assert len(notes) == 1 and "1 face" in notes[0]
+    (style,) = guidance.style_masks
+    assert guidance.photo_mask is None  # the face is styled less, not pasted from the photo
+    assert style[30 + 26, 50 + 28] == pytest.approx(face_style, abs=0.05)
+    assert style[2, 2] == pytest.approx(1.0, abs=1e-4)  # the background: the full style
+    face = guidance.found.face
+    np.testing.assert_allclose(style, 1 - (1 - face_style) * face, atol=1e-5)
+
+
+@needs_cascades
+def test_a_hand_content_mask_wins_over_the_found_regions(tmp_path):
+    corner = np.zeros((120, 160))
+    corner[:30, 120:] = 255
+    mask = save(tmp_path / "corner.png", corner)
+    settings = settings_for(tmp_path, picture_with_face(20, 40), f"paths.content_mask={mask}")
+    guidance = load_guidance(settings.paths, settings.loss, 160, 120, on_note=lambda _: None)
+    assert guidance.photo_mask[10, 150] > 0.9  # the hand mask is kept as the photo
+    assert guidance.style_masks[0][10, 150] < 0.01  # no style there
+    assert guidance.photo_mask[40 + 26, 20 + 28] < 0.01  # the face is not the photo
+    assert guidance.style_masks[0][40 + 26, 20 + 28] == pytest.approx(0.25, abs=0.05)
+
+
+@needs_cascades
+def test_auto_region_styles_give_each_found_region_its_style(tmp_path):
+    settings = settings_for(
+        tmp_path,
+        picture_with_face(50, 30),
+        "loss.auto_region_styles=background: a.png, person: b.png, face: photo",
+        styles=("a.png", "b.png"),
+    )
+    guidance = load_guidance(settings.paths, settings.loss, 160, 120, on_note=lambda _: None)
+    found = guidance.found
+    a, b = guidance.style_masks
+    np.testing.assert_allclose(a, found.background * (1 - found.face), atol=1e-5)
+    np.testing.assert_allclose(b, found.person * (1 - found.face), atol=1e-5)
+    assert guidance.photo_mask[30 + 26, 50 + 28] > 0.9
+
+
+@needs_cascades
+def test_an_unnamed_face_takes_its_persons_style_at_face_style(tmp_path):
+    settings = settings_for(
+        tmp_path,
+        picture_with_face(50, 30),
+        "loss.auto_region_styles=background: a.png, person: b.png",
+        styles=("a.png", "b.png"),
+    )
+    guidance = load_guidance(settings.paths, settings.loss, 160, 120, on_note=lambda _: None)
+    a, b = guidance.style_masks
+    found = guidance.found
+    assert guidance.photo_mask is None
+    np.testing.assert_allclose(a, found.background, atol=1e-5)
+    np.testing.assert_allclose(b, found.person + 0.25 * found.face, atol=1e-5)
+
+
+@needs_cascades
+def test_the_regions_are_saved_as_grey_pngs(tmp_path):
+    found = find_regions(picture_with_face(50, 30))
+    written = save_regions(found, tmp_path)
+    names = {path.name for path in written}
+    assert {"region_background.png", "region_person.png", "region_face.png"} <= names
+    face = np.asarray(Image.open(tmp_path / "region_face.png")) / 255.0
+    assert face.shape == (120, 160)
+    np.testing.assert_allclose(face, found.face, atol=1 / 255)
+
+
+def test_an_opencv_without_cascades_names_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setattr(cv2.data, "haarcascades", str(tmp_path), raising=False)
+    with pytest.raises(ImageError, match=r"opencv-python>=4\.9,<5"):
+        find_regions(background(64, 48))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (("loss.auto_region_styles=background: a.png, person: a.png",), "auto_regions is false"),
+        (
+            ("loss.auto_regions=true", "loss.auto_region_styles=background: a.png"),
+            "no style to person",
+        ),
+        (("loss.auto_regions=true", "loss.auto_region_styles=sky: a.png"), "background | person"),
+        (
+            ("loss.auto_regions=true", "loss.auto_region_styles=background: a.png, person: c.png"),
+            r"auto_region_styles: 'c\.png' is not one of",
+        ),
+        (("loss.auto_regions=true", "paths.style_masks=m.png"), "two ways of placing"),
+    ],
+)
+def test_auto_region_settings_errors_name_the_key(tmp_path, overrides, message):
+    save(tmp_path / "a.png", np.full((8, 8, 3), 100))
+    with pytest.raises(SettingsError, match=message):
+        load_settings(None, (f"paths.style_image={tmp_path / 'a.png'}", *overrides))
+
+
+@needs_cascades
+@pytest.mark.parametrize("with_face", [True, False])
+def test_a_run_through_main_with_auto_regions(tmp_path, with_face):
+    picture = picture_with_face(50, 30) if with_face else background(160, 120)
+    content = Path(save(tmp_path / "content.png", picture))
+    style = Path(save(tmp_path / "style.png", background(64, 64)[::-1]))
+    extra = {"image.max_size": "160", "loss.auto_regions": "true", "output.animation": "false"}
+    result = run_main(tiny_overrides(content, style, tmp_path / "out", **extra))
+    assert result.returncode == 0, result.stderr[-2000:]
+    notes = [line for line in result.stderr.splitlines() if "auto_regions" in line]
+    assert len(notes) == 1
+    assert ("1 face" in notes[0]) if with_face else ("no face found in content.png" in notes[0])
+    assert list((tmp_path / "out").glob("*/final.png"))
