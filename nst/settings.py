@@ -329,7 +329,7 @@ class ModelSettings:
         "avg (Gatys et al.; same weights) | max (as trained)",
     )
     padding: str = setting(
-        "zeros",
+        "reflect",
         Choice(PADDING_CHOICES),
         "the picture's border: reflect (mirrored 16 px past each edge, the features cropped "
         "back: no lines or blobs along the borders) | zeros (the network's own, the paper's)",
@@ -492,10 +492,10 @@ class ImageSettings:
         "stretch (to the content's shape, paper) | s: aspect kept, longer side s x the content's",
     )
     parameterization: str = setting(
-        "pixels",
+        "pyramid",
         Choice(PARAMETERIZATION_CHOICES),
-        "what the optimiser moves: pixels | pyramid (a Laplacian pyramid: large forms and "
-        "fine texture move at comparable rates, no single-pixel speckle)",
+        "what Adam moves: pyramid (a Laplacian pyramid: large forms and fine texture move at "
+        "comparable rates, no single-pixel speckle) | pixels (the paper's); lbfgs moves pixels",
     )
     pyramid_levels: int = setting(
         5, Number(int, min=1, max=8), "with parameterization = pyramid: number of levels"
@@ -808,11 +808,6 @@ def _check_combinations(settings: Settings) -> None:
         raise SettingsError(
             "[loss] style_loss = sliced does not take masks or regions ([paths] style_masks, "
             "regions, content_mask): use style_loss = gram with them"
-        )
-    if settings.image.parameterization == "pyramid" and settings.optimizer.name == "lbfgs":
-        raise SettingsError(
-            "[image] parameterization = pyramid works with [optimizer] name = adam; "
-            "use parameterization = pixels with lbfgs"
         )
 
 

@@ -111,13 +111,11 @@ def test_the_seed_draws_the_projections():
     assert not np.array_equal(one, other)
 
 
-def test_sliced_and_pyramid_refuse_what_they_do_not_support(tmp_path):
+def test_sliced_refuses_masks(tmp_path):
     mask = tmp_path / "m.png"
     mask.write_bytes(b"")
     with pytest.raises(SettingsError, match=r"style_loss = sliced does not take masks"):
         load_settings(None, ("loss.style_loss=sliced", f"paths.content_mask={mask}"))
-    with pytest.raises(SettingsError, match=r"parameterization = pyramid works with"):
-        load_settings(None, ("image.parameterization=pyramid", "optimizer.name=lbfgs"))
 
 
 def edge_energy(image: np.ndarray, rows: int = 2) -> tuple[float, float]:
