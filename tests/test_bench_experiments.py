@@ -40,3 +40,26 @@ def test_the_full_size_replay_runs_every_variant_from_one_start(image_pair, caps
     assert "| Adam | 3 |" in table and table.split("| Adam | 3 |")[1].split("\n")[0].endswith(
         "| 0.0/255 |"
     )  # the first variant's last image is the reference
+
+
+def test_the_pictures_bench_runs_every_pair_under_every_variant(image_pair, tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    from bench.pictures import main
+
+    content, style = image_pair
+    out = tmp_path / "pictures"
+    main(
+        ["--weights", "random", "--pair", f"{content}:{style}", "--size", "48", "--out", str(out),
+         "--variant", "before=optimizer.iterations=2;image.parameterization=pixels",
+         "--variant", "after=optimizer.iterations=2", "--sheet-height", "40"]
+    )  # fmt: skip
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["variant"] for line in lines] == ["before", "after"]
+    assert all(line["steps"] == [2] for line in lines)
+    for name in ("before", "after"):
+        assert Image.open(out / f"content_style__{name}.png").size == (48, 36)
+    sheet = Image.open(out / "sheet_content_style.png")
+    assert sheet.height == 40 + 18 and sheet.width > 4 * 40  # photo, painting and two results
