@@ -217,7 +217,7 @@ def check_items(batch: Batch, todo: list[Item]) -> dict[Item, Exception]:
     memory, the results folder), for every item, before the first run spends its minutes;
     items that differ only in what those checks do not read are checked once. The items
     that fail, with why; a batch that stops at a failure (a sweep) raises the first."""
-    from nst.app import prepare_images
+    from nst.pipeline import check
 
     seen: dict[tuple, Exception | None] = {}
     failed = {}
@@ -235,7 +235,7 @@ def check_items(batch: Batch, todo: list[Item]) -> dict[Item, Exception]:
             continue  # a video: its run checks it (nst.video)
         if key not in seen:
             try:
-                prepare_images(settings)
+                check(settings)
                 seen[key] = None
             except Exception as error:  # named per item, or raised by a sweep
                 if batch.stop_at_failure:
@@ -330,7 +330,7 @@ def final_losses(run_dir: Path) -> list[str]:
 
 
 def outcome_state(outcome, seconds: float) -> dict:
-    """An item's state from its run's Outcome (nst.app)."""
+    """An item's state from its run's Outcome (nst.pipeline)."""
     status = DONE if outcome.status == EXIT_OK else FAILED
     if outcome.status > 128:
         status = INTERRUPTED

@@ -1,7 +1,7 @@
 """The Ray batch engine: one Ray task per item, on this machine or on a cluster.
 
 Each task gets its item's settings and the bytes of its input images (no shared filesystem
-is needed), runs the item as an ordinary run (nst.app.run) in a scratch folder on its node,
+is needed), runs the item as an ordinary run (nst.pipeline.run) in a scratch folder on its node,
 streams its records to the driver through a Ray queue, and returns the run folder's files;
 the driver writes them into the batch folder and is the only writer of the item states, so
 an item is recorded once however often Ray ran it. Ray reruns a task whose worker died
@@ -21,7 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-from nst.app import Watcher
 from nst.batch import (
     FAILED,
     INTERRUPTED,
@@ -33,6 +32,7 @@ from nst.batch import (
 )
 from nst.runfolder import CHECKPOINT, CONFIG, write_bytes_atomic
 from nst.settings import BatchSettings, SettingsError, load_settings, render
+from nst.watchers import Watcher
 
 CONNECT_TIMEOUT_S = 3.0
 SCRATCH = "nst-ray"  # under the node's temporary folder: <batch>/<item key>/
@@ -145,11 +145,12 @@ def _refresh_ray_config() -> None:
 
 
 @functools.lru_cache(maxsize=2)
-def network(model, seed: int, optimizer: str):
-    """The feature network, kept by the worker process for the next item that shares it."""
+def network(key: tuple):
+    """The feature network for a nst.process.network_key, kept by the worker process for the
+    next item that shares it."""
     from nst.features import build_feature_extractor
 
-    return build_feature_extractor(model, seed, optimizer)
+    return build_feature_extractor(*key)
 
 
 class Streamer(Watcher):
@@ -185,10 +186,9 @@ def unpack_inputs(spec: dict, folder: Path) -> tuple[str, ...]:
 def run_remote_item(spec: dict, queue) -> dict:
     """One item on a worker: resume its scratch run if a checkpoint is there, else run it;
     the run folder's files, or the error, for the driver."""
-    from nst.app import run
     from nst.exits import describe
-    from nst.process import StopRequest
-    from nst.resume import resume_run
+    from nst.pipeline import resume, run
+    from nst.process import StopRequest, network_key
 
     scratch = Path(tempfile.gettempdir()) / SCRATCH / spec["batch"] / spec["key"]
     started = time.perf_counter()
@@ -197,11 +197,11 @@ def run_remote_item(spec: dict, queue) -> dict:
         write_bytes_atomic(scratch / CONFIG, spec["config"].encode())
         paths = (*unpack_inputs(spec, scratch / "inputs"), f"paths.results_dir={scratch / 'runs'}")
         settings = load_settings(scratch / CONFIG, paths)
-        extractor = network(settings.model, settings.image.seed, settings.optimizer.name)
+        extractor = network(network_key(settings))
         watcher, stop = Streamer(queue, spec["key"]), StopRequest()
         previous = [p.parent for p in (scratch / "runs").glob(f"*/{CHECKPOINT}")]
         if previous:
-            outcome = resume_run(previous[0], extractor=extractor, stop=stop, watcher=watcher)
+            outcome = resume(previous[0], extractor=extractor, stop=stop, watcher=watcher)
         else:
             outcome = run(settings, extractor=extractor, stop=stop, watcher=watcher)
     except Exception as error:  # this item failed before its loop: say why to the driver

@@ -48,7 +48,7 @@ def run_batch(
 ) -> int:
     """Plan the batch, run the shard's unfinished items on the [batch] engine, then write
     batch.csv and the contact sheets; the exit status (see nst.batch.summary). `stop` (a
-    nst.process.StopRequest) and `make_watcher(item)` (a nst.app.Watcher per item) are for
+    nst.process.StopRequest) and `make_watcher(item)` (a nst.watchers.Watcher per item) are for
     callers other than the command line, which gets signals and a progress bar;
     `on_worker(item, pid)` is told which Ray worker process runs an item."""
     shard = parse_shard(shard_text)

@@ -16,7 +16,6 @@ import sys
 import cv2
 import numpy as np
 
-from nst.app import Watcher, run
 from nst.exits import (
     drop_retracing_warnings,
     go_on_hint,
@@ -25,11 +24,12 @@ from nst.exits import (
     say,
     write_line,
 )
+from nst.pipeline import resume, run
 from nst.process import StopRequest
 from nst.progress import ProgressBar
-from nst.resume import resume_run
 from nst.runfolder import CHECKPOINT, FINAL, FRAMES
 from nst.settings import load_settings
+from nst.watchers import Watcher
 
 from .conftest import ROOT, make_image, run_main, tiny_overrides
 
@@ -107,7 +107,7 @@ def test_the_interrupted_line_says_how_to_go_on_and_the_resumed_bar_goes_on(tmp_
     stopped = int(re.search(r"interrupted by SIGINT at step (\d+) of 12", outcome.message)[1])
     assert outcome.message.endswith(hint), outcome.message
     capsys.readouterr()
-    assert resume_run(outcome.run_dir, watcher=ProgressBar(), stop=StopRequest()).status == 0
+    assert resume(outcome.run_dir, watcher=ProgressBar(), stop=StopRequest()).status == 0
     shown = capsys.readouterr().err.replace("\r", "\n")
     drawn = [line for line in shown.splitlines() if "| step" in line]
     first = int(re.search(r"step (\d+)/12", drawn[0])[1])

@@ -99,7 +99,7 @@ def test_one_axis_is_one_row_two_a_grid_more_flatten_into_the_columns():
 
 
 def fake_run(calls: list, fail_at: int | None = None):
-    """A stand-in for the single-run function (nst.app.run, as the local engine calls it):
+    """A stand-in for the single-run function (nst.pipeline.run, as the local engine calls it):
     one run folder with a final.png, as a run makes, and its Outcome."""
 
     def run(settings: Settings, *, extractor=None, stop=None, watcher=None) -> Outcome:

@@ -1,6 +1,6 @@
 """One run at a time: a queue of jobs, a worker thread that runs them, live events for pages.
 
-A job is the CLI's run (`nst.app.run`) on settings the page made; its records become events
+A job is the CLI's run (`nst.pipeline.run`) on settings the page made; its records become events
 that every open page receives (several tabs see the same run; a reloaded page gets the
 snapshot first, then the events). Stop ends a run as Ctrl-C does: the loop stops between
 steps and the run folder is completed. Closing the server stops the running job the same
@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nst.app import Watcher
 from nst.exits import describe
 from nst.process import StopRequest
 from nst.records import Record
 from nst.runfolder import iterate_path, write_bytes_atomic
 from nst.scales import Scale, scale_budgets
 from nst.settings import Settings, SettingsError, load_settings, render
+from nst.watchers import Watcher
 
 KEEP_FINISHED = 20  # finished jobs the page still lists (their runs stay in results/ anyway)
 MAX_QUEUED = 20  # jobs waiting at once: a page (or a script) cannot queue without bound
@@ -226,7 +226,7 @@ class Spool:
 class Worker:
     """A queue of jobs and the one thread that runs them, in order.
 
-    `run` is the CLI's run function (`nst.app.run`); `extractor_for(settings)` gives the
+    `run` is the CLI's run function (`nst.pipeline.run`); `extractor_for(settings)` gives the
     network to reuse (None: the run builds it). Parameters, so that tests can watch them.
     """
 
@@ -370,12 +370,12 @@ class ExtractorCache:
         self._extractor = None
 
     def __call__(self, settings: Settings):
-        from nst.app import prepare_images
-        from nst.process import build_extractor
+        from nst.pipeline import check
+        from nst.process import build_extractor, network_key
 
-        key = (settings.model, settings.image.seed, settings.optimizer.name)
+        key = network_key(settings)
         if key != self._key:
-            prepare_images(settings)  # a bad input fails before seconds of TensorFlow
+            check(settings)  # a bad input fails before seconds of TensorFlow
             self._key, self._extractor = None, None  # the old one is freed first
             self._extractor = build_extractor(settings)
             self._key = key
