@@ -441,6 +441,47 @@ def test_a_run_followed_to_completion_through_the_event_stream(client, tmp_path)
     assert client.get("/api/jobs").json["jobs"][0]["state"] == "done"
 
 
+def test_a_clip_followed_live_shows_each_finished_frame(client, studio, tmp_path):
+    from tests.video_clips import clip_frames, write_folder
+
+    folder = write_folder(tmp_path / "shots", clip_frames(2, width=48, height=32))
+    clip = {"paths.content_image": str(folder), "video.compare": "false"}
+    frames = {"video.first_frame_iterations": "2", "video.frame_iterations": "1"}
+    settings = load_settings(None, tiny(tmp_path, **clip, **frames))
+    job = studio.extensions["nst"]["worker"].submit(settings)
+    seen = events(client, finished(job.id))
+    assert job_state(seen[-1][1], job.id) == "done"
+    records = [data for kind, data in seen if kind == "record" and data["job"] == job.id]
+    # each frame's starting image is not on disk (a clip keeps only its result): no address
+    assert [(r["scale"], r["iteration"], bool(r["iterate"])) for r in records] == [
+        (1, 0, False),
+        (1, 1, False),
+        (1, 2, True),
+        (2, 0, False),
+        (2, 1, True),
+    ]
+    shown = [r["iterate"] for r in records if r["iterate"]]
+    assert [url.rsplit("/", 2)[1:] for url in shown] == [
+        ["frames", "frame_000001.png"],
+        ["frames", "frame_000002.png"],
+    ]
+    for url in shown:
+        assert client.get(url).status_code == 200
+    (run,) = [r for r in client.get("/api/runs").json["runs"] if r["id"] == job.run_id]
+    assert run["kind"] == "video" and run["status"] == "done"
+
+
+def test_a_clip_folder_without_status_txt_failed_whatever_videos_it_holds(tmp_path):
+    # video.mp4 is written however the frames ended (stopped too): it says nothing of how
+    run_dir = fake_run(tmp_path)
+    (run_dir / "final.png").unlink()
+    (run_dir / "iterates").rename(run_dir / "frames")
+    (run_dir / "frames.csv").write_text("frame,iterations,content,style,tv,total\n1,2,1,2,0,3\n")
+    (run_dir / "video.mp4").write_bytes(b"")
+    assert runs.summary(run_dir)["kind"] == "video"
+    assert runs.summary(run_dir)["status"] == "failed"
+
+
 def test_queue_positions_stop_as_ctrl_c_and_close_as_sigterm(client, studio, tmp_path):
     body = {"values": {"optimizer.iterations": "2000"}, **chosen(client)}
     long = client.post("/api/jobs", json=body, headers=SAME_ORIGIN).json["id"]

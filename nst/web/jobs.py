@@ -24,7 +24,7 @@ from pathlib import Path
 from nst.exits import describe
 from nst.process import StopRequest
 from nst.records import Record
-from nst.runfolder import iterate_path, write_bytes_atomic
+from nst.runfolder import image_path, write_bytes_atomic
 from nst.scales import Scale, scale_budgets
 from nst.settings import Settings, SettingsError, load_settings, render
 from nst.watchers import Watcher
@@ -115,11 +115,13 @@ class Job:
 
 
 def record_event(job: Job, record: Record, run_dir: Path | None) -> dict:
-    """A record of the loop as the page gets it: losses, progress and the iterate's address."""
+    """A record of the loop as the page gets it: losses, progress and its image's address (a
+    still's iterate, a clip's frame), once that image is on disk."""
     iterate = None
     if record.image is not None and run_dir is not None:
-        path = iterate_path(run_dir, record.iteration, record.scale, job.scales)
-        iterate = f"/runs/{run_dir.name}/files/{path.parent.name}/{path.name}"
+        path = image_path(run_dir, record.iteration, record.scale, job.scales)
+        if path.is_file():  # a clip writes a frame at its end only, not its starting image
+            iterate = f"/runs/{run_dir.name}/files/{path.parent.name}/{path.name}"
     return {
         "job": job.id,
         "iteration": record.iteration,

@@ -21,12 +21,12 @@ from nst.runfolder import (
     COMPARE,
     CONFIG,
     FINAL,
-    FRAMES,
     FRAMES_CSV,
     LOSSES_CSV,
     PLOTS,
     STATUS,
     VIDEO,
+    is_clip_run,
     read_status,
 )
 from nst.scales import scale_budgets
@@ -61,12 +61,6 @@ def run_folder(results_dir: Path, run_id: str) -> Path | None:
     if folder.is_symlink() or not folder.is_dir() or plain(folder, CONFIG) is None:
         return None
     return folder
-
-
-def is_video(run_dir: Path) -> bool:
-    """A video run (nst.video): frames/ instead of iterates/."""
-    frames = Path(run_dir) / FRAMES
-    return frames.is_dir() and not frames.is_symlink()
 
 
 def run_file(run_dir: Path, name: str) -> Path | None:
@@ -130,14 +124,13 @@ def status_of(run_dir: Path, settings: Settings | None, rows: list[dict]) -> str
     """done / stopped / diverged / failed: from status.txt, which every run writes at its end.
 
     A folder without it (made before it existed, or a run that ended on an unexpected error
-    or was killed) is judged by its files: no row or no final.png, failed; a non-finite last
-    row, diverged; its whole budget at the full size, done; fewer iterations, stopped.
+    or was killed) is judged by its files: no row or no final.png (a clip has none), failed;
+    a non-finite last row, diverged; its whole budget at the full size, done; fewer
+    iterations, stopped.
     """
     ended = read_status(run_dir) if plain(run_dir, STATUS) else None
     if ended is not None:
         return status_word(ended[0])
-    if is_video(run_dir):  # no status.txt: killed outright, unless the video was written
-        return "done" if plain(run_dir, VIDEO) else "failed"
     if not rows:
         return "failed"
     last = rows[-1]
@@ -167,7 +160,7 @@ def started_at(run_dir: Path) -> float:
 def summary(run_dir: Path) -> dict:
     """What the runs list shows of one run."""
     settings = run_settings(run_dir)
-    video = is_video(run_dir)
+    video = is_clip_run(run_dir)
     rows = video_rows(run_dir) if video else read_rows(run_dir)
     thumbnail = FINAL if plain(run_dir, FINAL) else _last_iterate(run_dir)
     paths = settings.paths if settings else None
@@ -215,7 +208,7 @@ def detail(run_dir: Path) -> dict:
     """One run for the page: its summary, iterates with losses, loss rows, plots, downloads."""
     base = f"/runs/{run_dir.name}/files"
     frames = _frames(run_dir)
-    video = is_video(run_dir)
+    video = is_clip_run(run_dir)
     plots = sorted(p.name for p in (run_dir / PLOTS).glob("*.png") if plain(p.parent, p.name))
     plots = [name for name in PLOT_FILES if name in plots] or plots  # a video run's own plots
 
