@@ -41,7 +41,13 @@ from nst.batch_grid import (
 )
 from nst.exits import EXIT_OK, describe, say
 from nst.records import LOSS_NAMES
-from nst.runfolder import CHECKPOINT, LOSSES_CSV, make_unique_dir, write_bytes_atomic
+from nst.runfolder import (
+    CHECKPOINT,
+    LOSSES_CSV,
+    is_clip_run,
+    make_unique_dir,
+    write_bytes_atomic,
+)
 from nst.settings import BatchSettings, Settings, SettingsError, load_settings, render
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif"}
@@ -310,13 +316,19 @@ def write_csv(batch: Batch) -> None:
 
 def unfinished_run(batch: Batch, item: Item) -> Path | None:
     """The item's earlier run folder when it was cut short (not failed: a diverged run would
-    diverge again) and holds a checkpoint to resume from."""
+    diverge again) and can go on (`resumable`)."""
     state = read_state(batch, item)
     run = state.get("run")
     cut_short = state.get("status") in (RUNNING, INTERRUPTED)
-    if run and cut_short and (batch.folder / run / CHECKPOINT).is_file():
+    if run and cut_short and resumable(batch.folder / run):
         return batch.folder / run
     return None
+
+
+def resumable(run_dir: Path) -> bool:
+    """nst.pipeline.resume can go on in `run_dir`: a still picture's with its checkpoint, any
+    clip's (from its first missing frame: none finished, the first)."""
+    return (run_dir / CHECKPOINT).is_file() or is_clip_run(run_dir)
 
 
 def final_losses(run_dir: Path) -> list[str]:

@@ -20,6 +20,7 @@ from nst.batch import (
 )
 from nst.pipeline import resume, run
 from nst.process import StopOnSignal, StopRequest, build_extractor, network_key
+from nst.runfolder import is_clip_run
 from nst.watchers import Watcher, Watchers
 
 
@@ -59,7 +60,8 @@ def run_local(batch: Batch, todo: list[Item], stop: StopRequest | None, make_wat
                 watcher = Watchers(MarkRunning(batch, item), make_watcher(item))
                 previous = unfinished_run(batch, item)
                 if previous is not None:
-                    print(f"nst: resuming {previous.name} from its checkpoint")
+                    where = "first missing frame" if is_clip_run(previous) else "checkpoint"
+                    print(f"nst: resuming {previous.name} from its {where}")
                     outcome = resume(previous, extractor=networks[key], stop=stop, watcher=watcher)
                 else:
                     outcome = run(settings, extractor=networks[key], stop=stop, watcher=watcher)

@@ -28,9 +28,10 @@ from nst.batch import (
     Batch,
     Item,
     final_losses,
+    resumable,
     write_state,
 )
-from nst.runfolder import CHECKPOINT, CONFIG, write_bytes_atomic
+from nst.runfolder import CONFIG, write_bytes_atomic
 from nst.settings import BatchSettings, SettingsError, load_settings, render
 from nst.watchers import Watcher
 
@@ -184,8 +185,8 @@ def unpack_inputs(spec: dict, folder: Path) -> tuple[str, ...]:
 
 
 def run_remote_item(spec: dict, queue) -> dict:
-    """One item on a worker: resume its scratch run if a checkpoint is there, else run it;
-    the run folder's files, or the error, for the driver."""
+    """One item on a worker: resume its scratch run where it can go on (a checkpoint, a clip),
+    else run it; the run folder's files, or the error, for the driver."""
     from nst.exits import describe
     from nst.pipeline import resume, run
     from nst.process import StopRequest, network_key
@@ -199,7 +200,7 @@ def run_remote_item(spec: dict, queue) -> dict:
         settings = load_settings(scratch / CONFIG, paths)
         extractor = network(network_key(settings))
         watcher, stop = Streamer(queue, spec["key"]), StopRequest()
-        previous = [p.parent for p in (scratch / "runs").glob(f"*/{CHECKPOINT}")]
+        previous = [p for p in sorted((scratch / "runs").glob("*")) if resumable(p)]
         if previous:
             outcome = resume(previous[0], extractor=extractor, stop=stop, watcher=watcher)
         else:

@@ -118,6 +118,53 @@ def test_an_interrupted_batch_reruns_only_what_is_left_resuming_the_item_cut_sho
         assert [int(r["iteration"]) for r in csv.DictReader(file)] == [0, 1, 2, 3]
 
 
+class StopInFrame(Watcher):
+    """Asks the batch to stop (as SIGTERM) at record 1 of frame `frame` of a clip."""
+
+    def __init__(self, stop: StopRequest, frame: int):
+        self.stop, self.frame = stop, frame
+
+    def recorded(self, record) -> None:
+        if record.scale == self.frame and record.iteration == 1:
+            self.stop.ask(signal.SIGTERM)
+
+
+def test_an_interrupted_clip_item_goes_on_at_its_first_missing_frame(tmp_path, capsys):
+    from tests.video_clips import clip_frames, write_clip
+
+    clip = write_clip(tmp_path / "clip.mp4", clip_frames(3, width=48, height=32))
+    overrides = (
+        f"paths.content_image={clip}",
+        f"paths.style_image={make_image(tmp_path / 'style.png', seed=2)}",
+        f"paths.results_dir={tmp_path / 'results'}",
+        *TINY,
+        "video.first_frame_iterations=2",
+        "video.frame_iterations=2",
+        "video.compare=false",
+    )
+    stop = StopRequest()
+    status = run_batch(None, overrides, [], stop=stop, make_watcher=lambda i: StopInFrame(stop, 2))
+    assert status == 128 + signal.SIGTERM
+    batch = the_batch(tmp_path)
+    (row,) = rows(batch)
+    assert row["status"] == "interrupted"
+    cut = batch / row["run"]
+    first = cut / "frames" / "frame_000001.png"
+    assert first.is_file() and not (cut / "frames" / "frame_000002.png").exists()
+    assert not (cut / CHECKPOINT).exists()  # a clip keeps its finished frames instead
+    stylised = first.stat().st_mtime_ns
+
+    assert run_batch(None, overrides, [], stop=StopRequest()) == 0
+    assert f"nst: resuming {cut.name} from its first missing frame" in capsys.readouterr().out
+    (row,) = rows(batch)
+    assert row["status"] == "done" and row["run"] == cut.name  # in its own folder
+    assert run_folders(batch) == [cut]
+    assert first.stat().st_mtime_ns == stylised  # frame 1 was not stylised again
+    with open(cut / "frames.csv", newline="") as file:
+        assert [int(r["frame"]) for r in csv.DictReader(file)] == [1, 2, 3]
+    assert (cut / "video.mp4").is_file()
+
+
 def test_an_unreadable_image_fails_its_item_only(tmp_path):
     (tmp_path / "contents").mkdir()
     make_image(tmp_path / "contents" / "good.png", seed=1)
