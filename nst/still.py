@@ -1,7 +1,8 @@
 """A still picture, as the run lifecycle (nst.pipeline) plugs it in: its preparation (the
 content and style images, after every check that needs no TensorFlow), its loop body (the
-optimisation into iterates/, final.png, losses.csv and the plots, the checkpoint kept while
-unfinished) and, once the run has its status, evolution.gif.
+regions [loss] auto_regions found, as region_*.png; the optimisation into iterates/,
+final.png, losses.csv and the plots, the checkpoint kept while unfinished) and, once the run
+has its status, evolution.gif.
 
 Ctrl-C, SIGTERM, a stop asked from elsewhere and a diverging loss stop the loop between steps
 and still leave a complete run folder: final.png, the full losses.csv and the plots.
@@ -33,6 +34,7 @@ from nst.masks import load_guidance
 from nst.memlimits import address_space_limit
 from nst.networks import check_weights_file
 from nst.outputs import RunWriter
+from nst.portrait import save_regions
 from nst.preflight import (
     available_memory,
     check_fits_network,
@@ -207,6 +209,18 @@ def diverged_message(record: Record, optimizer: OptimizerSettings, run_dir: Path
     )
 
 
+def write_found_regions(run_dir: Path, inputs: Inputs) -> None:
+    """region_*.png beside config.ini: what [loss] auto_regions found (nst.portrait), for a
+    user to see, edit and give back as masks. Not the picture itself: a failure is a note."""
+    guidance = inputs.guidance
+    if guidance is None or guidance.found is None:
+        return
+    try:
+        save_regions(guidance.found, run_dir)
+    except OSError as error:
+        say(f"note: the found regions were not saved: {error.strerror}: {error.filename}")
+
+
 def write_animation(run_dir: Path) -> None:
     """evolution.gif, once every other output is on disk; a failure is a note, not an error."""
     try:
@@ -234,7 +248,10 @@ class Still:
 
     @staticmethod
     def body(run, inputs: Inputs, resume) -> Outcome:
-        """The loop into `run.run_dir` (a nst.pipeline.Run), from `resume` where given."""
+        """The loop into `run.run_dir` (a nst.pipeline.Run), from `resume` where given; a new
+        run folder first gets the regions found in the content photo."""
+        if resume is None:  # a resumed run has them from its start
+            write_found_regions(run.run_dir, inputs)
         return optimize_into(
             run.run_dir, run.extractor, inputs, run.settings, run.stop, run.watcher, resume
         )

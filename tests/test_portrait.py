@@ -235,4 +235,14 @@ def test_a_run_through_main_with_auto_regions(tmp_path, with_face):
     notes = [line for line in result.stderr.splitlines() if "auto_regions" in line]
     assert len(notes) == 1
     assert ("1 face" in notes[0]) if with_face else ("no face found in content.png" in notes[0])
-    assert list((tmp_path / "out").glob("*/final.png"))
+    (final,) = (tmp_path / "out").glob("*/final.png")
+    # what was found is in the run folder, at the run's size, for a user to see and edit
+    saved = {path.name: path for path in final.parent.glob("region_*.png")}
+    if not with_face:
+        assert saved == {}
+        return
+    assert {"region_background.png", "region_person.png", "region_face.png"} <= set(saved)
+    for path in saved.values():
+        assert Image.open(path).size == Image.open(final).size
+    face = np.asarray(Image.open(saved["region_face.png"]), np.float32) / 255
+    assert 0 < face.mean() < 0.5 and face.max() == 1.0
