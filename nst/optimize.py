@@ -21,7 +21,7 @@ from nst.checkpoint import LoopState
 from nst.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
 from nst.images import resize
 from nst.objective import Temporal, build_terms, make_objective, signature, tensors
-from nst.pyramid import clipped_finest, decompose, render
+from nst.pyramid import clipped_finest, decompose, level_shapes, render
 from nst.records import Diverged, Losses, Record
 from nst.scales import run_plan, scaled_styles
 from nst.settings import ImageSettings, OptimizerSettings, Settings
@@ -77,6 +77,59 @@ def make_value_and_gradient(objective):
         return losses, tape.gradient(losses.total, image)
 
     return value_and_gradient
+
+
+def make_pyramid_value_and_gradient(objective):
+    """(pyramid levels, term tensors) -> (Losses of its clipped rendering, d total / d levels
+    flattened and joined), projections of draw 0."""
+
+    @tf.function
+    def value_and_gradient(pyramid: tuple, inputs: tuple):
+        with tf.GradientTape() as tape:
+            tape.watch(pyramid)
+            image = tf.clip_by_value(render(pyramid), 0.0, 255.0)
+            losses = objective(image, inputs, tf.constant(0, tf.int64))
+        gradients = tape.gradient(losses.total, pyramid)
+        return losses, tf.concat([tf.reshape(g, [-1]) for g in gradients], axis=0)
+
+    return value_and_gradient
+
+
+@dataclasses.dataclass(frozen=True)
+class Coordinates:
+    """What L-BFGS searches over, as one flat vector: the pixels (in 0..255), or with
+    `levels` > 1 the levels of the image's Laplacian pyramid (nst.pyramid) in ±255."""
+
+    shape: tuple  # the image's (height, width, 3)
+    levels: int = 1
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return (0.0, 255.0) if self.levels == 1 else (-255.0, 255.0)
+
+    def of_image(self, image: np.ndarray) -> np.ndarray:
+        if self.levels == 1:
+            return image
+        pyramid = decompose(tf.constant(image[None], tf.float32), self.levels)
+        return np.concatenate([level.numpy().ravel() for level in pyramid])
+
+    def point(self, x: np.ndarray):
+        """What the traced evaluation takes: an image batch, or the pyramid's levels."""
+        if self.levels == 1:
+            return tf.constant(x.reshape((1, *self.shape)).astype(np.float32))
+        height, width = self.shape[:2]
+        levels, start = [], 0
+        for h, w in level_shapes(height, width, self.levels):
+            size = h * w * 3
+            levels.append(tf.constant(x[start : start + size].reshape(1, h, w, 3), tf.float32))
+            start += size
+        return tuple(levels)
+
+    def image(self, x: np.ndarray) -> np.ndarray:
+        """The picture at `x`, float32 (height, width, 3) in 0..255."""
+        if self.levels == 1:
+            return x.reshape(self.shape).astype(np.float32)
+        return tf.clip_by_value(render(self.point(x)), 0.0, 255.0)[0].numpy()
 
 
 def _numbers(losses: Losses) -> Losses:
@@ -299,11 +352,11 @@ def adam_records(
 
 
 def _lbfgs_checkpoint(
-    state: lbfgs.State, iteration: int, run: ScaleRun, best: list, shape: tuple
+    state: lbfgs.State, iteration: int, run: ScaleRun, best: list, where: Coordinates
 ) -> LoopState:
     """The state to resume from at the start of record `iteration`: L-BFGS's whole state
     (nst.lbfgs), its accepted image and the stopping rule's history."""
-    image = state.x.reshape(shape).astype(np.float32)
+    image = where.image(state.x)
     return LoopState(run.number, iteration, image, (), run.clock(), None, 0, tuple(best), state)
 
 
@@ -323,9 +376,10 @@ def lbfgs_records(
     start: np.ndarray,
     run: ScaleRun,
     resume: LoopState | None = None,
+    levels: int = 1,
 ) -> Iterator[Record]:
-    """Our L-BFGS (nst.lbfgs) in pixel bounds [0, 255] for at most `run.budget` loss+gradient
-    evaluations.
+    """Our L-BFGS (nst.lbfgs) in pixel bounds [0, 255] (or over a pyramid of `levels`, see
+    Coordinates) for at most `run.budget` loss+gradient evaluations.
 
     Record i is the i-th evaluated point (line-search trials included); the last record is
     the last point L-BFGS accepted, evaluated once more, and says why the scale ended. Stops
@@ -334,34 +388,37 @@ def lbfgs_records(
     record, with the last accepted image, and raises `Diverged`. `resume` (a checkpoint's
     state) continues the very same evaluations.
     """
-    value_and_gradient = make_value_and_gradient(objective)
+    where = Coordinates(start.shape, levels)
+    if levels == 1:
+        value_and_gradient = make_value_and_gradient(objective)
+    else:
+        value_and_gradient = make_pyramid_value_and_gradient(objective)
     inputs = tensors(terms)
-    state = lbfgs.start(start) if resume is None else resume.lbfgs
+    state = lbfgs.start(where.of_image(start), *where.bounds) if resume is None else resume.lbfgs
     rule = run.stopping_rule()
     rule.best = list(resume.best) if resume is not None else []
     iteration = resume.iteration if resume is not None else 0
     while True:
         stopped = _lbfgs_stop(run, rule, state, iteration)
         if iteration % run.save_every == 0 or stopped:
-            run.tell(
-                functools.partial(_lbfgs_checkpoint, state, iteration, run, rule.best, start.shape)
-            )
+            run.tell(functools.partial(_lbfgs_checkpoint, state, iteration, run, rule.best, where))
         if stopped:
             break
-        image = lbfgs.ask(state).reshape(start.shape).astype(np.float32)
-        losses, gradient = value_and_gradient(tf.constant(image[None]), inputs)
+        x = lbfgs.ask(state)
+        losses, gradient = value_and_gradient(where.point(x), inputs)
         losses, gradient = _numbers(losses), gradient.numpy()
         if not (np.isfinite(losses).all() and np.isfinite(gradient).all()):
-            accepted = state.x.reshape(start.shape).astype(np.float32)
+            accepted = where.image(state.x)
             record = Record.of(iteration, losses, run.clock(), accepted, run.number)
             yield record
             raise Diverged(record)
         due = iteration % run.save_every == 0
-        yield Record.of(iteration, losses, run.clock(), image if due else None, run.number)
+        image = where.image(x) if due else None
+        yield Record.of(iteration, losses, run.clock(), image, run.number)
         state = lbfgs.tell(state, losses.total, gradient.astype(np.float64))
         rule.observe(losses.total)
         iteration += 1
-    final = state.x.reshape(start.shape).astype(np.float32)
+    final = where.image(state.x)
     losses = _numbers(evaluate(tf.constant(final[None]), inputs, DRAW))
     record = Record.of(iteration, losses, run.clock(), final, run.number, stopped)
     yield record
@@ -437,8 +494,8 @@ def scale_records(
 ) -> Iterator[Record]:
     """The records of one scale from `begin`, by [optimizer] name."""
     objective, evaluate = session.objective(terms)  # evaluate: the last record's losses
-    if settings.optimizer.name == "lbfgs":
-        return lbfgs_records(objective, evaluate, terms, begin, scale, resume)
     image = settings.image
     levels = image.pyramid_levels if image.parameterization == "pyramid" else 1
+    if settings.optimizer.name == "lbfgs":
+        return lbfgs_records(objective, evaluate, terms, begin, scale, resume, levels)
     return adam_records(evaluate, terms, begin, levels, settings.optimizer, scale, session, resume)

@@ -494,8 +494,8 @@ class ImageSettings:
     parameterization: str = setting(
         "pyramid",
         Choice(PARAMETERIZATION_CHOICES),
-        "what Adam moves: pyramid (a Laplacian pyramid: large forms and fine texture move at "
-        "comparable rates, no single-pixel speckle) | pixels (the paper's); lbfgs moves pixels",
+        "what the optimiser moves: pyramid (a Laplacian pyramid: large forms and fine texture "
+        "move at comparable rates, no single-pixel speckle) | pixels (the paper's)",
     )
     pyramid_levels: int = setting(
         5, Number(int, min=1, max=8), "with parameterization = pyramid: number of levels"

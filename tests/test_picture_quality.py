@@ -94,6 +94,7 @@ def tiny_run(*extra: str, seed: int = 0, size=(48, 56)):
         ("loss.style_loss=sliced",),
         ("image.parameterization=pyramid",),
         ("loss.style_loss=sliced", "image.parameterization=pyramid"),
+        ("optimizer.name=lbfgs", "image.parameterization=pyramid"),
     ],
 )
 def test_each_choice_lowers_the_objective_keeps_pixels_valid_and_repeats_with_a_seed(extra):

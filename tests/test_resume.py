@@ -17,6 +17,7 @@ from nst.images import load_pair
 from nst.optimize import stylize
 from nst.pipeline import run
 from nst.process import StopRequest, build_extractor
+from nst.pyramid import level_shapes
 from nst.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
 from nst.settings import load_settings
 from nst.watchers import Watcher
@@ -97,7 +98,9 @@ def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimi
     )
     assert first[-1].iteration == 4 and states[-1].iteration == 4  # stopped before step 5
     if optimizer == "adam":
-        assert len(states[-1].optimizer_variables) == 4  # step, learning rate, moments
+        # a pyramid's levels, then Adam's step, learning rate and two moments per level
+        levels = len(level_shapes(*content.shape[:2], settings.image.pyramid_levels))
+        assert len(states[-1].optimizer_variables) == levels + 2 + 2 * levels
     else:  # L-BFGS's own state, its curvature pairs included, through the checkpoint's bytes
         assert states[-1].lbfgs.evaluations == 4
         states[-1] = through_file(tmp_path, states[-1], optimizer)

@@ -76,7 +76,8 @@ def test_coarse_to_fine_run_writes_every_scale(tmp_path, image_pair, name):
     with open(run_dir / "losses.csv", newline="") as file:
         rows = list(csv.reader(file))
     assert rows[0] == LOSS_COLUMNS
-    labels = [(int(r[-1]), int(r[0])) for r in rows[1:]]
+    scale = rows[0].index("scale")
+    labels = [(int(r[scale]), int(r[0])) for r in rows[1:]]
     assert labels == [(1, i) for i in range(4)] + [(2, i) for i in range(5)]
     assert all(math.isfinite(float(v)) for r in rows[1:] for v in r)
     elapsed = [float(r[5]) for r in rows[1:]]
