@@ -10,6 +10,7 @@ python main.py --resume results/<run>   (go on with an interrupted run, single o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -24,6 +25,9 @@ def stop_while_starting(error_fd: int):
 
     def stopped(signum: int, frame) -> None:
         name = signal.Signals(signum).name
+        for stream in (sys.stdout, sys.stderr):  # os._exit drops what they still buffer,
+            with contextlib.suppress(Exception):  # the run's last line among it (a closed
+                stream.flush()  # stream, or a write the signal interrupted: nothing to do)
         try:
             os.write(
                 error_fd, f"nst: stopped by {name}; files already written are complete\n".encode()

@@ -10,6 +10,8 @@ preparation, their loop body and their extras; which one a run is, its content_i
 from __future__ import annotations
 
 import contextlib
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -144,12 +146,32 @@ def _through(kind: Kind, settings, run_dir, inputs, point, extractor, stop, watc
         except KeyboardInterrupt as error:
             raise InterruptedAgain(run_dir) from error  # asked twice: quit at once
         write_status(run_dir, outcome.status, outcome.message)
+        _last_line(outcome)  # while a signal only asks: none can cut the line off
+    _pass_on_late_signal(stop, outcome)
+    kind.after(run_dir, settings)
+    return outcome
+
+
+def _last_line(outcome: Outcome) -> None:
+    """The run's last line, out of the process's buffers at once: a signal after it may end
+    the process (os._exit in main.py's handler), which would drop a buffered line."""
     if outcome.status:
         say(outcome.message)
     else:
         tell(outcome.message)  # escaped where the terminal cannot write it (nst.exits)
-    kind.after(run_dir, settings)
-    return outcome
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
+
+
+def _pass_on_late_signal(stop: StopRequest, outcome: Outcome) -> None:
+    """A signal that came once the loop had ended (the folder complete, the line not yet
+    out) is handed to the caller's handler now that it is back: main.py's stops the process
+    with its line and 128 + the signal, as at any other moment, instead of going on to the
+    animation and the viewer as if nobody had asked."""
+    late = isinstance(stop, StopOnSignal) and stop.signal is not None
+    if late and outcome.status != 128 + stop.signal:
+        signal.raise_signal(stop.signal)
 
 
 def _stopping(stop: StopRequest | None):

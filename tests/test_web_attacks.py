@@ -341,9 +341,35 @@ def test_a_stop_signal_stops_the_studio_with_its_line(tmp_path, signum):
     server, _ = start_studio(tmp_path)
     try:
         server.send_signal(signum)
-        assert server.wait(timeout=60) == 0
+        assert server.wait(timeout=60) == 128 + signum  # as a CLI run stopped by it
         stderr = server.stderr.read()
         assert f"nst: stopping ({signum.name})" in stderr and "Traceback" not in stderr
+    finally:
+        server.kill()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_main_py_web_exits_as_a_cli_run_after_a_signal(tmp_path, signum):
+    """`python main.py --web` is the same studio: 128 + the signal, as a CLI run stopped by it
+    (it used to exit 0, which scripts read as "nothing went wrong")."""
+    command = [sys.executable, "main.py", "--web", "--port", "0"]
+    for override in tiny(tmp_path):
+        command += ["--set", override]
+    server = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        line = server.stdout.readline()
+        assert line.startswith("nst: web studio at http://"), (line, server.stderr.read())
+        server.send_signal(signum)
+        assert server.wait(timeout=60) == 128 + signum
+        stderr = server.stderr.read()
+        assert f"nst: stopping ({signum.name})" in stderr and "Traceback" not in stderr, stderr
     finally:
         server.kill()
 
@@ -378,7 +404,7 @@ def test_a_second_signal_while_the_run_completes_its_folder_only_says_so(tmp_pat
         time.sleep(0.05)
         server.send_signal(signal.SIGINT)
         server.send_signal(signal.SIGHUP)
-        assert server.wait(timeout=120) == 0
+        assert server.wait(timeout=120) == 128 + signal.SIGTERM  # the first signal counts
         stderr = server.stderr.read()
         assert "Traceback" not in stderr and "already stopping" in stderr, stderr
     finally:

@@ -2,8 +2,9 @@
 
 Starts the web studio and prints its address. Ctrl-C, SIGTERM or SIGHUP (the terminal closed)
 stops the running job the way they stop a CLI run (its folder is completed), then the server;
-a second one while it waits only says so. Exit status: 0 once stopped, 2 where it cannot start
-(bad settings, a port in use, a results folder that is a file).
+a second one while it waits only says so. Exit status: 128 + the signal that stopped it, as
+the command line's (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP), 2 where it cannot start (bad
+settings, a port in use, a results folder that is a file).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def serve(args: argparse.Namespace, overrides: tuple[str, ...]) -> int:
     worker.close()
     worker.events.wait_quiet(CLOSING_EVENT_S)  # the open pages hear "server stopped"
     server.server_close()
-    return 0
+    return 128 + stopping.signum if stopping.signum else 0  # as a CLI run stopped by it
 
 
 class Stopping:
