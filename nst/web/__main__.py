@@ -53,6 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--uploads", type=Path, default=None, help="upload folder (default: results/.uploads)"
     )
+    parser.add_argument(
+        "--examples",
+        type=Path,
+        default=None,
+        help="a folder of paintings the page offers to pick from (none ship with nst)",
+    )
 
 
 def loopback(host: str) -> bool:
@@ -87,6 +93,7 @@ def serve(args: argparse.Namespace, overrides: tuple[str, ...]) -> int:
         int(args.max_upload_mb * 1024 * 1024),
         local_only=loopback(args.host),
         max_upload_pixels=int(args.max_upload_megapixels * 1e6),
+        examples_dir=args.examples,
     )
     try:
         app = create_app(studio)

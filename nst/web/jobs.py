@@ -66,6 +66,7 @@ class Job:
     steps_done: int = 0
     plan: list[Scale] | None = None  # the scales, once the run has started
     stop: StopRequest = field(default_factory=StopRequest)
+    resume_dir: Path | None = None  # a stopped run to go on with (nst.pipeline.resume)
 
     @property
     def scales(self) -> int:
@@ -108,6 +109,7 @@ class Job:
             "content": paths.content_image.name,
             "styles": [path.name for path in paths.style_image],
             "stop_requested": self.stop.requested(),
+            "resumes": self.resume_dir.name if self.resume_dir else None,
         }
         if records:
             shown["records"] = list(self.records)
@@ -199,13 +201,17 @@ class Spool:
         self.folder = folder
 
     def keep(self, job: Job) -> None:
+        """Its settings; a resumed run's folder beside them (`.resume`), written first."""
         if self.folder is not None:
             self.folder.mkdir(parents=True, exist_ok=True)
+            if job.resume_dir is not None:
+                write_bytes_atomic(self.folder / f"{job.id}.resume", str(job.resume_dir).encode())
             write_bytes_atomic(self.folder / f"{job.id}.ini", render(job.settings).encode())
 
     def forget(self, job: Job) -> None:
         if self.folder is not None:
             (self.folder / f"{job.id}.ini").unlink(missing_ok=True)
+            (self.folder / f"{job.id}.resume").unlink(missing_ok=True)
 
     def restore(self) -> list[Job]:
         """The jobs that were waiting when the server last stopped, oldest first; a job whose
@@ -216,7 +222,9 @@ class Spool:
         jobs = []
         for path in found:
             try:
-                jobs.append(Job(path.stem, load_settings(path)))
+                resumes = path.with_suffix(".resume")
+                resume_dir = Path(resumes.read_text()) if resumes.is_file() else None
+                jobs.append(Job(path.stem, load_settings(path), resume_dir=resume_dir))
             except (SettingsError, OSError) as error:
                 failed = Job(path.stem, None)
                 failed.state, failed.message = "failed", f"not restored: {error}"
@@ -238,8 +246,10 @@ class Worker:
         extractor_for: Callable[[Settings], object],
         spool: Path | None = None,
         max_queued: int = MAX_QUEUED,
+        resume: Callable | None = None,
     ) -> None:
         self.events = Broadcast()
+        self._resume = resume  # None: nst.pipeline.resume
         self.max_queued = max_queued
         self._spool = Spool(spool)
         self._run = run
@@ -259,7 +269,9 @@ class Worker:
 
     # --- what the server asks -----------------------------------------------------------
 
-    def submit(self, settings: Settings) -> Job:
+    def submit(self, settings: Settings, resume_dir: Path | None = None) -> Job:
+        """Queue a run of `settings`; or, with `resume_dir`, going on with that stopped run
+        (its settings are its own config.ini's)."""
         with self._lock:
             if self._closing:
                 raise RuntimeError("the server is closing")
@@ -268,7 +280,9 @@ class Worker:
                     f"{len(self._queue)} runs are waiting already (at most {self.max_queued}):"
                     " start this one when one has finished, or take one off the queue"
                 )
-            job = Job(f"job-{next(self._ids)}-{int(time.time())}", settings)
+            if resume_dir is not None and self.uses_run(resume_dir):
+                raise QueueFull("this run is going on already (running or waiting)")
+            job = Job(f"job-{next(self._ids)}-{int(time.time())}", settings, resume_dir=resume_dir)
             self._spool.keep(job)  # before it is queued: a restart finds it
             self._queue.append(job)
             self._lock.notify_all()
@@ -312,6 +326,25 @@ class Worker:
         self._thread.join(timeout)
         self.events.send("closing", None)
 
+    def uses_run(self, run_dir: Path) -> bool:
+        """The run folder is being written, or a waiting job is to go on with it."""
+        with self._lock:
+            current = self._current
+            if current is not None and current.run_id == Path(run_dir).name:
+                return True
+            return any(job.resume_dir == Path(run_dir) for job in self._queue)
+
+    def uses_image(self, path: Path) -> bool:
+        """A waiting or running job paints with this image (content or style)."""
+        with self._lock:
+            waiting = [*self._queue, *([self._current] if self._current else [])]
+        for job in waiting:
+            if job.settings is not None:
+                paths = job.settings.paths
+                if Path(path) in (paths.content_image, *paths.style_image):
+                    return True
+        return False
+
     def running_run_id(self) -> str | None:
         current = self._current
         return current.run_id if current is not None else None
@@ -350,7 +383,15 @@ class Worker:
         watcher = JobWatcher(job, self.events.send)
         try:
             extractor = self._extractor_for(job.settings)
-            outcome = self._run(job.settings, extractor=extractor, stop=job.stop, watcher=watcher)
+            if job.resume_dir is not None:
+                resume = self._resume or _pipeline_resume()
+                outcome = resume(
+                    job.resume_dir, extractor=extractor, stop=job.stop, watcher=watcher
+                )
+            else:
+                outcome = self._run(
+                    job.settings, extractor=extractor, stop=job.stop, watcher=watcher
+                )
         except Exception as error:  # the page gets the one line the CLI would say
             status, text = describe(error)
             job.state, job.message = STATES[status], text.removeprefix("error: ")
@@ -361,6 +402,12 @@ class Worker:
         job.message = outcome.message
         if outcome.run_dir is not None:
             job.run_id = outcome.run_dir.name
+
+
+def _pipeline_resume():
+    from nst.pipeline import resume  # TensorFlow's side: loaded once a job runs
+
+    return resume
 
 
 class ExtractorCache:

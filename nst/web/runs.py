@@ -2,8 +2,9 @@
 
 Reads only what a run writes (nst.runfolder's names, losses.csv, config.ini); no TensorFlow.
 Run ids and file names from URLs are checked here: a run is a folder directly inside the
-results folder, a file is inside its run folder, and neither may leave it (no `..`, no
-absolute path, no symlink pointing out).
+results folder, or directly inside a batch's or sweep's folder there (its id is then
+`<batch folder>~<run folder>`: `~` is in no folder name nst makes); a file is inside its run
+folder, and none may leave it (no `..`, no absolute path, no symlink pointing out).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 from nst.evolution import RunError, run_frames
 from nst.runfolder import (
     ANIMATION,
+    CHECKPOINT,
     COMPARE,
     CONFIG,
     FINAL,
@@ -36,6 +39,7 @@ from nst.settings import Settings, SettingsError, load_settings
 PLOT_FILES = ("losses.png", "content_loss.png", "style_loss.png", "total_loss.png")
 _PART = re.compile(r"[A-Za-z0-9_+=-][A-Za-z0-9_.+=-]*")  # a folder or file name; not . or ..
 _STARTED = re.compile(r"(\d{8}-\d{6})-")
+NESTED = "~"  # between a batch folder's name and its run's, in a run id
 
 
 def _safe_part(part: str) -> bool:
@@ -54,13 +58,39 @@ def plain(run_dir: Path, name: str) -> Path | None:
 
 
 def run_folder(results_dir: Path, run_id: str) -> Path | None:
-    """The run folder `run_id` inside `results_dir`; None if it is not one (or points out)."""
-    if not _safe_part(run_id):
+    """The run folder `run_id` inside `results_dir` (`batch~run`: inside a batch folder
+    there); None if it is not one (or points out)."""
+    parts = run_id.split(NESTED) if isinstance(run_id, str) else []
+    if not 1 <= len(parts) <= 2 or not all(_safe_part(part) for part in parts):
         return None
-    folder = Path(results_dir) / run_id
-    if folder.is_symlink() or not folder.is_dir() or plain(folder, CONFIG) is None:
-        return None
-    return folder
+    folder = Path(results_dir)
+    for part in parts:
+        folder = folder / part
+        if folder.is_symlink() or not folder.is_dir():
+            return None
+    return folder if plain(folder, CONFIG) is not None else None
+
+
+def run_id_of(results_dir: Path, run_dir: Path) -> str:
+    """The id of a run folder found by run_folder (its name, or `batch~name`)."""
+    return NESTED.join(Path(run_dir).relative_to(results_dir).parts)
+
+
+def resumable(run_dir: Path, status: str) -> bool:
+    """A stopped (or failed) run that can go on: a still with its checkpoint, or a clip."""
+    if status not in ("stopped", "failed"):
+        return False
+    return is_clip_run(run_dir) or plain(run_dir, CHECKPOINT) is not None
+
+
+def delete_run(results_dir: Path, run_id: str) -> bool:
+    """Remove the run folder `run_id` (checked by run_folder: never anything outside the
+    results folder; symlinks inside are removed, not followed); False if it is not a run."""
+    folder = run_folder(results_dir, run_id)
+    if folder is None:
+        return False
+    shutil.rmtree(folder)
+    return True
 
 
 def run_file(run_dir: Path, name: str) -> Path | None:
@@ -157,23 +187,27 @@ def started_at(run_dir: Path) -> float:
     return run_dir.stat().st_mtime
 
 
-def summary(run_dir: Path) -> dict:
-    """What the runs list shows of one run."""
+def summary(run_dir: Path, run_id: str | None = None) -> dict:
+    """What the runs list shows of one run (`run_id`: its id where it is not its name)."""
+    run_id = run_id or run_dir.name
     settings = run_settings(run_dir)
     video = is_clip_run(run_dir)
     rows = video_rows(run_dir) if video else read_rows(run_dir)
     thumbnail = FINAL if plain(run_dir, FINAL) else _last_iterate(run_dir)
     paths = settings.paths if settings else None
+    status = status_of(run_dir, settings, rows)
     return {
-        "id": run_dir.name,
+        "id": run_id,
+        "name": run_dir.name,
         "kind": "video" if video else "still",
         "started": started_at(run_dir),
         "content": paths.content_image.name if paths else "?",
         "styles": [p.name for p in paths.style_image] if paths else [],
-        "status": status_of(run_dir, settings, rows),
+        "status": status,
+        "resumable": resumable(run_dir, status),
         "duration_s": rows[-1]["elapsed_s"] if rows else None,
         "iterations": int(rows[-1]["iteration"]) if rows else 0,
-        "thumbnail": f"/runs/{run_dir.name}/files/{thumbnail}" if thumbnail else None,
+        "thumbnail": f"/runs/{run_id}/files/{thumbnail}" if thumbnail else None,
     }
 
 
@@ -204,9 +238,37 @@ def list_runs(results_dir: Path) -> list[dict]:
     return sorted(runs, key=lambda run: (run["started"], run["id"]), reverse=True)
 
 
-def detail(run_dir: Path) -> dict:
+def list_batches(results_dir: Path) -> list[dict]:
+    """The batch and sweep folders in `results_dir` (folders of run folders, made by
+    --batch and --sweep), newest first, each with its runs as list_runs gives them."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        return []
+    batches = []
+    for folder in results_dir.iterdir():
+        if not _safe_part(folder.name) or folder.is_symlink() or not folder.is_dir():
+            continue
+        if plain(folder, CONFIG) is not None:
+            continue  # a run itself
+        found = [run_folder(results_dir, f"{folder.name}{NESTED}{p.name}") for p in _dirs(folder)]
+        runs = [summary(run, run_id_of(results_dir, run)) for run in found if run is not None]
+        if runs:
+            runs.sort(key=lambda run: (run["started"], run["id"]), reverse=True)
+            batches.append({"id": folder.name, "started": started_at(folder), "runs": runs})
+    return sorted(batches, key=lambda batch: (batch["started"], batch["id"]), reverse=True)
+
+
+def _dirs(folder: Path) -> list[Path]:
+    try:
+        return [p for p in folder.iterdir() if _safe_part(p.name)]
+    except OSError:
+        return []
+
+
+def detail(run_dir: Path, run_id: str | None = None) -> dict:
     """One run for the page: its summary, iterates with losses, loss rows, plots, downloads."""
-    base = f"/runs/{run_dir.name}/files"
+    run_id = run_id or run_dir.name
+    base = f"/runs/{run_id}/files"
     frames = _frames(run_dir)
     video = is_clip_run(run_dir)
     plots = sorted(p.name for p in (run_dir / PLOTS).glob("*.png") if plain(p.parent, p.name))
@@ -218,7 +280,7 @@ def detail(run_dir: Path) -> dict:
     last = _last_iterate(run_dir)
     config = plain(run_dir, CONFIG)
     return {
-        **summary(run_dir),
+        **summary(run_dir, run_id),
         "frames": [
             {
                 "iteration": frame.iteration,
@@ -233,7 +295,7 @@ def detail(run_dir: Path) -> dict:
         "animation": url(ANIMATION),
         "video": url(VIDEO),
         "compare": url(COMPARE),
-        "zip": f"/runs/{run_dir.name}/zip",
+        "zip": f"/runs/{run_id}/zip",
         "config": config.read_text(encoding="utf-8", errors="replace") if config else "",
     }
 

@@ -30,6 +30,7 @@ from werkzeug.exceptions import HTTPException
 from nst.images import ImageError
 from nst.settings import Settings, SettingsError, load_settings
 from nst.web import runs
+from nst.web.checks import WeightsCheck
 from nst.web.forms import FormError, PageFiles, form_fields, form_values, settings_from_form
 from nst.web.jobs import MAX_QUEUED, QueueFull, Worker
 from nst.web.uploads import MAX_PIXELS, ImageStore, UploadError
@@ -65,6 +66,7 @@ class StudioConfig:
     local_only: bool = True  # listening on a loopback address: refuse other host names
     max_upload_pixels: int = MAX_PIXELS
     max_queued: int = MAX_QUEUED
+    examples_dir: Path | None = None  # paintings offered to pick from (--examples)
 
 
 def in_units(size: int) -> str:
@@ -158,13 +160,16 @@ def create_app(studio: StudioConfig, worker: Worker | None = None) -> Flask:
     app.config["MAX_FORM_PARTS"] = MAX_FORM_PARTS
     files = page_files(store, base)
     app.extensions["nst"] = {"worker": worker, "store": store, "base": base, "files": files}
+    app.extensions["nst"]["weights_check"] = WeightsCheck()
     _guards(app, studio.local_only)
     _form_routes(app, studio, base, store, worker)
-    _image_routes(app, store)
+    _check_routes(app, base, files)
+    _image_routes(app, store, worker)
     _job_routes(app, worker, hide)
     _run_routes(app, results_dir, store, worker)
     _file_routes(app, results_dir)
     _import_config_images(store, base)
+    app.extensions["nst"]["examples"] = _import_examples(store, studio.examples_dir)
     return app
 
 
@@ -209,6 +214,28 @@ def _import_config_images(store: ImageStore, settings: Settings) -> None:
             store.add_file(path)
         except (UploadError, ImageError, OSError) as problem:
             print(f"nst: note: {path} is not offered in the page: {problem}", file=sys.stderr)
+
+
+EXAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff")
+MAX_EXAMPLES = 24
+
+
+def _import_examples(store: ImageStore, folder: Path | None) -> list[str]:
+    """The ids of the paintings in `folder` (--examples), offered in the page to pick from;
+    images the loader refuses are left out with a note."""
+    if folder is None:
+        return []
+    if not Path(folder).is_dir():
+        print(f"nst: note: --examples {folder}: not a folder; no examples offered", file=sys.stderr)
+        return []
+    found = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in EXAMPLE_SUFFIXES)
+    ids = []
+    for path in found[:MAX_EXAMPLES]:
+        try:
+            ids.append(store.add_file(path).id)
+        except (UploadError, ImageError, OSError) as problem:
+            print(f"nst: note: example {path.name} left out: {problem}", file=sys.stderr)
+    return ids
 
 
 def loopback(name: str) -> bool:
@@ -291,6 +318,7 @@ def _form_routes(app, studio: StudioConfig, base: Settings, store: ImageStore, w
                 "results_dir": base.paths.results_dir.name,
                 "max_upload_bytes": studio.max_upload_bytes,
                 "max_upload": in_units(studio.max_upload_bytes),
+                "examples": app.extensions["nst"]["examples"],
             }
         )
 
@@ -321,8 +349,49 @@ def _form_routes(app, studio: StudioConfig, base: Settings, store: ImageStore, w
         return jsonify(job.public()), 202
 
 
-def _image_routes(app: Flask, store: ImageStore) -> None:
+WEIGHTS = "model.weights"
+
+
+def _check_routes(app: Flask, base: Settings, files: PageFiles) -> None:
+    """What would stop a run before it starts (the weights, the network), for the page to
+    show next to Start on load and as the form changes."""
+
+    @app.post("/api/check")
+    def check_run():
+        check = app.extensions["nst"]["weights_check"]
+        values = _values(_json_body())
+        network = values.get("model.network", base.model.network).strip().lower()
+        text = values.get("model.weights")
+        try:
+            weights = base.model.weights if text is None else files.to_settings(WEIGHTS, text)
+        except ValueError as problem:
+            return jsonify({"problems": [str(problem)]})
+        if network not in ("vgg16", "vgg19"):
+            return jsonify({"problems": []})  # the form's own check names it at its field
+        word = weights.strip().lower()
+        problem = check(network, word if word in ("imagenet", "random") else weights)
+        return jsonify({"problems": [problem] if problem else []})
+
+
+def _image_routes(app: Flask, store: ImageStore, worker: Worker) -> None:
     checking = threading.BoundedSemaphore(CHECKING_AT_ONCE)
+
+    @app.post("/api/images/<image_id>/delete")
+    def delete_image(image_id: str):
+        stored = store.get(image_id)
+        if stored is None:
+            abort(404, "no such image")
+        if worker.uses_image(stored.path):
+            abort(409, "a waiting or running run paints with this image: delete it afterwards")
+        store.remove(image_id)
+        return jsonify({"deleted": image_id})
+
+    @app.get("/api/images/<image_id>/full")
+    def full_image(image_id: str):
+        stored = store.get(image_id)
+        if stored is None:
+            abort(404, "no such image")
+        return send_file(stored.path, max_age=3600)
 
     @app.get("/api/images")
     def images():
@@ -466,15 +535,40 @@ def _run_routes(app: Flask, results_dir: Path, store: ImageStore, worker: Worker
         listed = runs.list_runs(results_dir)
         running = worker.running_run_id()
         for run in listed:
-            run["status"] = "running" if run["id"] == running else run["status"]
-        return jsonify({"runs": listed})
+            if run["id"] == running:
+                run["status"], run["resumable"] = "running", False
+        return jsonify({"runs": listed, "batches": runs.list_batches(results_dir)})
 
     @app.get("/api/runs/<run_id>")
     def run_detail(run_id: str):
-        shown = runs.detail(folder(run_id))
-        if shown["id"] == worker.running_run_id():
-            shown["status"] = "running"
+        shown = runs.detail(folder(run_id), run_id)
+        if worker.uses_run(folder(run_id)):
+            shown["status"], shown["resumable"] = "running", False
+        shown["photo"] = _photo_url(store, runs.run_settings(folder(run_id)))
         return jsonify(shown)
+
+    @app.post("/api/runs/<run_id>/delete")
+    def delete_run(run_id: str):
+        if worker.uses_run(folder(run_id)):
+            abort(409, "this run is running or waiting to go on: stop it first")
+        runs.delete_run(results_dir, run_id)
+        return jsonify({"deleted": run_id})
+
+    @app.post("/api/runs/<run_id>/resume")
+    def resume_run(run_id: str):
+        """Go on with a stopped run in its own folder, as `python main.py --resume` does."""
+        run_dir = folder(run_id)
+        shown = runs.summary(run_dir, run_id)
+        settings = runs.run_settings(run_dir)
+        if worker.uses_run(run_dir):
+            abort(409, "this run is running or waiting to go on already")
+        if settings is None or not shown["resumable"]:
+            abort(409, f"this run cannot go on ({shown['status']}, no checkpoint): run it again")
+        try:
+            job = worker.submit(settings, resume_dir=run_dir)
+        except QueueFull as full:
+            return error(429, str(full))
+        return jsonify(job.public()), 202
 
     @app.post("/api/runs/<run_id>/reuse")
     def reuse(run_id: str):
@@ -491,6 +585,23 @@ def _run_routes(app: Flask, results_dir: Path, store: ImageStore, worker: Worker
                 "blend": [f"{w:g}" for w in settings.loss.style_blend_weights],
             }
         )
+
+
+def _photo_url(store: ImageStore, settings: Settings | None) -> str | None:
+    """The address of a still run's photo, for the page's side-by-side compare (stored as an
+    upload on the way, as 'run again' does); None where it is gone or not an image."""
+    if settings is None:
+        return None
+    path = settings.paths.content_image
+    stored = store.find(path)
+    if stored is None and path.is_file():
+        ids = _image_ids(store, [path])
+        stored = store.get(ids[0]) if ids else None
+    if stored is None:
+        return None
+    if stored.path.suffix in (".tif", ".img"):  # browsers show no TIFF: the thumbnail
+        return f"/api/images/{stored.id}"
+    return f"/api/images/{stored.id}/full"
 
 
 def _file_routes(app: Flask, results_dir: Path) -> None:

@@ -155,6 +155,22 @@ class ImageStore:
             return None
         return StoredImage(image_id, files[0])
 
+    def find(self, path: Path) -> StoredImage | None:
+        """The stored copy of the image file at `path` (same bytes), without storing it."""
+        try:
+            data = Path(path).read_bytes() if Path(path).is_file() else None
+        except OSError:
+            return None
+        return None if data is None else self.get(hashlib.sha256(data).hexdigest()[:16])
+
+    def remove(self, image_id: str) -> bool:
+        """Delete a stored image (its folder inside the upload folder, nothing else); False
+        for an unknown or malformed id."""
+        if self.get(image_id) is None:
+            return False
+        shutil.rmtree(self.folder / image_id)
+        return True
+
     def thumbnail(self, image_id: str) -> Path | None:
         """The thumbnail the store made; None where it is missing or not a plain file."""
         stored = self.get(image_id)

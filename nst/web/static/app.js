@@ -12,6 +12,7 @@ const state = {
   watched: null, // the job shown in the live panel
   liveRows: [], // its records
   run: null, // the run shown in the run panel
+  examples: [], // ids of the example paintings (--examples)
 };
 
 async function api(url, options = {}) {
@@ -181,7 +182,16 @@ function scheduleValidation() {
   saveForm();
 }
 
+// What would stop a run before it starts (the weights: a missing file, ImageNet weights
+// that cannot be downloaded), shown next to Start on load and as the form changes.
+async function checkRun() {
+  const { ok, body } = await postJSON("/api/check", { values: formValues() });
+  const problems = ok ? body.problems : [body.error];
+  $("preflight").textContent = problems.length ? "Before you start: " + problems.join(" ") : "";
+}
+
 async function validate() {
+  checkRun();
   if (!state.content || !state.styles.length) return;
   const { body } = await postJSON("/api/validate", request());
   if (body && body.errors) showErrors(body.errors);
@@ -252,11 +262,42 @@ function renderGallery() {
     gallery.append(el("li", {}, thumb(image), el("span", { class: "name" }, image.name),
       el("span", { class: "pick" },
         el("button", { type: "button", onclick: () => chooseContent(image.id) }, "content"),
-        el("button", { type: "button", onclick: () => addStyle(image.id) }, "+ style"))));
+        el("button", { type: "button", onclick: () => addStyle(image.id) }, "+ style"),
+        el("button", { type: "button", class: "delete", title: "delete this image from the studio",
+          "data-delete": image.id, onclick: () => deleteImage(image) }, "delete"))));
   }
+  renderExamples();
   $("gallery-count").textContent = String(state.images.size);
   $("image-ids").replaceChildren(...[...state.images.values()].map((image) =>
     el("option", { value: image.id, label: image.name })));
+}
+
+function renderExamples() {
+  const shown = state.examples.filter((id) => state.images.has(id));
+  $("examples").replaceChildren(...shown.map((id) => {
+    const image = state.images.get(id);
+    return el("li", { "data-example": id }, thumb(image), el("span", { class: "name" }, image.name),
+      el("span", { class: "pick" },
+        el("button", { type: "button", onclick: () => addStyle(id) }, "+ style"),
+        el("button", { type: "button", onclick: () => chooseContent(id) }, "content")));
+  }));
+  $("examples-note").textContent = shown.length
+    ? "Click + style to paint in one of these."
+    : "No example paintings here: start the studio with --examples FOLDER to offer a folder of paintings.";
+}
+
+async function deleteImage(image) {
+  if (!window.confirm(`Delete ${image.name} from the studio's images? Runs made with it stay.`)) return;
+  const { ok, body } = await postJSON(`/api/images/${encodeURIComponent(image.id)}/delete`, {});
+  if (!ok) {
+    $("style-message").textContent = body.error;
+    return;
+  }
+  state.images.delete(image.id);
+  if (state.content === image.id) state.content = null;
+  state.styles = state.styles.filter((style) => style.id !== image.id);
+  renderImages();
+  saveForm();
 }
 
 function chooseContent(id) {
@@ -513,11 +554,21 @@ function runRows(rows) {
 
 async function openRun(runId) {
   const { ok, body } = await api(`/api/runs/${encodeURIComponent(runId)}`);
-  if (!ok) return;
+  if (!ok) {
+    if (location.hash.startsWith("#run=")) {
+      $("form-message").textContent = `No run ${runId} here (deleted, or in another results folder).`;
+    }
+    return;
+  }
   state.run = body;
   state.run.steps = runRows(body.rows);
   const panel = $("run-panel");
   panel.hidden = false;
+  history.replaceState(null, "", "#run=" + encodeURIComponent(body.id)); // a URL per run
+  $("run-link").setAttribute("href", "#run=" + encodeURIComponent(body.id));
+  $("run-message").textContent = "";
+  showCompare(body);
+  $("resume").hidden = !body.resumable;
   $("run-title").textContent = `${body.id}`;
   $("run-status").textContent = body.status;
   $("run-status").dataset.status = body.status;
@@ -528,7 +579,7 @@ async function openRun(runId) {
   showFrame();
   setLink($("download-final"), body.final ? body.final + "?download=1" : null);
   $("download-final").setAttribute("download", `${body.id}.png`);
-  $("download-final").textContent = body.kind === "video" ? "last frame" : "final.png";
+  $("download-final").textContent = body.kind === "video" ? "Download last frame" : "Download picture";
   setLink($("download-video"), body.video ? body.video + "?download=1" : null);
   setLink($("download-compare"), body.compare ? body.compare + "?download=1" : null);
   $("download-video").hidden = !body.video;
@@ -543,6 +594,57 @@ async function openRun(runId) {
   $("run-config").textContent = body.config;
   for (const card of document.querySelectorAll(".run-card")) {
     card.classList.toggle("selected", card.dataset.run === body.id);
+  }
+}
+
+function showCompare(run) {
+  const possible = Boolean(run.photo && run.final && run.kind !== "video");
+  $("compare-toggle").hidden = !possible;
+  if (!possible) { $("compare").hidden = true; return; }
+  $("compare-photo").src = run.photo;
+  $("compare-result").src = run.final;
+}
+
+function toggleCompare() {
+  const compare = $("compare");
+  compare.hidden = !compare.hidden;
+  $("compare-toggle").textContent = compare.hidden ? "Compare with the photo" : "Hide the compare";
+  if (!compare.hidden) compare.scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
+
+async function resumeRun() {
+  if (!state.run) return;
+  const { ok, body } = await postJSON(`/api/runs/${encodeURIComponent(state.run.id)}/resume`, {});
+  if (!ok) {
+    $("run-message").textContent = body.error;
+    return;
+  }
+  $("resume").hidden = true;
+  $("run-message").textContent = "Going on from where it stopped: follow it in Live.";
+  const running = state.jobs.find((job) => job.state === "running");
+  if (!running) watch(body.id);
+}
+
+async function deleteRun() {
+  const run = state.run;
+  if (!run || !window.confirm(`Delete the run ${run.id} and every file in its folder?`)) return;
+  const { ok, body } = await postJSON(`/api/runs/${encodeURIComponent(run.id)}/delete`, {});
+  if (!ok) {
+    $("run-message").textContent = body.error;
+    return;
+  }
+  state.run = null;
+  $("run-panel").hidden = true;
+  history.replaceState(null, "", location.pathname);
+  loadRuns();
+}
+
+function runFromAddress() {
+  const match = location.hash.match(/^#run=(.+)$/);
+  if (match && (!state.run || state.run.id !== decodeURIComponent(match[1]))) {
+    openRun(decodeURIComponent(match[1])).then(() => {
+      if (state.run) $("run-panel").scrollIntoView({ block: "start" });
+    });
   }
 }
 
@@ -601,25 +703,33 @@ function formatDate(seconds) {
   return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
+function runCard(run) {
+  const card = el("li", { class: "run-card", "data-run": run.id, tabindex: "0",
+    onclick: () => openRun(run.id),
+    onkeydown: (event) => { if (event.key === "Enter") openRun(run.id); } },
+  run.thumbnail ? el("img", { src: run.thumbnail, alt: "", loading: "lazy" }) : el("div", { class: "no-thumb" }),
+  el("div", { class: "run-info" },
+    el("span", { class: "badge", "data-status": run.status }, run.status),
+    el("strong", {}, `${run.content} × ${run.styles.join(" + ")}`),
+    el("span", {}, formatDate(run.started)),
+    el("span", {}, `${run.iterations} it · ${run.duration_s === null ? "–" : formatSeconds(run.duration_s)}`)));
+  if (state.run && state.run.id === run.id) card.classList.add("selected");
+  return card;
+}
+
 async function loadRuns() {
   const { ok, body } = await api("/api/runs");
   if (!ok) return;
   const list = $("runs");
   list.replaceChildren();
   if (!body.runs.length) list.append(el("li", { class: "empty" }, "No runs yet."));
-  for (const run of body.runs) {
-    const card = el("li", { class: "run-card", "data-run": run.id, tabindex: "0",
-      onclick: () => openRun(run.id),
-      onkeydown: (event) => { if (event.key === "Enter") openRun(run.id); } },
-    run.thumbnail ? el("img", { src: run.thumbnail, alt: "", loading: "lazy" }) : el("div", { class: "no-thumb" }),
-    el("div", { class: "run-info" },
-      el("span", { class: "badge", "data-status": run.status }, run.status),
-      el("strong", {}, `${run.content} × ${run.styles.join(" + ")}`),
-      el("span", {}, formatDate(run.started)),
-      el("span", {}, `${run.iterations} it · ${run.duration_s === null ? "–" : formatSeconds(run.duration_s)}`)));
-    if (state.run && state.run.id === run.id) card.classList.add("selected");
-    list.append(card);
-  }
+  for (const run of body.runs) list.append(runCard(run));
+  // batch and sweep folders (python main.py --batch / --sweep): their runs, folded
+  const open = new Set([...document.querySelectorAll(".batch[open]")].map((node) => node.dataset.batch));
+  $("batches").replaceChildren(...(body.batches || []).map((batch) => el("details",
+    { class: "batch", "data-batch": batch.id, open: open.has(batch.id) ? "" : null },
+    el("summary", {}, `${batch.id} (${batch.runs.length} run${batch.runs.length === 1 ? "" : "s"})`),
+    el("ul", { class: "runs" }, ...batch.runs.map(runCard)))));
   renderFailed();
 }
 
@@ -643,8 +753,10 @@ async function init() {
   state.content = body.content[0] || null;
   state.styles = body.styles.map((id, i) => ({ id, blend: body.blend[i] || "1" }));
   state.serverForm = body;
+  state.examples = body.examples || [];
   restoreForm();
   renderImages();
+  checkRun(); // weights or network problems show before Start
   $("reset-form").addEventListener("click", resetForm);
   setUpDrop("content");
   setUpDrop("style");
@@ -652,10 +764,15 @@ async function init() {
   $("stop").addEventListener("click", stopWatched);
   $("frame-slider").addEventListener("input", showFrame);
   $("reuse").addEventListener("click", reuse);
+  $("compare-toggle").addEventListener("click", toggleCompare);
+  $("resume").addEventListener("click", resumeRun);
+  $("delete-run").addEventListener("click", deleteRun);
+  window.addEventListener("hashchange", runFromAddress);
   window.addEventListener("resize", () => { redrawLive(); showFrame(); });
   redrawLive();
   connect();
-  loadRuns();
+  await loadRuns();
+  runFromAddress();
 }
 
 init();
