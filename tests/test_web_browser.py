@@ -10,6 +10,7 @@ test's tmp folder (its path is printed). Skips where /usr/bin/chromium is missin
 from __future__ import annotations
 
 import base64
+import json
 import os
 import threading
 from pathlib import Path
@@ -220,3 +221,95 @@ def test_first_run_at_desktop_and_phone_width(server, tmp_path: Path, width, hei
         print(f"screenshot: {shot}")
         browser.close()
     assert not errors, errors
+
+
+def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
+    return [
+        (a["what"], b["what"])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a["left"] < b["right"]
+        and b["left"] < a["right"]
+        and a["top"] < b["bottom"]
+        and b["top"] < a["bottom"]
+    ]
+
+
+def test_a_run_opened_by_its_url_on_a_phone(tmp_path: Path):
+    """Issue 25, item 10 at 390 × 844: the chart's legend and labels fit and do not overlap;
+    a content loss of 1e5 that halves, beside a total of 3, visibly falls; the run has its own
+    address, the photo beside the result, batch folders in the list; a run is deleted after
+    the page asks; a weights file the server cannot find is named next to Start on load."""
+    from werkzeug.serving import make_server
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    results = tmp_path / "results"
+    run_dir = fake_run(results, "20260101-120000-phone-run")
+    rows = ["iteration,content,style,tv,total,elapsed_s,scale"]
+    rows += [f"{i},{1e5 * (1 - i / 20)},{50 * 0.7**i},0.1,{3 * 0.9**i},{i},1" for i in range(11)]
+    (run_dir / "losses.csv").write_text("\n".join(rows) + "\n")
+    photo = make_image(tmp_path / "photo.png", seed=4)
+    config = (run_dir / "config.ini").read_text().splitlines()
+    config = [f"content_image = {photo}" if x.startswith("content_image") else x for x in config]
+    (run_dir / "config.ini").write_text("\n".join(config) + "\n")
+    fake_run(results / "batch-trial", "20260102-120000-in-batch")
+    missing = tmp_path / "nowhere" / "vgg16.weights.h5"
+    app = create_app(StudioConfig(None, tiny(tmp_path, **{"model.weights": str(missing)})))
+    http = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{http.port}/#run={run_dir.name}"
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(CHROMIUM), args=["--no-sandbox"]
+            )
+            context = browser.new_context(viewport={"width": 390, "height": 844}, bypass_csp=True)
+            page = context.new_page()
+            page.set_default_timeout(TIMEOUT_MS)
+            errors = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(url)
+            page.wait_for_function(
+                f"document.querySelector('#run-title').textContent === '{run_dir.name}'"
+            )
+            assert "does not exist" in page.inner_text("#preflight")  # before any Start
+            assert page.is_visible("#preflight")
+
+            layout = json.loads(page.get_attribute("#run-chart", "data-layout"))
+            boxes = layout["boxes"]
+            assert all(0 <= b["left"] and b["right"] <= layout["width"] for b in boxes), boxes
+            assert all(0 <= b["top"] and b["bottom"] <= layout["height"] for b in boxes), boxes
+            assert {"legend content", "legend style", "legend total"} <= {b["what"] for b in boxes}
+            assert not overlapping(boxes), overlapping(boxes)
+            content = layout["ends"]["content"]
+            assert content["last"] - content["first"] > 15, content  # halved: it visibly falls
+
+            page.click("#compare-toggle")
+            page.wait_for_selector("#compare:not([hidden])")
+            widths = page.eval_on_selector_all(
+                "#compare img", "nodes => nodes.map((n) => n.naturalWidth)"
+            )
+            assert len(widths) == 2 and min(widths) > 0, widths  # both pictures loaded
+
+            page.click("summary:has-text('batch-trial')")
+            page.click(".run-card[data-run='batch-trial~20260102-120000-in-batch']")
+            page.wait_for_function("location.hash === '#run=batch-trial~20260102-120000-in-batch'")
+            page.goto(url)  # the first run's address opens it again
+            page.wait_for_function(
+                f"document.querySelector('#run-title').textContent === '{run_dir.name}'"
+            )
+            page.once("dialog", lambda dialog: dialog.accept())
+            page.click("#delete-run")
+            page.wait_for_selector("#run-panel[hidden]", state="attached")
+            page.wait_for_function(
+                f"!document.querySelector(\".run-card[data-run='{run_dir.name}']\")"
+            )
+            assert not run_dir.exists()
+            shot = tmp_path / "studio-phone-run.png"
+            page.screenshot(path=str(shot), full_page=True)
+            print(f"screenshot: {shot}")
+            browser.close()
+        assert not errors, errors
+    finally:
+        app.extensions["nst"]["worker"].close(timeout=30)
+        http.shutdown()
