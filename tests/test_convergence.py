@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nst.convergence import BUDGET, CONVERGED, Averaging, StoppingRule
-from nst.optimize import stylize
-from nst.scales import automatic_scales, run_plan
+from nst.core.convergence import BUDGET, CONVERGED, Averaging, StoppingRule
+from nst.core.optimize import stylize
+from nst.core.scales import automatic_scales, run_plan
 from nst.settings import load_settings
 
 from .conftest import loop_inputs, run_main, tiny_overrides, with_save_every

@@ -18,15 +18,6 @@ def test_relative_links_lead_to_files():
                 assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
 
 
-def test_the_layout_lists_every_module():
-    layout = (ROOT / "docs" / "layout.md").read_text(encoding="utf-8")
-    listed = set(re.findall(r"^\| `(\w+)`", layout, flags=re.M))
-    modules = {p.stem for p in (ROOT / "nst").glob("*.py") if p.stem != "__init__"}
-    modules |= {p.parent.name for p in (ROOT / "nst").glob("*/__init__.py")}  # packages
-    assert modules <= listed, f"not in docs/layout.md: {sorted(modules - listed)}"
-    assert "docs/layout.md" in README
-
-
 def test_install_and_test_sections_install_their_requirements():
     install = README[README.index("## Install") : README.index("## First run")]
     tests = README[README.index("## Tests") : README.index("## More")]

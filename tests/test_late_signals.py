@@ -29,19 +29,19 @@ from pathlib import Path
 marker, moment = Path(sys.argv[1]), sys.argv[2]
 sys.argv = [sys.argv[3], *sys.argv[4:]]
 sys.path.insert(0, str(Path(sys.argv[0]).parent))  # the checkout, as for `python main.py`
-import nst.pipeline, nst.still
+import nst.run.pipeline, nst.run.still
 
 if moment == "after":  # the extras after the last line (the animation) take a while
     def after(run_dir, settings):
         marker.write_text("after")
         time.sleep(120)
-    nst.still.Still.after = staticmethod(after)
+    nst.run.still.Still.after = staticmethod(after)
 else:  # a signal arrives while status.txt is written, before the last line
-    written = nst.pipeline.write_status
+    written = nst.run.pipeline.write_status
     def write_status(run_dir, status, message):
         written(run_dir, status, message)
         os.kill(os.getpid(), getattr(signal, moment))
-    nst.pipeline.write_status = write_status
+    nst.run.pipeline.write_status = write_status
 runpy.run_path(sys.argv[0], run_name="__main__")
 """
 

@@ -139,7 +139,7 @@ def wait_for(jobs, seconds: float = 30) -> None:
 
 
 def test_a_stopped_run_goes_on_from_the_page(tmp_path):
-    from nst.records import Outcome
+    from nst.core.records import Outcome
 
     resumed = []
 
@@ -257,7 +257,7 @@ def test_imagenet_weights_that_cannot_be_had_are_told(tmp_path, monkeypatch):
 
 
 def test_the_checks_name_the_weights_as_the_network_loader_does():
-    from nst import features
+    from nst.core import features
     from nst.web import checks
 
     assert checks.WEIGHTS_FILE == features.WEIGHTS_FILE

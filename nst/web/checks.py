@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from nst.networks import WeightsError, check_weights_file
+from nst.settings.networks import WeightsError, check_weights_file
 
-# As nst.features (which loads TensorFlow) names them; tests/test_web.py checks they agree.
+# As nst.core.features (which loads TensorFlow) names them; tests/test_web.py checks they agree.
 WEIGHTS_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/{network}/{file}"
 WEIGHTS_FILE = "{network}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 CONNECT_TIMEOUT_S = 3.0  # the page waits for this check: an unreachable host must not hang it
@@ -23,7 +23,7 @@ REMEMBER_S = 60.0  # a network that answered (or did not) is not asked again for
 
 
 def keras_cache_dir() -> Path:
-    """Where Keras keeps downloaded weights (as nst.features.keras_cache_dir)."""
+    """Where Keras keeps downloaded weights (as nst.core.features.keras_cache_dir)."""
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
 
 
