@@ -254,11 +254,3 @@ def test_imagenet_weights_that_cannot_be_had_are_told(tmp_path, monkeypatch):
     cached.write_bytes(b"weights")
     assert check("vgg19", "imagenet") is None  # on this machine: nothing to download
     assert check("vgg16", "random") is None
-
-
-def test_the_checks_name_the_weights_as_the_network_loader_does():
-    from nst.core import features
-    from nst.web import checks
-
-    assert checks.WEIGHTS_FILE == features.WEIGHTS_FILE
-    assert checks.WEIGHTS_ORIGIN == features.WEIGHTS_ORIGIN

@@ -17,15 +17,17 @@ import keras
 import tensorflow as tf
 
 from nst.settings import ModelSettings
-from nst.settings.networks import WeightsError, check_weights_file  # no TensorFlow needed there
+from nst.settings.networks import (  # no TensorFlow needed there
+    WEIGHTS_FILE,
+    WEIGHTS_ORIGIN,
+    WeightsError,
+    check_weights_file,
+)
 
 APPLICATIONS = {
     "vgg16": (keras.applications.VGG16, keras.applications.vgg16.preprocess_input),
     "vgg19": (keras.applications.VGG19, keras.applications.vgg19.preprocess_input),
 }
-# Keras' own file names and download place for the ImageNet weights (include_top=False).
-WEIGHTS_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/{network}/{file}"
-WEIGHTS_FILE = "{network}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 DOWNLOAD_TIMEOUT_S = 60  # per connection attempt or read, not for the whole download
 
 

@@ -9,6 +9,9 @@ NETWORKS = ("vgg19", "vgg16")
 # Both VGGs pool five times by 2: from 2**5 px a side every layer keeps at least one position.
 # The layers a run uses may need less (see min_input_side); no image side goes below this.
 MIN_SIDE = 2**5
+# Keras' own file names and download place for the ImageNet weights (include_top=False).
+WEIGHTS_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/{network}/{file}"
+WEIGHTS_FILE = "{network}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 
 
 class WeightsError(RuntimeError):

@@ -13,11 +13,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from nst.settings.networks import WeightsError, check_weights_file
+from nst.settings.networks import WEIGHTS_FILE, WEIGHTS_ORIGIN, WeightsError, check_weights_file
 
-# As nst.core.features (which loads TensorFlow) names them; tests/test_web.py checks they agree.
-WEIGHTS_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/{network}/{file}"
-WEIGHTS_FILE = "{network}_weights_tf_dim_ordering_tf_kernels_notop.h5"
 CONNECT_TIMEOUT_S = 3.0  # the page waits for this check: an unreachable host must not hang it
 REMEMBER_S = 60.0  # a network that answered (or did not) is not asked again for this long
 
