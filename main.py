@@ -111,26 +111,28 @@ def overrides_of(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def run_once(settings):
-    """One run, a still picture or a clip, with a progress bar (nst.pipeline.run); its Outcome."""
-    from nst.pipeline import run
-    from nst.progress import ProgressBar
+    """One run, a still picture or a clip, with a progress bar (nst.run.pipeline.run).
+
+    Returns its Outcome."""
+    from nst.cli.progress import ProgressBar
+    from nst.run.pipeline import run
 
     return run(settings, watcher=ProgressBar())
 
 
 def resumed(args: argparse.Namespace) -> int:
-    """An interrupted run continued in its folder (nst.pipeline.resume), with the bar; the
+    """An interrupted run continued in its folder (nst.run.pipeline.resume), with the bar; the
     status is the run's."""
-    from nst.pipeline import resume
-    from nst.progress import ProgressBar
+    from nst.cli.progress import ProgressBar
+    from nst.run.pipeline import resume
 
     return resume(args.resume, watcher=ProgressBar()).status
 
 
 def single(args: argparse.Namespace) -> int:
     """One run, then the viewer; the exit status is the optimisation's."""
+    from nst.cli.viewer import after_run
     from nst.settings import load_settings
-    from nst.viewer import after_run
 
     settings = load_settings(args.config, overrides_of(args))
     outcome = run_once(settings)
@@ -149,14 +151,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return web([arg for arg in arguments if arg != "--web"])
     args = parse_args(argv)
-    from nst.startup import EXIT_FAULT, address_space_problem
+    from nst.cli.startup import EXIT_FAULT, address_space_problem
 
     problem = address_space_problem()  # before NumPy's BLAS loads (it can spin under a limit)
     if problem:
         print(f"nst: error: {problem}", file=sys.stderr)
         return EXIT_FAULT
     try:
-        from nst.exits import guarded  # errors -> one line and an exit status (see README)
+        from nst.run.exits import guarded  # errors -> one line and an exit status (see README)
     except (ImportError, MemoryError, OSError) as error:  # a library that cannot be mapped
         print(f"nst: error: cannot load nst's libraries: {error}", file=sys.stderr)
         return EXIT_FAULT
@@ -166,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     if args.batch is not None:
-        from nst.batch_run import run_batch
+        from nst.batch.launch import run_batch
 
         return guarded(
             lambda: run_batch(
@@ -177,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume is not None:
         return guarded(lambda: resumed(args), debug=args.debug)
     if args.sweep:
-        from nst.sweep import run_sweep
+        from nst.batch.sweep import run_sweep
 
         return guarded(
             lambda: run_sweep(args.config, overrides_of(args), args.sweep),
@@ -187,12 +189,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from nst.allocator import reexec_with_allocator
-    from nst.startup import forgiving_streams
+    from nst.cli.allocator import reexec_with_allocator
+    from nst.cli.startup import forgiving_streams
 
     reexec_with_allocator(sys.orig_argv[1:])  # once, with tcmalloc where installed
     forgiving_streams()  # `| head -1` or a closed terminal must not fail a finished run
-    from nst.allocator import tensorflow_environment
+    from nst.cli.allocator import tensorflow_environment
 
     os.environ.update(tensorflow_environment(os.environ))  # before TensorFlow loads
     sys.exit(main())

@@ -61,7 +61,7 @@ def load() -> str:
 
 def plain_environment() -> dict[str, str]:
     """This environment without anything main.py adds: no preload, no allocator variables."""
-    from nst.allocator import BFC_VARIABLE, MARK, OFF_SWITCH
+    from nst.cli.allocator import BFC_VARIABLE, MARK, OFF_SWITCH
 
     env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", MARK, BFC_VARIABLE)}
     return {**env, OFF_SWITCH: "1"}
@@ -69,8 +69,13 @@ def plain_environment() -> dict[str, str]:
 
 def main_environment() -> dict[str, str]:
     """The environment main.py gives itself: tcmalloc preloaded where installed, TensorFlow's
-    pooling allocator (nst.allocator)."""
-    from nst.allocator import OFF_SWITCH, find_tcmalloc, preload_environment, tensorflow_environment
+    pooling allocator (nst.cli.allocator)."""
+    from nst.cli.allocator import (
+        OFF_SWITCH,
+        find_tcmalloc,
+        preload_environment,
+        tensorflow_environment,
+    )
 
     env = plain_environment()
     env = preload_environment({**env, OFF_SWITCH: ""}, find_tcmalloc()) or env

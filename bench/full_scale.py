@@ -35,9 +35,9 @@ def settings_for(content: str, style: str, weights: str, more: tuple = ()):
 
 def full_size_start(settings, extractor) -> tuple[np.ndarray, float, int]:
     """(the full size's start image, seconds and steps the coarse scales took)."""
-    from nst.optimize import stylize
-    from nst.scales import run_plan
-    from nst.styles import load_inputs
+    from nst.core.optimize import stylize
+    from nst.core.scales import run_plan
+    from nst.inputs.styles import load_inputs
 
     inputs = load_inputs(settings.paths, settings.image)
     scales = len(run_plan(*inputs.content.shape[:2], settings.image, settings.optimizer))
@@ -53,8 +53,8 @@ def full_size_start(settings, extractor) -> tuple[np.ndarray, float, int]:
 
 def replay(settings, extractor, start: np.ndarray, checks: set) -> tuple[list, dict]:
     """Records' (iteration, total, style, content, seconds) and the images at `checks`."""
-    from nst.optimize import stylize
-    from nst.styles import load_inputs
+    from nst.core.optimize import stylize
+    from nst.inputs.styles import load_inputs
 
     inputs = load_inputs(settings.paths, settings.image)
     rows, images, started = [], {}, time.perf_counter()
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", default=[], help="for every run, as main.py's")
     args = parser.parse_args(argv)
     size = (f"image.max_size={args.size}", *args.set)
-    from nst.features import build_feature_extractor
+    from nst.core.features import build_feature_extractor
 
     base = settings_for(
         args.content, args.style, args.weights, (*size, f"image.scales={args.scales}")

@@ -1,4 +1,4 @@
-"""Our L-BFGS (nst.lbfgs) against SciPy's L-BFGS-B on the real objective: same start, same
+"""Our L-BFGS (nst.core.lbfgs) against SciPy's L-BFGS-B on the real objective: same start, same
 objective and gradient function, the best objective after k evaluations.
 
 python -m bench.lbfgs [--size 128] [--evaluations 200] [--weights PATH] [--images DIR]
@@ -36,10 +36,10 @@ def problem(size: int, weights: str, images: Path):
     """(function x -> (f, g) in float64 over the flattened image, the start)."""
     import tensorflow as tf
 
-    from nst.images import load_pair
-    from nst.objective import build_terms, make_objective, signature, tensors
-    from nst.optimize import make_value_and_gradient
-    from nst.process import build_extractor
+    from nst.core.objective import build_terms, make_objective, signature, tensors
+    from nst.core.optimize import make_value_and_gradient
+    from nst.inputs.images import load_pair
+    from nst.run.process import build_extractor
     from nst.settings import load_settings
 
     overrides = (
@@ -81,8 +81,8 @@ def scipy_run(function, start: np.ndarray, evaluations: int) -> list[float]:
 
 
 def our_run(function, start: np.ndarray, evaluations: int) -> list[float]:
-    """nst.lbfgs driven by ask and tell: f per evaluation."""
-    from nst import lbfgs
+    """nst.core.lbfgs driven by ask and tell: f per evaluation."""
+    from nst.core import lbfgs
 
     state, values = lbfgs.start(start), []
     while len(values) < evaluations and not state.done:

@@ -4,7 +4,7 @@ python -m bench.memory [--sizes 256 512 1024] [--iterations 5] [--quick]
 
 Each case is `python main.py` in a fresh process (the real VGG16 ImageNet file, Tübingen in
 Starry Night's style from ../shared), its peak RSS (VmHWM) and peak address space (VmPeak)
-read from /proc at exit, printed as a Markdown table beside `nst.preflight`'s estimate.
+read from /proc at exit, printed as a Markdown table beside `nst.run.preflight`'s estimate.
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ def measure(
 
 def estimate(size: int, extra: tuple[str, ...]) -> int:
     """nst's estimate for the same run, from the settings as main.py reads them."""
-    from nst.preflight import run_memory_needed
+    from nst.inputs.styles import load_inputs
+    from nst.run.preflight import run_memory_needed
     from nst.settings import load_settings
-    from nst.styles import load_inputs
 
     settings = load_settings(
         None,

@@ -44,10 +44,10 @@ def variants(specs: list[str]) -> dict[str, tuple[str, ...]]:
 
 def run_pair(photo: str, painting: str, overrides: tuple, args, extractors: dict):
     """(final image, JSON-able facts) of one run at the defaults plus `overrides`."""
-    from nst.features import build_feature_extractor
-    from nst.optimize import stylize
+    from nst.core.features import build_feature_extractor
+    from nst.core.optimize import stylize
+    from nst.inputs.styles import load_inputs
     from nst.settings import load_settings
-    from nst.styles import load_inputs
 
     base = ("model.network=vgg16", f"model.weights={args.weights}", "output.save_every=100000")
     settings = load_settings(

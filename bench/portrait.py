@@ -1,4 +1,4 @@
-"""The person mask that [loss] auto_regions finds (nst.portrait) against one drawn by hand.
+"""The person mask that [loss] auto_regions finds (nst.inputs.portrait) against one drawn by hand.
 
 python -m bench.portrait [--out DIR]
 
@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib import cbook
 from PIL import Image
 
-from nst.portrait import find_regions
+from nst.inputs.portrait import find_regions
 
 OUTLINE = (  # (x, y) pixels of the 512 x 600 photo, clockwise from the hat's left
     (153, 140), (155, 100), (163, 87), (173, 82), (183, 63), (197, 50), (217, 40), (230, 30),

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench.tutorial import make_reference_step
-from nst.objective import build_terms, make_objective, signature, tensors
+from nst.core.objective import build_terms, make_objective, signature, tensors
 
 DRAW = tf.constant(0, tf.int64)
 
@@ -117,11 +117,11 @@ def time_to_bar(records, judge, bar: dict, full_scale: int):
 def quality(args, weights: Path | None, images_dir: Path | None) -> list[tuple]:
     """Wall time of each strategy to reach the reference's style loss (content within 10 %)."""
     from bench.steps import test_images
-    from nst.features import build_feature_extractor, compute_dtype
-    from nst.optimize import stylize
-    from nst.process import build_extractor
+    from nst.core.features import build_feature_extractor, compute_dtype
+    from nst.core.optimize import stylize
+    from nst.inputs.styles import Inputs
+    from nst.run.process import build_extractor
     from nst.settings import load_settings
-    from nst.styles import Inputs
 
     network = ("model.network=vgg16", f"model.weights={weights or 'random'}")
     float32 = load_settings(None, (*network, "model.precision=float32"))

@@ -8,7 +8,7 @@ Needs ../shared (the real VGG16 and the photos; or set NST_SHARED to that folder
 sky/town split is made by code (blue pixels connected to the top edge) into the output
 folder. Each run is `main.py` as a user runs it; every final.png is then judged by one
 float32 network: per region r and painting s, E_r,s = Σ_l w_l Σ (G_r − (M_r/M_s) G_s)² /
-(4 N² M_r²), the paper's style loss inside the region (`nst.losses.guided_style_layer_loss`;
+(4 N² M_r²), the paper's style loss inside the region (`nst.core.losses.guided_style_layer_loss`;
 for the whole image it is the paper's L_style).
 """
 
@@ -85,10 +85,10 @@ def judge(final: Path, masks: dict, size: int) -> dict:
     """E_r,s for each region r (masks at the result's size) and painting s, float32 VGG16."""
     import tensorflow as tf
 
-    from nst.features import build_feature_extractor
-    from nst.images import load_image, resize
-    from nst.losses import gram_matrix, guided_style_layer_loss
-    from nst.masks import layer_masks
+    from nst.core.features import build_feature_extractor
+    from nst.core.losses import gram_matrix, guided_style_layer_loss
+    from nst.inputs.images import load_image, resize
+    from nst.inputs.masks import layer_masks
     from nst.settings import load_settings
 
     settings = load_settings(
@@ -119,7 +119,7 @@ def judge(final: Path, masks: dict, size: int) -> dict:
 
 def photo_difference(final: Path, town: np.ndarray) -> tuple[float, float]:
     """Mean absolute pixel difference to the photo (0..255) inside the town and in the sky."""
-    from nst.images import fit_size, load_image, resize
+    from nst.inputs.images import fit_size, load_image, resize
 
     result = load_image(final)
     photo = load_image(PHOTO)

@@ -17,7 +17,7 @@ import numpy as np
 
 def test_images(size: int, images_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
     """Tübingen and Starry Night at `size` where present, else two generated images."""
-    from nst.images import load_pair, resize
+    from nst.inputs.images import load_pair, resize
 
     if images_dir and (images_dir / "tubingen.jpg").is_file():
         return load_pair(images_dir / "tubingen.jpg", images_dir / "starry_night.jpg", size)
@@ -38,9 +38,9 @@ def our_step(size: int, network: str, weights: str, images_dir: Path | None, pre
     import keras
     import tensorflow as tf
 
-    from nst.features import build_feature_extractor
-    from nst.objective import build_terms, make_objective, signature, tensors
-    from nst.optimize import make_step
+    from nst.core.features import build_feature_extractor
+    from nst.core.objective import build_terms, make_objective, signature, tensors
+    from nst.core.optimize import make_step
     from nst.settings import load_settings
 
     model = (f"model.network={network}", f"model.weights={weights}")

@@ -89,7 +89,7 @@ def make_reference_step(objective, targets):
     """The tutorial's optimiser (Adam 0.02 / 0.99 / 0.1 on a [0, 1] image, clip) on our objective.
 
     Returns (step, image variable); step returns our Losses of the image before its update,
-    like nst.optimize's step.
+    like nst.core.optimize's step.
     """
     opt = keras.optimizers.Adam(**ADAM)
 

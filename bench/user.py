@@ -28,7 +28,7 @@ def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
 def allocator_note() -> str:
     """What main.py's process gets: tcmalloc preloaded or not, BFC allocator, glibc tunables."""
     from bench.__main__ import main_environment
-    from nst.allocator import BFC_VARIABLE
+    from nst.cli.allocator import BFC_VARIABLE
 
     env = main_environment()
     tcmalloc = "tcmalloc preloaded" if "tcmalloc" in env.get("LD_PRELOAD", "") else "no tcmalloc"
@@ -53,7 +53,7 @@ def pair_paths(pair: str, size: int, out: Path, quick: bool) -> tuple[Path, Path
     from PIL import Image
 
     from bench.steps import test_images
-    from nst.images import to_uint8
+    from nst.inputs.images import to_uint8
 
     out.mkdir(parents=True, exist_ok=True)
     paths = (out / "content.png", out / "style.png")

@@ -4,7 +4,7 @@ python -m bench.video [--size 256] [--frames 8] [--first 300] [--later 100] [--o
 
 Makes a clip in a temporary folder (never in the repository): a slow pan over
 ../shared/images/tubingen.jpg with a red disc moving across it, `--frames` frames at 12 fps.
-Stylises it in Starry Night's style three ways, each through `nst.pipeline.run` (the same
+Stylises it in Starry Night's style three ways, each through `nst.run.pipeline.run` (the same
 code `python main.py` runs) with the same budget per frame:
 
 - video: [video] defaults (temporal term, init = prev_warped);
@@ -57,8 +57,8 @@ def pan_frames(frames: int, size: int) -> list[np.ndarray]:
 
 
 def run_mode(clip: Path, results: Path, args, extra: tuple) -> dict:
-    from nst.pipeline import run
-    from nst.process import build_extractor
+    from nst.run.pipeline import run
+    from nst.run.process import build_extractor
     from nst.settings import load_settings
 
     settings = load_settings(
@@ -102,7 +102,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     from fractions import Fraction
 
-    from nst.video_io import write_video
+    from nst.inputs.video_io import write_video
 
     with tempfile.TemporaryDirectory() as temp:
         clip = Path(temp) / "tubingen_pan.mp4"

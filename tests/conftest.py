@@ -114,18 +114,18 @@ def with_save_every(settings, save_every: int):
 
 def loop_inputs(content: np.ndarray, *styles: np.ndarray):
     """What `stylize` optimises: the content image as the photo, the style images as given."""
-    from nst.styles import Inputs
+    from nst.inputs.styles import Inputs
 
     return Inputs(content, tuple(styles), content)
 
 
 def real_vgg16_run(size: int, *overrides: str, save_every: int | None = None) -> list:
     """The records of a run on the real VGG16: Tübingen in Starry Night's style at `size` px,
-    the network built as `main.py` builds it (see nst.process.build_extractor), from the
+    the network built as `main.py` builds it (see nst.run.process.build_extractor), from the
     photo and without tv unless `overrides` say otherwise (what these tests were written for)."""
-    from nst.images import load_pair
-    from nst.optimize import stylize
-    from nst.process import build_extractor
+    from nst.core.optimize import stylize
+    from nst.inputs.images import load_pair
+    from nst.run.process import build_extractor
     from nst.settings import load_settings
 
     settings = load_settings(

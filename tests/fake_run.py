@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nst.outputs import RunWriter
-from nst.records import Record
-from nst.runfolder import create_run_dir
+from nst.core.records import Record
+from nst.output.outputs import RunWriter
+from nst.output.runfolder import create_run_dir
 
 SIZE = (64, 48)  # width, height of the fake iterates
 # (left, right) RGB per saved iterate; red/blue first, so a swapped channel order shows.

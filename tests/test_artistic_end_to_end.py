@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from nst.colors import rgb_to_yiq
-from nst.images import fit_size, load_image, resize
+from nst.inputs.colors import rgb_to_yiq
+from nst.inputs.images import fit_size, load_image, resize
 from nst.settings import load_settings
 
 from .conftest import make_image, run_main, tiny_overrides

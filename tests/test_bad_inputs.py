@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import main as cli
-from nst import exits, preflight, still
+from nst.run import exits, preflight, still
 
 from .broken import corrupted, good_pair, png_header_only, truncated
 from .conftest import make_image, run_main, tiny_overrides
@@ -85,7 +85,7 @@ CORPUS = {
     "override syntax": Case(settings("loss.style_weight"), ("expected section.key=value",)),
     # --- images
     "image missing": Case(content_file(lambda p: None, "gone.jpg"), ("gone.jpg does not exist",)),
-    # a folder is a video's frames (nst.video_io): one without images says what it needs
+    # a folder is a video's frames (nst.inputs.video_io): one without images says what it needs
     "image is a folder": Case(content_file(Path.mkdir, "photos"), ("photos holds no frames",)),
     "image empty": Case(content_file(Path.touch, "empty.png"), ("empty.png is an empty file",)),
     "jpeg truncated": Case(

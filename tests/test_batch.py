@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from nst.batch import BATCH_CSV
-from nst.batch_run import run_batch
-from nst.process import StopRequest
-from nst.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
+from nst.batch.launch import run_batch
+from nst.batch.plan import BATCH_CSV
+from nst.output.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
+from nst.run.process import StopRequest
+from nst.run.watchers import Watcher
 from nst.settings import SettingsError
-from nst.watchers import Watcher
 
 from .conftest import make_image, run_main
 
@@ -201,7 +201,7 @@ def test_a_folder_without_images_is_one_line_exit_2(tmp_path):
 
 
 def test_items_cross_contents_styles_and_sweeps_a_style_list_stays_one_blend(tmp_path):
-    from nst.batch import plan_batch
+    from nst.batch.plan import plan_batch
 
     overrides = two_by_two(tmp_path)
     batch = plan_batch(None, overrides, ["loss.style_weight=1,10,100"], None)
@@ -217,7 +217,7 @@ def test_items_cross_contents_styles_and_sweeps_a_style_list_stays_one_blend(tmp
 
 
 def test_sheets_take_any_two_axes_and_page_the_rest(tmp_path):
-    from nst.batch_grid import Axis, SheetPlan, batch_sheet_plan, pages
+    from nst.batch.grid import Axis, SheetPlan, batch_sheet_plan, pages
     from nst.settings import BatchSettings
 
     axes = (
@@ -244,8 +244,8 @@ def test_a_bad_sheet_axis_is_refused_before_anything_runs(tmp_path):
 
 
 def test_the_index_says_where_each_item_is_drawn(tmp_path):
-    from nst.batch import plan_batch, write_csv
-    from nst.batch_grid import placements
+    from nst.batch.grid import placements
+    from nst.batch.plan import plan_batch, write_csv
 
     overrides = (*two_by_two(tmp_path), "batch.page_size=1")
     batch = plan_batch(None, overrides, ["loss.style_weight=1,10"], "where")

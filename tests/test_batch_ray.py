@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.batch import ITEMS
-from nst.batch_run import run_batch
-from nst.process import StopRequest
-from nst.runfolder import FINAL, LOSSES_CSV
+from nst.batch.launch import run_batch
+from nst.batch.plan import ITEMS
+from nst.output.runfolder import FINAL, LOSSES_CSV
+from nst.run.process import StopRequest
 
 from .conftest import make_image, run_main
 from .test_batch import TINY, rows, run_folders, two_by_two
@@ -129,8 +129,8 @@ class FakeQueue:
 def test_ctrl_c_on_ray_interrupts_only_the_items_that_started_and_says_how_to_go_on(
     tmp_path, capsys
 ):
-    from nst.batch import plan_batch, summary, write_csv
-    from nst.batch_ray import follow
+    from nst.batch.plan import plan_batch, summary, write_csv
+    from nst.batch.ray import follow
 
     batch = plan_batch(None, two_by_two(tmp_path), [], "stopped")
     batch.folder.mkdir(parents=True)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 from bench.user import cpu_features
-from nst.allocator import BFC_VARIABLE, tensorflow_environment
+from nst.cli.allocator import BFC_VARIABLE, tensorflow_environment
 
 from .conftest import ROOT
 

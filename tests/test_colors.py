@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nst.colors import (
+from nst.inputs.colors import (
     grey,
     luminance,
     match_color_statistics,

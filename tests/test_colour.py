@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from nst.images import load_image, png_bytes
+from nst.inputs.images import load_image, png_bytes
 
 from .icc import ADOBE_RGB_D50, SRGB_D50, rgb_profile, to_srgb
 
@@ -126,7 +126,7 @@ def test_written_pngs_are_tagged_srgb_and_keep_their_pixels():
 
 
 def test_run_outputs_are_written_as_srgb_pngs(tmp_path):
-    from nst.outputs import write_png
+    from nst.output.outputs import write_png
 
     write_png(tmp_path / "final.png", np.full((4, 5, 3), 100.0, np.float32))
     with Image.open(tmp_path / "final.png") as picture:

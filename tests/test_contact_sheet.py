@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nst.contact_sheet import (
+from nst.output.contact_sheet import (
     CELL_SIDE,
     EMPTY_CELL,
     GAP,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nst.convergence import BUDGET, CONVERGED, Averaging, StoppingRule
-from nst.optimize import stylize
-from nst.scales import automatic_scales, run_plan
+from nst.core.convergence import BUDGET, CONVERGED, Averaging, StoppingRule
+from nst.core.optimize import stylize
+from nst.core.scales import automatic_scales, run_plan
 from nst.settings import load_settings
 
 from .conftest import loop_inputs, run_main, tiny_overrides, with_save_every
@@ -127,7 +127,7 @@ def test_the_run_says_why_it_stopped(tmp_path, image_pair):
 
 
 def test_the_default_picture_starts_from_seeded_noise_and_is_coarse_to_fine():
-    """The defaults retuned at 512 px (docs/speed.md): the photo blended with seeded noise,
+    """The defaults retuned at 512 px (bench/results/speed.md): the photo blended with seeded noise,
     a smoothness term, two sizes at 512×384."""
     first, again = loop("optimizer.iterations=3"), loop("optimizer.iterations=3")
     assert first[0].content > 0 and first[0].tv > 0  # not the photo itself; tv counted

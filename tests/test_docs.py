@@ -1,7 +1,6 @@
-"""The README and docs/ stay true to the checkout: their links lead somewhere, the module
-list names every module, the install and test sections install what they need, the README's
-knobs show the real defaults, docs/ is written for users and every measurement names its
-machine."""
+"""The README and docs/ stay true to the checkout: their links lead somewhere, the install and
+test sections install what they need, the README's knobs show the real defaults, docs/ is
+written for users and every measurement names its machine."""
 
 from __future__ import annotations
 
@@ -11,10 +10,8 @@ import re
 from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-
-
 RESULTS = ROOT / "bench" / "results"
-USER_DOCS = [p for p in sorted((ROOT / "docs").glob("*.md")) if p.name != "layout.md"]
+USER_DOCS = sorted((ROOT / "docs").glob("*.md"))
 
 
 def test_relative_links_lead_to_files():
@@ -24,15 +21,6 @@ def test_relative_links_lead_to_files():
         for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", text):
             if "://" not in target:
                 assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
-
-
-def test_the_layout_lists_every_module():
-    layout = (ROOT / "docs" / "layout.md").read_text(encoding="utf-8")
-    listed = set(re.findall(r"^\| `(\w+)`", layout, flags=re.M))
-    modules = {p.stem for p in (ROOT / "nst").glob("*.py") if p.stem != "__init__"}
-    modules |= {p.parent.name for p in (ROOT / "nst").glob("*/__init__.py")}  # packages
-    assert modules <= listed, f"not in docs/layout.md: {sorted(modules - listed)}"
-    assert "docs/layout.md" in README
 
 
 def test_install_and_test_sections_install_their_requirements():

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from nst.features import WeightsError, build_feature_extractor
+from nst.core.features import WeightsError, build_feature_extractor
 from nst.settings import load_settings
 
 from .conftest import VGG16_WEIGHTS, needs_vgg16

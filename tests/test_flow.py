@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.flow import Warp, frame_warp, temporal_error, warp
-from nst.losses import temporal_loss
+from nst.core.losses import temporal_loss
+from nst.inputs.flow import Warp, frame_warp, temporal_error, warp
 from tests.video_clips import texture
 
 SHIFT = 4  # pixels the content moves right between the two frames

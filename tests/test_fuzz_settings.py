@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import main as cli
-from nst.networks import conv_layer_names
 from nst.settings import (
     SECTIONS,
     Choice,
@@ -32,6 +31,7 @@ from nst.settings import (
     SettingsError,
     load_settings,
 )
+from nst.settings.networks import conv_layer_names
 
 from .conftest import make_image
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.images import ImageError, fit_size, load_image, load_pair, resize, to_uint8
+from nst.inputs.images import ImageError, fit_size, load_image, load_pair, resize, to_uint8
 
 from .conftest import make_image
 

@@ -16,7 +16,9 @@ import sys
 import cv2
 import numpy as np
 
-from nst.exits import (
+from nst.cli.progress import ProgressBar
+from nst.output.runfolder import CHECKPOINT, FINAL, FRAMES
+from nst.run.exits import (
     drop_retracing_warnings,
     go_on_hint,
     guarded,
@@ -24,12 +26,10 @@ from nst.exits import (
     say,
     write_line,
 )
-from nst.pipeline import resume, run
-from nst.process import StopRequest
-from nst.progress import ProgressBar
-from nst.runfolder import CHECKPOINT, FINAL, FRAMES
+from nst.run.pipeline import resume, run
+from nst.run.process import StopRequest
+from nst.run.watchers import Watcher
 from nst.settings import load_settings
-from nst.watchers import Watcher
 
 from .conftest import ROOT, make_image, run_main, tiny_overrides
 
@@ -129,7 +129,7 @@ import os, sys
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
 import tensorflow as tf
 if sys.argv[1] == "filtered":
-    from nst.exits import drop_retracing_warnings
+    from nst.run.exits import drop_retracing_warnings
     drop_retracing_warnings()
 double = tf.function(lambda x: x * 2)
 for n in range(1, 10):

@@ -1,4 +1,4 @@
-"""Our L-BFGS (nst.lbfgs) on NumPy problems against SciPy's L-BFGS-B: the same minimum in a
+"""Our L-BFGS (nst.core.lbfgs) on NumPy problems against SciPy's L-BFGS-B: the same minimum in a
 box, the bounds kept, deterministic, and a state saved anywhere continues identically."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.optimize import Bounds, minimize
 
-from nst import lbfgs
-from nst.checkpoint import LoopState, read_checkpoint, to_bytes
-from nst.runfolder import CHECKPOINT
+from nst.core import lbfgs
+from nst.output.checkpoint import LoopState, read_checkpoint, to_bytes
+from nst.output.runfolder import CHECKPOINT
 
 
 def quadratic(n: int = 20, seed: int = 0):

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst import viewer
-from nst.evolution import RunError, animation_gif, export_animation, run_frames
-from nst.runfolder import (
+from nst.cli import viewer
+from nst.output.evolution import RunError, animation_gif, export_animation, run_frames
+from nst.output.runfolder import (
     ITERATES,
     LOSSES_CSV,
     is_temporary,

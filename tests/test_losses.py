@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst import losses
+from nst.core import losses
 
 
 def np_features(rng, height=5, width=7, channels=4):

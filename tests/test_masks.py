@@ -1,5 +1,5 @@
-"""Spatial control's masks (nst.masks, nst.losses' guided Grams, their settings) against NumPy
-references; no network is built here."""
+"""Spatial control's masks (nst.inputs.masks, nst.core.losses' guided Grams, their settings)
+against NumPy references; no network is built here."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from nst import losses
-from nst.images import ImageError
-from nst.masks import (
+from nst.core import losses
+from nst.inputs.images import ImageError
+from nst.inputs.masks import (
     Guidance,
     guidance_at,
     label_masks,
@@ -18,8 +18,8 @@ from nst.masks import (
     load_guidance,
     pool_mask,
 )
-from nst.networks import layer_shapes
 from nst.settings import SettingsError, load_settings
+from nst.settings.networks import layer_shapes
 
 STYLE_LAYERS = tuple(f"block{i}_conv1" for i in range(1, 6))
 
@@ -57,7 +57,7 @@ def test_layer_masks_keep_the_requested_order_and_repeats():
 
 
 def test_layer_masks_match_the_feature_sizes_of_the_built_network():
-    from nst.features import build_feature_extractor
+    from nst.core.features import build_feature_extractor
     from nst.settings import ModelSettings
 
     layers = ("block1_conv1", "block2_conv1", "block3_conv1")
@@ -282,8 +282,8 @@ def test_guidance_is_a_plain_record():
 
 
 def test_painting_grams_are_the_style_side_guided_gram_normalised_by_the_masks_mass():
-    from nst.features import build_feature_extractor
-    from nst.guided import painting_grams
+    from nst.core.features import build_feature_extractor
+    from nst.core.guided import painting_grams
     from nst.settings import ModelSettings
 
     layers = ("block1_conv1", "block2_conv1", "block3_conv1")
@@ -300,7 +300,7 @@ def test_painting_grams_are_the_style_side_guided_gram_normalised_by_the_masks_m
         painting_grams(extractor, (style,), masks, "vgg16", layers) for masks in ((mask,), None)
     )
     features = extractor(tf.constant(style[None]))
-    from nst.masks import resize_mask
+    from nst.inputs.masks import resize_mask
 
     per_layer = layer_masks(resize_mask(mask, 28, 20), "vgg16", layers)
     for name, layer_mask, (gram, mass), (whole, positions) in zip(

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from nst.memlimits import address_space_room, cgroup_available
+from nst.run.memlimits import address_space_room, cgroup_available
 
 MB = 1024**2
 V1_UNLIMITED = "9223372036854771712"
@@ -150,7 +150,7 @@ def test_mountinfo_absent_uses_the_usual_places(tmp_path):
 def test_address_space_limit_is_read_in_a_limited_process():
     code = (
         "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3));"
-        "from nst.memlimits import address_space_room, address_space_limit;"
+        "from nst.run.memlimits import address_space_room, address_space_limit;"
         "print(address_space_room()); assert address_space_limit() == 3 * 1024**3"
     )
     done = subprocess.run(
@@ -165,12 +165,12 @@ def test_address_space_limit_is_read_in_a_limited_process():
     assert address_space_room() is None or address_space_room() > room  # pytest: unlimited
 
 
-# --- the estimate and the check that use these limits (nst.preflight) -----------------------
+# --- the estimate and the check that use these limits (nst.run.preflight) -----------------------
 
 import pytest  # noqa: E402
 
-from nst import preflight  # noqa: E402
-from nst.preflight import ResourceError, check_memory, memory_needed  # noqa: E402
+from nst.run import preflight  # noqa: E402
+from nst.run.preflight import ResourceError, check_memory, memory_needed  # noqa: E402
 from nst.settings import load_settings  # noqa: E402
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from nst import viewer
-from nst.evolution import caption, run_frames
+from nst.cli import viewer
+from nst.output.evolution import caption, run_frames
 
 from .fake_run import ITERATIONS, make_fake_run
 

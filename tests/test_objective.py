@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.features import build_feature_extractor
-from nst.objective import build_terms, make_objective, signature, tensors
+from nst.core.features import build_feature_extractor
+from nst.core.objective import build_terms, make_objective, signature, tensors
 from nst.settings import load_settings
 
 from .conftest import loop_inputs, with_save_every
@@ -45,7 +45,7 @@ def test_objective_does_not_depend_on_activation_scale():
 
 def adam_result(alpha: float, beta: float, epsilon: str):
     """The last record of 20 Adam steps on a random VGG16 at 40×32, at the given weights."""
-    from nst.optimize import stylize
+    from nst.core.optimize import stylize
 
     settings = load_settings(
         None,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.images import load_image, load_pair
-from nst.preflight import check_fits_network
+from nst.inputs.images import load_image, load_pair
+from nst.run.preflight import check_fits_network
 from nst.settings import load_settings
 
 from .broken import png_16bit_rgb

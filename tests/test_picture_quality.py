@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.features import build_feature_extractor
-from nst.losses import sliced_wasserstein
-from nst.optimize import stylize
-from nst.pyramid import decompose, level_shapes, render
+from nst.core.features import build_feature_extractor
+from nst.core.losses import sliced_wasserstein
+from nst.core.optimize import stylize
+from nst.core.pyramid import decompose, level_shapes, render
 from nst.settings import SettingsError, load_settings
 
 from .conftest import loop_inputs, with_save_every

@@ -1,4 +1,4 @@
-"""The one run lifecycle (nst.pipeline) for a still picture and a clip alike: the clip reports
+"""The one run lifecycle (nst.run.pipeline) for a still picture and a clip alike: the clip reports
 through the same Watcher (one part per frame, its image on disk when told), gets status.txt and
 the settings tag in its folder name, is resumed by `resume(run_dir)` deciding the kind itself,
 and a batch marks a clip item running; the composite Watcher and the shared progress bar."""
@@ -10,13 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from nst.pipeline import resume, run
-from nst.process import StopRequest, network_key
-from nst.records import Record
-from nst.runfolder import CONFIG, FRAMES, ITERATES, STATUS, frame_path, image_path, read_status
-from nst.scales import Scale
+from nst.core.records import Record
+from nst.core.scales import Scale
+from nst.output.runfolder import (
+    CONFIG,
+    FRAMES,
+    ITERATES,
+    STATUS,
+    frame_path,
+    image_path,
+    read_status,
+)
+from nst.run.pipeline import resume, run
+from nst.run.process import StopRequest, network_key
+from nst.run.watchers import Watcher, Watchers, steps_before
 from nst.settings import load_settings
-from nst.watchers import Watcher, Watchers, steps_before
 from tests.conftest import make_image
 from tests.video_clips import clip_frames, write_clip
 
@@ -139,8 +147,8 @@ def test_a_still_run_and_its_resume_write_status(tmp_path):
 
 
 def test_a_batch_marks_a_clip_item_running_once_its_folder_exists(tmp_path):
-    from nst.batch import RUNNING, plan_batch, read_state
-    from nst.batch_local import run_local
+    from nst.batch.local import run_local
+    from nst.batch.plan import RUNNING, plan_batch, read_state
 
     settings = clip_settings(tmp_path, frames=2)
     overrides = (
@@ -197,7 +205,7 @@ def test_watchers_tell_each_in_order():
 
 
 def test_the_bar_goes_on_from_where_a_resumed_run_is(tmp_path):
-    from nst.progress import ProgressBar
+    from nst.cli.progress import ProgressBar
 
     plan = [Scale(10, 10, 5), Scale(20, 20, 8)]
     record = Record.of(3, (1, 2, 3, 6), 0.5, scale=2)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.outputs import RunWriter
-from nst.plots import draw_loss, falls, losses_figure, plot_losses, title_of
-from nst.records import Record
+from nst.core.records import Record
+from nst.output.outputs import RunWriter
+from nst.output.plots import draw_loss, falls, losses_figure, plot_losses, title_of
 
 
 def records_of(content, style, total=None, scales=None) -> list[Record]:
@@ -130,7 +130,8 @@ def test_the_run_writer_passes_the_reason_and_the_scale_sizes(tmp_path, monkeypa
     """RunWriter.finish(reason) draws the four plots with the reason and each scale's size."""
     seen = {}
     monkeypatch.setattr(
-        "nst.plots.title_of", lambda label, reason: seen.setdefault("reason", reason) or label
+        "nst.output.plots.title_of",
+        lambda label, reason: seen.setdefault("reason", reason) or label,
     )
     (tmp_path / "iterates").mkdir()
     (tmp_path / "plots").mkdir()

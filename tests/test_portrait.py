@@ -1,5 +1,5 @@
-"""Regions found in the content photo ([loss] auto_regions, nst.portrait) and how they feed the
-masks (nst.masks.load_guidance); no network is built here.
+"""Regions found in the content photo ([loss] auto_regions, nst.inputs.portrait) and how they
+feed the masks (nst.inputs.masks.load_guidance); no network is built here.
 
 The face is a real photo that ships inside matplotlib (its sample data: Grace Hopper, an
 official US Navy portrait, public domain), pasted into generated backgrounds at known places.
@@ -15,10 +15,10 @@ import pytest
 from matplotlib import cbook
 from PIL import Image
 
-from nst import portrait
-from nst.images import ImageError
-from nst.masks import load_guidance
-from nst.portrait import find_regions, save_regions
+from nst.inputs import portrait
+from nst.inputs.images import ImageError
+from nst.inputs.masks import load_guidance
+from nst.inputs.portrait import find_regions, save_regions
 from nst.settings import SettingsError, load_settings
 
 from .conftest import run_main, tiny_overrides

@@ -10,10 +10,9 @@ import keras
 import numpy as np
 import pytest
 
-from nst import runfolder
-from nst.images import ImageError, fit_size
-from nst.networks import layer_names, layer_shapes, min_input_side
-from nst.preflight import (
+from nst.inputs.images import ImageError, fit_size
+from nst.output import runfolder
+from nst.run.preflight import (
     MAX_SIZE_STEP,
     ResourceError,
     available_memory,
@@ -24,6 +23,7 @@ from nst.preflight import (
     output_bytes,
 )
 from nst.settings import load_settings
+from nst.settings.networks import layer_names, layer_shapes, min_input_side
 
 MB = 1024**2
 
@@ -89,7 +89,7 @@ def test_memory_refusal_suggests_the_largest_size_that_fits():
 def test_lbfgs_needs_memory_for_its_float64_history():
     model = load_settings(None).model
     adam, lbfgs = (memory_needed(model, 2048, 1536, name) for name in ("adam", "lbfgs"))
-    # 2048 × 1536 × 3 values, 34 float64 vectors of them (nst.lbfgs): ~2.6 GB more than Adam
+    # 2048 × 1536 × 3 values, 34 float64 vectors of them (nst.core.lbfgs): ~2.6 GB more than Adam
     assert 2.4e9 < lbfgs - adam < 2.7e9
     with pytest.raises(ResourceError, match="max_size to"):
         check_memory(model, 2048, 1536, 2048, adam + 100 * MB, "lbfgs")
@@ -175,7 +175,7 @@ def test_with_the_source_size_the_suggestion_is_exact_and_works(tmp_path):
 
 
 def test_memory_estimate_counts_each_regions_masked_features():
-    from nst.preflight import GUIDED_COPIES, guided_values
+    from nst.run.preflight import GUIDED_COPIES, guided_values
 
     model = load_settings(None).model
     plain = memory_needed(model, 256, 192)

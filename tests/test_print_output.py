@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from nst.images import load_image, png_bytes, print_size, srgb_profile
-from nst.outputs import RunWriter
-from nst.records import Record
-from nst.runfolder import FINAL
+from nst.core.records import Record
+from nst.inputs.images import load_image, png_bytes, print_size, srgb_profile
+from nst.output.outputs import RunWriter
+from nst.output.runfolder import FINAL
 from nst.settings import SettingsError, load_settings
 
 # Every 1/16 of a level from 0 to 255: 4,081 values an 8-bit file rounds to 256.

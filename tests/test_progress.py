@@ -9,11 +9,11 @@ import csv
 
 import pytest
 
-from nst.outputs import RunWriter
-from nst.plots import steps_so_far
-from nst.progress import Progress, ProgressBar, at_most
-from nst.records import Record, run_steps
-from nst.scales import Scale
+from nst.cli.progress import Progress, ProgressBar, at_most
+from nst.core.records import Record, run_steps
+from nst.core.scales import Scale
+from nst.output.outputs import RunWriter
+from nst.output.plots import steps_so_far
 
 # The run the issue saw: 100 steps at the coarse scale, 300 allowed at the full size, where
 # the stopping rule ended it at its iteration 128: step 228, not 57 % of 400.

@@ -8,11 +8,11 @@ import pytest
 from PIL import Image
 
 import main as cli
-from nst.features import build_feature_extractor
-from nst.masks import Guidance, gaussian_blur
-from nst.optimize import stylize
+from nst.core.features import build_feature_extractor
+from nst.core.optimize import stylize
+from nst.inputs.masks import Guidance, gaussian_blur
+from nst.inputs.styles import Inputs
 from nst.settings import load_settings
-from nst.styles import Inputs
 
 from .conftest import make_image, run_main, tiny_overrides
 from .test_end_to_end import only_run_dir
@@ -224,7 +224,7 @@ def test_bad_masks_are_one_line_exit_2_before_the_network_is_built(
     def no_network(*args, **kwargs):
         raise AssertionError("the network was built before the masks were checked")
 
-    monkeypatch.setattr("nst.features.build_feature_extractor", no_network)
+    monkeypatch.setattr("nst.core.features.build_feature_extractor", no_network)
     content = make_image(tmp_path / "content.png", seed=1)
     style = make_image(tmp_path / "style.png", seed=2)
     overrides, says = bad_mask_cases(tmp_path)[case]
@@ -240,8 +240,8 @@ def test_bad_masks_are_one_line_exit_2_before_the_network_is_built(
 
 
 def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
-    from nst.losses import gram_matrix
-    from nst.objective import build_terms, named
+    from nst.core.losses import gram_matrix
+    from nst.core.objective import build_terms, named
 
     settings = load_settings(None, (*FAST, "paths.style_image=a.png, b.png"))
     extractor = build_feature_extractor(settings.model)
@@ -269,8 +269,8 @@ def test_each_region_targets_its_own_style_rescaled_to_the_regions_positions():
 
 
 def test_a_photo_region_alone_with_two_styles_keeps_their_blend_outside_it():
-    from nst.losses import blend_grams, gram_matrix
-    from nst.objective import build_terms, named
+    from nst.core.losses import blend_grams, gram_matrix
+    from nst.core.objective import build_terms, named
 
     settings = load_settings(
         None, (*FAST, "paths.style_image=a.png, b.png", "loss.style_blend_weights=3, 1")

@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.checkpoint import read_checkpoint, to_bytes
-from nst.images import load_pair
-from nst.optimize import stylize
-from nst.pipeline import run
-from nst.process import StopRequest, build_extractor
-from nst.pyramid import level_shapes
-from nst.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
+from nst.core.optimize import stylize
+from nst.core.pyramid import level_shapes
+from nst.inputs.images import load_pair
+from nst.output.checkpoint import read_checkpoint, to_bytes
+from nst.output.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
+from nst.run.pipeline import run
+from nst.run.process import StopRequest, build_extractor
+from nst.run.watchers import Watcher
 from nst.settings import load_settings
-from nst.watchers import Watcher
 
 from .conftest import loop_inputs, make_image, run_main
 

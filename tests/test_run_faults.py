@@ -18,9 +18,10 @@ import tensorflow as tf
 from PIL import Image
 
 import main as cli
-from nst import exits, outputs, runfolder
-from nst.optimize import stylize
-from nst.records import Diverged
+from nst.core.optimize import stylize
+from nst.core.records import Diverged
+from nst.output import outputs, runfolder
+from nst.run import exits
 from nst.settings import load_settings
 
 from .broken import good_pair

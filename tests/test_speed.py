@@ -14,19 +14,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.allocator import MARK, OFF_SWITCH, find_tcmalloc, preload_environment
-from nst.evolution import run_frames
-from nst.features import build_feature_extractor
-from nst.objective import build_terms, make_objective, signature, tensors
-from nst.optimize import (
+from nst.cli.allocator import MARK, OFF_SWITCH, find_tcmalloc, preload_environment
+from nst.core.features import build_feature_extractor
+from nst.core.objective import build_terms, make_objective, signature, tensors
+from nst.core.optimize import (
     ScaleRun,
     lbfgs_records,
     make_step,
     make_value_and_gradient,
     stylize,
 )
-from nst.records import Diverged
-from nst.scales import scale_budgets, scale_sizes
+from nst.core.records import Diverged
+from nst.core.scales import scale_budgets, scale_sizes
+from nst.output.evolution import run_frames
 from nst.settings import SettingsError, load_settings
 
 from .conftest import (
@@ -238,7 +238,7 @@ def test_lbfgs_non_finite_evaluation_keeps_the_last_accepted_image_and_raises():
 
 def test_auto_precision_is_float32_for_lbfgs():
     """L-BFGS's line search needs exact objective values: auto never picks bfloat16 for it."""
-    from nst.features import compute_dtype, native_bfloat16
+    from nst.core.features import compute_dtype, native_bfloat16
 
     assert compute_dtype("auto", "lbfgs") == "float32"
     assert compute_dtype("bfloat16", "lbfgs") == "bfloat16"  # asked for explicitly: kept
@@ -269,8 +269,8 @@ def test_default_adam_reaches_in_a_fifth_of_the_steps_what_the_tutorial_optimise
     our default objective; our default Adam must reach its style loss, with a content loss at
     most 10 % above its, within 50 steps, judged in float32 as the benchmark judges."""
     from bench.quality import make_judge, reference_run, time_to_bar
-    from nst.images import load_pair
-    from nst.process import build_extractor
+    from nst.inputs.images import load_pair
+    from nst.run.process import build_extractor
 
     from .conftest import SHARED_IMAGES, VGG16_WEIGHTS
 

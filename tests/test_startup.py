@@ -14,8 +14,8 @@ import time
 import pytest
 
 import main as cli
-from nst.exits import EXIT_FAULT, describe
-from nst.startup import Forgiving
+from nst.cli.startup import Forgiving
+from nst.run.exits import EXIT_FAULT, describe
 
 from .broken import good_pair
 from .conftest import ROOT, tiny_overrides

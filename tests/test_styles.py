@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.colors import luminance, rgb_to_yiq
-from nst.features import build_feature_extractor
-from nst.images import ImageError, load_image
-from nst.losses import blend_grams, gram_matrix, style_layer_loss
-from nst.objective import build_terms, named
-from nst.optimize import stylize
-from nst.records import Record
-from nst.runfolder import create_run_dir
+from nst.core.features import build_feature_extractor
+from nst.core.losses import blend_grams, gram_matrix, style_layer_loss
+from nst.core.objective import build_terms, named
+from nst.core.optimize import stylize
+from nst.core.records import Record
+from nst.inputs.colors import luminance, rgb_to_yiq
+from nst.inputs.images import ImageError, load_image
+from nst.inputs.styles import load_inputs, restore_colors, style_size
+from nst.output.runfolder import create_run_dir
 from nst.settings import Settings, SettingsError, load_settings, render
-from nst.styles import load_inputs, restore_colors, style_size
 
 from .conftest import loop_inputs, make_image, with_save_every
 

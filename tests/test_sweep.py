@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst import batch_local
-from nst.batch_grid import (
+from nst.batch import local as batch_local
+from nst.batch.grid import (
     Axis,
     make_items,
     page_labels,
@@ -20,10 +20,10 @@ from nst.batch_grid import (
     parse_grid,
     sweep_sheet_plan,
 )
-from nst.exits import guarded
-from nst.records import Outcome
+from nst.batch.sweep import INDEX, SHEET, run_sweep
+from nst.core.records import Outcome
+from nst.run.exits import guarded
 from nst.settings import Settings, SettingsError, load_settings
-from nst.sweep import INDEX, SHEET, run_sweep
 
 from .conftest import make_image, run_main, tiny_overrides
 
@@ -99,7 +99,7 @@ def test_one_axis_is_one_row_two_a_grid_more_flatten_into_the_columns():
 
 
 def fake_run(calls: list, fail_at: int | None = None):
-    """A stand-in for the single-run function (nst.pipeline.run, as the local engine calls it):
+    """A stand-in for the single-run function (nst.run.pipeline.run, as the local engine calls it):
     one run folder with a final.png, as a run makes, and its Outcome."""
 
     def run(settings: Settings, *, extractor=None, stop=None, watcher=None) -> Outcome:
@@ -243,7 +243,7 @@ def test_a_sheet_that_cannot_be_written_is_a_machine_fault(
 ):
     import errno
 
-    from nst import batch_sheet
+    from nst.batch import sheet as batch_sheet
 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst import evolution, exits, pipeline, still, watchers
-from nst.process import StopRequest
-from nst.records import Record
-from nst.runfolder import CONFIG, create_run_dir
+from nst.core.records import Record
+from nst.output import evolution
+from nst.output.runfolder import CONFIG, create_run_dir
+from nst.run import exits, pipeline, still, watchers
+from nst.run.process import StopRequest
 from nst.settings import TAG_LENGTH, load_settings, render, run_tag
 
 from .broken import good_pair
@@ -133,7 +134,9 @@ class AtIteration(watchers.Watcher):
 
 def reasons_plotted(monkeypatch) -> list:
     seen: list = []
-    monkeypatch.setattr("nst.plots.title_of", lambda label, reason: seen.append(reason) or label)
+    monkeypatch.setattr(
+        "nst.output.plots.title_of", lambda label, reason: seen.append(reason) or label
+    )
     return seen
 
 
@@ -203,8 +206,8 @@ def test_the_animation_of_a_512_px_run_is_small(tmp_path):
     about 4 s; measured 2.3 MB here for such noise, real runs compress better."""
     from PIL import Image, ImageSequence
 
-    from nst.outputs import RunWriter
-    from nst.records import Record
+    from nst.core.records import Record
+    from nst.output.outputs import RunWriter
 
     run = create_run_dir(tmp_path, Path("c.png"), (Path("s.png"),))
     writer = RunWriter(run)
@@ -221,7 +224,7 @@ def test_the_animation_of_a_512_px_run_is_small(tmp_path):
 def test_an_unfinished_run_says_why_no_viewer_opened(tmp_path, capsys, monkeypatch):
     """Interrupted with the viewer on: not 'show_viewer = false or --no-viewer', which the user
     never gave; and no window is tried."""
-    from nst import viewer
+    from nst.cli import viewer
 
     from .fake_run import make_fake_run
 

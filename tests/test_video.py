@@ -173,8 +173,8 @@ def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path):
     [("image.scales=2", "[image] scales = 2"), ("optimizer.name=lbfgs", "uses adam")],
 )
 def test_what_a_video_run_cannot_do_is_refused_before_it_starts(tmp_path, override, words):
+    from nst.run.video import prepare_video
     from nst.settings import SettingsError, load_settings
-    from nst.video import prepare_video
 
     clip = write_clip(tmp_path / "clip.mp4", clip_frames(2))
     settings = load_settings(None, (f"paths.content_image={clip}", override))
@@ -183,7 +183,7 @@ def test_what_a_video_run_cannot_do_is_refused_before_it_starts(tmp_path, overri
 
 
 def test_the_viewer_scrolls_over_a_video_runs_frames(tmp_path):
-    from nst.evolution import caption, run_frames
+    from nst.output.evolution import caption, run_frames
 
     (tmp_path / "frames").mkdir()
     for i in (1, 2, 3):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.images import ImageError
-from nst.video_io import is_clip, load_clip, write_video
+from nst.inputs.images import ImageError
+from nst.inputs.video_io import is_clip, load_clip, write_video
 from tests.conftest import make_image
 from tests.video_clips import clip_frames, read_video, write_clip, write_folder
 

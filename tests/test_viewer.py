@@ -14,8 +14,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from nst import evolution, still, viewer
-from nst.evolution import (
+from nst.cli import viewer
+from nst.cli.viewer import display_problem, image_box, on_key
+from nst.output import evolution
+from nst.output.evolution import (
     MIN_LONG_SIDE,
     RunError,
     animation_positions,
@@ -27,8 +29,8 @@ from nst.evolution import (
     render_frame,
     run_frames,
 )
-from nst.runfolder import ANIMATION
-from nst.viewer import display_problem, image_box, on_key
+from nst.output.runfolder import ANIMATION
+from nst.run import still
 
 from .conftest import run_main, tiny_overrides
 from .fake_run import COLOURS, ITERATIONS, SIZE, losses_at, make_fake_run, two_colour_image
@@ -241,7 +243,7 @@ def test_after_run_without_viewer_or_animation_says_so_in_one_line(fake_run, cap
     lines = capsys.readouterr().out.splitlines()
     assert not (fake_run / ANIMATION).exists()
     assert len(lines) == 2 and "viewer off" in lines[0]
-    assert lines[1].endswith(f"python -m nst.viewer {fake_run}")
+    assert lines[1].endswith(f"python -m nst.cli.viewer {fake_run}")
 
 
 def free_display_number() -> int:
@@ -267,7 +269,7 @@ def test_after_run_survives_a_viewer_that_aborts(fake_run, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert (fake_run / ANIMATION).is_file()
     assert len(lines) == 2 and lines[0].startswith("nst: viewer not opened: ")
-    assert "python -m nst.viewer" in lines[1]
+    assert "python -m nst.cli.viewer" in lines[1]
 
 
 def test_viewer_command_on_a_folder_that_is_no_run(tmp_path, capsys):
@@ -326,14 +328,14 @@ def test_headless_run_writes_the_animation_and_says_why_there_is_no_window(tmp_p
     notes = [line for line in done.stdout.splitlines() if "viewer" in line]
     assert len(notes) == 2, done.stdout
     assert "no display" in notes[0]
-    assert f"python -m nst.viewer {run_dir}" in notes[1]
+    assert f"python -m nst.cli.viewer {run_dir}" in notes[1]
 
 
 def test_a_coarse_to_fine_run_s_pictures_are_numbered_by_the_run_s_step(tmp_path):
     """The caption and the GIF number a picture as the bar, the log and losses.csv do: the
     full size's iteration 4, after 10 coarse steps, is step 14."""
-    from nst.outputs import RunWriter
-    from nst.records import Record
+    from nst.core.records import Record
+    from nst.output.outputs import RunWriter
 
     (tmp_path / "iterates").mkdir()
     (tmp_path / "plots").mkdir()

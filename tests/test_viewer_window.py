@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nst.evolution import MIN_LONG_SIDE, fit_scale, load_rgb, scaled_size
-from nst.viewer import image_box
+from nst.cli.viewer import image_box
+from nst.output.evolution import MIN_LONG_SIDE, fit_scale, load_rgb, scaled_size
 
 from .conftest import ROOT, tiny_overrides
 from .fake_run import COLOURS, ITERATIONS, SIZE, make_fake_run
@@ -208,7 +208,7 @@ def started(command: list[str], display: str, log: Path, cwd: Path = ROOT):
 
 
 def viewer_command(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "nst.viewer", str(run_dir)]
+    return [sys.executable, "-m", "nst.cli.viewer", str(run_dir)]
 
 
 def ended(process: subprocess.Popen, timeout: float = 10) -> int:
@@ -339,4 +339,4 @@ def test_a_run_opens_the_viewer_at_its_end_and_ends_when_it_is_closed(
         assert ended(run) == 0, log.read_text()
     output = log.read_text()
     assert "viewer not opened" not in output and "viewer failed" not in output
-    assert f"python -m nst.viewer {run_dir}" in output
+    assert f"python -m nst.cli.viewer {run_dir}" in output

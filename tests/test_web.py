@@ -349,7 +349,7 @@ def test_status_of_a_finished_run_is_read_from_its_files(tmp_path):
     assert runs.status_of(run_dir, settings, rows) == "failed"
     assert runs.status_of(run_dir, settings, []) == "failed"
     # every run now says how it ended (a run that converged early is done, not stopped)
-    from nst.runfolder import write_status
+    from nst.output.runfolder import write_status
 
     for status, word in ((0, "done"), (130, "stopped"), (143, "stopped"), (3, "diverged")):
         write_status(run_dir, status, "result in ... (converged at step 2, 1 s)")
@@ -359,7 +359,7 @@ def test_status_of_a_finished_run_is_read_from_its_files(tmp_path):
 
 
 def test_a_job_with_automatic_scales_learns_them_when_it_starts(tmp_path):
-    from nst.scales import Scale
+    from nst.core.scales import Scale
     from nst.web.jobs import Job
 
     job = Job("job-1", load_settings(None, (*tiny(tmp_path), "image.scales=auto")))
@@ -552,8 +552,8 @@ def test_command_line_warns_off_localhost_and_sigterm_ends_it(tmp_path):
 
 
 def test_the_queue_goes_on_after_failed_runs(tmp_path):
-    from nst.images import ImageError
-    from nst.records import Outcome
+    from nst.core.records import Outcome
+    from nst.inputs.images import ImageError
     from nst.web.jobs import Worker
 
     settings = load_settings(None, tiny(tmp_path))
@@ -615,12 +615,12 @@ def test_the_studio_loads_no_tensorflow_until_a_run():
 
 
 def test_the_network_is_kept_while_the_model_stays_the_same(tmp_path, monkeypatch):
-    import nst.process
-    from nst.images import ImageError
+    import nst.run.process
+    from nst.inputs.images import ImageError
     from nst.web.jobs import ExtractorCache
 
     built = []
-    monkeypatch.setattr(nst.process, "build_extractor", lambda s: built.append(s) or object())
+    monkeypatch.setattr(nst.run.process, "build_extractor", lambda s: built.append(s) or object())
     cache = ExtractorCache()
     settings = load_settings(None, tiny(tmp_path))
     first = cache(settings)

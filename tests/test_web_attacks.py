@@ -52,7 +52,7 @@ class Blocked:
         self.started = threading.Event()
 
     def __call__(self, settings, *, extractor, stop, watcher):
-        from nst.records import Outcome
+        from nst.core.records import Outcome
 
         self.started.set()
         while not self.release.is_set() and not stop.requested():

@@ -11,7 +11,12 @@ import h5py
 import numpy as np
 import pytest
 
-from nst.networks import WeightsError, check_weights_file, conv_layer_names, network_of_weights
+from nst.settings.networks import (
+    WeightsError,
+    check_weights_file,
+    conv_layer_names,
+    network_of_weights,
+)
 
 from .conftest import ROOT, VGG16_WEIGHTS, needs_vgg16
 
@@ -91,7 +96,7 @@ def test_recognised_without_tensorflow(tmp_path):
     path = keras3_file(tmp_path / "w.h5", "vgg16")
     code = (
         "import sys\n"
-        "from nst.networks import WeightsError, check_weights_file\n"
+        "from nst.settings.networks import WeightsError, check_weights_file\n"
         f"try:\n    check_weights_file('vgg19', {str(path)!r})\n"
         "except WeightsError as error:\n    print(error)\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import main as cli
-from nst import runfolder
-from nst.records import Record
+from nst.core.records import Record
+from nst.output import runfolder
+from nst.run.still import diverged_message
 from nst.settings import load_settings
-from nst.still import diverged_message
 
 from .broken import good_pair
 from .conftest import tiny_overrides

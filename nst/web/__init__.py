@@ -1,4 +1,4 @@
-"""The web studio: style transfer from the browser, with live progress (python -m nst.web).
+"""Layer 8, the web studio: style transfer from the browser, with live progress (python -m nst.web).
 
 `server` is the Flask app, `jobs` the queue and its worker thread (the CLI's run function),
 `forms` the settings form made from nst.settings, `uploads` the checked images, `runs` the

@@ -1,6 +1,6 @@
 """One run at a time: a queue of jobs, a worker thread that runs them, live events for pages.
 
-A job is the CLI's run (`nst.pipeline.run`) on settings the page made; its records become events
+A job is the CLI's run (`nst.run.pipeline.run`) on settings the page made; its records become events
 that every open page receives (several tabs see the same run; a reloaded page gets the
 snapshot first, then the events). Stop ends a run as Ctrl-C does: the loop stops between
 steps and the run folder is completed. Closing the server stops the running job the same
@@ -21,17 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nst.exits import describe
-from nst.process import StopRequest
-from nst.records import Record
-from nst.runfolder import image_path, write_bytes_atomic
-from nst.scales import Scale, scale_budgets
+from nst.core.records import Record
+from nst.core.scales import Scale, scale_budgets
+from nst.output.runfolder import image_path, write_bytes_atomic
+from nst.run.exits import describe
+from nst.run.process import StopRequest
+from nst.run.watchers import Watcher
 from nst.settings import Settings, SettingsError, load_settings, render
-from nst.watchers import Watcher
 
 KEEP_FINISHED = 20  # finished jobs the page still lists (their runs stay in results/ anyway)
 MAX_QUEUED = 20  # jobs waiting at once: a page (or a script) cannot queue without bound
-# The run's exit status -> the state the page shows (see nst.exits).
+# The run's exit status -> the state the page shows (see nst.run.exits).
 STATES = {0: "done", 1: "failed", 2: "failed", 3: "diverged", 4: "failed"}
 STATES |= {128 + signal.SIGINT: "stopped", 128 + signal.SIGTERM: "stopped"}
 # The run's last line speaks to a terminal; the page says the same in its own words.
@@ -43,7 +43,7 @@ PAGE_WORDS = (
         re.compile(r" \(rerun with --debug for the traceback\)"),
         " (the server's log has the details)",
     ),
-    # how to go on at a terminal (nst.exits.go_on_hint): the page has no such command
+    # how to go on at a terminal (nst.run.exits.go_on_hint): the page has no such command
     (re.compile(r"; (go on with|to go on): python main\.py --resume .*$"), ""),
 )
 
@@ -228,7 +228,7 @@ class Spool:
 class Worker:
     """A queue of jobs and the one thread that runs them, in order.
 
-    `run` is the CLI's run function (`nst.pipeline.run`); `extractor_for(settings)` gives the
+    `run` is the CLI's run function (`nst.run.pipeline.run`); `extractor_for(settings)` gives the
     network to reuse (None: the run builds it). Parameters, so that tests can watch them.
     """
 
@@ -372,8 +372,8 @@ class ExtractorCache:
         self._extractor = None
 
     def __call__(self, settings: Settings):
-        from nst.pipeline import check
-        from nst.process import build_extractor, network_key
+        from nst.run.pipeline import check
+        from nst.run.process import build_extractor, network_key
 
         key = network_key(settings)
         if key != self._key:

@@ -1,6 +1,6 @@
 """The run folders in the results folder, as the page lists and shows them (CLI runs too).
 
-Reads only what a run writes (nst.runfolder's names, losses.csv, config.ini); no TensorFlow.
+Reads only what a run writes (nst.output.runfolder's names, losses.csv, config.ini); no TensorFlow.
 Run ids and file names from URLs are checked here: a run is a folder directly inside the
 results folder, a file is inside its run folder, and neither may leave it (no `..`, no
 absolute path, no symlink pointing out).
@@ -15,8 +15,9 @@ import signal
 import time
 from pathlib import Path
 
-from nst.evolution import RunError, run_frames
-from nst.runfolder import (
+from nst.core.scales import scale_budgets
+from nst.output.evolution import RunError, run_frames
+from nst.output.runfolder import (
     ANIMATION,
     COMPARE,
     CONFIG,
@@ -29,10 +30,9 @@ from nst.runfolder import (
     is_clip_run,
     read_status,
 )
-from nst.scales import scale_budgets
 from nst.settings import Settings, SettingsError, load_settings
 
-# The plots nst.plots draws, the one with every loss first.
+# The plots nst.output.plots draws, the one with every loss first.
 PLOT_FILES = ("losses.png", "content_loss.png", "style_loss.png", "total_loss.png")
 _PART = re.compile(r"[A-Za-z0-9_+=-][A-Za-z0-9_.+=-]*")  # a folder or file name; not . or ..
 _STARTED = re.compile(r"(\d{8}-\d{6})-")
@@ -114,7 +114,7 @@ def video_rows(run_dir: Path) -> list[dict[str, float]]:
 
 
 def status_word(status: int) -> str:
-    """An exit status (nst.exits) as the runs list says it."""
+    """An exit status (nst.run.exits) as the runs list says it."""
     if status in (128 + signal.SIGINT, 128 + signal.SIGTERM):
         return "stopped"
     return {0: "done", 3: "diverged"}.get(status, "failed")

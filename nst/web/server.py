@@ -1,5 +1,5 @@
 """The web studio's HTTP side: a Flask app over the settings form, the images, the job queue
-and the run folders. Thin: the run is nst.pipeline.run, the form nst.web.forms, the folders
+and the run folders. Thin: the run is nst.run.pipeline.run, the form nst.web.forms, the folders
 nst.web.runs.
 
 Safety: only files inside the results folder and the upload folder are served, by validated
@@ -27,7 +27,7 @@ from flask import Flask, Response, abort, jsonify, render_template, request, sen
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from nst.images import ImageError
+from nst.inputs.images import ImageError
 from nst.settings import Settings, SettingsError, load_settings
 from nst.web import runs
 from nst.web.forms import FormError, PageFiles, form_fields, form_values, settings_from_form
@@ -138,7 +138,7 @@ def same_origin() -> bool:
 
 
 def create_app(studio: StudioConfig, worker: Worker | None = None) -> Flask:
-    """The studio; `worker` None starts one that runs jobs with nst.pipeline.run.
+    """The studio; `worker` None starts one that runs jobs with nst.run.pipeline.run.
 
     SettingsError (the caller prints it, status 2): bad settings, or a results folder that
     cannot be one.
@@ -196,7 +196,7 @@ def page_files(store: ImageStore, base: Settings) -> PageFiles:
 
 def default_runner():
     """The CLI's run function, and the network kept from one run to the next."""
-    from nst.pipeline import run
+    from nst.run.pipeline import run
     from nst.web.jobs import ExtractorCache
 
     return run, ExtractorCache()

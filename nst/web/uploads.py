@@ -20,7 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from nst.images import ImageError, load_image, to_uint8
+from nst.inputs.images import ImageError, load_image, to_uint8
 
 _ID = re.compile(r"[0-9a-f]{16}")
 THUMBNAIL = ".thumb.png"

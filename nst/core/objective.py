@@ -1,0 +1,313 @@
+"""The objective as a list of named terms, assembled per run.
+
+    objective = Σ_t weight_t · value_t(image)
+
+Each `Term` has a name (what the record and the plots call it), a `kind` (a small frozen
+dataclass, the function: fixed when the step is traced), a weight and its inputs (tensors:
+inputs of the traced step, so new targets, weights or masks never retrace it). A new loss is
+one new kind and one more item in `build_terms`; a still image has no temporal term, a run
+without a photo region no photo term.
+
+Each kind returns (raw, value): `raw` is the loss as the paper or its source defines it (what
+the record logs), `value` the normalised, dimensionless error the weight multiplies (see
+losses.relative: α, β and the layer weights then mean the same for every network and size).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nst.core.guided import (
+    Regions,
+    make_regions,
+    painting_grams,
+    region_targets,
+    style_at_zero,
+    style_layer_errors,
+)
+from nst.core.losses import (
+    content_loss,
+    photo_loss,
+    relative,
+    sliced_wasserstein,
+    temporal_loss,
+    tv_loss,
+)
+from nst.core.records import Losses
+from nst.inputs.masks import Guidance
+from nst.settings import LossSettings, ModelSettings
+
+
+class Term(NamedTuple):
+    """One named part of the objective: `kind(image, features, inputs, draw)` -> (raw, value)."""
+
+    name: str  # content | style | tv | photo | temporal
+    kind: object  # a frozen dataclass (hashable: the traced objective is cached by it)
+    weight: tf.Tensor  # scalar float32
+    inputs: tuple  # tensors (nested tuples of them), the kind's targets
+
+
+class Temporal(NamedTuple):
+    """A video frame's pull towards the previous result carried along the optical flow
+    (Ruder et al.; see nst.inputs.flow and nst.core.losses.temporal_loss)."""
+
+    carried: np.ndarray  # (height, width, 3) pixels 0..255
+    consistency: np.ndarray  # (height, width) weights c in 0..1
+    weight: float  # [video] temporal_weight
+
+
+class ContentTargets(NamedTuple):
+    features: tuple  # P per content layer
+    at_zero: tuple  # L_content(0, P) per content layer
+
+
+class GramTargets(NamedTuple):
+    grams: tuple  # A per style layer, (R, N, N): one per region (see nst.core.guided)
+    at_zero: tuple  # E_l,r(0, A) per style layer, (R,)
+    layer_weights: tf.Tensor  # w_l, summing to 1
+    regions: Regions  # where each style applies, where the photo stays (masks as inputs)
+
+
+class SlicedTargets(NamedTuple):
+    quantiles: tuple  # per style layer, (sets, K, Q): the style's sorted projections
+    at_zero: tf.Tensor  # (L,) SW_l(0): the mean squared projection of the style's features
+    directions: tuple  # per style layer, (sets, N, K): unit directions
+    layer_weights: tf.Tensor  # w_l, summing to 1
+
+
+def named(terms: tuple, name: str) -> Term:
+    """The term called `name`."""
+    return next(t for t in terms if t.name == name)
+
+
+def signature(terms: tuple) -> tuple:
+    """What the traced objective depends on besides tensors: the terms' names and kinds."""
+    return tuple((t.name, t.kind) for t in terms)
+
+
+def tensors(terms: tuple) -> tuple:
+    """What the traced step takes as inputs: per term, (weight, inputs)."""
+    return tuple((t.weight, t.inputs) for t in terms)
+
+
+def make_objective(extractor: keras.Model, kinds: tuple):
+    """A function (image batch, term tensors, draw) -> Losses of scalar tensors, for the
+    terms named by `kinds` (a `signature`). `draw` numbers the step, for losses that draw
+    random projections (int64 scalar tensor; the others ignore it)."""
+
+    def objective(image: tf.Tensor, inputs: tuple, draw: tf.Tensor) -> Losses:
+        features = extractor(image)
+        raw = {"content": 0.0, "style": 0.0, "tv": 0.0}
+        total = 0.0
+        for (name, kind), (weight, term_inputs) in zip(kinds, inputs, strict=True):
+            raw[name], value = kind(image, features, term_inputs, draw)
+            total = total + weight * value
+        return Losses(raw["content"], raw["style"], raw["tv"], total)
+
+    return objective
+
+
+@dataclass(frozen=True)
+class Content:
+    """α Σ_c L_c / L_c(0): the paper's content loss per content layer, relative."""
+
+    layers: tuple
+
+    def __call__(self, image, features, inputs, draw):
+        targets, at_zero = inputs
+        losses = [content_loss(features[n], p) for n, p in zip(self.layers, targets, strict=True)]
+        relatives = [relative(c, z) for c, z in zip(losses, at_zero, strict=True)]
+        return tf.add_n(losses), tf.add_n(relatives)
+
+
+@dataclass(frozen=True)
+class GramStyle:
+    """β Σ_l w_l Σ_r a_r E_l,r / E_l,r(0): the paper's Gram style loss per layer and region
+    (one all-ones region without masks: the paper's L_style), relative."""
+
+    layers: tuple
+
+    def __call__(self, image, features, inputs, draw):
+        grams, at_zero, layer_weights, regions = inputs
+        errors = style_layer_errors(features, self.layers, grams, regions)
+        relatives = [relative(e, z) for e, z in zip(errors, at_zero, strict=True)]
+
+        def weighted(per_layer: list) -> tf.Tensor:
+            per_region = tf.stack([tf.reduce_sum(regions.weights * e) for e in per_layer])
+            return tf.reduce_sum(layer_weights * per_region)
+
+        return weighted(errors), weighted(relatives)
+
+
+@dataclass(frozen=True)
+class Smoothness:
+    """tv_weight · tv: total variation of the image (losses.tv_loss)."""
+
+    def __call__(self, image, features, inputs, draw):
+        tv = tv_loss(image)
+        return tv, tv
+
+
+@dataclass(frozen=True)
+class Photo:
+    """photo_weight · the mean squared pixel difference to the photo in its region."""
+
+    def __call__(self, image, features, inputs, draw):
+        photo, mask = inputs
+        loss = photo_loss(image, photo, mask)
+        return loss, loss
+
+
+@dataclass(frozen=True)
+class TemporalTerm:
+    """temporal_weight · the difference to the previous frame's result carried by the flow."""
+
+    def __call__(self, image, features, inputs, draw):
+        carried, consistency = inputs
+        loss = temporal_loss(image, carried, consistency)
+        return loss, loss
+
+
+def build_terms(
+    extractor: keras.Model,
+    content_image: np.ndarray,
+    style_images: tuple,
+    model: ModelSettings,
+    loss: LossSettings,
+    guidance: Guidance | None = None,
+    temporal: Temporal | None = None,
+    session=None,
+    seed: int = 0,
+) -> tuple:
+    """The terms of one run at one size: content, style, tv, and the photo region's and a
+    video frame's pull where there are such.
+
+    The generated image has the content image's size; the style images (one per [loss]
+    style_blend_weights) may have any size; `guidance` places them (None: the blend
+    everywhere). A `session` (nst.core.optimize.Session) computes the features in a graph and
+    keeps each size's style targets, which do not change between a video's frames; `seed`
+    draws the sliced loss's projections.
+    """
+    features = session.features if session is not None else tf.function(extractor)
+    content = features(tf.constant(content_image[None]))
+    content_features = tuple(content[name] for name in model.content_layers)
+    content_term = Term(
+        "content",
+        Content(model.content_layers),
+        tf.constant(loss.content_weight, tf.float32),
+        ContentTargets(
+            content_features, tuple(content_loss(tf.zeros_like(p), p) for p in content_features)
+        ),
+    )
+    cache = session.style if session is not None else {}
+    key = (content_image.shape, loss.style_loss) if guidance is None else None
+    if key not in cache:  # with masks: computed every time
+        cache[key] = style_term(
+            features, content, content_image, style_images, model, loss, guidance, seed
+        )
+    style, regions = cache.pop(key) if key is None else cache[key]
+    terms = [content_term, style, Term("tv", Smoothness(), _weight(loss.tv_weight), ())]
+    if temporal is not None:
+        carried = tf.constant(temporal.carried[None], tf.float32)
+        consistency = tf.constant(temporal.consistency[None, ..., None], tf.float32)
+        terms.append(
+            Term("temporal", TemporalTerm(), _weight(temporal.weight), (carried, consistency))
+        )
+    if regions.photo_mask is not None:  # a region kept as the photo
+        terms.append(
+            Term("photo", Photo(), _weight(loss.photo_weight), (regions.photo, regions.photo_mask))
+        )
+    return tuple(terms)
+
+
+def _weight(value: float) -> tf.Tensor:
+    return tf.constant(value, tf.float32)
+
+
+def style_term(features, content: dict, content_image, style_images, model, loss, guidance, seed):
+    """(the style Term for [loss] style_loss, the Regions it uses)."""
+    blend = loss.style_blend_weights
+    regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
+    layer_weights = tf.constant(model.style_layer_weights, tf.float32)
+    weight = _weight(loss.style_weight)
+    if loss.style_loss == "sliced":
+        styled = [features(tf.constant(s[None])) for s in style_images]
+        targets, at_zero, directions = sliced_inputs(styled, blend, model.style_layers, seed)
+        inputs = SlicedTargets(targets, at_zero, directions, layer_weights)
+        return Term("style", SlicedStyle(model.style_layers), weight, inputs), regions
+    painting = None if guidance is None else guidance.painting_masks
+    styles = painting_grams(features, style_images, painting, model.network, model.style_layers)
+    grams = region_targets(styles, blend, model.style_layers, regions, content)
+    generated = tuple(content[name] for name in model.style_layers)
+    at_zero = style_at_zero(regions, grams, generated)
+    inputs = GramTargets(grams, at_zero, layer_weights, regions)
+    return Term("style", GramStyle(model.style_layers), weight, inputs), regions
+
+
+# The sliced loss's projections: a pool of this many sets, drawn once per size under the
+# run's seed, one set a step in turn. Drawing anew every step would sort the style's
+# features every step too: at 512 px that costs several times a step.
+PROJECTION_SETS = 8
+QUANTILES = 4096  # the style's sorted projections kept at this many quantiles at most
+
+
+@dataclass(frozen=True)
+class SlicedStyle:
+    """β Σ_l w_l SW_l / SW_l(0): sliced Wasserstein distance of the feature distributions per
+    style layer (losses.sliced_wasserstein), relative to that of all-zero features."""
+
+    layers: tuple
+
+    def __call__(self, image, features, inputs, draw):
+        targets, at_zero, directions, layer_weights = inputs
+        which = tf.math.floormod(draw, PROJECTION_SETS)
+        errors = tf.stack(
+            [
+                sliced_wasserstein(features[n], tf.gather(t, which), tf.gather(d, which))
+                for n, t, d in zip(self.layers, targets, directions, strict=True)
+            ]
+        )
+        return tf.reduce_sum(layer_weights * errors), tf.reduce_sum(
+            layer_weights * errors / at_zero
+        )
+
+
+def sliced_inputs(styled: list, blend: tuple, layers: tuple, seed: int) -> tuple:
+    """(targets, at_zero, directions) per style layer for SlicedStyle: the blended style's
+    sorted projections (sets, K, Q) along (sets, N, K) unit directions drawn under `seed`,
+    and SW(0) = the mean squared projection, (L,)."""
+    rng = np.random.default_rng(seed)
+    targets, at_zero, directions = [], [], []
+    for name in layers:
+        rows = _blended_rows(
+            [s[name].numpy().reshape(-1, s[name].shape[-1]) for s in styled], blend
+        )
+        channels = rows.shape[1]
+        theta = rng.standard_normal((PROJECTION_SETS, channels, min(channels, 64)))
+        theta = (theta / np.linalg.norm(theta, axis=1, keepdims=True)).astype(np.float32)
+        keep = min(QUANTILES, rows.shape[0])
+        at = ((np.arange(keep) + 0.5) * rows.shape[0] / keep).astype(int)
+        # one set at a time: all sets' sorted projections at once would take gigabytes
+        quantiles = np.stack([np.sort((rows @ t).T, axis=-1)[:, at] for t in theta])
+        targets.append(tf.constant(quantiles, tf.float32))
+        at_zero.append(max(float(np.mean(np.square(quantiles))), 1e-30))
+        directions.append(tf.constant(theta, tf.float32))
+    return tuple(targets), tf.constant(at_zero, tf.float32), tuple(directions)
+
+
+def _blended_rows(per_style: list, blend: tuple) -> np.ndarray:
+    """One sample of the blend of several styles' features: each style's positions taken
+    evenly, in the share b_s of the whole."""
+    if len(per_style) == 1:
+        return per_style[0]
+    total = sum(len(r) for r in per_style)
+    picked = []
+    for rows, share in zip(per_style, blend, strict=True):
+        count = max(1, round(share * total))
+        picked.append(rows[np.linspace(0, len(rows) - 1, count).astype(int)])
+    return np.concatenate(picked)

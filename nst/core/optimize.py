@@ -1,0 +1,500 @@
+"""The optimisation: targets computed once per scale, a small `tf.function` step, loops that yield.
+
+The loops do no IO: they yield a `Record` per iteration and the caller writes files, bars
+and plots. At each scale, record i describes the image after i updates (Adam) or the i-th
+point whose loss L-BFGS evaluated; record 0 is the start, the last one the result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from collections.abc import Callable, Iterator
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nst.core import lbfgs
+from nst.core.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
+from nst.core.objective import Temporal, build_terms, make_objective, signature, tensors
+from nst.core.pyramid import clipped_finest, decompose, level_shapes, render
+from nst.core.records import Diverged, LoopState, Losses, Record
+from nst.core.scales import run_plan, scaled_styles
+from nst.inputs.images import resize
+from nst.inputs.styles import Inputs
+from nst.settings import ImageSettings, OptimizerSettings, Settings
+
+__all__ = ["Session", "Temporal", "initial_image", "stylize"]
+
+DRAW = tf.constant(0, tf.int64)  # the random projections' draw outside Adam's steps
+
+
+def make_step(objective, optimizer: keras.optimizers.Optimizer):
+    """One Adam update of the image's parameters `pyramid` in place (nst.core.pyramid; one level:
+    the pixels), and of the running average `averaged` of the rendered image with decay
+    `average` (a scalar tensor: no retracing when it changes); returns the losses of the
+    image before the update and whether the update was finite. A non-finite one is undone,
+    so the image stays usable. Adam's step count numbers the draw of random projections."""
+
+    @tf.function
+    def step(
+        pyramid: tuple, averaged: tf.Variable, inputs: tuple, average: tf.Tensor
+    ) -> tuple[Losses, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            losses = objective(render(pyramid), inputs, optimizer.iterations)
+        gradients = tape.gradient(losses.total, pyramid)
+        before = [level.read_value() for level in pyramid]  # snapshots: TF copies on write
+        optimizer.apply_gradients(zip(gradients, pyramid, strict=True))
+        rendered = render(pyramid)
+        after = tf.clip_by_value(rendered, 0.0, 255.0)  # keep valid pixels
+        # A sum is not finite when any of its terms is not: one cheap reduction, no mask.
+        gradient_sum = tf.add_n([tf.reduce_sum(g) for g in gradients])
+        finite = tf.reduce_all(
+            tf.math.is_finite([losses.total, gradient_sum, tf.reduce_sum(after)])
+        )
+        finest = clipped_finest(pyramid, rendered, after)
+        for level, new, old in zip(pyramid, (finest, *pyramid[1:]), before, strict=True):
+            level.assign(tf.where(finite, new, old))
+        # A failed update leaves the average as it was, as it leaves the iterate.
+        moved = average * averaged + (1.0 - average) * after
+        averaged.assign(tf.where(finite, moved, averaged))
+        return losses, finite
+
+    return step
+
+
+def make_value_and_gradient(objective):
+    """(image batch, term tensors) -> (Losses, d total / d image), projections of draw 0."""
+
+    @tf.function
+    def value_and_gradient(image: tf.Tensor, inputs: tuple):
+        with tf.GradientTape() as tape:
+            tape.watch(image)
+            losses = objective(image, inputs, tf.constant(0, tf.int64))
+        return losses, tape.gradient(losses.total, image)
+
+    return value_and_gradient
+
+
+def make_pyramid_value_and_gradient(objective):
+    """(pyramid levels, term tensors) -> (Losses of its clipped rendering, d total / d levels
+    flattened and joined), projections of draw 0."""
+
+    @tf.function
+    def value_and_gradient(pyramid: tuple, inputs: tuple):
+        with tf.GradientTape() as tape:
+            tape.watch(pyramid)
+            image = tf.clip_by_value(render(pyramid), 0.0, 255.0)
+            losses = objective(image, inputs, tf.constant(0, tf.int64))
+        gradients = tape.gradient(losses.total, pyramid)
+        return losses, tf.concat([tf.reshape(g, [-1]) for g in gradients], axis=0)
+
+    return value_and_gradient
+
+
+@dataclasses.dataclass(frozen=True)
+class Coordinates:
+    """What L-BFGS searches over, as one flat vector: the pixels (in 0..255), or with
+    `levels` > 1 the levels of the image's Laplacian pyramid (nst.core.pyramid) in ±255."""
+
+    shape: tuple  # the image's (height, width, 3)
+    levels: int = 1
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return (0.0, 255.0) if self.levels == 1 else (-255.0, 255.0)
+
+    def of_image(self, image: np.ndarray) -> np.ndarray:
+        if self.levels == 1:
+            return image
+        pyramid = decompose(tf.constant(image[None], tf.float32), self.levels)
+        return np.concatenate([level.numpy().ravel() for level in pyramid])
+
+    def point(self, x: np.ndarray):
+        """What the traced evaluation takes: an image batch, or the pyramid's levels."""
+        if self.levels == 1:
+            return tf.constant(x.reshape((1, *self.shape)).astype(np.float32))
+        height, width = self.shape[:2]
+        levels, start = [], 0
+        for h, w in level_shapes(height, width, self.levels):
+            size = h * w * 3
+            levels.append(tf.constant(x[start : start + size].reshape(1, h, w, 3), tf.float32))
+            start += size
+        return tuple(levels)
+
+    def image(self, x: np.ndarray) -> np.ndarray:
+        """The picture at `x`, float32 (height, width, 3) in 0..255."""
+        if self.levels == 1:
+            return x.reshape(self.shape).astype(np.float32)
+        return tf.clip_by_value(render(self.point(x)), 0.0, 255.0)[0].numpy()
+
+
+def _numbers(losses: Losses) -> Losses:
+    return Losses(*(float(t) for t in losses))
+
+
+def initial_image(
+    content_image: np.ndarray, style_image: np.ndarray, image: ImageSettings
+) -> np.ndarray:
+    """The starting point: the content image, a seeded noise blend of it, or the style image
+    (stretched to the content's shape)."""
+    if image.init == "style":
+        return resize(style_image, content_image.shape[1], content_image.shape[0]).copy()
+    if image.init == "noise":
+        noise = np.random.default_rng(image.seed).uniform(0, 255, content_image.shape)
+        blend = (1 - image.noise_ratio) * content_image + image.noise_ratio * noise
+        return blend.astype(np.float32)
+    return content_image.copy()
+
+
+@dataclasses.dataclass(frozen=True)
+class ScaleRun:
+    """What the loop at one scale needs besides the objective and the start."""
+
+    number: int  # 1 is the smallest scale
+    budget: int  # Adam steps or L-BFGS evaluations, at most
+    save_every: int
+    clock: Callable[[], float]  # seconds since the start of `stylize`
+    stop_requested: Callable[[], bool]
+    tolerance: float = 0.0  # the stopping rule (nst.core.convergence); 0: the whole budget
+    window: int = 20
+    on_state: Callable[[LoopState], None] | None = None  # told the state at each saved image
+
+    def stopping_rule(self) -> StoppingRule:
+        return StoppingRule(self.window, self.tolerance)
+
+    def tell(self, state: Callable[[], LoopState]) -> None:
+        """Hand the loop's state (made only when wanted) to `on_state`: the edge writes it."""
+        if self.on_state is not None:
+            self.on_state(state())
+
+
+@dataclasses.dataclass
+class AdamLoop:
+    """Everything Adam's loop at one scale carries from step to step, so that a checkpoint
+    can save and restore it: the image's parameters (its pyramid; one level: the pixels),
+    its running average, Adam's moments (in `optimizer.variables`), the averaging's count
+    and the stopping rule's window."""
+
+    pyramid: tuple  # tf.Variables (1, h_k, w_k, 3), finest first (see nst.core.pyramid)
+    averaged: tf.Variable  # running sum of the rendered iterates, see convergence.Averaging
+    optimizer: keras.optimizers.Adam
+    averaging: Averaging
+    rule: StoppingRule
+    iteration: int = 0
+
+    @classmethod
+    def start(cls, start: np.ndarray, levels: int, optimizer: OptimizerSettings, rule):
+        pyramid = tuple(tf.Variable(level) for level in decompose(tf.constant(start[None]), levels))
+        adam = keras.optimizers.Adam(
+            learning_rate=optimizer.learning_rate,
+            beta_1=optimizer.beta_1,
+            beta_2=optimizer.beta_2,
+            epsilon=optimizer.epsilon,
+        )
+        adam.build(list(pyramid))
+        averaged = tf.Variable(tf.zeros((1, *start.shape), tf.float32))
+        return cls(pyramid, averaged, adam, Averaging(optimizer.average), rule)
+
+    def reset(self, start: np.ndarray, optimizer: OptimizerSettings, rule) -> None:
+        """A fresh Adam run from `start` on the same variables (no new trace)."""
+        for level, value in zip(
+            self.pyramid, decompose(tf.constant(start[None]), len(self.pyramid)), strict=True
+        ):
+            level.assign(value)
+        self.averaged.assign(tf.zeros_like(self.averaged))
+        adam = self.optimizer
+        shapes = {tuple(level.shape) for level in self.pyramid}
+        for variable in adam.variables:  # the moments, and the count that debiases them
+            if tuple(variable.shape) in shapes or variable is adam.iterations:
+                variable.assign(tf.zeros_like(variable))
+        self.averaging = Averaging(optimizer.average)
+        self.rule, self.iteration = rule, 0
+
+    def iterate(self) -> tf.Tensor:
+        """The current iterate in pixels, (1, height, width, 3) (clipped: a pyramid's
+        levels add up to valid pixels only up to float rounding)."""
+        return tf.clip_by_value(render(self.pyramid), 0.0, 255.0)
+
+    def checkpoint(self, scale: int, elapsed_s: float) -> LoopState:
+        """Everything above as arrays (nst.output.checkpoint), before this iteration's update; a
+        pyramid's levels other than the pixels go first among the optimizer's variables."""
+        levels = tuple(level.numpy() for level in self.pyramid) if len(self.pyramid) > 1 else ()
+        return LoopState(
+            scale,
+            self.iteration,
+            self.iterate()[0].numpy(),
+            levels + tuple(v.numpy() for v in self.optimizer.variables),
+            elapsed_s,
+            self.averaged[0].numpy(),
+            self.averaging.updates,
+            tuple(self.rule.best),
+        )
+
+    def restore(self, state: LoopState) -> None:
+        """Continue from a checkpoint: the levels, Adam's variables, the average, the rule,
+        the count (the pixels themselves are the start the loop was made from)."""
+        saved = list(state.optimizer_variables)
+        if len(self.pyramid) > 1:
+            for level in self.pyramid:
+                level.assign(saved.pop(0))
+        for variable, value in zip(self.optimizer.variables, saved, strict=True):
+            variable.assign(value)
+        self.averaged.assign(state.averaged[None])
+        self.averaging.updates = state.averaging_updates
+        self.rule.best = list(state.best)
+        self.iteration = state.iteration
+
+    def image(self) -> tf.Tensor:
+        """The result so far, (1, height, width, 3): the averaged iterate (or the iterate)."""
+        if self.averaging.decay == 0 or self.averaging.updates == 0:
+            return self.iterate()
+        return self.averaged * self.averaging.correction()
+
+
+class Session:
+    """What the frames of a video share, built once (a single image makes its own): the
+    traced features, objective and Adam step, the image's variables and Adam's state per
+    size, and the style targets per size, which do not change between frames. So no frame
+    traces anything again: everything that changes is an input of the step (the terms'
+    tensors)."""
+
+    def __init__(self, extractor: keras.Model):
+        self.extractor = extractor
+        self.features = tf.function(extractor)
+        self.style: dict = {}  # (content shape, style loss) -> (style Term, Regions)
+        self._objectives: dict = {}  # terms' signature -> (objective, traced evaluation)
+        self._adam: dict = {}  # (image shape, levels) -> AdamLoop
+        self._steps: dict = {}  # (image shape, levels, signature) -> traced step
+
+    def objective(self, terms: tuple) -> tuple:
+        """(objective, its traced evaluation) for the terms' names and kinds."""
+        kinds = signature(terms)
+        if kinds not in self._objectives:
+            objective = make_objective(self.extractor, kinds)
+            self._objectives[kinds] = objective, tf.function(objective)
+        return self._objectives[kinds]
+
+    def adam(self, terms: tuple, start: np.ndarray, levels: int, optimizer, rule) -> tuple:
+        """(Adam's loop state from `start`, its traced step): the variables are made once
+        per image size, the step traced once per size and terms; later calls reset the
+        iterate, its average, Adam's moments and count and the stopping rule."""
+        size = (start.shape, levels)
+        if size in self._adam:
+            state = self._adam[size]
+            state.reset(start, optimizer, rule)
+        else:
+            state = self._adam[size] = AdamLoop.start(start, levels, optimizer, rule)
+        key = (*size, signature(terms))
+        if key not in self._steps:
+            self._steps[key] = make_step(self.objective(terms)[0], state.optimizer)
+        return state, self._steps[key]
+
+
+def adam_records(
+    evaluate,
+    terms: tuple,
+    start: np.ndarray,
+    levels: int,
+    optimizer: OptimizerSettings,
+    run: ScaleRun,
+    session: Session,
+    resume: LoopState | None = None,
+) -> Iterator[Record]:
+    """At most `run.budget` Adam steps from `start` (or from `resume`, a checkpoint's state);
+    a record per step and one for the result.
+
+    Ends early when the stopping rule says the scale has converged, or once
+    `run.stop_requested()`; the last record says why (`Record.stopped`). Record i has the
+    losses of the iterate after i updates; the images are the averaged iterate
+    ([optimizer] average), the last record's losses are the averaged iterate's. A non-finite
+    step yields its record (with the last finite image) and raises `Diverged`. The image
+    is moved as a pyramid of `levels` (1: its pixels; nst.core.pyramid).
+    """
+    state, step = session.adam(terms, start, levels, optimizer, run.stopping_rule())
+    inputs = tensors(terms)
+    if resume is not None:
+        state.restore(resume)
+    average = tf.constant(optimizer.average, tf.float32)
+    stopped = CONVERGED if state.rule.converged else ""  # resumed at a converged scale's end
+    while True:
+        iteration = state.iteration
+        if run.stop_requested():
+            stopped = ASKED
+        elif iteration == run.budget:
+            stopped = stopped or BUDGET
+        last = bool(stopped)
+        due = last or iteration % run.save_every == 0
+        snapshot = state.image()[0].numpy() if due else None  # the image only when due
+        if due:
+            run.tell(lambda: state.checkpoint(run.number, run.clock()))
+        if last:
+            losses = _numbers(evaluate(tf.constant(snapshot[None]), inputs, DRAW))
+            finite = bool(np.isfinite(losses).all())
+        else:
+            losses, finite = step(state.pyramid, state.averaged, inputs, average)
+            losses, finite = _numbers(losses), bool(finite)
+            state.averaging.updates += finite
+            if state.rule.observe(losses.total):
+                stopped = CONVERGED  # the next record, with the result, is the last
+        if not finite and snapshot is None:
+            snapshot = state.image()[0].numpy()  # unchanged: the failed update was undone
+        record = Record.of(iteration, losses, run.clock(), snapshot, run.number, stopped * last)
+        yield record
+        if not finite:
+            raise Diverged(record)
+        if last:
+            return
+        state.iteration += 1
+
+
+def _lbfgs_checkpoint(
+    state: lbfgs.State, iteration: int, run: ScaleRun, best: list, where: Coordinates
+) -> LoopState:
+    """The state to resume from at the start of record `iteration`: L-BFGS's whole state
+    (nst.core.lbfgs), its accepted image and the stopping rule's history."""
+    image = where.image(state.x)
+    return LoopState(run.number, iteration, image, (), run.clock(), None, 0, tuple(best), state)
+
+
+def _lbfgs_stop(run: ScaleRun, rule: StoppingRule, state: lbfgs.State, iteration: int) -> str:
+    """Why the scale ends before evaluating record `iteration` ("" if it goes on)."""
+    if run.stop_requested():
+        return ASKED
+    if rule.converged or state.done:  # the rule, or no step lowers the objective
+        return CONVERGED
+    return BUDGET if iteration == run.budget else ""
+
+
+def lbfgs_records(
+    objective,
+    evaluate,
+    terms: tuple,
+    start: np.ndarray,
+    run: ScaleRun,
+    resume: LoopState | None = None,
+    levels: int = 1,
+) -> Iterator[Record]:
+    """Our L-BFGS (nst.core.lbfgs) in pixel bounds [0, 255] (or over a pyramid of `levels`, see
+    Coordinates) for at most `run.budget` loss+gradient evaluations.
+
+    Record i is the i-th evaluated point (line-search trials included); the last record is
+    the last point L-BFGS accepted, evaluated once more, and says why the scale ended. Stops
+    early when the stopping rule says it has converged, when no step lowers the objective
+    (converged too), once `run.stop_requested()`; a non-finite loss or gradient yields its
+    record, with the last accepted image, and raises `Diverged`. `resume` (a checkpoint's
+    state) continues the very same evaluations.
+    """
+    where = Coordinates(start.shape, levels)
+    if levels == 1:
+        value_and_gradient = make_value_and_gradient(objective)
+    else:
+        value_and_gradient = make_pyramid_value_and_gradient(objective)
+    inputs = tensors(terms)
+    state = lbfgs.start(where.of_image(start), *where.bounds) if resume is None else resume.lbfgs
+    rule = run.stopping_rule()
+    rule.best = list(resume.best) if resume is not None else []
+    iteration = resume.iteration if resume is not None else 0
+    while True:
+        stopped = _lbfgs_stop(run, rule, state, iteration)
+        if iteration % run.save_every == 0 or stopped:
+            run.tell(functools.partial(_lbfgs_checkpoint, state, iteration, run, rule.best, where))
+        if stopped:
+            break
+        x = lbfgs.ask(state)
+        losses, gradient = value_and_gradient(where.point(x), inputs)
+        losses, gradient = _numbers(losses), gradient.numpy()
+        if not (np.isfinite(losses).all() and np.isfinite(gradient).all()):
+            accepted = where.image(state.x)
+            record = Record.of(iteration, losses, run.clock(), accepted, run.number)
+            yield record
+            raise Diverged(record)
+        due = iteration % run.save_every == 0
+        image = where.image(x) if due else None
+        yield Record.of(iteration, losses, run.clock(), image, run.number)
+        state = lbfgs.tell(state, losses.total, gradient.astype(np.float64))
+        rule.observe(losses.total)
+        iteration += 1
+    final = where.image(state.x)
+    losses = _numbers(evaluate(tf.constant(final[None]), inputs, DRAW))
+    record = Record.of(iteration, losses, run.clock(), final, run.number, stopped)
+    yield record
+    if not np.isfinite(losses).all():
+        raise Diverged(record)
+
+
+def stylize(
+    extractor: keras.Model,
+    inputs: Inputs,
+    settings: Settings,
+    *,
+    stop_requested: Callable[[], bool] = lambda: False,
+    start: np.ndarray | None = None,
+    temporal: Temporal | None = None,
+    session: Session | None = None,
+    resume: LoopState | None = None,
+    on_state: Callable[[LoopState], None] | None = None,
+) -> Iterator[Record]:
+    """Optimise an image; yield a Record per iteration, with the image every `save_every`.
+
+    The last record of each scale always has the image and says why the scale ended
+    (`Record.stopped`): its budget spent, converged by [optimizer] tolerance and window, or
+    `stop_requested()` true (checked before each step; then no further scale runs). A
+    non-finite loss or update yields that iteration's record, with the last finite image,
+    and then raises `Diverged`. Images are float32 (height, width, 3) pixels 0..255; the
+    result has the content image's shape. The scales of the run plan come smallest first,
+    each starting from the previous result resized; targets are recomputed at every scale.
+    A video gives each frame its `start`, `temporal` term and shared `session` (nst.run.video);
+    `on_state` gets the state with each image (nst.output.checkpoint), `resume` goes on from one.
+    """
+    started = time.perf_counter() - (resume.elapsed_s if resume is not None else 0.0)
+
+    def clock() -> float:
+        return time.perf_counter() - started
+
+    height, width = inputs.content.shape[:2]
+    session = session if session is not None else Session(extractor)
+    current = None
+    plan = run_plan(height, width, settings.image, settings.optimizer)
+    first = resume.scale if resume is not None else 1  # resumed: from the checkpoint's scale
+    for number, (h, w, budget) in enumerate(plan[first - 1 :], start=first):
+        here = resume if number == first else None
+        content = resize(inputs.content, w, h)
+        styles = scaled_styles(inputs.styles, width / w)
+        if current is None:  # a video frame brings its own start
+            current = initial_image(content, styles[0], settings.image) if start is None else start
+        begin = here.image if here is not None else resize(current, w, h)
+        frame_term = temporal if (h, w) == (height, width) else None
+        terms = build_terms(
+            session.extractor, content, styles, settings.model, settings.loss,
+            inputs.guidance, frame_term, session, settings.image.seed + number,
+        )  # fmt: skip
+        optimizer = settings.optimizer
+        scale = ScaleRun(
+            number, budget, settings.output.save_every, clock, stop_requested,
+            optimizer.tolerance, optimizer.window, on_state,
+        )  # fmt: skip
+        for record in scale_records(terms, begin, settings, scale, session, here):
+            current = record.image if record.image is not None else current
+            yield record
+        if stop_requested():
+            return
+
+
+def scale_records(
+    terms: tuple,
+    begin: np.ndarray,
+    settings: Settings,
+    scale: ScaleRun,
+    session: Session,
+    resume: LoopState | None,
+) -> Iterator[Record]:
+    """The records of one scale from `begin`, by [optimizer] name."""
+    objective, evaluate = session.objective(terms)  # evaluate: the last record's losses
+    image = settings.image
+    levels = image.pyramid_levels if image.parameterization == "pyramid" else 1
+    if settings.optimizer.name == "lbfgs":
+        return lbfgs_records(objective, evaluate, terms, begin, scale, resume, levels)
+    return adam_records(evaluate, terms, begin, levels, settings.optimizer, scale, session, resume)

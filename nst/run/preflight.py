@@ -1,0 +1,257 @@
+"""Checks made before any real work: the image is big enough for the network, the results
+folder is writable with room to spare, and the machine has the memory the run needs.
+
+Nothing here imports TensorFlow: a run that cannot succeed is refused in well under a second,
+not after the model is built or an hour into the optimisation.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+from nst.core.scales import run_plan
+from nst.inputs.images import ImageError, fit_size
+from nst.run.memlimits import (
+    RUNTIME_BYTES,
+    address_space_needed,
+    cgroup_available,
+    mem_available,
+)
+from nst.settings import MAX_SIDE, ImageSettings, ModelSettings, OptimizerSettings
+from nst.settings.networks import deepest_layer, layer_shapes, min_input_side, parameter_count
+
+MB = 1024**2
+# Memory model: the Python and TensorFlow runtime, the network's weights (loaded whole, then
+# cut) and the cut network's activations for one image, each times a factor, fitted to the
+# measured peak RSS of real runs (TF 2.21 CPU, VGG16 ImageNet, 256-1024 px, float32 and
+# bfloat16, Adam and L-BFGS, 1 and 2 scales, style_scale 2 and 4: within -8..+14 %,
+# bench/results/memory.md).
+WEIGHT_COPIES = 2
+ACTIVATION_COPIES = 1.8  # an optimisation step: the activations and their gradients
+# The style image's one forward pass (its Gram targets, before the loop), freed layer by
+# layer: 0.85 x its activations (style_scale 2 at 512 and 1024 px).
+STYLE_COPIES = 0.85
+# Spatial control (nst.core.guided): each region's masked features at every style layer, an
+# (R, M_l, N_l) tensor, and its gradient in the step: 2 copies (see guided_values).
+GUIDED_COPIES = 2
+PLOT_BYTES = 1 * MB  # four loss plots, generously
+# L-BFGS adds float64 vectors of the image's size (nst.core.lbfgs): its 10 correction pairs, the
+# point, gradient and direction (23), while a pair is taken the old point, gradient and
+# direction and the pair about to be dropped (+5), and the work vectors of a step (trial
+# point, gradient in float64, two-loop vector: +4), rounded up: 34. Counted, not fitted;
+# SciPy's L-BFGS-B, used before, measured 44-49 vectors above Adam.
+LBFGS_BYTES_PER_VALUE = 8 * 34
+MAX_SIZE_STEP = 32  # suggested sizes are multiples of this
+
+
+class ResourceError(RuntimeError):
+    """The machine cannot run this as configured (folder, disk, memory); the message says why
+    and what to change."""
+
+
+def check_fits_network(
+    path: Path,
+    width: int,
+    height: int,
+    model: ModelSettings,
+    source: tuple[int, int] | None = None,
+) -> None:
+    """Refuse a (resized) content image too small for the poolings before the deepest layer;
+    `source`, the image's own (width, height), makes the suggested max_size exact."""
+    layers = (*model.content_layers, *model.style_layers)
+    side = min_input_side(model.network, layers)
+    if min(width, height) >= side:
+        return
+    needed = smallest_max_size(source, side) if source else size_for_short_side(width, height, side)
+    fix = (
+        f"raise [image] max_size to at least {needed}"
+        if needed is not None and needed <= MAX_SIDE
+        else "crop it to a less extreme aspect ratio"
+    )
+    raise ImageError(
+        f"image {path} is {width}x{height} pixels after resizing, too small for "
+        f"{model.network} up to {deepest_layer(model.network, layers)}: each side must be at "
+        f"least {side} pixels (the network halves it at each pooling); {fix}, or use "
+        f"shallower layers"
+    )
+
+
+def smallest_max_size(source: tuple[int, int], side: int) -> int | None:
+    """The smallest max_size the settings accept at which an image of `source` (width,
+    height) keeps `side` pixels on its shorter side after resizing; None if none does."""
+    return next(
+        (size for size in range(1, MAX_SIDE + 1) if min(fit_size(*source, size)) >= side),
+        None,
+    )
+
+
+def size_for_short_side(width: int, height: int, side: int) -> int | None:
+    """The smallest max_size at which an image now resized to width x height (longer side =
+    max_size, shorter side rounded) keeps `side` pixels on its shorter side; None when the
+    rounding hides its true aspect (a 1-pixel side). The original's shorter side was at least
+    (short - 0.5) / long of the longer, so the size is computed from that, then verified."""
+    long, short = max(width, height), min(width, height)
+    if short < 2:
+        return None
+    size = math.ceil(side * long / (short - 0.5))
+    return size
+
+
+def output_bytes(
+    width: int, height: int, image: ImageSettings, optimizer: OptimizerSettings, save_every: int
+) -> int:
+    """An upper bound on what a run writes: every scale's iterates and final.png uncompressed,
+    the log, the plots."""
+    total = PLOT_BYTES
+    for h, w, iterations in run_plan(height, width, image, optimizer):
+        images = iterations // save_every + 3  # iteration 0, the last one, final.png
+        total += images * (w * h * 3 + 4096) + 100 * (iterations + 1)
+    return total
+
+
+def check_results_folder(results_dir: Path, needed_bytes: int) -> None:
+    """Create `results_dir` if needed, prove that it is writable (write, sync and delete a
+    probe file) and that its disk has `needed_bytes` free."""
+    where = f"[paths] results_dir = {results_dir}"
+    if results_dir.exists() and not results_dir.is_dir():
+        raise ResourceError(f"{where} is a file, not a folder: give a folder")
+    try:
+        results_dir.mkdir(parents=True, exist_ok=True)
+        probe = results_dir / f".nst-write-test-{os.getpid()}"
+        try:
+            with open(probe, "wb") as file:
+                file.write(b"\0" * 4096)
+                file.flush()
+                os.fsync(file.fileno())
+        finally:
+            probe.unlink(missing_ok=True)
+        free = shutil.disk_usage(results_dir).free
+    except OSError as error:
+        raise ResourceError(
+            f"{where}: cannot write there ({error.strerror or error}): choose a folder you "
+            f"can write to, or fix its permissions or free space"
+        ) from None
+    if free < needed_bytes:
+        raise ResourceError(
+            f"{where}: only {free / MB:.0f} MB free on its disk, and this run may write up to "
+            f"{needed_bytes / MB:.0f} MB: free some space, choose another folder, or raise "
+            f"[output] save_every"
+        )
+
+
+def activation_values(model: ModelSettings, width: int, height: int) -> int:
+    """Values of one image and all its activations up to the deepest layer the run uses."""
+    cut = deepest_layer(model.network, (*model.content_layers, *model.style_layers))
+    return width * height * 3 + sum(
+        h * w * c for _, h, w, c in layer_shapes(model.network, height, width, upto=cut)
+    )
+
+
+def guided_values(model: ModelSettings, width: int, height: int) -> int:
+    """Values of one region's masked features at all the style layers: Σ_l M_l N_l."""
+    sizes = {name: h * w * c for name, h, w, c in layer_shapes(model.network, height, width)}
+    return sum(sizes[name] for name in model.style_layers)
+
+
+def memory_needed(
+    model: ModelSettings,
+    width: int,
+    height: int,
+    optimizer_name: str = "adam",
+    style_sizes: tuple[tuple[int, int], ...] = (),
+    regions: int = 0,
+) -> int:
+    """Estimated peak memory, in bytes, of a run on a width x height content image (see the
+    model at the top of this module): the larger of an optimisation step's activations and
+    the one forward pass of the largest style image (`style_sizes`: (width, height) each,
+    its activations counted 0.85 times: a forward pass frees them layer by layer);
+    L-BFGS adds SciPy's float64 workspace. Activations are counted as float32 whatever the
+    precision: bfloat16's features are float32 again, and its weights a second copy.
+    `regions`: the masked regions of spatial control (0: none), whose masked features the
+    step adds."""
+    step = int(ACTIVATION_COPIES * 4 * activation_values(model, width, height))
+    step += GUIDED_COPIES * 4 * regions * guided_values(model, width, height)
+    style = max(
+        (int(STYLE_COPIES * 4 * activation_values(model, w, h)) for w, h in style_sizes),
+        default=0,
+    )
+    weights = parameter_count(model.network) * 4
+    lbfgs = LBFGS_BYTES_PER_VALUE * width * height * 3 if optimizer_name == "lbfgs" else 0
+    return RUNTIME_BYTES + WEIGHT_COPIES * weights + max(step, style) + lbfgs
+
+
+def run_memory_needed(settings, inputs) -> int:
+    """`memory_needed` for a run of `settings` on its loaded `inputs` (nst.inputs.styles.Inputs):
+    the full scale is the largest (coarse-to-fine's smaller scales come first and are freed)."""
+    height, width = inputs.content.shape[:2]
+    styles = tuple((style.shape[1], style.shape[0]) for style in inputs.styles)
+    regions = region_count(inputs.guidance)
+    return memory_needed(settings.model, width, height, settings.optimizer.name, styles, regions)
+
+
+def region_count(guidance) -> int:
+    """The masked regions of a run's nst.inputs.masks.Guidance (None, or style masks only: 0)."""
+    return 0 if guidance is None else len(guidance.style_masks)
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still take: MemAvailable, capped by every memory cgroup limit
+    that applies to it (nested included). None where that cannot be read (not Linux): the
+    memory check is then skipped."""
+    available = mem_available()
+    limited = cgroup_available()
+    if available is None or limited is None:
+        return available if limited is None else limited
+    return min(available, limited)
+
+
+def check_memory(
+    model: ModelSettings,
+    width: int,
+    height: int,
+    max_size: int,
+    available: int | None,
+    optimizer_name: str = "adam",
+    style_sizes: tuple[tuple[int, int], ...] = (),
+    address_space: int | None = None,
+    regions: int = 0,
+) -> None:
+    """Refuse a run whose estimated memory exceeds `available` bytes (None: unknown, allowed)
+    or whose address space would exceed `address_space` (the `ulimit -v` limit, None: none),
+    suggesting the largest max_size that fits."""
+    needed = memory_needed(model, width, height, optimizer_name, style_sizes, regions)
+    mapped = address_space_needed(needed)
+    if address_space is not None and mapped > address_space:
+        raise ResourceError(
+            f"the address-space limit (ulimit -v) is {address_space / MB:,.0f} MB, and a "
+            f"{width}x{height} run with {model.network} maps about {mapped / MB:,.0f} MB "
+            f"(TensorFlow reserves far more address space than the {needed / MB:,.0f} MB it "
+            f"uses): raise the limit (`ulimit -v unlimited`) or limit memory with a cgroup "
+            f"instead"
+        )
+    if available is None or needed <= available:
+        return
+
+    def shrunk(size: int) -> tuple[tuple[int, int], tuple[tuple[int, int], ...]]:
+        scale = size / max(width, height)  # the style images shrink with the content
+        styles = tuple(fit_size(w, h, round(max(w, h) * scale)) for w, h in style_sizes)
+        return fit_size(width, height, size), styles
+
+    fits = [
+        size
+        for size in range(MAX_SIZE_STEP, max_size, MAX_SIZE_STEP)
+        if memory_needed(model, *shrunk(size)[0], optimizer_name, shrunk(size)[1], regions)
+        <= available
+    ]
+    fix = (
+        f"set [image] max_size to {fits[-1]} or less"
+        if fits
+        else "close other programs or use a machine with more memory"
+    )
+    raise ResourceError(
+        f"a {width}x{height} image with {model.network} needs about {needed / MB:,.0f} MB of "
+        f"memory, but only {available / MB:,.0f} MB is available: {fix}"
+    )

@@ -1,0 +1,366 @@
+"""The settings, section by section: each field's single default, kind and config.ini comment.
+
+This file is the one place a default lives; config.ini is generated from it (`render`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from nst.settings.kinds import (
+    ENGINE_CHOICES,
+    FOUND_REGIONS,
+    INIT_CHOICES,
+    MAX_SIDE,
+    OPTIMIZER_CHOICES,
+    PADDING_CHOICES,
+    PARAMETERIZATION_CHOICES,
+    POOLING_CHOICES,
+    PRECISION_CHOICES,
+    PRESERVE_COLORS_CHOICES,
+    SOURCE,
+    STRETCH,
+    STYLE_LOSS_CHOICES,
+    VIDEO_INIT_CHOICES,
+    Choice,
+    FilePath,
+    Flag,
+    FrameRange,
+    ListOf,
+    Number,
+    NumberOr,
+    OptionalPath,
+    RegionStyles,
+    Text,
+    Weights,
+    setting,
+)
+from nst.settings.networks import MIN_SIDE, NETWORKS
+
+# --- the sections -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PathsSettings:
+    content_image: Path = setting(
+        Path("data/content.png"),
+        FilePath(),
+        "photo whose content is kept; --batch: a folder or glob, one item per image",
+    )
+    style_image: tuple[Path, ...] = setting(
+        (Path("data/style.png"),),
+        ListOf(FilePath()),
+        "image whose style is painted; several: comma-separated, blended (see [loss]); "
+        "--batch: one folder or glob, one item per image",
+    )
+    results_dir: Path = setting(Path("results"), FilePath(), "each run makes a new folder in here")
+    style_masks: tuple[Path, ...] = setting(
+        (),
+        ListOf(FilePath(), allow_empty=True),
+        "one mask per style image (white: that style, grey: partly, any size); empty: none",
+    )
+    style_image_masks: tuple[Path, ...] = setting(
+        (),
+        ListOf(FilePath(), allow_empty=True),
+        "one mask per style image: the part of that painting whose style counts (white; grey: "
+        "partly; any size); empty: each whole painting",
+    )
+    regions: Path | None = setting(
+        None,
+        OptionalPath(),
+        "colour-label image, each flat colour a region (see [loss] region_styles); empty: none",
+    )
+    content_mask: Path | None = setting(
+        None, OptionalPath(), "mask (white) of where the result stays the photo; empty: none"
+    )
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    network: str = setting("vgg19", Choice(NETWORKS), "feature network: vgg19 | vgg16")
+    weights: str = setting(
+        "imagenet",
+        Weights(),
+        "imagenet (Keras downloads ~80 MB once) | random (no download, no art) | path",
+    )
+    pooling: str = setting(
+        "avg",
+        Choice(POOLING_CHOICES),
+        "avg (Gatys et al.; same weights) | max (as trained)",
+    )
+    padding: str = setting(
+        "reflect",
+        Choice(PADDING_CHOICES),
+        "the picture's border: reflect (mirrored 16 px past each edge, the features cropped "
+        "back: no lines or blobs along the borders) | zeros (the network's own, the paper's)",
+    )
+    precision: str = setting(
+        "auto",
+        Choice(PRECISION_CHOICES),
+        "network arithmetic: auto (bfloat16 for Adam on CPUs with native bf16, else "
+        "float32) | float32 | bfloat16",
+    )
+    content_layers: tuple[str, ...] = setting(
+        ("block4_conv2",),
+        ListOf(),
+        "layers whose features are the content (Keras names)",
+    )
+    style_layers: tuple[str, ...] = setting(
+        tuple(f"block{i}_conv1" for i in range(1, 6)),
+        ListOf(),
+        "layers whose Gram matrices are the style",
+    )
+    style_layer_weights: tuple[float, ...] = setting(
+        (),
+        ListOf(Number(float, min=0), allow_empty=True),
+        "one weight per style layer, normalised to sum 1; empty: equal weights",
+    )
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    content_weight: float = setting(
+        1.0, Number(float, min=0), "alpha: weight of the content term (relative error)"
+    )
+    style_weight: float = setting(
+        10.0, Number(float, min=0), "beta: weight of the style term (relative error)"
+    )
+    style_loss: str = setting(
+        "gram",
+        Choice(STYLE_LOSS_CHOICES),
+        "gram (the paper's Gram matrices) | sliced (whole feature distributions, sliced "
+        "Wasserstein, Heitz et al. 2021; no masks)",
+    )
+    tv_weight: float = setting(
+        10.0,
+        Number(float, min=0),
+        "weight of total variation (smoothness: fewer specks of colour); 0 = off. tv is a "
+        "mean over pixels (0..1) of squared neighbour differences, about 0.01-0.05 for a "
+        "picture, against an objective near 1: values from about 1 to 100 matter, 1e-4 "
+        "does nothing",
+    )
+    style_blend_weights: tuple[float, ...] = setting(
+        (),
+        ListOf(Number(float, min=0), allow_empty=True),
+        "one weight per style image, normalised to sum 1; empty: equal weights",
+    )
+    region_styles: tuple[tuple[str, str], ...] = setting(
+        (),
+        RegionStyles(),
+        "with [paths] regions: '#rrggbb: style image' per colour (style file name or photo)",
+    )
+    photo_weight: float = setting(
+        1e4,
+        Number(float, min=0),
+        "pull towards the photo inside the photo region (mean squared pixel difference, 0..1)",
+    )
+    auto_regions: bool = setting(
+        False,
+        Flag(),
+        "find regions in the content photo: background, person, face (OpenCV's face detector "
+        "and GrabCut); a hand [paths] content_mask wins",
+    )
+    auto_region_styles: tuple[tuple[str, str], ...] = setting(
+        (),
+        RegionStyles(FOUND_REGIONS),
+        "with auto_regions: 'background | person | face: style image or photo' (face: its "
+        "person's if not given); empty: the styles everywhere",
+    )
+    face_style: float = setting(
+        0.25,
+        Number(float, min=0, max=1),
+        "with auto_regions, where the face has no style of its own: the share of the style's "
+        "force inside the faces (0: as the photo's content, 1: styled like the rest)",
+    )
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    name: str = setting(
+        "adam",
+        Choice(OPTIMIZER_CHOICES),
+        "adam | lbfgs (our projected L-BFGS in 0..255, resumable; iterations count evaluations)",
+    )
+    learning_rate: float = setting(
+        5.0,
+        Number(float, min=0, min_open=True),
+        "Adam step size, in pixel units (0..255)",
+    )
+    iterations: int = setting(
+        300, Number(int, min=1), "number of optimisation steps (at the full size)"
+    )
+    coarse_iterations: tuple[int, ...] = setting(
+        (100,),
+        ListOf(Number(int, min=1)),
+        "with [image] scales > 1: steps at each smaller scale, smallest first (one value: all)",
+    )
+    tolerance: float = setting(
+        0.02,
+        Number(float, min=0),
+        "stop a scale once the objective fell by less than this fraction of itself over the "
+        "last `window` steps (iterations is then the maximum); 0 = always spend iterations",
+    )
+    window: int = setting(
+        20, Number(int, min=1), "steps the stopping rule looks back over (see tolerance)"
+    )
+    average: float = setting(
+        0.9,
+        Number(float, min=0, max=0.999),
+        "Adam: the result is a moving average of the iterates with this decay (0.9: about "
+        "the last 10 steps), which removes the last steps' jitter; 0 = the last iterate",
+    )
+    beta_1: float = setting(0.9, Number(float, min=0, max=0.999999), "Adam's beta_1")
+    beta_2: float = setting(0.999, Number(float, min=0, max=0.999999), "Adam's beta_2")
+    epsilon: float = setting(
+        1e-8,
+        Number(float, min=0, min_open=True),
+        "Adam's epsilon: far below the gradients, so a step moves pixels ~learning_rate",
+    )
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    max_size: int = setting(
+        512, Number(int, min=MIN_SIDE, max=MAX_SIDE), "longest side of the result, in pixels"
+    )
+    init: str = setting(
+        "noise",
+        Choice(INIT_CHOICES),
+        "starting image: noise (blended with the photo, see noise_ratio; the paper's, more "
+        "painted) | content (the photo: more photographic) | style",
+    )
+    noise_ratio: float = setting(
+        0.6,
+        Number(float, min=0, max=1),
+        "with init = noise: share of noise in the blend",
+    )
+    seed: int = setting(  # NumPy's generators take seeds below 2**32
+        0, Number(int, min=0, max=2**32 - 1), "random seed (noise, random weights)"
+    )
+    scales: int | None = setting(
+        None,
+        NumberOr(Number(int, min=1, max=8), "auto"),
+        "coarse-to-fine: number of image sizes (1 = off) | auto: from the image size, the "
+        "smallest scale's short side near 128-256 px",
+    )
+    scale_factor: float = setting(
+        2.0, Number(float, min=1, min_open=True), "each smaller scale is this many times smaller"
+    )
+    style_scale: float | None = setting(
+        None,
+        NumberOr(Number(float, min=0, min_open=True, max=4), STRETCH),
+        "stretch (to the content's shape, paper) | s: aspect kept, longer side s x the content's",
+    )
+    parameterization: str = setting(
+        "pyramid",
+        Choice(PARAMETERIZATION_CHOICES),
+        "what the optimiser moves: pyramid (a Laplacian pyramid: large forms and fine texture "
+        "move at comparable rates, no single-pixel speckle) | pixels (the paper's)",
+    )
+    pyramid_levels: int = setting(
+        5, Number(int, min=1, max=8), "with parameterization = pyramid: number of levels"
+    )
+    preserve_colors: str = setting(
+        "none",
+        Choice(PRESERVE_COLORS_CHOICES),
+        "keep the photo's colours: none | luminance (style on luminance only) | histogram",
+    )
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    save_every: int = setting(10, Number(int, min=1), "save an iterate every this many steps")
+    show_viewer: bool = setting(True, Flag(), "open the evolution viewer after the run")
+    animation: bool = setting(
+        True, Flag(), "write evolution.gif, a short animation of the saved iterates"
+    )
+    bit_depth: str = setting(
+        "8",
+        Choice(("8", "16")),
+        "bits per sample of final.png: 8 | 16 (for print: keeps the result's finer levels)",
+    )
+    dpi: float = setting(
+        300.0, Number(float, min=1, max=10000), "print resolution written into final.png"
+    )
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    engine: str = setting(
+        "local",
+        Choice(ENGINE_CHOICES),
+        "--batch: local (items one after another here) | ray (one Ray task per item)",
+    )
+    address: str = setting(
+        "",
+        Text(),
+        "engine = ray: empty (start Ray on this machine) | auto (the cluster `ray start` "
+        "joined here) | host:6379 | ray://host:10001",
+    )
+    num_cpus: float = setting(
+        1.0, Number(float, min=0, min_open=True), "engine = ray: CPUs reserved per item"
+    )
+    num_gpus: float = setting(0.0, Number(float, min=0), "engine = ray: GPUs reserved per item")
+    max_retries: int = setting(
+        3, Number(int, min=0), "engine = ray: reruns of an item whose worker died"
+    )
+    sheet_rows: str = setting(
+        "", Text(), "contact sheet rows: content | style | a swept section.key; empty: automatic"
+    )
+    sheet_columns: str = setting(
+        "", Text(), "contact sheet columns: as sheet_rows; other axes get a page per value"
+    )
+    page_size: int = setting(
+        8, Number(int, min=1), "at most this many rows and columns per contact sheet page"
+    )
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """Used only when [paths] content_image is a video or a folder of frames."""
+
+    temporal_weight: float = setting(
+        # 300, not 1000: with tv_weight 10 and the noisy start, 1000 held each frame's style
+        # 19 % above independent frames'; 300 keeps flicker at ~2 % of theirs
+        # (bench/results/video.md)
+        300.0,
+        Number(float, min=0),
+        "weight of the temporal loss against the previous frame warped by the flow (0 = off)",
+    )
+    first_frame_iterations: int = setting(
+        300, Number(int, min=1), "optimisation steps for the first frame"
+    )
+    frame_iterations: int = setting(
+        100, Number(int, min=1), "optimisation steps for every later frame"
+    )
+    init: str = setting(
+        "prev_warped",
+        Choice(VIDEO_INIT_CHOICES),
+        "later frames start from: prev_warped (the previous result warped by the flow) | prev"
+        " | content",
+    )
+    frames: tuple[int, int | None] = setting(
+        (0, None), FrameRange(), "which source frames, first:stop counted from 0; empty: all"
+    )
+    fps: float | None = setting(
+        None,
+        NumberOr(Number(float, min=0, min_open=True, max=1000), SOURCE),
+        "frame rate of video.mp4: source (the clip's; 25 for a folder of frames) | a number",
+    )
+    compare: bool = setting(True, Flag(), "also write compare.mp4: source | result side by side")
+
+
+@dataclass(frozen=True)
+class Settings:
+    paths: PathsSettings = PathsSettings()
+    model: ModelSettings = ModelSettings()
+    loss: LossSettings = LossSettings()
+    optimizer: OptimizerSettings = OptimizerSettings()
+    image: ImageSettings = ImageSettings()
+    output: OutputSettings = OutputSettings()
+    batch: BatchSettings = BatchSettings()
+    video: VideoSettings = VideoSettings()
+
+
+SECTIONS: dict[str, type] = {f.name: f.default.__class__ for f in fields(Settings)}
