@@ -46,7 +46,7 @@ def problem(size: int, weights: str, images: Path):
         "model.network=vgg16",
         f"model.weights={weights}",
         "optimizer.name=lbfgs",
-        "loss.tv_weight=0",  # as measured in docs/batch.md (the default before 10)
+        "loss.tv_weight=0",  # as measured in bench/results/batch.md (the default before 10)
     )
     settings = load_settings(None, overrides)
     content, style = load_pair(images / "tubingen.jpg", images / "starry_night.jpg", size)

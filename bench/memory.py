@@ -1,4 +1,4 @@
-"""Peak memory of real runs against nst's estimate (docs/memory.md).
+"""Peak memory of real runs against nst's estimate (bench/results/memory.md).
 
 python -m bench.memory [--sizes 256 512 1024] [--iterations 5] [--quick]
 

@@ -127,7 +127,7 @@ def test_the_run_says_why_it_stopped(tmp_path, image_pair):
 
 
 def test_the_default_picture_starts_from_seeded_noise_and_is_coarse_to_fine():
-    """The defaults retuned at 512 px (docs/speed.md): the photo blended with seeded noise,
+    """The defaults retuned at 512 px (bench/results/speed.md): the photo blended with seeded noise,
     a smoothness term, two sizes at 512×384."""
     first, again = loop("optimizer.iterations=3"), loop("optimizer.iterations=3")
     assert first[0].content > 0 and first[0].tv > 0  # not the photo itself; tv counted

@@ -17,7 +17,7 @@ largest variable by a fifth of the box's width (FIRST_MOVE), later ones start at
 with s·y ≤ ε y·y are skipped (as SciPy does); a search that fails restarts from steepest
 descent with an empty memory, and if that fails too no step lowers the objective: the state
 is `done`. Against L-BFGS-B it has no generalised Cauchy point and subspace minimisation:
-simpler, the state plain, and as good on style transfer (measured: docs/batch.md). Memory:
+simpler, the state plain, and as good on style transfer (measured: bench/results/batch.md). Memory:
 2m + 3 float64 vectors of the image's size in the state, a few more while telling.
 """
 

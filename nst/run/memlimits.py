@@ -16,7 +16,7 @@ MB = 1024**2
 # The memory model's fixed part (nst.run.preflight) and the address space a run maps for a
 # resident peak of P bytes: VIRTUAL_BASE + VIRTUAL_FACTOR x P, fitted to VmPeak against the
 # estimate (TF 2.21 CPU, VGG16, 256-1024 px, L-BFGS, style_scale 2 and 4: -5..+30 %;
-# docs/memory.md). TensorFlow reserves much address space it never touches.
+# bench/results/memory.md). TensorFlow reserves much address space it never touches.
 RUNTIME_BYTES = 600 * MB
 VIRTUAL_BASE_BYTES = 900 * MB
 VIRTUAL_FACTOR = 1.6

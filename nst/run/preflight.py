@@ -28,7 +28,7 @@ MB = 1024**2
 # cut) and the cut network's activations for one image, each times a factor, fitted to the
 # measured peak RSS of real runs (TF 2.21 CPU, VGG16 ImageNet, 256-1024 px, float32 and
 # bfloat16, Adam and L-BFGS, 1 and 2 scales, style_scale 2 and 4: within -8..+14 %,
-# docs/memory.md).
+# bench/results/memory.md).
 WEIGHT_COPIES = 2
 ACTIVATION_COPIES = 1.8  # an optimisation step: the activations and their gradients
 # The style image's one forward pass (its Gram targets, before the loop), freed layer by

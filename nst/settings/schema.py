@@ -322,7 +322,8 @@ class VideoSettings:
 
     temporal_weight: float = setting(
         # 300, not 1000: with tv_weight 10 and the noisy start, 1000 held each frame's style
-        # 19 % above independent frames' (docs/video.md); 300 keeps flicker at ~2 % of theirs
+        # 19 % above independent frames'; 300 keeps flicker at ~2 % of theirs
+        # (bench/results/video.md)
         300.0,
         Number(float, min=0),
         "weight of the temporal loss against the previous frame warped by the flow (0 = off)",

@@ -1,6 +1,6 @@
 """Composes docs/demo.jpg: content, style and a run's result side by side, one height.
 
-python docs/make_demo.py results/<run>
+python -m bench.make_demo results/<run>
 """
 
 import sys
@@ -24,7 +24,7 @@ def main(run_dir: Path) -> None:
     for panel in panels:
         sheet.paste(panel, (x, 0))
         x += panel.width + GAP
-    sheet.save(Path(__file__).with_name("demo.jpg"), quality=90)
+    sheet.save(root / "docs" / "demo.jpg", quality=90)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Before/after pictures side by side, one row per pair, each picture under its caption.
 
-python docs/make_speed_comparison.py docs/speed_before_after.jpg \
+python -m bench.make_speed_comparison bench/results/speed_before_after.jpg \
     --row "BEFORE.png" "caption" "AFTER.png" "caption" [--row ...]
 
 The pictures are run results (final.png of two runs), never the input photos alone.
