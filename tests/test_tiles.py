@@ -176,3 +176,15 @@ def test_memory_limit_setting(text, value):
 def test_a_bad_memory_limit_names_the_key():
     with pytest.raises(SettingsError, match="memory_limit"):
         load_settings(None, ("image.memory_limit=0.1",))
+
+
+def test_the_step_budget_is_the_limit_less_what_every_run_takes():
+    from nst.run.preflight import step_budget
+
+    auto = settings_of()
+    fixed = 8 * 1024**3 - step_budget(auto.model, auto.image, "adam", 8 * 1024**3)
+    assert 0 < fixed < 2 * 1024**3  # the runtime and the weights
+    assert step_budget(auto.model, auto.image, "adam", None) is None  # unknown: no limit
+    limited = settings_of("image.memory_limit=3")
+    assert step_budget(limited.model, limited.image, "adam", 64 * 1024**3) == 3 * 1024**3 - fixed
+    assert step_budget(limited.model, limited.image, "lbfgs", None) < 3 * 1024**3 - fixed
