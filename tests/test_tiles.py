@@ -17,7 +17,7 @@ from nst.core.tilegrid import cores, reach, step_bytes, tile_side, window
 from nst.core.tiles import TiledObjective
 from nst.settings import SettingsError, load_settings
 
-from .conftest import loop_inputs, with_save_every
+from .conftest import loop_inputs, loop_recipe
 
 SHALLOW = ("model.content_layers=block3_conv1", "model.style_layers=block1_conv1,block2_conv1")
 DRAW = tf.constant(0, tf.int64)
@@ -104,10 +104,10 @@ def test_a_tiled_adam_scale_gives_the_untiled_images():
     settings = settings_of(
         *SHALLOW, "image.scales=2", "optimizer.iterations=6", "optimizer.coarse_iterations=3"
     )
-    settings = with_save_every(settings, 3)
     rng = np.random.default_rng(3)
     content = rng.uniform(0, 255, (72, 88, 3)).astype(np.float32)
     style = rng.uniform(0, 255, (48, 48, 3)).astype(np.float32)
+    recipe = loop_recipe(settings, 3)
     budget = step_bytes(settings.model, 60, 60)
     assert tile_side(settings.model, 36, 44, budget) is None  # the coarse scale: whole
     assert tile_side(settings.model, 72, 88, budget) is not None  # the finest: tiled
@@ -115,7 +115,7 @@ def test_a_tiled_adam_scale_gives_the_untiled_images():
     for memory in (None, budget):
         extractor = build_feature_extractor(settings.model)
         runs.append(
-            list(stylize(extractor, loop_inputs(content, style), settings, memory_budget=memory))
+            list(stylize(extractor, loop_inputs(content, style), recipe, memory_budget=memory))
         )
     whole, tiled = runs
     assert [r.iteration for r in tiled] == [r.iteration for r in whole]
@@ -132,17 +132,13 @@ def test_lbfgs_over_tiles_evaluates_the_same_points():
     content = rng.uniform(0, 255, (64, 72, 3)).astype(np.float32)
     style = rng.uniform(0, 255, (48, 48, 3)).astype(np.float32)
     budget = step_bytes(settings.model, 50, 50)
-    runs = [
-        list(
-            stylize(
-                build_feature_extractor(settings.model),
-                loop_inputs(content, style),
-                settings,
-                memory_budget=m,
-            )
+    assert tile_side(settings.model, 64, 72, budget) is not None
+    recipe, runs = loop_recipe(settings), []
+    for memory in (None, budget):
+        extractor = build_feature_extractor(settings.model)
+        runs.append(
+            list(stylize(extractor, loop_inputs(content, style), recipe, memory_budget=memory))
         )
-        for m in (None, budget)
-    ]
     for a, b in zip(*runs, strict=True):
         assert b.total == pytest.approx(a.total, rel=1e-4)
 
