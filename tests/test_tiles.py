@@ -15,6 +15,7 @@ from nst.core.objective import Temporal, build_terms, make_objective, signature,
 from nst.core.optimize import make_value_and_gradient, stylize
 from nst.core.tilegrid import cores, reach, step_bytes, tile_side, window
 from nst.core.tiles import TiledObjective
+from nst.inputs.masks import Guidance
 from nst.settings import SettingsError, load_settings
 
 from .conftest import loop_inputs, loop_recipe
@@ -184,3 +185,91 @@ def test_the_step_budget_is_the_limit_less_what_every_run_takes():
     limited = settings_of("image.memory_limit=3")
     assert step_budget(limited.model, limited.image, "adam", 64 * 1024**3) == 3 * 1024**3 - fixed
     assert step_budget(limited.model, limited.image, "lbfgs", None) < 3 * 1024**3 - fixed
+
+
+def assert_close(got, expected, rtol: float = 2e-5) -> None:
+    """Every tensor of two nested structures equal to float rounding, relative to its largest
+    value (a sum over tiles adds in another order)."""
+    for a, b in zip(tf.nest.flatten(got), tf.nest.flatten(expected), strict=True):
+        if b is None:  # no masks
+            assert a is None
+            continue
+        a, b = np.asarray(a), np.asarray(b)
+        assert a.shape == b.shape
+        scale = max(np.abs(b).max(), 1e-30)
+        assert np.abs(a - b).max() <= rtol * scale, (np.abs(a - b).max(), scale)
+
+
+def targets_both_ways(settings, height: int, width: int, side: int, guidance=None, styles=None):
+    """(whole targets, tiled targets): the term tensors of build_terms on a random picture of
+    height x width, the content image and the style images' forward passes whole, and over
+    tiles of `side` px cores."""
+    extractor = build_feature_extractor(settings.model)
+    rng = np.random.default_rng(height + width)
+    content = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+    styles = styles or (rng.uniform(0, 255, (57, 75, 3)).astype(np.float32),)
+    model, loss = settings.model, settings.loss
+    return [
+        tensors(build_terms(extractor, content, styles, model, loss, guidance, side=tile))
+        for tile in (None, side)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "height", "width", "side"),
+    [
+        (("model.padding=reflect", *SHALLOW), 71, 83, 24),
+        (("model.padding=zeros", *SHALLOW), 65, 97, 48),
+        (("model.padding=reflect", "model.pooling=max"), 96, 81, 32),  # the default layers
+        (("model.padding=zeros",), 67, 73, 16),  # the default layers, the smallest cores
+    ],
+)
+def test_tiled_targets_equal_the_whole_ones(overrides, height, width, side):
+    """The content image's features and the style image's Gram targets computed over tiles
+    (the style image is larger than a tile too): the same tensors, E(0) included."""
+    whole, tiled = targets_both_ways(settings_of(*overrides), height, width, side)
+    assert_close(tiled, whole)
+
+
+def test_tiled_targets_with_regions_and_a_painting_mask():
+    """Spatial control: two regions of the picture, two styles, each style image with a mask
+    of its own (its statistics over part of the painting)."""
+    settings = settings_of(*SHALLOW)
+    blend = dataclasses.replace(settings.loss, style_blend_weights=(1 / 3, 2 / 3))
+    settings = dataclasses.replace(settings, loss=blend)
+    height, width = 70, 90
+    left = np.zeros((height, width), np.float32)
+    left[:, : width // 3] = 1.0
+    rng = np.random.default_rng(7)
+    styles = tuple(rng.uniform(0, 255, (s, s + 9, 3)).astype(np.float32) for s in (61, 50))
+    painting = tuple(rng.uniform(0, 1, s.shape[:2]).astype(np.float32) for s in styles)
+    guidance = Guidance((left, 1 - left), None, painting)
+    whole, tiled = targets_both_ways(settings, height, width, 24, guidance, styles)
+    assert_close(tiled, whole)
+
+
+def test_a_tiled_scale_never_runs_the_network_on_the_whole_picture(monkeypatch):
+    """With a budget that tiles the scale, the content image's forward pass (its targets) is
+    over tiles as well: the extractor itself is never called on the picture's size."""
+    settings = settings_of(*SHALLOW, "image.scales=1", "optimizer.iterations=2")
+    rng = np.random.default_rng(5)
+    content = rng.uniform(0, 255, (72, 88, 3)).astype(np.float32)
+    style = rng.uniform(0, 255, (80, 96, 3)).astype(np.float32)
+    extractor = build_feature_extractor(settings.model)
+    seen = []
+    original = extractor.call
+
+    def call(inputs, *args, **kwargs):
+        seen.append(tuple(inputs.shape[1:3]))
+        return original(inputs, *args, **kwargs)
+
+    monkeypatch.setattr(extractor, "call", call)
+    inputs, recipe = loop_inputs(content, style), loop_recipe(settings)
+    assert all(r.tiles == 1 for r in stylize(extractor, inputs, recipe))
+    assert (72, 88) in seen and (80, 96) in seen  # whole: seen (so the spy sees)
+    seen.clear()
+    budget = step_bytes(settings.model, 50, 50)
+    records = list(stylize(extractor, inputs, recipe, memory_budget=budget))
+    assert records[-1].tiles == len(cores(72, 88, tile_side(settings.model, 72, 88, budget)))
+    assert all(r.tiles > 1 for r in records)
+    assert (72, 88) not in seen and (80, 96) not in seen

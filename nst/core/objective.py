@@ -39,6 +39,8 @@ from nst.core.losses import (
     tv_loss,
 )
 from nst.core.records import Losses
+from nst.core.tilefeatures import TiledForward
+from nst.core.tilefeatures import style_at_zero as tiled_style_at_zero
 from nst.inputs.masks import Guidance
 from nst.settings import LossSettings, ModelSettings
 
@@ -183,6 +185,7 @@ def build_terms(
     temporal: Temporal | None = None,
     session=None,
     seed: int = 0,
+    side: int | None = None,
 ) -> tuple:
     """The terms of one run at one size: content, style, tv, and the photo region's and a
     video frame's pull where there are such.
@@ -191,10 +194,15 @@ def build_terms(
     style_blend_weights) may have any size; `guidance` places them (None: the blend
     everywhere). A `session` (nst.core.optimize.Session) computes the features in a graph and
     keeps each size's style targets, which do not change between a video's frames; `seed`
-    draws the sliced loss's projections.
+    draws the sliced loss's projections. `side`: the scale steps over tiles of that many px
+    (nst.core.tiles), and the targets are computed over such tiles too (nst.core.tilefeatures).
     """
     features = session.features if session is not None else tf.function(extractor)
-    content = features(tf.constant(content_image[None]))
+    tiles = None if side is None else TiledForward(extractor, model, side)
+    if tiles is None:
+        content = features(tf.constant(content_image[None]))
+    else:
+        content = tiles.stitched(content_image, model.content_layers)
     content_features = tuple(content[name] for name in model.content_layers)
     content_term = Term(
         "content",
@@ -208,7 +216,7 @@ def build_terms(
     key = (content_image.shape, loss.style_loss) if guidance is None else None
     if key not in cache:  # with masks: computed every time
         cache[key] = style_term(
-            features, content, content_image, style_images, model, loss, guidance, seed
+            features, content, content_image, style_images, model, loss, guidance, seed, tiles
         )
     style, regions = cache.pop(key) if key is None else cache[key]
     terms = [content_term, style, Term("tv", Smoothness(), _weight(loss.tv_weight), ())]
@@ -229,8 +237,11 @@ def _weight(value: float) -> tf.Tensor:
     return tf.constant(value, tf.float32)
 
 
-def style_term(features, content: dict, content_image, style_images, model, loss, guidance, seed):
-    """(the style Term for [loss] style_loss, the Regions it uses)."""
+def style_term(
+    features, content: dict, content_image, style_images, model, loss, guidance, seed, tiles=None
+):
+    """(the style Term for [loss] style_loss, the Regions it uses); `tiles` (a TiledForward):
+    the Gram targets over tiles, of the style images and of the picture's size alone."""
     blend = loss.style_blend_weights
     regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
     layer_weights = tf.constant(model.style_layer_weights, tf.float32)
@@ -241,12 +252,26 @@ def style_term(features, content: dict, content_image, style_images, model, loss
         inputs = SlicedTargets(targets, at_zero, directions, layer_weights)
         return Term("style", SlicedStyle(model.style_layers), weight, inputs), regions
     painting = None if guidance is None else guidance.painting_masks
+    if tiles is not None:
+        return tiled_gram_term(tiles, content_image, style_images, painting, model, loss, regions)
     styles = painting_grams(features, style_images, painting, model.network, model.style_layers)
     grams = region_targets(styles, blend, model.style_layers, regions, content)
     generated = tuple(content[name] for name in model.style_layers)
     at_zero = style_at_zero(regions, grams, generated)
     inputs = GramTargets(grams, at_zero, layer_weights, regions)
     return Term("style", GramStyle(model.style_layers), weight, inputs), regions
+
+
+def tiled_gram_term(tiles, content_image, style_images, painting, model, loss, regions):
+    """style_term's Gram term with its targets computed over tiles (nst.core.tilefeatures)."""
+    layers = model.style_layers
+    styles = tiles.painting_grams(style_images, painting, layers)
+    shapes = tiles.shapes(*content_image.shape[:2], layers)
+    grams = region_targets(styles, loss.style_blend_weights, layers, regions, shapes)
+    at_zero = tiled_style_at_zero(regions, grams, tuple(shapes[name] for name in layers))
+    layer_weights = tf.constant(model.style_layer_weights, tf.float32)
+    inputs = GramTargets(grams, at_zero, layer_weights, regions)
+    return Term("style", GramStyle(layers), _weight(loss.style_weight), inputs), regions
 
 
 # The sliced loss's projections: a pool of this many sets, drawn once per size under the

@@ -23,7 +23,7 @@ from nst.core.pyramid import clipped_finest, decompose, level_shapes, render
 from nst.core.recipe import Recipe
 from nst.core.records import Diverged, LoopState, Losses, Record
 from nst.core.scales import run_plan, scaled_styles
-from nst.core.tilegrid import tile_side
+from nst.core.tilegrid import cores, tile_side
 from nst.core.tiles import TiledObjective
 from nst.inputs.images import resize
 from nst.inputs.styles import Inputs
@@ -510,7 +510,8 @@ def stylize(
     A video gives each frame its `start`, `temporal` term and shared `session` (nst.run.video);
     `on_state` gets the state with each image (nst.output.checkpoint), `resume` goes on from one.
     A scale whose step needs more than `memory_budget` bytes (None: no limit) steps over tiles
-    (nst.core.tiles; the same result).
+    (nst.core.tiles; the same result), its targets computed over them too; its records say
+    how many (`Record.tiles`).
     """
     started = time.perf_counter() - (resume.elapsed_s if resume is not None else 0.0)
 
@@ -530,19 +531,20 @@ def stylize(
             current = initial_image(content, styles[0], recipe.image) if start is None else start
         begin = here.image if here is not None else resize(current, w, h)
         frame_term = temporal if (h, w) == (height, width) else None
+        side = tile_side(recipe.model, h, w, memory_budget)  # None: the whole picture fits
         terms = build_terms(
             session.extractor, content, styles, recipe.model, recipe.loss,
-            inputs.guidance, frame_term, session, recipe.image.seed + number,
+            inputs.guidance, frame_term, session, recipe.image.seed + number, side,
         )  # fmt: skip
         optimizer = recipe.optimizer
         scale = ScaleRun(
             number, budget, recipe.save_every, clock, stop_requested,
             optimizer.tolerance, optimizer.window, on_state,
         )  # fmt: skip
-        side = tile_side(recipe.model, h, w, memory_budget)
+        tiles = 1 if side is None else len(cores(h, w, side))
         for record in scale_records(terms, begin, recipe, scale, session, here, side):
             current = record.image if record.image is not None else current
-            yield record
+            yield record if tiles == 1 else dataclasses.replace(record, tiles=tiles)
         if stop_requested():
             return
 

@@ -36,6 +36,7 @@ class Record:
     scale: int = 1  # coarse-to-fine: 1 is the smallest size, [image] scales the full size
     # on the last record of a scale, why it ended: nst.core.convergence CONVERGED, BUDGET or ASKED
     stopped: str = ""
+    tiles: int = 1  # the tiles its scale steps over (nst.core.tiles); 1: the whole picture
 
     @classmethod
     def of(

@@ -19,32 +19,16 @@ then cut; the gradient flows back through both.
 
 from __future__ import annotations
 
-import keras
 import tensorflow as tf
 
 from nst.core.losses import relative
 from nst.core.objective import Content, GramStyle, Photo, Smoothness, TemporalTerm
 from nst.core.records import Losses
+from nst.core.tilefeatures import network_parts, owned
 from nst.core.tilegrid import cores, reach, window
 from nst.settings import SettingsError
 
 PIXEL_KINDS = Smoothness | Photo | TemporalTerm  # terms of the pixels alone
-
-
-def network_parts(extractor: keras.Model) -> tuple:
-    """(preprocess, mirror margin, [(layer, poolings before its output)]) of a feature extractor
-    (nst.core.features): what runs on the whole picture, and the layers run on a tile."""
-    from nst.core.features import MARGIN  # the reflect layer's margin
-
-    names = {layer.name for layer in extractor.layers}
-    layers, poolings = [], 0
-    pooling = keras.layers.MaxPooling2D | keras.layers.AveragePooling2D
-    for layer in extractor.layers:
-        if isinstance(layer, keras.layers.Conv2D | pooling):
-            layers.append((layer, poolings))
-        poolings += isinstance(layer, pooling)
-    preprocess = extractor.get_layer("preprocess")
-    return preprocess, (MARGIN if "reflect" in names else 0), layers
 
 
 class TiledObjective:
@@ -90,17 +74,9 @@ class TiledObjective:
         return out
 
     def _owned(self, features: dict, name: str, place: tf.Tensor):
-        """(the features of layer `name` whose positions the tile's core owns, the slices of the
-        picture's layer they are: (top, left, height, width)). `place`: int32 (core top, bottom,
-        left, right, window top, left) in picture pixels and mirrored-picture pixels."""
-        values, p = features[name]
-        top, bottom, left, right, wy, wx = tf.unstack(place)
-        rows = [top // 2**p, bottom // 2**p]
-        cols = [left // 2**p, right // 2**p]
-        at = [(top + self.margin - wy) // 2**p, (left + self.margin - wx) // 2**p]
-        size = [rows[1] - rows[0], cols[1] - cols[0]]
-        owned = tf.slice(values, [0, at[0], at[1], 0], [1, size[0], size[1], -1])
-        return owned, (rows[0], cols[0], size[0], size[1])
+        """nst.core.tilefeatures.owned of layer `name`'s features of a tile."""
+        values, poolings = features[name]
+        return owned(values, poolings, place, self.margin)
 
     def _tile(self, padded: tf.Tensor, place: tf.Tensor, extent: tf.Tensor) -> tf.Tensor:
         return tf.slice(padded, [0, place[4], place[5], 0], [1, extent[0], extent[1], -1])
