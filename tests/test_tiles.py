@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from nst.core.features import build_feature_extractor
 from nst.core.objective import Temporal, build_terms, make_objective, signature, tensors
-from nst.core.optimize import make_value_and_gradient, stylize
+from nst.core.optimize import Session, make_value_and_gradient, stylize
 from nst.core.tilegrid import cores, reach, step_bytes, tile_side, window
 from nst.core.tiles import TiledObjective
 from nst.inputs.masks import Guidance
@@ -273,3 +273,99 @@ def test_a_tiled_scale_never_runs_the_network_on_the_whole_picture(monkeypatch):
     assert records[-1].tiles == len(cores(72, 88, tile_side(settings.model, 72, 88, budget)))
     assert all(r.tiles > 1 for r in records)
     assert (72, 88) not in seen and (80, 96) not in seen
+
+
+def test_a_tiled_clip_frame_equals_the_untiled_one():
+    """A video's later frame (its start, its pull towards the previous result, the clip's
+    shared session) over tiles: the same records as on the whole frame."""
+    from nst.run.video import frame_recipe
+
+    settings = settings_of(*SHALLOW, "video.frame_iterations=4")
+    rng = np.random.default_rng(11)
+    frame = rng.uniform(0, 255, (64, 80, 3)).astype(np.float32)
+    style = rng.uniform(0, 255, (48, 48, 3)).astype(np.float32)
+    previous = rng.uniform(0, 255, (64, 80, 3)).astype(np.float32)
+    carried = Temporal(previous, rng.uniform(0, 1, (64, 80)).astype(np.float32), 5.0)
+    budget = step_bytes(settings.model, 48, 48)
+    assert tile_side(settings.model, 64, 80, budget) is not None
+    runs = []
+    for memory in (None, budget):
+        session = Session(build_feature_extractor(settings.model))
+        records = stylize(
+            session.extractor, loop_inputs(frame, style), frame_recipe(settings, 1),
+            start=previous, temporal=carried, session=session, memory_budget=memory,
+        )  # fmt: skip
+        runs.append(list(records))
+    whole, tiled = runs
+    assert {r.tiles for r in tiled} == {
+        len(cores(64, 80, tile_side(settings.model, 64, 80, budget)))
+    }
+    for a, b in zip(whole, tiled, strict=True):
+        assert b.total == pytest.approx(a.total, rel=1e-4)
+    assert np.abs(tiled[-1].image - whole[-1].image).max() < 0.05
+
+
+def test_the_bar_and_its_lines_say_a_scale_runs_in_tiles(tmp_path, capsys):
+    from nst.cli.progress import Progress, ProgressBar
+    from nst.core.records import Record
+    from nst.core.scales import Scale
+
+    plan = [Scale(48, 64, 3), Scale(96, 128, 3)]
+    records = [Record(i, 1, 1, 0, 2, i, scale=1, stopped="budget" * (i == 3)) for i in range(4)]
+    records += [
+        Record(i, 1, 1, 0, 2, 4 + i, scale=2, stopped="budget" * (i == 3), tiles=6)
+        for i in range(4)
+    ]
+    progress = Progress(plan)
+    progress.add(records[0])
+    assert progress.where() == "scale 1/2 64x48"  # whole: nothing said
+    progress.add(records[5])
+    assert progress.where() == "scale 2/2 128x96 in 6 tiles"
+    bar = ProgressBar()
+    bar.started(tmp_path, plan)
+    for record in records:
+        bar.recorded(record)
+    bar.ended()
+    shown = capsys.readouterr()
+    assert "scale 2/2 128x96 in 6 tiles" in shown.err
+    assert "nst: scale 2/2 (128x96 in 6 tiles): budget spent" in shown.out
+    assert "nst: scale 1/2 (64x48): budget spent" in shown.out
+
+
+def test_preflight_lets_a_run_over_tiles_go_and_says_in_how_many():
+    """Too large for a whole step but not for tiles: no refusal, and the note names each
+    tiled scale and its tiles; the sliced loss (no tiles) is refused as before."""
+    from nst.core.scales import run_plan
+    from nst.run.preflight import ResourceError, check_run_memory, memory_needed, step_budget
+
+    settings = settings_of("image.max_size=2048", "image.scales=2")
+    model = settings.model
+    available = memory_needed(model, 2048, 1536) // 2
+    note = check_run_memory(settings, 2048, 1536, available)
+    plan = run_plan(1536, 2048, settings.image, settings.optimizer)
+    budget = step_budget(model, settings.image, "adam", available, 2048, 1536)
+    count = len(cores(1536, 2048, tile_side(model, 1536, 2048, budget)))
+    assert count > 1 and len(plan) == 2
+    assert f"scale 2/2 (2048x1536) will run in {count} tiles of " in note
+    assert "scale 1/2" not in note  # the coarse scale fits whole
+    assert tile_side(model, 768, 1024, budget) is None  # (so it does)
+    sliced = settings_of("image.max_size=2048", "loss.style_loss=sliced")
+    with pytest.raises(ResourceError, match="max_size to") as refused:
+        check_run_memory(sliced, 2048, 1536, available)
+    assert "tiles" not in str(refused.value)
+    assert check_run_memory(settings, 512, 384, available) is None  # fits whole: no note
+
+
+def test_preflight_refuses_what_even_the_smallest_tiles_do_not_fit():
+    from nst.run.preflight import MB, ResourceError, check_run_memory, tiled_memory_needed
+
+    settings = settings_of("image.max_size=4096")
+    least = tiled_memory_needed(settings.model, 4096, 3072)
+    with pytest.raises(ResourceError, match=r"even over the smallest tiles \(\d+ px\)") as refused:
+        check_run_memory(settings, 4096, 3072, least - 100 * MB)
+    size = int(str(refused.value).split("max_size to ")[1].split()[0])
+    assert tiled_memory_needed(settings.model, size, size * 3 // 4) <= least - 100 * MB
+    assert check_run_memory(settings, 4096, 3072, least + 100 * MB)  # tiles fit: a note
+    bound = settings_of("image.max_size=4096", f"image.memory_limit={least / 1024**3 - 0.2:.2f}")
+    with pytest.raises(ResourceError, match=r"allowed by \[image\] memory_limit"):
+        check_run_memory(bound, 4096, 3072, 64 * 1024**3)

@@ -95,10 +95,12 @@ class Progress:
 
     def where(self) -> str:
         """`scale 2/3 256x192` (a clip: `frame 5/120 256x192`): the part the run is on and its
-        size (ASCII, any terminal)."""
+        size (ASCII, any terminal); `scale 3/3 4096x3072 in 12 tiles` where it steps over
+        tiles (nst.core.tiles)."""
         number = self.last.scale if self.last is not None else 1
         scale = self.plan[number - 1]
-        return f"{self.part} {number}/{len(self.plan)} {scale.width}x{scale.height}"
+        size = f"{scale.width}x{scale.height}{tiles(self.last)}"
+        return f"{self.part} {number}/{len(self.plan)} {size}"
 
     def scale_line(self, record: Record) -> str:
         """The line said when a scale ends: why, at which step (and its own iteration)."""
@@ -106,9 +108,15 @@ class Progress:
         why = {CONVERGED: "converged", BUDGET: "budget spent", ASKED: "stop asked"}
         reason = why.get(record.stopped, record.stopped)
         return (
-            f"scale {record.scale}/{len(self.plan)} ({scale.width}x{scale.height}): {reason} "
+            f"scale {record.scale}/{len(self.plan)} ({scale.width}x{scale.height}"
+            f"{tiles(record)}): {reason} "
             f"at step {self.step} (its iteration {record.iteration} of {scale.budget})"
         )
+
+
+def tiles(record: Record | None) -> str:
+    """` in 12 tiles` for a record of a scale stepping over tiles, else ''."""
+    return f" in {record.tiles} tiles" if record is not None and record.tiles > 1 else ""
 
 
 def at_most(seconds: float | None) -> str:

@@ -20,6 +20,12 @@ from nst.settings.networks import deepest_layer, layer_names, layer_shapes
 # The memory model of an optimisation step (fitted, see nst.run.preflight): the activations
 # and their gradients.
 ACTIVATION_COPIES = 1.8
+# What a tiled scale keeps of the whole picture besides one tile's activations, in float32
+# copies of its pixels (counted, not fitted): the iterate, its running average, Adam's two
+# moments (a pyramid's levels add a third to these), the preprocessed and mirrored picture,
+# the gradient being summed over the tiles and its way back through the mirror, the pixel
+# terms' gradient, and the tape's and Adam's temporaries: 16, generously.
+PICTURE_COPIES = 16
 
 
 class Reach(NamedTuple):
@@ -91,3 +97,32 @@ def tile_side(model: ModelSettings, height: int, width: int, budget: int | None)
             break
         side = wider
     return side
+
+
+def tiled_step_bytes(model: ModelSettings, height: int, width: int, side: int) -> int:
+    """The estimated memory of a step over tiles of `side` px cores: the widest tile's
+    activations, and what it keeps of the whole picture (`picture_bytes`)."""
+    halo = reach(model.network, (*model.content_layers, *model.style_layers)).halo
+    tile = step_bytes(model, min(width, side + 2 * halo), min(height, side + 2 * halo))
+    return tile + picture_bytes(model, height, width)
+
+
+def picture_bytes(model: ModelSettings, height: int, width: int) -> int:
+    """What a tiled scale keeps of the whole height x width picture: PICTURE_COPIES of its
+    pixels and the content targets (the content image's features at the content layers)."""
+    shapes = layer_shapes(model.network, height, width)
+    content = sum(h * w * c for name, h, w, c in shapes if name in model.content_layers)
+    return 4 * (PICTURE_COPIES * 3 * height * width + content)
+
+
+def smallest_side(model: ModelSettings) -> int:
+    """The smallest sensible core: as wide as the halo (a tile then computes at most 9 times
+    its core's positions), and at least the grid."""
+    grid, halo = reach(model.network, (*model.content_layers, *model.style_layers))
+    return max(grid, halo)
+
+
+def tile_count(model: ModelSettings, height: int, width: int, budget: int | None) -> int:
+    """How many tiles a height x width scale steps over within `budget` (1: the whole)."""
+    side = tile_side(model, height, width, budget)
+    return 1 if side is None else len(cores(height, width, side))

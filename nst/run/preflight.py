@@ -12,11 +12,21 @@ import os
 import shutil
 from pathlib import Path
 
-from nst.core.scales import run_plan
-from nst.core.tilegrid import ACTIVATION_COPIES, activation_values
+from nst.core.scales import Scale, run_plan
+from nst.core.tilegrid import (
+    ACTIVATION_COPIES,
+    activation_values,
+    cores,
+    picture_bytes,
+    reach,
+    smallest_side,
+    tile_side,
+    tiled_step_bytes,
+)
 from nst.inputs.images import ImageError, fit_size
 from nst.run.memlimits import (
     RUNTIME_BYTES,
+    address_space_limit,
     address_space_needed,
     cgroup_available,
     mem_available,
@@ -177,19 +187,112 @@ def memory_needed(
     return RUNTIME_BYTES + WEIGHT_COPIES * weights + max(step, style) + lbfgs
 
 
+def tiled_memory_needed(
+    model: ModelSettings,
+    width: int,
+    height: int,
+    optimizer_name: str = "adam",
+    regions: int = 0,
+    side: int | None = None,
+) -> int:
+    """`memory_needed` of a run whose full scale steps over tiles of `side` px cores (None:
+    the smallest sensible, nst.core.tilegrid.smallest_side): the runtime, the weights, the
+    widest tile's step (its targets are computed over the same tiles, so the style images'
+    passes are bounded by it too), what the scale keeps of the whole picture, the regions'
+    masked features in a tile and their masks on the whole picture, and L-BFGS's vectors."""
+    side = smallest_side(model) if side is None else side
+    tile = min(max(width, height), side + 2 * reach_halo(model))
+    step = tiled_step_bytes(model, height, width, side)
+    step += GUIDED_COPIES * 4 * regions * guided_values(model, tile, tile)
+    masks = layer_shapes(model.network, height, width)
+    step += 4 * regions * sum(h * w for name, h, w, _ in masks if name in model.style_layers)
+    weights = parameter_count(model.network) * 4
+    lbfgs = LBFGS_BYTES_PER_VALUE * width * height * 3 if optimizer_name == "lbfgs" else 0
+    return RUNTIME_BYTES + WEIGHT_COPIES * weights + step + lbfgs
+
+
+def reach_halo(model: ModelSettings) -> int:
+    return reach(model.network, (*model.content_layers, *model.style_layers)).halo
+
+
+def least_memory_needed(model, width, height, optimizer_name, style_sizes, regions, tileable):
+    """The least memory a run can take: whole, or (`tileable`: a Gram style loss) over the
+    smallest sensible tiles, whichever is less."""
+    whole = memory_needed(model, width, height, optimizer_name, style_sizes, regions)
+    if not tileable:
+        return whole
+    return min(whole, tiled_memory_needed(model, width, height, optimizer_name, regions))
+
+
 def step_budget(
-    model: ModelSettings, image: ImageSettings, optimizer_name: str, available: int | None
+    model: ModelSettings,
+    image: ImageSettings,
+    optimizer_name: str,
+    available: int | None,
+    width: int | None = None,
+    height: int | None = None,
 ) -> int | None:
     """The bytes an optimisation step's activations may take ([image] memory_limit, or auto:
-    `available`, None if unknown) once the runtime, the weights and L-BFGS's vectors are
+    `available`, None if unknown) once the runtime, the weights, L-BFGS's vectors and what a
+    tiled scale keeps of the whole width x height picture (None: max_size square) are
     counted: what nst.core.optimize.stylize's memory_budget takes (None: no limit)."""
     limit = available if image.memory_limit is None else int(image.memory_limit * 1024**3)
     if limit is None:
         return None
     fixed = RUNTIME_BYTES + WEIGHT_COPIES * parameter_count(model.network) * 4
-    side = image.max_size
-    lbfgs = LBFGS_BYTES_PER_VALUE * side * side * 3 if optimizer_name == "lbfgs" else 0
-    return max(0, limit - fixed - lbfgs)
+    width, height = width or image.max_size, height or image.max_size
+    lbfgs = LBFGS_BYTES_PER_VALUE * width * height * 3 if optimizer_name == "lbfgs" else 0
+    return max(0, limit - fixed - lbfgs - picture_bytes(model, height, width))
+
+
+def tiles_note(model: ModelSettings, plan: list[Scale], budget: int | None) -> str | None:
+    """The line that says which scales of `plan` will step over tiles within `budget`
+    (step_budget), and in how many; None where every scale runs whole."""
+    parts = []
+    for number, scale in enumerate(plan, 1):
+        side = tile_side(model, scale.height, scale.width, budget)
+        if side is None:
+            continue
+        size = f"{scale.width}x{scale.height}"
+        label = f"scale {number}/{len(plan)} ({size})" if len(plan) > 1 else f"the {size} picture"
+        count = len(cores(scale.height, scale.width, side))
+        parts.append(f"{label}{' will run' * (not parts)} in {count} tiles of {side} px")
+    if not parts:
+        return None
+    return (
+        f"{', '.join(parts)}: a whole step would not fit the {budget / MB:,.0f} MB a step may "
+        f"take (the same result, slower; [image] memory_limit sets the memory)"
+    )
+
+
+def check_run_memory(
+    settings,
+    width: int,
+    height: int,
+    available: int | None,
+    style_sizes: tuple = (),
+    regions: int = 0,
+    plan=None,
+) -> str | None:
+    """check_memory for a run of `settings` on a width x height picture, against `available`
+    bytes (available_memory) and [image] memory_limit (the smallest tiles must fit the user's
+    bound too); then the tiles note (tiles_note) of `plan` (None: the still's coarse-to-fine
+    plan), or None."""
+    model, image, optimizer = settings.model, settings.image, settings.optimizer
+    tileable = settings.loss.style_loss == "gram"
+    limits = [(available, "is available", address_space_limit())]
+    if image.memory_limit is not None:
+        limits.append((int(image.memory_limit * 1024**3), "allowed by [image] memory_limit", None))
+    for limit, what, address_space in limits:
+        check_memory(
+            model, width, height, image.max_size, limit, optimizer.name, style_sizes,
+            address_space, regions, tileable, what,
+        )  # fmt: skip
+    if not tileable:
+        return None
+    plan = run_plan(height, width, image, optimizer) if plan is None else plan
+    budget = step_budget(model, image, optimizer.name, available, width, height)
+    return tiles_note(model, plan, budget)
 
 
 def run_memory_needed(settings, inputs) -> int:
@@ -227,11 +330,17 @@ def check_memory(
     style_sizes: tuple[tuple[int, int], ...] = (),
     address_space: int | None = None,
     regions: int = 0,
+    tileable: bool = False,
+    what: str = "is available",
 ) -> None:
     """Refuse a run whose estimated memory exceeds `available` bytes (None: unknown, allowed)
     or whose address space would exceed `address_space` (the `ulimit -v` limit, None: none),
-    suggesting the largest max_size that fits."""
-    needed = memory_needed(model, width, height, optimizer_name, style_sizes, regions)
+    suggesting the largest max_size that fits. `tileable` (a Gram style loss): a run too
+    large for a whole step steps over tiles, and is refused only if even the smallest
+    sensible tiles do not fit. `what` says what `available` is."""
+    needed = least_memory_needed(
+        model, width, height, optimizer_name, style_sizes, regions, tileable
+    )
     mapped = address_space_needed(needed)
     if address_space is not None and mapped > address_space:
         raise ResourceError(
@@ -252,7 +361,9 @@ def check_memory(
     fits = [
         size
         for size in range(MAX_SIZE_STEP, max_size, MAX_SIZE_STEP)
-        if memory_needed(model, *shrunk(size)[0], optimizer_name, shrunk(size)[1], regions)
+        if least_memory_needed(
+            model, *shrunk(size)[0], optimizer_name, shrunk(size)[1], regions, tileable
+        )
         <= available
     ]
     fix = (
@@ -260,7 +371,8 @@ def check_memory(
         if fits
         else "close other programs or use a machine with more memory"
     )
+    tiles = f" even over the smallest tiles ({smallest_side(model)} px)" if tileable else ""
     raise ResourceError(
         f"a {width}x{height} image with {model.network} needs about {needed / MB:,.0f} MB of "
-        f"memory, but only {available / MB:,.0f} MB is available: {fix}"
+        f"memory{tiles}, but only {available / MB:,.0f} MB {what}: {fix}"
     )

@@ -38,12 +38,11 @@ from nst.run.exits import (
     tell,
     why_stopped,
 )
-from nst.run.memlimits import address_space_limit
 from nst.run.preflight import (
     available_memory,
     check_fits_network,
-    check_memory,
     check_results_folder,
+    check_run_memory,
     output_bytes,
     region_count,
     step_budget,
@@ -70,8 +69,10 @@ def prepare_images(settings: Settings) -> Inputs:
     if model.weights not in WEIGHTS_CHOICES:
         check_weights_file(model.network, model.weights)
     optimizer = settings.optimizer
-    limits = available_memory(), optimizer.name, styles, address_space_limit()
-    check_memory(model, width, height, image.max_size, *limits, regions=region_count(guidance))
+    available = available_memory()
+    tiles = check_run_memory(settings, width, height, available, styles, region_count(guidance))
+    if tiles:
+        say(f"note: {tiles}")
     written = output_bytes(width, height, image, optimizer, settings.output.save_every)
     check_results_folder(paths.results_dir, written)
     return inputs
@@ -115,7 +116,12 @@ def optimize_into(
         resume=state,
         on_state=keeper.keep,
         memory_budget=step_budget(
-            settings.model, settings.image, settings.optimizer.name, available_memory()
+            settings.model,
+            settings.image,
+            settings.optimizer.name,
+            available_memory(),
+            width,
+            height,
         ),
     )
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)

@@ -46,8 +46,9 @@ from nst.run.exits import EXIT_DIVERGED, EXIT_OK, go_on_hint, say
 from nst.run.preflight import (
     available_memory,
     check_fits_network,
-    check_memory,
     check_results_folder,
+    check_run_memory,
+    step_budget,
 )
 from nst.settings import WEIGHTS_CHOICES, Settings, SettingsError
 from nst.settings.networks import check_weights_file
@@ -93,7 +94,10 @@ def prepare_video(settings: Settings) -> VideoInputs:
     check_fits_network(paths.content_image, width, height, model)
     if model.weights not in WEIGHTS_CHOICES:
         check_weights_file(model.network, model.weights)
-    check_memory(model, width, height, image.max_size, available_memory(), "adam")
+    frame = [Scale(height, width, settings.video.frame_iterations)]
+    tiles = check_run_memory(settings, width, height, available_memory(), plan=frame)
+    if tiles:
+        say(f"note: {tiles}")
     # Every frame as PNG and twice in the videos (loosely compressed), plus logs and plots.
     check_results_folder(paths.results_dir, len(clip.frames) * width * height * 3 * 3 + 10**6)
     styles = load_styles(paths, image, (width, height), on_note=lambda t: say(f"note: {t}"))
@@ -215,6 +219,7 @@ class ClipRun:
     log: FrameLog
     session: object  # nst.core.optimize.Session: the network's traced step and style targets
     previous: np.ndarray | None = None  # the last finished result as saved (8-bit values)
+    memory_budget: int | None = None  # a step's bytes (nst.run.preflight.step_budget): more tiles
 
 
 def stylize_frame(clip_run: ClipRun, index: int) -> list[Record] | None:
@@ -243,6 +248,7 @@ def stylize_frame(clip_run: ClipRun, index: int) -> list[Record] | None:
         start=start,
         temporal=temporal,
         session=clip_run.session,
+        memory_budget=clip_run.memory_budget,
     )
     kept, result = [], None
     for record in restore_colors(records, inputs.photo, mode):
@@ -334,6 +340,11 @@ class Video:
         from nst.core.optimize import Session
 
         clip_run = ClipRun(run, inputs, FrameLog(run.run_dir), Session(run.extractor))
+        height, width = inputs.clip.frames[0].shape[:2]
+        settings = run.settings  # one budget for the clip: its frames share the traced tiles
+        clip_run.memory_budget = step_budget(
+            settings.model, settings.image, "adam", available_memory(), width, height
+        )
         done = done or 0
         clip_run.log.read(done)
         if done:
