@@ -46,6 +46,9 @@ class Guidance(NamedTuple):
     painting_masks: tuple[np.ndarray, ...] | None = None
     # [loss] auto_regions: what was found in the content photo (the run saves region_*.png)
     found: FoundRegions | None = None
+    # [loss] face_content: the content term's weight per pixel, (height, width), >= 1 (raised
+    # inside the faces, soft edged); None: 1 everywhere
+    content_weights: np.ndarray | None = None
 
 
 def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -258,7 +261,8 @@ def load_guidance(
         styles = [mask * (1.0 - photo) for mask in styles]
         photo = np.clip(gaussian_blur(photo, EDGE_SIGMA * max(width, height)), 0.0, 1.0)
     check_room(paths, styles)
-    return Guidance(tuple(m.astype(np.float32) for m in styles), photo, painting, found)
+    weights = None if found is None else face_content_weights(found, loss)
+    return Guidance(tuple(m.astype(np.float32) for m in styles), photo, painting, found, weights)
 
 
 def check_room(paths: PathsSettings, styles: list) -> None:
@@ -280,9 +284,25 @@ def _note(text: str) -> None:
 def guidance_at(guidance: Guidance, height: int, width: int) -> Guidance:
     """The same guidance at another image size (coarse-to-fine's smaller scales); the style
     images' own masks are resized with their images (nst.core.guided.painting_grams)."""
-    photo = guidance.photo_mask
+    photo, weights = guidance.photo_mask, guidance.content_weights
     return Guidance(
         tuple(resize_mask(m, width, height) for m in guidance.style_masks),
         None if photo is None else resize_mask(photo, width, height),
         guidance.painting_masks,
+        content_weights=None if weights is None else resize_weights(weights, width, height),
     )
+
+
+def resize_weights(weights: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Content weights (>= 1) at (width, height): resize_mask on their excess over 1."""
+    peak = max(float(weights.max()) - 1.0, 1e-12)
+    return 1.0 + peak * resize_mask((weights - 1.0) / peak, width, height)
+
+
+def face_content_weights(found: FoundRegions, loss: LossSettings) -> np.ndarray | None:
+    """[loss] face_content: 1 + (face_content − 1) · face, the content term's weight per
+    pixel (the face's soft edge: no seam); None where it is 1 everywhere or the face has a
+    style (or the photo) of its own in auto_region_styles."""
+    if loss.face_content == 1.0 or "face" in dict(loss.auto_region_styles):
+        return None
+    return (1.0 + (loss.face_content - 1.0) * found.face).astype(np.float32)
