@@ -226,6 +226,7 @@ def load_guidance(
     height: int,
     style_sizes: tuple = (),
     on_note: Callable[[str], None] | None = None,
+    found: FoundRegions | None = None,
 ) -> Guidance | None:
     """The masks the settings ask for, at the content's (width, height), and the style images'
     own masks at their (width, height) in `style_sizes`; None: no masks.
@@ -235,12 +236,14 @@ def load_guidance(
     Only style image masks: no style masks (the blend everywhere). Unusable masks raise
     ImageError (the settings were checked before). [loss] auto_regions finds its regions
     here (notes through `on_note`, default: stderr); a hand content_mask joins the regions
-    mapped to `photo` and wins over the found ones (no style there).
+    mapped to `photo` and wins over the found ones (no style there). `found`: regions found
+    already (a video frame's, nst.inputs.portrait.carry_regions), at (width, height).
     """
     painting = painting_masks(paths, style_sizes)
-    found = None
-    if loss.auto_regions:
+    if loss.auto_regions and found is None:
         found = found_regions(paths, width, height, on_note or _note)
+    elif not loss.auto_regions:
+        found = None
     if not (paths.style_masks or paths.regions or paths.content_mask or found):
         return None if painting is None else Guidance((), None, painting)
     photo = None
