@@ -10,7 +10,7 @@ from nst.core.optimize import stylize
 from nst.core.scales import automatic_scales, run_plan
 from nst.settings import load_settings
 
-from .conftest import loop_inputs, run_main, tiny_overrides, with_save_every
+from .conftest import loop_inputs, loop_recipe, run_main, tiny_overrides
 from .test_end_to_end import only_run_dir
 from .test_run_faults import pixels, pooled_extractor, shallow_settings
 
@@ -43,9 +43,9 @@ def test_averaging_correction_makes_a_mean():
 
 
 def loop(*overrides: str, content_seed: int = 1, **kwargs) -> list:
-    settings = with_save_every(shallow_settings(*overrides), 1)
+    recipe = loop_recipe(shallow_settings(*overrides), 1)
     inputs = loop_inputs(pixels(content_seed), pixels(2))
-    return list(stylize(pooled_extractor(), inputs, settings, **kwargs))
+    return list(stylize(pooled_extractor(), inputs, recipe, **kwargs))
 
 
 def test_adam_stops_a_converged_problem_before_its_budget():

@@ -14,7 +14,7 @@ from nst.inputs.masks import Guidance, gaussian_blur
 from nst.inputs.styles import Inputs
 from nst.settings import load_settings
 
-from .conftest import make_image, run_main, tiny_overrides
+from .conftest import loop_recipe, make_image, run_main, tiny_overrides
 from .test_end_to_end import only_run_dir
 
 FAST = (
@@ -54,7 +54,7 @@ def result(guidance, styles, optimizer: str, *overrides: str) -> np.ndarray:
     )
     extractor = build_feature_extractor(settings.model)
     inputs = Inputs(photo(), tuple(styles), photo(), guidance)
-    return list(stylize(extractor, inputs, settings))[-1].image
+    return list(stylize(extractor, inputs, loop_recipe(settings)))[-1].image
 
 
 def red_minus_blue(image: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from nst.run.process import StopRequest, build_extractor
 from nst.run.watchers import Watcher
 from nst.settings import load_settings
 
-from .conftest import loop_inputs, make_image, run_main
+from .conftest import loop_inputs, loop_recipe, make_image, run_main
 
 SHALLOW = ("model.content_layers=block2_conv1", "model.style_layers=block1_conv1, block2_conv1")
 
@@ -79,7 +79,7 @@ def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimi
     settings = tiny_settings(tmp_path, f"optimizer.name={optimizer}", *extra)
     content, style = load_pair(settings.paths.content_image, settings.paths.style_image[0], 40)
     inputs, extractor = loop_inputs(content, style), build_extractor(settings)
-    whole = list(stylize(extractor, inputs, settings))
+    whole = list(stylize(extractor, inputs, loop_recipe(settings)))
     if settings.optimizer.tolerance > 0.01:  # the case for the stopping rule: it must act
         assert whole[-1].stopped == "converged" and 8 < whole[-1].iteration < 40, whole[-1]
 
@@ -89,7 +89,7 @@ def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimi
             stylize(
                 extractor,
                 inputs,
-                settings,
+                loop_recipe(settings),
                 stop_requested=lambda: flag["stop"],
                 on_state=states.append,
             ),
@@ -104,7 +104,7 @@ def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimi
     else:  # L-BFGS's own state, its curvature pairs included, through the checkpoint's bytes
         assert states[-1].lbfgs.evaluations == 4
         states[-1] = through_file(tmp_path, states[-1], optimizer)
-    rest = list(stylize(extractor, inputs, settings, resume=states[-1]))
+    rest = list(stylize(extractor, inputs, loop_recipe(settings), resume=states[-1]))
     assert [r.iteration for r in rest] == list(range(4, whole[-1].iteration + 1))
     assert {r.scale for r in rest} == {scales}
     assert (rest[-1].stopped, whole[-1].stopped) == (whole[-1].stopped, whole[-1].stopped)

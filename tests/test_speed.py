@@ -32,11 +32,11 @@ from nst.settings import SettingsError, load_settings
 from .conftest import (
     ROOT,
     loop_inputs,
+    loop_recipe,
     needs_vgg16,
     real_vgg16_run,
     run_main,
     tiny_overrides,
-    with_save_every,
 )
 from .test_end_to_end import LOSS_COLUMNS, only_run_dir
 from .test_run_faults import pixels, pooled_extractor, shallow_settings
@@ -211,7 +211,7 @@ def test_lbfgs_stop_request_ends_with_an_image():
     settings = shallow_settings("optimizer.name=lbfgs", "optimizer.iterations=20")
     records: list = []
     loop = stylize(
-        pooled_extractor(), loop_inputs(pixels(1), pixels(2)), with_save_every(settings, 50),
+        pooled_extractor(), loop_inputs(pixels(1), pixels(2)), loop_recipe(settings, 50),
         stop_requested=lambda: len(records) == 3,
     )  # fmt: skip
     records.extend(loop)
@@ -225,7 +225,7 @@ def test_lbfgs_non_finite_evaluation_keeps_the_last_accepted_image_and_raises():
     records: list = []
     loop = stylize(
         pooled_extractor(poison_after_calls=5), loop_inputs(pixels(1), pixels(2)),
-        with_save_every(settings, 50),
+        loop_recipe(settings, 50),
     )  # fmt: skip
     with pytest.raises(Diverged) as diverged:
         for record in loop:
@@ -285,7 +285,6 @@ def test_default_adam_reaches_in_a_fifth_of_the_steps_what_the_tutorial_optimise
     # the same start as the reference run, and the whole budget: optimiser against optimiser
     start = ("image.init=content", "optimizer.tolerance=0")
     ours = load_settings(None, (*network, "optimizer.iterations=50", *start))
-    ours = with_save_every(ours, 1)
-    records = stylize(build_extractor(ours), loop_inputs(content, style), ours)
+    records = stylize(build_extractor(ours), loop_inputs(content, style), loop_recipe(ours, 1))
     seconds, record, _ = time_to_bar(records, judge, bar, full_scale=1)
     assert seconds is not None, (bar, judge(record.image))  # measured: reached at step 30
