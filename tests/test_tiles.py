@@ -29,7 +29,7 @@ def settings_of(*overrides: str):
     return load_settings(None, (*base, *overrides))
 
 
-def both(settings, height: int, width: int, side: int, temporal: bool = False):
+def both(settings, height: int, width: int, side: int, temporal: bool = False, guidance=None):
     """(untiled Losses and gradient, tiled Losses and gradient, the TiledObjective, the point:
     image, term tensors and draw) at a random picture of height x width, cores `side` px."""
     extractor = build_feature_extractor(settings.model)
@@ -39,7 +39,7 @@ def both(settings, height: int, width: int, side: int, temporal: bool = False):
     image = tf.constant(rng.uniform(0, 255, (1, height, width, 3)).astype(np.float32))
     carried = Temporal(content[::-1].copy(), np.ones((height, width), np.float32), 2.0)
     terms = build_terms(
-        extractor, content, (style,), settings.model, settings.loss, None,
+        extractor, content, (style,), settings.model, settings.loss, guidance,
         carried if temporal else None,
     )  # fmt: skip
     whole = make_value_and_gradient(make_objective(extractor, signature(terms)))
@@ -80,6 +80,22 @@ def test_the_pixel_terms_and_the_losses_alone():
     expected, got, tiled, point = both(settings, 70, 66, 32, temporal=True)
     assert_same(expected, got)
     np.testing.assert_allclose(np.array(tiled.losses(*point)), np.array(expected[0]), rtol=2e-5)
+
+
+def test_a_portraits_guidance_over_tiles():
+    """Regions of the picture, a region kept as the photo and content weights raised inside
+    a face ([loss] face_content): the tiled step is still the whole picture's."""
+    settings = settings_of(*SHALLOW, "loss.photo_weight=3")
+    height, width = 70, 90
+    face = np.zeros((height, width), np.float32)
+    face[10:40, 30:60] = 1.0
+    guidance = Guidance((1 - face,), face * 0.5, None, None, 1 + 3 * face)
+    expected, got, tiled, _ = both(settings, height, width, 24, guidance=guidance)
+    assert tiled.kinds[0][1].weighted and len(tiled.windows) >= 4
+    assert [name for name, _ in tiled.kinds] == ["content", "style", "tv", "photo"]
+    assert_same(expected, got)
+    whole_targets, tiled_targets = targets_both_ways(settings, height, width, 24, guidance)
+    assert_close(tiled_targets, whole_targets)
 
 
 def test_seams_the_gradient_at_the_tiles_borders_matches():

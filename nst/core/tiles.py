@@ -108,12 +108,17 @@ class TiledObjective:
         return tuple(grams)
 
     def _partial_content(self, features, kind, term_inputs, place) -> tuple:
-        targets, at_zero = term_inputs
+        """(the core's share of the content loss, of its relative value); weighted ([loss]
+        face_content): each position by its content weight, as Content does."""
+        targets, at_zero, weights = term_inputs
+        weights = weights if kind.weighted else (None,) * len(kind.layers)
         raws = []
-        for name, target in zip(kind.layers, targets, strict=True):
+        for name, target, c in zip(kind.layers, targets, weights, strict=True):
             owned, (y, x, h, w) = self._owned(features, name, place)
-            part = tf.slice(target, [0, y, x, 0], [1, h, w, -1])
-            raws.append(0.5 * tf.reduce_sum(tf.square(owned - part)))
+            squared = tf.square(owned - tf.slice(target, [0, y, x, 0], [1, h, w, -1]))
+            if c is not None:
+                squared = tf.slice(c, [0, y, x, 0], [1, h, w, 1]) * squared
+            raws.append(0.5 * tf.reduce_sum(squared))
         value = tf.add_n([relative(r, z) for r, z in zip(raws, at_zero, strict=True)])
         return tf.add_n(raws), value
 

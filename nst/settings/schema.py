@@ -173,6 +173,12 @@ class LossSettings:
         "with auto_regions, where the face has no style of its own: the share of the style's "
         "force inside the faces (0: as the photo's content, 1: styled like the rest)",
     )
+    face_content: float = setting(
+        4.0,
+        Number(float, min=1),
+        "with auto_regions, where the face has no style of its own: the content weight "
+        "inside the faces, times the rest's (soft edged; 1: the same everywhere)",
+    )
 
 
 @dataclass(frozen=True)
