@@ -212,6 +212,7 @@ def tiled_memory_needed(
 
 
 def reach_halo(model: ModelSettings) -> int:
+    """The pixels a tile reaches past its core (nst.core.tilegrid.reach)."""
     return reach(model.network, (*model.content_layers, *model.style_layers)).halo
 
 
