@@ -304,6 +304,7 @@ class Worker:
     def submit(self, settings: Settings, resume_dir: Path | None = None) -> Job:
         """Queue a run of `settings`; or, with `resume_dir`, going on with that stopped run
         (its settings are its own config.ini's)."""
+        job = Job("", settings, resume_dir=resume_dir)  # outside the lock: it looks at the file
         with self._lock:
             if self._closing:
                 raise RuntimeError("the server is closing")
@@ -314,7 +315,7 @@ class Worker:
                 )
             if resume_dir is not None and self.uses_run(resume_dir):
                 raise QueueFull("this run is going on already (running or waiting)")
-            job = Job(f"job-{next(self._ids)}-{int(time.time())}", settings, resume_dir=resume_dir)
+            job.id = f"job-{next(self._ids)}-{int(time.time())}"
             self._spool.keep(job)  # before it is queued: a restart finds it
             self._queue.append(job)
             self._lock.notify_all()
