@@ -261,6 +261,12 @@ class ImageSettings:
     pyramid_levels: int = setting(
         5, Number(int, min=1, max=8), "with parameterization = pyramid: number of levels"
     )
+    memory_limit: float | None = setting(
+        None,
+        NumberOr(Number(float, min=1, max=100000), "auto"),
+        "memory the run may take, in GB: auto (what the machine has available) | a number. A "
+        "scale whose step would need more runs over tiles: the same result, in bounded memory",
+    )
     preserve_colors: str = setting(
         "none",
         Choice(PRESERVE_COLORS_CHOICES),
