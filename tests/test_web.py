@@ -270,6 +270,8 @@ def test_a_clip_upload_is_decoded_marked_and_thumbnailed(
     "data, name, says",
     [
         (b"hello, not a video", "notes.mp4", "notes.mp4 is not a video the studio takes"),
+        # a playlist FFmpeg would follow to the files it names: never handed to FFmpeg
+        (b"#EXTM3U\n#EXTINF:1,\n/etc/passwd\n", "list.mp4", "is not a video the studio takes"),
         ("cut", "cut.mp4", "cannot read video cut.mp4"),
         (b"\x00\x00\x00\x20ftypisom" + bytes(200), "empty.mov", "cannot read video empty.mov"),
     ],
