@@ -15,6 +15,7 @@ import zipfile
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nst.settings import SECTIONS, SettingsError, load_settings
@@ -201,6 +202,139 @@ def test_upload_over_the_limit_is_refused_with_json(client):
     assert upload(client, b"", "x.png").status_code == 400
     no_file = client.post("/api/images", data={}, headers=SAME_ORIGIN)
     assert no_file.status_code == 400 and "file" in no_file.json["error"]
+
+
+# --- clips (issue 22): a video uploaded as the content -----------------------------------
+
+
+def clip_bytes(tmp_path: Path, name: str = "clip.mp4", frames: int = 3) -> bytes:
+    """A tiny H.264 mp4 (48 × 32 px, 12 fps) as tests/video_clips.py writes it."""
+    from tests.video_clips import clip_frames, write_clip
+
+    return write_clip(tmp_path / name, clip_frames(frames, width=48, height=32)).read_bytes()
+
+
+def write_container(path: Path, frames: list, container: str, codec: str) -> Path:
+    """`frames` in another container (Matroska/WebM, AVI) than write_clip's mp4."""
+    import av
+
+    with av.open(str(path), "w", format=container) as output:
+        stream = output.add_stream(codec, rate=12)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        output.mux(stream.encode())
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, container, codec",
+    [
+        ("holiday clip.mp4", None, None),
+        ("shot.webm", "webm", "libvpx-vp9"),
+        ("x.avi", "avi", "mpeg4"),
+    ],
+)
+def test_a_clip_upload_is_decoded_marked_and_thumbnailed(
+    client, studio, tmp_path, name, container, codec
+):
+    from PIL import Image
+
+    from tests.video_clips import clip_frames
+
+    frames = clip_frames(3, width=48, height=32)
+    if container is None:
+        data = clip_bytes(tmp_path)
+    else:
+        data = write_container(tmp_path / name, frames, container, codec).read_bytes()
+    stored = upload(client, data, name)
+    assert stored.status_code == 201, stored.json
+    shown = stored.json
+    assert shown["kind"] == "clip" and shown["name"].endswith(Path(name).suffix)
+    assert shown["name"] == Path(name).stem.replace(" ", "_") + Path(name).suffix
+    facts = shown["clip"]
+    assert (facts["width"], facts["height"], facts["frames"]) == (48, 32, 3)
+    assert facts["duration_s"] == pytest.approx(3 / 12, abs=0.02)
+    thumbnail = client.get(shown["thumbnail"])
+    assert thumbnail.status_code == 200 and thumbnail.data.startswith(b"\x89PNG")
+    picture = np.asarray(Image.open(io.BytesIO(thumbnail.data)).convert("RGB"), dtype=float)
+    assert picture.shape == (32, 48, 3)  # the first frame: its moving square where it starts
+    assert abs(picture - frames[0]).mean() < abs(picture - frames[2]).mean()
+    listed = {image["id"]: image for image in client.get("/api/images").json["images"]}
+    assert listed[shown["id"]]["kind"] == "clip"
+    assert upload(client, data, "again.mp4").json["id"] == shown["id"]  # stored once
+
+
+@pytest.mark.parametrize(
+    "data, name, says",
+    [
+        (b"hello, not a video", "notes.mp4", "notes.mp4 is not a video the studio takes"),
+        # a playlist FFmpeg would follow to the files it names: never handed to FFmpeg
+        (b"#EXTM3U\n#EXTINF:1,\n/etc/passwd\n", "list.mp4", "is not a video the studio takes"),
+        ("cut", "cut.mp4", "cannot read video cut.mp4"),
+        (b"\x00\x00\x00\x20ftypisom" + bytes(200), "empty.mov", "cannot read video empty.mov"),
+    ],
+)
+def test_a_bad_clip_is_refused_with_one_line(client, studio, tmp_path, data, name, says):
+    if data == "cut":
+        whole = clip_bytes(tmp_path, frames=3)
+        data = whole[: len(whole) // 3]
+    before = client.get("/api/images").json["images"]
+    refused = upload(client, data, name)
+    assert refused.status_code == 400
+    message = refused.json["error"]
+    assert says in message and "\n" not in message and str(tmp_path) not in message, message
+    assert "incoming" not in message
+    assert client.get("/api/images").json["images"] == before
+    folder = studio.extensions["nst"]["store"].folder
+    assert not [p for p in folder.iterdir() if p.name.startswith(".incoming")]
+
+
+def test_a_clip_is_content_only_never_a_style_or_a_mask(client, tmp_path):
+    clip = upload(client, clip_bytes(tmp_path), "clip.mp4").json["id"]
+    as_style = {**chosen(client), "styles": [clip]}
+    refused = client.post("/api/validate", json={"values": {}, **as_style}, headers=SAME_ORIGIN)
+    assert refused.status_code == 400 and "clip.mp4 is a clip" in refused.json["error"]
+    mask = {"paths.content_mask": clip}
+    body = {"values": mask, **chosen(client)}
+    answer = client.post("/api/validate", json=body, headers=SAME_ORIGIN).json
+    assert "paths.content_mask" in answer["errors"]
+    as_content = {**chosen(client), "content": clip}
+    ok = client.post("/api/validate", json={"values": {}, **as_content}, headers=SAME_ORIGIN)
+    assert ok.json == {"ok": True, "errors": {}}
+
+
+def test_an_uploaded_clip_runs_as_a_clip_through_the_queue(client, tmp_path):
+    from tests.video_clips import read_video
+
+    clip = upload(client, clip_bytes(tmp_path), "walk.mp4").json["id"]
+    each = {"video.first_frame_iterations": "2", "video.frame_iterations": "2"}
+    body = {"values": each, **chosen(client), "content": clip}
+    started = client.post("/api/jobs", json=body, headers=SAME_ORIGIN)
+    assert started.status_code == 202 and started.json["kind"] == "clip"
+    job_id = started.json["id"]
+    seen = events(client, finished(job_id))
+    assert job_state(seen[-1][1], job_id) == "done"
+    records = [data for kind, data in seen if kind == "record" and data["job"] == job_id]
+    # progress per frame, as a still's per scale: the frame is the record's scale
+    assert [(r["scale"], r["iteration"]) for r in records if r["iteration"]] == [
+        (frame, i) for frame in (1, 2, 3) for i in (1, 2)
+    ]
+    assert [r["step"] for r in records if r["iteration"]] == [1, 2, 3, 4, 5, 6]
+    assert all(r["steps"] == 6 for r in records)
+    (job,) = [job for job in seen[-1][1]["jobs"] if job["id"] == job_id]
+    assert job["kind"] == "clip" and job["scales"] == 3 and job["content"] == "walk.mp4"
+    run_dir = tmp_path / "results" / job["run_id"]
+    assert (run_dir / "status.txt").read_text().startswith("0\n")
+    detail = client.get(f"/api/runs/{job['run_id']}").json
+    assert detail["kind"] == "video" and detail["status"] == "done"
+    video = client.get(detail["video"] + "?download=1")
+    assert video.status_code == 200 and video.mimetype == "video/mp4"
+    assert f"{job['run_id']}.mp4" in video.headers["Content-Disposition"]
+    (tmp_path / "downloaded.mp4").write_bytes(video.data)
+    frames, _rate, _sound = read_video(tmp_path / "downloaded.mp4")
+    assert len(frames) == 3 and frames[0].shape[:2] == (32, 48)
 
 
 # --- safety ------------------------------------------------------------------------------

@@ -169,6 +169,40 @@ def test_a_run_from_the_browser(server, page, tmp_path: Path):
     assert shot.stat().st_size > 10_000
 
 
+def test_a_clip_from_the_browser(server, page, tmp_path: Path):
+    """Issue 22: a clip picked as the content is marked as one (frames, duration), runs frame
+    by frame in Live, and its video.mp4 downloads from the finished run."""
+    from tests.video_clips import clip_frames, write_clip
+
+    url, _app = server
+    page.goto(url)
+    page.wait_for_selector("#field-image-max_size")
+    page.wait_for_function("document.querySelector('#connection').dataset.state === 'open'")
+    clip = write_clip(tmp_path / "walk.mp4", clip_frames(3, width=48, height=32))
+    page.set_input_files("#content-file", str(clip))
+    page.wait_for_selector("#content-chosen .clip-mark[data-frames='3']")
+    assert "3 frames" in page.inner_text("#content-chosen .clip-mark")
+    assert page.is_visible("#clip-note")
+    # a clip is offered as content only, never as a style
+    page.click(".gallery-fold summary")
+    picks = page.inner_text("#gallery li[data-kind='clip'] .pick")
+    assert "content" in picks and "style" not in picks
+    page.click(".advanced summary")
+    page.fill("#field-video-first_frame_iterations", "2")
+    page.fill("#field-video-frame_iterations", "2")
+    page.click("#start")
+    page.wait_for_function("document.querySelector('#live-status').dataset.state === 'done'")
+    assert page.inner_text("#live-caption").startswith("frame 3 · iteration 2")
+    page.wait_for_selector("#download-video:not([hidden])")
+    run_id = page.inner_text("#run-title")
+    with page.expect_download() as download:
+        page.click("#download-video")
+    saved = tmp_path / "downloaded.mp4"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == (tmp_path / "results" / run_id / "video.mp4").read_bytes()
+    assert download.value.suggested_filename == f"{run_id}.mp4"
+
+
 @pytest.mark.parametrize("width, height", [(1440, 900), (390, 844)])
 def test_first_run_at_desktop_and_phone_width(server, tmp_path: Path, width, height):
     """What new users tripped over (issue 25, item 10): after Start the progress is in view,

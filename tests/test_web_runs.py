@@ -254,3 +254,101 @@ def test_imagenet_weights_that_cannot_be_had_are_told(tmp_path, monkeypatch):
     cached.write_bytes(b"weights")
     assert check("vgg19", "imagenet") is None  # on this machine: nothing to download
     assert check("vgg16", "random") is None
+
+
+# --- failed jobs stay listed (issue 25, item 10) -----------------------------------------
+
+
+def ended(client, job_id: str, timeout: float = 120.0) -> dict:
+    """The job as /api/jobs shows it once it has ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        jobs = {job["id"]: job for job in client.get("/api/jobs").json["jobs"]}
+        if jobs[job_id]["state"] not in ("queued", "running"):
+            return jobs[job_id]
+        assert time.monotonic() < deadline, jobs[job_id]
+        time.sleep(0.1)
+
+
+def test_a_failed_job_is_listed_after_a_restart_until_dismissed(tmp_path):
+    missing = tmp_path / "gone" / "vgg16.weights.h5"
+    config = StudioConfig(None, tiny(tmp_path, **{"model.weights": str(missing)}))
+    first = create_app(config)
+    try:
+        client = first.test_client()
+        form = client.get("/api/form").json
+        body = {"values": {}, "content": form["content"][0], "styles": form["styles"]}
+        job_id = post(client, "/api/jobs", body).json["id"]
+        failed = ended(client, job_id)
+        assert failed["state"] == "failed" and failed["run_id"] is None
+        assert "does not exist" in failed["message"]
+    finally:
+        first.extensions["nst"]["worker"].close(timeout=30)
+    assert not any((tmp_path / "results").glob("2*"))  # no run folder says it happened
+
+    again = create_app(config)  # the studio restarted over the same folders
+    try:
+        client = again.test_client()
+        (kept,) = [job for job in client.get("/api/jobs").json["jobs"] if job["id"] == job_id]
+        assert kept["state"] == "failed" and kept["message"] == failed["message"]
+        assert (kept["content"], kept["styles"]) == ("content.png", ["style.png"])
+        assert str(tmp_path) not in kept["message"]
+        assert post(client, f"/api/jobs/{job_id}/dismiss").json == {"dismissed": job_id}
+        assert job_id not in [job["id"] for job in client.get("/api/jobs").json["jobs"]]
+        assert post(client, f"/api/jobs/{job_id}/dismiss").status_code == 404
+    finally:
+        again.extensions["nst"]["worker"].close(timeout=30)
+    third = create_app(config)
+    try:
+        assert third.test_client().get("/api/jobs").json["jobs"] == []  # dismissed for good
+    finally:
+        third.extensions["nst"]["worker"].close(timeout=30)
+
+
+def test_failures_outlast_twenty_finished_runs_and_waiting_jobs_are_not_dismissed(tmp_path):
+    from nst.core.records import Outcome
+    from nst.inputs.images import ImageError
+    from nst.settings import load_settings
+
+    settings = load_settings(None, tiny(tmp_path))
+    release = []
+
+    def run(settings, *, extractor, stop, watcher):
+        while not release and not stop.requested():
+            time.sleep(0.01)
+        run_dir = tmp_path / f"run{time.monotonic_ns()}"
+        run_dir.mkdir()
+        watcher.started(run_dir, [])
+        return Outcome(0, run_dir, f"result in {run_dir}")
+
+    def extractor_for(settings):
+        if not built:
+            built.append(settings)
+            raise ImageError("image x.png does not exist")
+
+    built = []
+    spool = tmp_path / "results" / ".queue"
+    worker = Worker(run, extractor_for, spool, max_queued=30)
+    try:
+        jobs = [worker.submit(settings) for _ in range(23)]
+        deadline = time.monotonic() + 30
+        while jobs[1].state != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert worker.dismiss(jobs[1].id) is False  # running: stop it first
+        assert worker.dismiss(jobs[2].id) is False  # waiting
+        release.append(True)
+        while any(job.state in ("queued", "running") for job in jobs):
+            assert time.monotonic() < deadline, [job.state for job in jobs]
+            time.sleep(0.05)
+        listed = [job["id"] for job in worker.snapshot()["jobs"]]
+    finally:
+        worker.close(timeout=30)
+    assert jobs[0].state == "failed" and jobs[0].id in listed
+    assert len(listed) == 1 + 20  # the failure, and the last 20 finished runs
+    assert [job.id for job in jobs[-20:]] == [i for i in reversed(listed) if i != jobs[0].id]
+    later = Worker(run, extractor_for, spool)
+    try:
+        assert [job["id"] for job in later.snapshot()["jobs"]] == [jobs[0].id]
+    finally:
+        later.close(timeout=30)
