@@ -10,45 +10,12 @@ from pathlib import Path
 import pytest
 
 from nst.batch.launch import run_batch
-from nst.batch.plan import BATCH_CSV
 from nst.output.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
 from nst.run.process import StopRequest
 from nst.run.watchers import Watcher
 from nst.settings import SettingsError
-
-from .conftest import make_image, run_main
-
-TINY = (
-    "model.weights=random",
-    "image.max_size=40",
-    "optimizer.iterations=3",
-    "output.save_every=1",
-    "output.animation=false",
-    "model.content_layers=block2_conv1",
-    "model.style_layers=block1_conv1, block2_conv1",
-)
-
-
-def two_by_two(tmp_path: Path) -> tuple[str, ...]:
-    for folder, seeds in (("contents", (1, 3)), ("styles", (2, 4))):
-        (tmp_path / folder).mkdir()
-        for name, seed in zip("ab", seeds, strict=True):
-            make_image(tmp_path / folder / f"{folder[0]}{name}.png", seed=seed)
-    return (
-        f"paths.content_image={tmp_path / 'contents'}",
-        f"paths.style_image={tmp_path / 'styles' / '*.png'}",  # a glob: each style separately
-        f"paths.results_dir={tmp_path / 'results'}",
-        *TINY,
-    )
-
-
-def rows(batch_dir: Path) -> list[dict]:
-    with open(batch_dir / BATCH_CSV, newline="") as file:
-        return list(csv.DictReader(file))
-
-
-def run_folders(batch_dir: Path) -> list[Path]:
-    return sorted(p for p in batch_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+from tests.helpers import make_image, run_main
+from tests.helpers.batch import TINY, rows, run_folders, two_by_two
 
 
 def the_batch(tmp_path: Path) -> Path:
@@ -130,7 +97,7 @@ class StopInFrame(Watcher):
 
 
 def test_an_interrupted_clip_item_goes_on_at_its_first_missing_frame(tmp_path, capsys):
-    from tests.video_clips import clip_frames, write_clip
+    from tests.helpers.video_clips import clip_frames, write_clip
 
     clip = write_clip(tmp_path / "clip.mp4", clip_frames(3, width=48, height=32))
     overrides = (

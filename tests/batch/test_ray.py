@@ -24,9 +24,8 @@ from nst.batch.launch import run_batch
 from nst.batch.plan import ITEMS
 from nst.output.runfolder import FINAL, LOSSES_CSV
 from nst.run.process import StopRequest
-
-from .conftest import make_image, run_main
-from .test_batch import TINY, rows, run_folders, two_by_two
+from tests.helpers import make_image, run_main
+from tests.helpers.batch import TINY, rows, run_folders, two_by_two
 
 pytest.importorskip("ray")
 

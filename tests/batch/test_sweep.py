@@ -24,8 +24,7 @@ from nst.batch.sweep import INDEX, SHEET, run_sweep
 from nst.core.records import Outcome
 from nst.run.exits import guarded
 from nst.settings import Settings, SettingsError, load_settings
-
-from .conftest import make_image, run_main, tiny_overrides
+from tests.helpers import make_image, run_main, tiny_overrides
 
 # a network cut after block 2: builds and traces fast, enough for wiring tests
 FAST = {"model.content_layers": "block2_conv1", "model.style_layers": "block1_conv1, block2_conv1"}

@@ -7,8 +7,7 @@ import sys
 
 from bench.user import cpu_features
 from nst.cli.allocator import BFC_VARIABLE, tensorflow_environment
-
-from .conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_cpu_features_read_from_linux_flags(tmp_path):

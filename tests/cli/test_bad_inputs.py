@@ -12,9 +12,8 @@ import pytest
 
 import main as cli
 from nst.run import exits, preflight, still
-
-from .broken import corrupted, good_pair, png_header_only, truncated
-from .conftest import make_image, run_main, tiny_overrides
+from tests.helpers import make_image, run_main, tiny_overrides
+from tests.helpers.broken import corrupted, good_pair, png_header_only, truncated
 
 
 @dataclass(frozen=True)

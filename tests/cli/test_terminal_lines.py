@@ -30,8 +30,7 @@ from nst.run.pipeline import resume, run
 from nst.run.process import StopRequest
 from nst.run.watchers import Watcher
 from nst.settings import load_settings
-
-from .conftest import ROOT, make_image, run_main, tiny_overrides
+from tests.helpers import ROOT, make_image, run_main, tiny_overrides
 
 
 def ascii_stream() -> io.TextIOWrapper:

@@ -31,9 +31,15 @@ from nst.output.evolution import (
 )
 from nst.output.runfolder import ANIMATION
 from nst.run import still
-
-from .conftest import run_main, tiny_overrides
-from .fake_run import COLOURS, ITERATIONS, SIZE, losses_at, make_fake_run, two_colour_image
+from tests.helpers import run_main, tiny_overrides
+from tests.helpers.fake_run import (
+    COLOURS,
+    ITERATIONS,
+    SIZE,
+    losses_at,
+    make_fake_run,
+    two_colour_image,
+)
 
 LEFT_ARROW, RIGHT_ARROW, HOME, END = 0xFF51, 0xFF53, 0xFF50, 0xFF57  # as Qt/GTK report them
 

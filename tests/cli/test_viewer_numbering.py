@@ -8,8 +8,7 @@ import re
 
 from nst.cli import viewer
 from nst.output.evolution import caption, run_frames
-
-from .fake_run import ITERATIONS, make_fake_run
+from tests.helpers.fake_run import ITERATIONS, make_fake_run
 
 
 def test_caption_leads_with_the_step_and_counts_as_the_trackbar(tmp_path):

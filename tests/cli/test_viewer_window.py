@@ -24,9 +24,8 @@ import pytest
 
 from nst.cli.viewer import image_box
 from nst.output.evolution import MIN_LONG_SIDE, fit_scale, load_rgb, scaled_size
-
-from .conftest import ROOT, tiny_overrides
-from .fake_run import COLOURS, ITERATIONS, SIZE, make_fake_run
+from tests.helpers import ROOT, tiny_overrides
+from tests.helpers.fake_run import COLOURS, ITERATIONS, SIZE, make_fake_run
 
 SCREEN = (1280, 1024)
 TOOLS = {"Xvfb": "xvfb", "xdotool": "xdotool", "xwd": "x11-apps"}  # command: Debian package

@@ -9,10 +9,16 @@ from nst.core.convergence import BUDGET, CONVERGED, Averaging, StoppingRule
 from nst.core.optimize import stylize
 from nst.core.scales import automatic_scales, run_plan
 from nst.settings import load_settings
-
-from .conftest import loop_inputs, run_main, tiny_overrides, with_save_every
-from .test_end_to_end import only_run_dir
-from .test_run_faults import pixels, pooled_extractor, shallow_settings
+from tests.helpers import (
+    loop_inputs,
+    only_run_dir,
+    pixels,
+    pooled_extractor,
+    run_main,
+    shallow_settings,
+    tiny_overrides,
+    with_save_every,
+)
 
 
 def test_rule_stops_on_a_plateau_and_not_while_improving():

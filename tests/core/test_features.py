@@ -8,8 +8,7 @@ import pytest
 
 from nst.core.features import WeightsError, build_feature_extractor
 from nst.settings import load_settings
-
-from .conftest import VGG16_WEIGHTS, needs_vgg16
+from tests.helpers import VGG16_WEIGHTS, needs_vgg16
 
 
 def model_settings(*overrides: str):

@@ -10,8 +10,7 @@ import tensorflow as tf
 from nst.core.features import build_feature_extractor
 from nst.core.objective import build_terms, make_objective, signature, tensors
 from nst.settings import load_settings
-
-from .conftest import loop_inputs, with_save_every
+from tests.helpers import loop_inputs, with_save_every
 
 
 def scaled(extractor: keras.Model, factor: float) -> keras.Model:

@@ -12,8 +12,7 @@ from nst.core.losses import sliced_wasserstein
 from nst.core.optimize import stylize
 from nst.core.pyramid import decompose, level_shapes, render
 from nst.settings import SettingsError, load_settings
-
-from .conftest import loop_inputs, with_save_every
+from tests.helpers import loop_inputs, with_save_every
 
 RANDOM_VGG16 = ("model.network=vgg16", "model.weights=random", "model.precision=float32")
 

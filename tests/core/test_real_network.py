@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conftest import needs_vgg16, real_vgg16_run
+from tests.helpers import needs_vgg16, real_vgg16_run
 
 
 @needs_vgg16

@@ -13,9 +13,7 @@ from nst.core.optimize import stylize
 from nst.inputs.masks import Guidance, gaussian_blur
 from nst.inputs.styles import Inputs
 from nst.settings import load_settings
-
-from .conftest import make_image, run_main, tiny_overrides
-from .test_end_to_end import only_run_dir
+from tests.helpers import make_image, only_run_dir, run_main, tiny_overrides
 
 FAST = (
     "model.weights=random",

@@ -28,18 +28,20 @@ from nst.core.records import Diverged
 from nst.core.scales import scale_budgets, scale_sizes
 from nst.output.evolution import run_frames
 from nst.settings import SettingsError, load_settings
-
-from .conftest import (
+from tests.helpers import (
+    LOSS_COLUMNS,
     ROOT,
     loop_inputs,
     needs_vgg16,
+    only_run_dir,
+    pixels,
+    pooled_extractor,
     real_vgg16_run,
     run_main,
+    shallow_settings,
     tiny_overrides,
     with_save_every,
 )
-from .test_end_to_end import LOSS_COLUMNS, only_run_dir
-from .test_run_faults import pixels, pooled_extractor, shallow_settings
 
 
 @pytest.fixture(scope="module")
@@ -271,8 +273,7 @@ def test_default_adam_reaches_in_a_fifth_of_the_steps_what_the_tutorial_optimise
     from bench.quality import make_judge, reference_run, time_to_bar
     from nst.inputs.images import load_pair
     from nst.run.process import build_extractor
-
-    from .conftest import SHARED_IMAGES, VGG16_WEIGHTS
+    from tests.helpers import SHARED_IMAGES, VGG16_WEIGHTS
 
     network = ("model.network=vgg16", f"model.weights={VGG16_WEIGHTS}")
     float32 = load_settings(None, (*network, "model.precision=float32"))

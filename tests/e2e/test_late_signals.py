@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from .broken import good_pair
-from .conftest import ROOT, tiny_overrides
+from tests.helpers import ROOT, tiny_overrides
+from tests.helpers.broken import good_pair
 
 # Runs main.py as `python main.py ...` would, with one lifecycle step replaced (see below).
 LAUNCHER = """

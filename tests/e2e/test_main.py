@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
-from pathlib import Path
 
 from PIL import Image
 
 from nst.settings import load_settings
-
-from .conftest import run_main, tiny_overrides
-
-LOSS_COLUMNS = ["iteration", "content", "style", "tv", "total", "elapsed_s", "scale", "step"]
-
-
-def only_run_dir(results: Path) -> Path:
-    runs = [p for p in results.iterdir() if p.is_dir()]
-    assert len(runs) == 1, runs
-    return runs[0]
+from tests.helpers import LOSS_COLUMNS, only_run_dir, run_main, tiny_overrides
 
 
 def test_a_run_writes_every_output(tmp_path, image_pair):

@@ -16,9 +16,8 @@ import pytest
 import main as cli
 from nst.cli.startup import Forgiving
 from nst.run.exits import EXIT_FAULT, describe
-
-from .broken import good_pair
-from .conftest import ROOT, tiny_overrides
+from tests.helpers import ROOT, tiny_overrides
+from tests.helpers.broken import good_pair
 
 MAIN = [sys.executable, str(ROOT / "main.py")]
 

@@ -8,9 +8,7 @@ from PIL import Image
 from nst.inputs.colors import rgb_to_yiq
 from nst.inputs.images import fit_size, load_image, resize
 from nst.settings import load_settings
-
-from .conftest import make_image, run_main, tiny_overrides
-from .test_end_to_end import only_run_dir
+from tests.helpers import make_image, only_run_dir, run_main, tiny_overrides
 
 # a network cut after block 2: builds and traces fast, enough for wiring tests
 FAST = {"model.content_layers": "block2_conv1", "model.style_layers": "block1_conv1, block2_conv1"}

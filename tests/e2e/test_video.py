@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, make_image, run_main
-from tests.video_clips import clip_frames, read_video, write_clip, write_folder
+from tests.helpers import ROOT, make_image, run_main
+from tests.helpers.video_clips import clip_frames, read_video, write_clip, write_folder
 
 
 def video_overrides(content: Path, style: Path, results: Path, **extra: str) -> list[str]:

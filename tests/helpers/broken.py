@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .conftest import make_image
+from tests.helpers import make_image
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

@@ -11,8 +11,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from nst.inputs.images import load_image, png_bytes
-
-from .icc import ADOBE_RGB_D50, SRGB_D50, rgb_profile, to_srgb
+from tests.helpers.icc import ADOBE_RGB_D50, SRGB_D50, rgb_profile, to_srgb
 
 ADOBE_GAMMA = 563 / 256  # Adobe RGB (1998): 2.2 as a u8.8 number
 COLOURS = np.array([[200, 50, 50], [30, 180, 90], [128, 128, 128], [255, 255, 255]], np.uint8)

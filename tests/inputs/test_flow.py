@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from nst.core.losses import temporal_loss
 from nst.inputs.flow import Warp, frame_warp, temporal_error, warp
-from tests.video_clips import texture
+from tests.helpers.video_clips import texture
 
 SHIFT = 4  # pixels the content moves right between the two frames
 

@@ -9,9 +9,8 @@ from PIL import Image
 from nst.inputs.images import load_image, load_pair
 from nst.run.preflight import check_fits_network
 from nst.settings import load_settings
-
-from .broken import png_16bit_rgb
-from .conftest import make_image
+from tests.helpers import make_image
+from tests.helpers.broken import png_16bit_rgb
 
 
 def test_cmyk_jpeg_becomes_rgb(tmp_path):

@@ -7,8 +7,7 @@ import pytest
 from PIL import Image
 
 from nst.inputs.images import ImageError, fit_size, load_image, load_pair, resize, to_uint8
-
-from .conftest import make_image
+from tests.helpers import make_image
 
 
 def test_load_gives_rgb_float_pixels(tmp_path):

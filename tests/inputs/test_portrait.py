@@ -20,8 +20,7 @@ from nst.inputs.images import ImageError
 from nst.inputs.masks import load_guidance
 from nst.inputs.portrait import find_regions, save_regions
 from nst.settings import SettingsError, load_settings
-
-from .conftest import run_main, tiny_overrides
+from tests.helpers import run_main, tiny_overrides
 
 
 def has_cascades() -> bool:

@@ -18,8 +18,7 @@ from nst.inputs.images import ImageError, load_image
 from nst.inputs.styles import load_inputs, restore_colors, style_size
 from nst.output.runfolder import create_run_dir
 from nst.settings import Settings, SettingsError, load_settings, render
-
-from .conftest import loop_inputs, make_image, with_save_every
+from tests.helpers import loop_inputs, make_image, with_save_every
 
 LAYERS = "model.style_layers=block1_conv1, block2_conv1"
 

@@ -10,8 +10,8 @@ from PIL import Image
 
 from nst.inputs.images import ImageError
 from nst.inputs.video_io import is_clip, load_clip, write_video
-from tests.conftest import make_image
-from tests.video_clips import clip_frames, read_video, write_clip, write_folder
+from tests.helpers import make_image
+from tests.helpers.video_clips import clip_frames, read_video, write_clip, write_folder
 
 
 def test_a_video_is_read_with_its_frames_rate_and_audio(tmp_path):

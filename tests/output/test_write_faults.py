@@ -16,9 +16,8 @@ from nst.core.records import Record
 from nst.output import runfolder
 from nst.run.still import diverged_message
 from nst.settings import load_settings
-
-from .broken import good_pair
-from .conftest import tiny_overrides
+from tests.helpers import tiny_overrides
+from tests.helpers.broken import good_pair
 
 SHALLOW = {"model.content_layers": "block1_conv2", "model.style_layers": "block1_conv1"}
 

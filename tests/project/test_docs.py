@@ -7,7 +7,7 @@ from __future__ import annotations
 import configparser
 import re
 
-from .conftest import ROOT
+from tests.helpers import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 RESULTS = ROOT / "bench" / "results"

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
 import main as cli
@@ -22,19 +21,20 @@ from nst.core.optimize import stylize
 from nst.core.records import Diverged
 from nst.output import outputs, runfolder
 from nst.run import exits
-from nst.settings import load_settings
-
-from .broken import good_pair
-from .conftest import ROOT, loop_inputs, tiny_overrides, with_save_every
+from tests.helpers import (
+    LOOP_LAYERS,
+    ROOT,
+    loop_inputs,
+    only_run_dir,
+    pixels,
+    pooled_extractor,
+    shallow_settings,
+    tiny_overrides,
+    with_save_every,
+)
+from tests.helpers.broken import good_pair
 
 PLOTS = ("content_loss", "style_loss", "total_loss", "losses")
-SHALLOW = {"model.content_layers": "block1_conv2", "model.style_layers": "block1_conv1"}
-
-
-def only_run_dir(results: Path) -> Path:
-    runs = [p for p in results.iterdir() if p.is_dir()]
-    assert len(runs) == 1, runs
-    return runs[0]
 
 
 def logged_iterations(run_dir: Path) -> list[int]:
@@ -76,7 +76,7 @@ def error_line(err: str) -> str:
 )
 def test_signal_stops_after_the_step_and_keeps_everything(tmp_path, signum, status):
     results = tmp_path / "results"
-    extra = {"optimizer.iterations": "100000", "output.save_every": "5", **SHALLOW}
+    extra = {"optimizer.iterations": "100000", "output.save_every": "5", **LOOP_LAYERS}
     args = tiny_overrides(*good_pair(tmp_path), results, **extra)
     err_path = tmp_path / "stderr.txt"
     with open(err_path, "w") as err, open(tmp_path / "stdout.txt", "w") as out:
@@ -111,30 +111,6 @@ def test_signal_stops_after_the_step_and_keeps_everything(tmp_path, signum, stat
 
 
 # --- the loop itself: a stop request, a non-finite step -----------------------------------
-
-
-def shallow_settings(*overrides: str):
-    shallow = (f"{key}={value}" for key, value in SHALLOW.items())
-    return load_settings(None, ("model.weights=random", *shallow, *overrides))
-
-
-def pooled_extractor(poison_after_calls: int | None = None):
-    """A stand-in for the network (2x2 average pooling), that returns NaN features from the
-    given call on: the loop must not be able to tell it from a diverging real network."""
-    calls = tf.Variable(0)
-
-    def extractor(image):
-        calls.assign_add(1)
-        features = tf.nn.avg_pool2d(image, 2, 2, "VALID")
-        if poison_after_calls is not None:
-            features *= tf.where(calls > poison_after_calls, np.nan, 1.0)
-        return {"block1_conv1": features, "block1_conv2": features}
-
-    return extractor
-
-
-def pixels(seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).uniform(0, 255, (16, 16, 3)).astype(np.float32)
 
 
 def run_loop(extractor, settings, save_every: int, **kwargs) -> list:
@@ -182,7 +158,7 @@ def test_non_finite_step_keeps_the_last_finite_image_and_raises():
 
 def run_cli(capsys, tmp_path: Path, *extra: str, **settings: str) -> tuple[int, str, Path]:
     results = tmp_path / "results"
-    args = tiny_overrides(*good_pair(tmp_path), results, **{**SHALLOW, **settings})
+    args = tiny_overrides(*good_pair(tmp_path), results, **{**LOOP_LAYERS, **settings})
     status = cli.main([*extra, *args])
     _, err = capsys.readouterr()
     return status, err, results

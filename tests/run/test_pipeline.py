@@ -25,10 +25,8 @@ from nst.run.pipeline import resume, run
 from nst.run.process import StopRequest, network_key
 from nst.run.watchers import Watcher, Watchers, steps_before
 from nst.settings import load_settings
-from tests.conftest import make_image
-from tests.video_clips import clip_frames, write_clip
-
-SHALLOW = ("model.content_layers=block2_conv1", "model.style_layers=block1_conv1, block2_conv1")
+from tests.helpers import SHALLOW, make_image, tiny_settings
+from tests.helpers.video_clips import clip_frames, write_clip
 
 
 def clip_settings(tmp_path: Path, frames: int = 3):
@@ -112,24 +110,7 @@ def test_resume_decides_a_clip_itself_and_finishes_it(tmp_path):
 
 
 def test_a_still_run_and_its_resume_write_status(tmp_path):
-    content = make_image(tmp_path / "content.png", seed=1)
-    style = make_image(tmp_path / "style.png", seed=2)
-    settings = load_settings(
-        None,
-        (
-            f"paths.content_image={content}",
-            f"paths.style_image={style}",
-            f"paths.results_dir={tmp_path / 'results'}",
-            "model.weights=random",
-            "image.max_size=40",
-            "image.scales=1",
-            "optimizer.iterations=4",
-            "optimizer.tolerance=0",
-            "output.save_every=1",
-            "output.animation=false",
-            *SHALLOW,
-        ),
-    )
+    settings = tiny_settings(tmp_path, "optimizer.iterations=4")
     stop = StopRequest()
 
     class StopAtTwo(Watcher):

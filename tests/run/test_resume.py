@@ -20,36 +20,7 @@ from nst.output.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
 from nst.run.pipeline import run
 from nst.run.process import StopRequest, build_extractor
 from nst.run.watchers import Watcher
-from nst.settings import load_settings
-
-from .conftest import loop_inputs, make_image, run_main
-
-SHALLOW = ("model.content_layers=block2_conv1", "model.style_layers=block1_conv1, block2_conv1")
-
-
-def tiny_settings(tmp_path: Path, *extra: str):
-    content = make_image(tmp_path / "content.png", seed=1)
-    style = make_image(tmp_path / "style.png", seed=2)
-    return load_settings(
-        None,
-        (
-            f"paths.content_image={content}",
-            f"paths.style_image={style}",
-            f"paths.results_dir={tmp_path / 'results'}",
-            "model.weights=random",
-            "image.max_size=40",
-            "optimizer.iterations=8",
-            "output.save_every=1",
-            "output.show_viewer=false",
-            "output.animation=false",
-            "image.init=content",  # the photo, no smoothness, one scale, no rule (as conftest)
-            "loss.tv_weight=0",
-            "image.scales=1",
-            "optimizer.tolerance=0",  # the whole budget, but where a case sets a rule
-            *SHALLOW,
-            *extra,
-        ),
-    )
+from tests.helpers import loop_inputs, run_main, tiny_settings
 
 
 def stopped_at(k: int):

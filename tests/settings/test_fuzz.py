@@ -32,8 +32,7 @@ from nst.settings import (
     load_settings,
 )
 from nst.settings.networks import conv_layer_names
-
-from .conftest import make_image
+from tests.helpers import make_image
 
 FIELDS = [(section, f) for section, cls in SECTIONS.items() for f in fields(cls)]
 JUNK = st.sampled_from(["", " ", "nan", "inf", "-inf", "1e999", "0x10", "1_0", "abc", "1,2", "\t"])

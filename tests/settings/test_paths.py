@@ -19,8 +19,7 @@ from nst.output.runfolder import CONFIG, create_run_dir
 from nst.run import exits, pipeline, still, watchers
 from nst.run.process import StopRequest
 from nst.settings import TAG_LENGTH, load_settings, render, run_tag
-
-from .broken import good_pair
+from tests.helpers.broken import good_pair
 
 
 def test_saved_paths_are_normalised(tmp_path):
@@ -225,8 +224,7 @@ def test_an_unfinished_run_says_why_no_viewer_opened(tmp_path, capsys, monkeypat
     """Interrupted with the viewer on: not 'show_viewer = false or --no-viewer', which the user
     never gave; and no window is tried."""
     from nst.cli import viewer
-
-    from .fake_run import make_fake_run
+    from tests.helpers.fake_run import make_fake_run
 
     monkeypatch.setattr(viewer, "open_viewer", lambda run_dir: pytest.fail("window tried"))
     viewer.after_run(make_fake_run(tmp_path), show_viewer=True, finished=False)

@@ -17,8 +17,7 @@ from nst.settings.networks import (
     conv_layer_names,
     network_of_weights,
 )
-
-from .conftest import ROOT, VGG16_WEIGHTS, needs_vgg16
+from tests.helpers import ROOT, VGG16_WEIGHTS, needs_vgg16
 
 
 def keras3_file(path: Path, network: str) -> Path:

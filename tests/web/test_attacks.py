@@ -26,21 +26,8 @@ from nst.settings import load_settings, render
 from nst.web import runs
 from nst.web.jobs import Worker
 from nst.web.server import StudioConfig, create_app
-
-from .conftest import ROOT, make_image
-from .test_web import SAME_ORIGIN, chosen, fake_run, tiny, upload
-
-
-@pytest.fixture
-def studio(tmp_path: Path):
-    app = create_app(StudioConfig(None, tiny(tmp_path), max_upload_bytes=200_000))
-    yield app
-    app.extensions["nst"]["worker"].close(timeout=120)
-
-
-@pytest.fixture
-def client(studio):
-    return studio.test_client()
+from tests.helpers import ROOT, make_image
+from tests.helpers.web import SAME_ORIGIN, chosen, fake_run, tiny, upload
 
 
 class Blocked:

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 from nst.web.server import StudioConfig, create_app
-
-from .conftest import make_image
-from .test_web import fake_run, tiny
+from tests.helpers import make_image
+from tests.helpers.web import fake_run, tiny
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(

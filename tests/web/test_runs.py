@@ -7,30 +7,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from nst.web.checks import WeightsCheck
 from nst.web.jobs import Worker
 from nst.web.server import StudioConfig, create_app
-
-from .conftest import make_image
-from .test_web import SAME_ORIGIN, fake_run, tiny
+from tests.helpers import make_image
+from tests.helpers.web import SAME_ORIGIN, fake_run, tiny
 
 
 def post(client, url: str, body: dict | None = None):
     return client.post(url, json=body or {}, headers=SAME_ORIGIN)
-
-
-@pytest.fixture
-def studio(tmp_path: Path):
-    app = create_app(StudioConfig(None, tiny(tmp_path)))
-    yield app
-    app.extensions["nst"]["worker"].close(timeout=120)
-
-
-@pytest.fixture
-def client(studio):
-    return studio.test_client()
 
 
 def test_batch_folders_are_listed_with_their_runs(client, tmp_path):

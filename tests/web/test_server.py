@@ -20,46 +20,8 @@ import pytest
 from nst.settings import SECTIONS, SettingsError, load_settings
 from nst.web import runs
 from nst.web.forms import MAIN_KEYS, PAGE_KEYS, SERVER_KEYS
-from nst.web.server import StudioConfig, create_app
-
-from .conftest import ROOT, make_image
-
-SAME_ORIGIN = {"Origin": "http://localhost"}
-
-
-def tiny(tmp_path: Path, **extra: str) -> tuple[str, ...]:
-    content = make_image(tmp_path / "content.png", seed=1)
-    style = make_image(tmp_path / "style.png", seed=2)
-    values = {
-        "paths.content_image": str(content),
-        "paths.style_image": str(style),
-        "paths.results_dir": str(tmp_path / "results"),
-        "model.weights": "random",
-        "model.network": "vgg16",
-        "image.max_size": "48",
-        "optimizer.iterations": "3",
-        "output.save_every": "1",
-        "optimizer.tolerance": "0",  # every run spends its iterations: lengths are known
-        **extra,
-    }
-    return tuple(f"{key}={value}" for key, value in values.items())
-
-
-@pytest.fixture
-def studio(tmp_path: Path):
-    app = create_app(StudioConfig(None, tiny(tmp_path), max_upload_bytes=200_000))
-    yield app
-    app.extensions["nst"]["worker"].close(timeout=120)
-
-
-@pytest.fixture
-def client(studio):
-    return studio.test_client()
-
-
-def chosen(client) -> dict:
-    form = client.get("/api/form").json
-    return {"content": form["content"][0], "styles": form["styles"]}
+from tests.helpers import ROOT, make_image
+from tests.helpers.web import SAME_ORIGIN, chosen, fake_run, tiny, upload
 
 
 def cli_message(*overrides: str) -> str:
@@ -147,15 +109,6 @@ def test_good_values_pass_and_values_working_together_are_checked(client, tmp_pa
 # --- uploads -----------------------------------------------------------------------------
 
 
-def upload(client, data: bytes, name: str, **headers):
-    return client.post(
-        "/api/images",
-        data={"file": (io.BytesIO(data), name)},
-        content_type="multipart/form-data",
-        headers={**SAME_ORIGIN, **headers},
-    )
-
-
 def test_upload_is_checked_stored_under_a_generated_name_and_listed(client, studio, tmp_path):
     data = make_image(tmp_path / "x.png", seed=5).read_bytes()
     first = upload(client, data, "../../My Photo!.png")
@@ -204,24 +157,6 @@ def test_upload_over_the_limit_is_refused_with_json(client):
 
 
 # --- safety ------------------------------------------------------------------------------
-
-
-def fake_run(results: Path, name: str = "20260101-120000-a-b") -> Path:
-    """A run folder as the CLI leaves it (stopped after 2 of 3 iterations)."""
-    run_dir = results / name
-    (run_dir / "iterates").mkdir(parents=True)
-    (run_dir / "plots").mkdir()
-    settings = load_settings(None, ("optimizer.iterations=3",))
-    from nst.settings import render
-
-    (run_dir / "config.ini").write_text(render(settings))
-    for i in (0, 2):
-        make_image(run_dir / "iterates" / f"iter_{i:06d}.png", seed=i)
-    make_image(run_dir / "final.png", seed=2)
-    rows = ["iteration,content,style,tv,total,elapsed_s,scale"]
-    rows += [f"{i},{1 + i},{10 - i},0.1,{5 - i},{i * 0.5},1" for i in range(3)]
-    (run_dir / "losses.csv").write_text("\n".join(rows) + "\n")
-    return run_dir
 
 
 @pytest.fixture
@@ -442,7 +377,7 @@ def test_a_run_followed_to_completion_through_the_event_stream(client, tmp_path)
 
 
 def test_a_clip_followed_live_shows_each_finished_frame(client, studio, tmp_path):
-    from tests.video_clips import clip_frames, write_folder
+    from tests.helpers.video_clips import clip_frames, write_folder
 
     folder = write_folder(tmp_path / "shots", clip_frames(2, width=48, height=32))
     clip = {"paths.content_image": str(folder), "video.compare": "false"}
