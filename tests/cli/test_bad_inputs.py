@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import main as cli
 from nst.run import exits, preflight, still
-from tests.helpers import make_image, run_main, tiny_overrides
+from tests.helpers import call_main, make_image, run_main, tiny_overrides
 from tests.helpers.broken import corrupted, good_pair, png_header_only, truncated
 
 
@@ -147,12 +146,6 @@ CORPUS = {
         ("results_dir", "cannot write there"),
     ),
 }
-
-
-def call_main(capsys, args: list[str]) -> tuple[int, str, str]:
-    status = cli.main(args)
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def assert_one_line_error(status: int, err: str, expected_status: int, says) -> str:

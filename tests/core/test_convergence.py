@@ -10,11 +10,11 @@ from nst.core.optimize import stylize
 from nst.core.scales import automatic_scales, run_plan
 from nst.settings import load_settings
 from tests.helpers import (
+    call_main,
     loop_inputs,
     only_run_dir,
     pixels,
     pooled_extractor,
-    run_main,
     shallow_settings,
     tiny_overrides,
     with_save_every,
@@ -120,16 +120,16 @@ def test_automatic_scales_start_near_128_to_256_px(height, width, expected):
         assert 128 <= min(plan[0].height, plan[0].width) <= 256
 
 
-def test_the_run_says_why_it_stopped(tmp_path, image_pair):
+def test_the_run_says_why_it_stopped(tmp_path, image_pair, capsys):
     results = tmp_path / "results"
     extra = {"optimizer.iterations": "40", "optimizer.window": "2", "optimizer.tolerance": "1"}
-    done = run_main(tiny_overrides(*image_pair, results, **extra))
-    assert done.returncode == 0, done.stderr
+    status, out, err = call_main(capsys, tiny_overrides(*image_pair, results, **extra))
+    assert status == 0, err
     run_dir = only_run_dir(results)
-    assert f"nst: result in {run_dir} (converged at step" in done.stdout
-    assert "scale 1/1 (48x36): converged at step" in done.stderr + done.stdout  # the bar's line
-    done = run_main(tiny_overrides(*image_pair, tmp_path / "other"))
-    assert "(budget," in done.stdout
+    assert f"nst: result in {run_dir} (converged at step" in out
+    assert "scale 1/1 (48x36): converged at step" in err + out  # the bar's line
+    _, out, _ = call_main(capsys, tiny_overrides(*image_pair, tmp_path / "other"))
+    assert "(budget," in out
 
 
 def test_the_default_picture_starts_from_seeded_noise_and_is_coarse_to_fine():

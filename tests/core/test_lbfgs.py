@@ -1,18 +1,36 @@
 """Our L-BFGS (nst.core.lbfgs) on NumPy problems against SciPy's L-BFGS-B: the same minimum in a
-box, the bounds kept, deterministic, and a state saved anywhere continues identically."""
+box, the bounds kept, deterministic, and a state saved anywhere continues identically; and the
+loop's L-BFGS records: evaluations counted, stops and non-finite values, real-weights descent."""
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import threading
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from scipy.optimize import Bounds, minimize
 
 from nst.core import lbfgs
+from nst.core.optimize import (
+    ScaleRun,
+    lbfgs_records,
+    stylize,
+)
+from nst.core.records import Diverged
 from nst.output.checkpoint import LoopState, read_checkpoint, to_bytes
 from nst.output.runfolder import CHECKPOINT
+from tests.helpers import (
+    loop_inputs,
+    needs_vgg16,
+    pixels,
+    pooled_extractor,
+    real_vgg16_run,
+    shallow_settings,
+    with_save_every,
+)
 
 
 def quadratic(n: int = 20, seed: int = 0):
@@ -135,3 +153,86 @@ def test_to_arrays_is_plain_arrays():
     buffer.seek(0)
     with np.load(buffer, allow_pickle=False) as data:
         assert lbfgs.from_arrays(data).evaluations == 9
+
+
+# --- the loop's L-BFGS (nst.core.optimize.lbfgs_records) on a random or stand-in network ---
+
+
+def scale_run(budget: int, save_every: int) -> ScaleRun:
+    return ScaleRun(1, budget, save_every, clock=lambda: 0.0, stop_requested=lambda: False)
+
+
+def test_lbfgs_counts_evaluations_and_keeps_pixels_valid(tiny_problem):
+    _, _, content, _, targets, objective = tiny_problem
+    records = list(
+        lbfgs_records(objective, tf.function(objective), targets, content, scale_run(6, 1))
+    )
+    assert [r.iteration for r in records] == list(range(7))  # 6 evaluations and the result
+    assert all(r.image is not None for r in records)  # save_every = 1
+    assert all(r.image.min() >= 0 and r.image.max() <= 255 for r in records)
+    assert records[-1].total < records[0].total
+
+
+def test_closing_lbfgs_early_ends_it_in_this_thread(tiny_problem):
+    _, _, content, _, targets, objective = tiny_problem
+    threads = threading.active_count()
+    records = lbfgs_records(objective, tf.function(objective), targets, content, scale_run(50, 10))
+    assert next(records).iteration == 0
+    assert next(records).iteration == 1
+    assert threading.active_count() == threads  # no worker thread: the loop is the generator
+    records.close()
+    with pytest.raises(StopIteration):
+        next(records)
+
+
+def test_lbfgs_stop_request_ends_with_an_image():
+    settings = shallow_settings("optimizer.name=lbfgs", "optimizer.iterations=20")
+    records: list = []
+    loop = stylize(
+        pooled_extractor(), loop_inputs(pixels(1), pixels(2)), with_save_every(settings, 50),
+        stop_requested=lambda: len(records) == 3,
+    )  # fmt: skip
+    records.extend(loop)
+    assert [r.iteration for r in records] == [0, 1, 2, 3]
+    assert records[-1].image is not None and np.isfinite(records[-1].total)
+    assert records[-1].stopped == "asked"
+
+
+def test_lbfgs_non_finite_evaluation_keeps_the_last_accepted_image_and_raises():
+    settings = shallow_settings("optimizer.name=lbfgs", "optimizer.iterations=20")
+    records: list = []
+    loop = stylize(
+        pooled_extractor(poison_after_calls=5), loop_inputs(pixels(1), pixels(2)),
+        with_save_every(settings, 50),
+    )  # fmt: skip
+    with pytest.raises(Diverged) as diverged:
+        for record in loop:
+            records.append(record)
+    assert diverged.value.record is records[-1]
+    assert not np.isfinite(records[-1].total)
+    image = records[-1].image
+    assert image is not None and np.isfinite(image).all() and image.shape == (16, 16, 3)
+
+
+@needs_vgg16
+def test_lbfgs_lowers_the_objective_with_real_weights():
+    records = real_vgg16_run(64, "optimizer.name=lbfgs", "optimizer.iterations=15", save_every=5)
+    first, last = records[0], records[-1]
+    assert len(records) == 16
+    assert all(np.isfinite([r.content, r.style, r.total]).all() for r in records)
+    assert last.total < 0.5 * first.total, (first.total, last.total)
+    assert last.style < 0.5 * first.style
+
+
+@needs_vgg16
+def test_lbfgs_keeps_descending_at_a_small_style_weight():
+    """At style_weight 1 the objective is small (< 1): L-BFGS must neither stop on SciPy's
+    tolerances nor stall in bfloat16 noise (at 128 px it did, after 17 evaluations)."""
+    overrides = ("optimizer.name=lbfgs", "optimizer.iterations=30", "loss.style_weight=1")
+    overrides += ("optimizer.tolerance=0",)  # the whole budget, whatever the stopping rule
+    records = real_vgg16_run(128, *overrides)
+    first, last = records[0], records[-1]
+    assert len(records) == 31  # the whole budget was spent
+    assert first.total < 1.5
+    assert last.total < 0.8 * first.total, (first.total, last.total)
+    assert last.style < 0.8 * first.style, (first.style, last.style)

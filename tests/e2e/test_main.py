@@ -8,7 +8,12 @@ import math
 from PIL import Image
 
 from nst.settings import load_settings
-from tests.helpers import LOSS_COLUMNS, only_run_dir, run_main, tiny_overrides
+from tests.helpers import (
+    LOSS_COLUMNS,
+    only_run_dir,
+    run_main,
+    tiny_overrides,
+)
 
 
 def test_a_run_writes_every_output(tmp_path, image_pair):

@@ -86,6 +86,17 @@ def run_main(
     )
 
 
+def call_main(capsys, args: list[str]) -> tuple[int, str, str]:
+    """`main.main(ARGS)` in this process, as the command line calls it: (status, stdout,
+    stderr). For tests where the real process (a signal, a closed pipe) is not the point."""
+    import main
+
+    capsys.readouterr()  # only what this call prints
+    status = main.main(args)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
 # Tests that need the real VGG16 weights (../shared/weights): marked, and skipped with a reason
 # where the file is absent (conftest.py's collection hook does the skipping).
 needs_vgg16 = pytest.mark.real_weights

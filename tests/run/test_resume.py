@@ -20,7 +20,7 @@ from nst.output.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
 from nst.run.pipeline import run
 from nst.run.process import StopRequest, build_extractor
 from nst.run.watchers import Watcher
-from tests.helpers import loop_inputs, run_main, tiny_settings
+from tests.helpers import call_main, loop_inputs, tiny_settings
 
 
 def stopped_at(k: int):
@@ -120,15 +120,15 @@ def interrupted_run(settings, k: int) -> Path:
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
-def test_main_resume_after_sigterm_gives_the_uninterrupted_run(tmp_path, optimizer):
+def test_main_resume_after_sigterm_gives_the_uninterrupted_run(tmp_path, optimizer, capsys):
     settings = tiny_settings(tmp_path, f"optimizer.name={optimizer}")
     whole = run(settings, stop=StopRequest()).run_dir
     assert not (whole / CHECKPOINT).exists()  # a finished run keeps no checkpoint
 
     run_dir = interrupted_run(settings, 3)
     assert [int(row[0]) for row in logged(run_dir)] == [0, 1, 2, 3, 4]
-    done = run_main(["--resume", str(run_dir)])
-    assert done.returncode == 0, done.stderr
+    status, _, err = call_main(capsys, ["--resume", str(run_dir)])
+    assert status == 0, err
 
     rows = logged(run_dir)
     assert [int(row[0]) for row in rows] == list(range(9))  # no gap, no duplicate
@@ -139,24 +139,24 @@ def test_main_resume_after_sigterm_gives_the_uninterrupted_run(tmp_path, optimiz
     assert not (run_dir / CHECKPOINT).exists()
 
 
-def test_an_old_format_checkpoint_is_refused_with_one_line(tmp_path):
+def test_an_old_format_checkpoint_is_refused_with_one_line(tmp_path, capsys):
     settings = tiny_settings(tmp_path, "optimizer.name=lbfgs")
     run_dir = interrupted_run(settings, 1)
     with np.load(run_dir / CHECKPOINT) as data:
         arrays = {key: data[key] for key in data}
     arrays["header"] = np.array(str(arrays["header"]).replace('"format": 2', '"format": 1'))
     np.savez(run_dir / CHECKPOINT, **arrays)
-    done = run_main(["--resume", str(run_dir)])
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
+    status, _, err = call_main(capsys, ["--resume", str(run_dir)])
+    assert status == 2
+    assert err.strip().splitlines() == [
         f"nst: error: --resume: {run_dir / CHECKPOINT} was written by an older nst (checkpoint "
         f"format 1, this one reads format 2): it cannot be resumed; run it again from the start"
     ]
 
 
-def test_resume_without_a_checkpoint_is_one_line_exit_2(tmp_path):
-    done = run_main(["--resume", str(tmp_path)])
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
+def test_resume_without_a_checkpoint_is_one_line_exit_2(tmp_path, capsys):
+    status, _, err = call_main(capsys, ["--resume", str(tmp_path)])
+    assert status == 2
+    assert err.strip().splitlines() == [
         f"nst: error: --resume {tmp_path}: no config.ini in it: give the folder of a run"
     ]

@@ -1,4 +1,5 @@
-"""Issue 11: the benchmark's time-to-picture section and main.py's allocator (tiny, seconds)."""
+"""The benchmark (bench/): its quick table, the user's time-to-picture section that runs
+main.py, and the CPU flags it reports."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import subprocess
 import sys
 
 from bench.user import cpu_features
-from nst.cli.allocator import BFC_VARIABLE, tensorflow_environment
+from nst.cli.allocator import BFC_VARIABLE
 from tests.helpers import ROOT
 
 
@@ -15,11 +16,6 @@ def test_cpu_features_read_from_linux_flags(tmp_path):
     cpuinfo.write_text("flags\t\t: fpu sse avx2 avx512f amx_tile\nflags : avx2\n")
     assert cpu_features(cpuinfo) == ["avx2", "avx512f"]
     assert cpu_features(tmp_path / "absent") == []
-
-
-def test_main_uses_tensorflows_pooling_allocator_unless_told_otherwise():
-    assert tensorflow_environment({}) == {BFC_VARIABLE: "true"}
-    assert tensorflow_environment({BFC_VARIABLE: "false"}) == {}  # the user's choice is kept
 
 
 def test_bench_user_section_runs_main_and_compares_with_the_tutorial(tmp_path):
@@ -39,3 +35,18 @@ def test_bench_user_section_runs_main_and_compares_with_the_tutorial(tmp_path):
     assert "final content" in run[3] and "style" in run[3]
     assert ("converged at step" in run[3]) or ("budget" in run[3])
     assert list(tmp_path.glob("user_48_*/*/final.png"))  # main.py wrote its picture
+
+
+def test_bench_quick_prints_its_table(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],  # not the checkout
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    table = [line for line in done.stdout.splitlines() if line.startswith("|")]
+    sections = {line.split("|")[1].strip() for line in table[2:]}
+    assert sections == {"machine", "step cost", "user", "FLOPs", "memory", "quality"}
+    assert any("ratio" in line for line in table)
