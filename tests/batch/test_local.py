@@ -14,7 +14,7 @@ from nst.output.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
 from nst.run.process import StopRequest
 from nst.run.watchers import Watcher
 from nst.settings import SettingsError
-from tests.helpers import make_image, run_main
+from tests.helpers import make_image
 from tests.helpers.batch import TINY, rows, run_folders, two_by_two
 
 
@@ -130,41 +130,6 @@ def test_an_interrupted_clip_item_goes_on_at_its_first_missing_frame(tmp_path, c
     with open(cut / "frames.csv", newline="") as file:
         assert [int(r["frame"]) for r in csv.DictReader(file)] == [1, 2, 3]
     assert (cut / "video.mp4").is_file()
-
-
-def test_an_unreadable_image_fails_its_item_only(tmp_path):
-    (tmp_path / "contents").mkdir()
-    make_image(tmp_path / "contents" / "good.png", seed=1)
-    (tmp_path / "contents" / "broken.png").write_bytes(b"not a png")
-    style = make_image(tmp_path / "style.png", seed=2)
-    sets = [
-        f"paths.content_image={tmp_path / 'contents'}",
-        f"paths.style_image={style}",
-        f"paths.results_dir={tmp_path / 'results'}",
-        *TINY,
-    ]
-    done = run_main(["--batch", "mine", *(a for s in sets for a in ("--set", s))])
-    assert done.returncode == 2, done.stderr
-    assert "nst: error: 1 of 2 items failed; see " in done.stderr
-    table = rows(tmp_path / "results" / "batch-mine")
-    assert [r["status"] for r in table] == ["failed", "done"]
-    assert "broken.png" in table[0]["message"] and table[0]["message"].startswith("error: ")
-
-
-def test_a_folder_without_images_is_one_line_exit_2(tmp_path):
-    (tmp_path / "empty").mkdir()
-    done = run_main(
-        [
-            "--batch",
-            "--set",
-            f"paths.content_image={tmp_path / 'empty'}",
-            "--set",
-            "model.weights=random",
-        ]
-    )
-    assert done.returncode == 2
-    (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("nst: error: [paths] content_image = ") and "no images there" in line
 
 
 def test_items_cross_contents_styles_and_sweeps_a_style_list_stays_one_blend(tmp_path):

@@ -3,10 +3,6 @@ and one style; here with a stand-in run, no network), then one real sweep throug
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -20,14 +16,13 @@ from nst.batch.grid import (
     parse_grid,
     sweep_sheet_plan,
 )
-from nst.batch.sweep import INDEX, SHEET, run_sweep
+from nst.batch.sweep import SHEET, run_sweep
 from nst.core.records import Outcome
 from nst.run.exits import guarded
-from nst.settings import Settings, SettingsError, load_settings
-from tests.helpers import make_image, run_main, tiny_overrides
+from nst.settings import Settings, SettingsError
+from tests.helpers.batch import read_index
 
 # a network cut after block 2: builds and traces fast, enough for wiring tests
-FAST = {"model.content_layers": "block2_conv1", "model.style_layers": "block1_conv1, block2_conv1"}
 
 
 def test_values_split_on_commas_or_on_semicolons_when_there_are_any():
@@ -130,11 +125,6 @@ def failing_at(monkeypatch, number: int) -> list:
     return started
 
 
-def read_index(sweep_dir: Path) -> list[dict]:
-    with open(sweep_dir / INDEX, newline="") as file:
-        return list(csv.DictReader(file))
-
-
 def test_sweep_runs_every_point_and_writes_index_and_sheet(tmp_path, image_pair, calls):
     content, style = image_pair
     base = (f"paths.content_image={content}", f"paths.style_image={style}")
@@ -200,30 +190,6 @@ def test_bad_point_stops_before_any_run(tmp_path, capsys, calls):
     assert guarded(lambda: run_sweep(*sweep)) == 2 and not calls
     assert "expected 1 weight, one per style image (c.jpg)" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
-
-
-def test_sweep_through_main_runs_the_grid_and_draws_the_sheet(tmp_path, image_pair):
-    content, style = image_pair
-    second = make_image(tmp_path / "second.png", 40, 40, seed=3)
-    results = tmp_path / "results"
-    args = tiny_overrides(content, style, results, **FAST, **{"optimizer.iterations": "1"})
-    args += ["--sweep", "loss.style_weight=1e2,1e4"]
-    args += ["--sweep", f"paths.style_image={style};{style},{second}"]
-    done = run_main(args)
-    assert done.returncode == 0, done.stderr
-    (sweep_dir,) = results.iterdir()
-    assert str(sweep_dir / SHEET) in done.stdout
-    assert "viewer off" not in done.stdout  # a sweep run is no single run: no viewer line
-    rows = read_index(sweep_dir)
-    assert len(rows) == 4
-    for row in rows:  # every run is a normal run folder with its own settings
-        settings = load_settings(sweep_dir / row["run"] / "config.ini")
-        assert settings.loss.style_weight == float(row["loss.style_weight"])
-        assert len(settings.paths.style_image) == 1 + ("," in row["paths.style_image"])
-        assert Image.open(sweep_dir / row["run"] / "final.png").size == (48, 36)
-    assert rows[1]["run"].endswith("-content-style+1")
-    sheet = np.asarray(Image.open(sweep_dir / SHEET))
-    assert sheet.shape[0] > 2 * 128 and sheet.shape[1] > 2 * 128  # a 2 x 2 grid of cells
 
 
 def test_sweep_into_a_results_path_that_is_a_file_is_refused_with_2(

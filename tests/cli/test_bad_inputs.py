@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nst.run import exits, preflight, still
-from tests.helpers import call_main, make_image, run_main, tiny_overrides
+from tests.helpers import call_main, make_image, no_run_folder, tiny_overrides
 from tests.helpers.broken import corrupted, good_pair, png_header_only, truncated
 
 
@@ -158,10 +158,6 @@ def assert_one_line_error(status: int, err: str, expected_status: int, says) -> 
     return lines[0]
 
 
-def no_run_folder(results: Path) -> bool:
-    return not results.is_dir() or not any(p.is_dir() for p in results.iterdir())
-
-
 @pytest.mark.parametrize("name", CORPUS)
 def test_bad_input_is_one_line_exit_2(name, tmp_path, capsys):
     case = CORPUS[name]
@@ -253,34 +249,3 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
     assert status == 2
     assert "Traceback" in err and "SettingsError" in err
     assert "nst: error: --set [optimizer] iterations = '0'" in err
-
-
-def test_bad_image_through_the_real_command_line(tmp_path):
-    """As a user sees it: a separate process, exit status 2, exactly one line on stderr (the
-    image is checked before TensorFlow loads, so there is no start-up chatter either)."""
-    _, style = good_pair(tmp_path)
-    cut = truncated(tmp_path / "cut.jpg", "JPEG")
-    done = run_main(tiny_overrides(cut, style, tmp_path / "r"))
-    assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and done.stderr.startswith("nst: error: ")
-    assert "cut.jpg" in done.stderr and "truncated" in done.stderr
-    assert done.stdout == ""
-
-
-def test_imagenet_offline_says_what_to_fetch_and_the_alternatives(tmp_path, image_pair):
-    """No network: Keras' download of the ImageNet weights fails (simulated with a proxy that
-    refuses connections, so the test cannot hang nor download 58 MB where there is a network)."""
-    keras_home = tmp_path / "keras_home"
-    keras_home.mkdir()
-    env = {**os.environ, "KERAS_HOME": str(keras_home), "no_proxy": "", "NO_PROXY": ""}
-    env |= {name: "http://127.0.0.1:9" for name in ("https_proxy", "HTTPS_PROXY")}
-    args = tiny_overrides(*image_pair, tmp_path / "r", **{"model.weights": "imagenet"})
-    done = run_main([*args, "--set", "model.network=vgg16"], env=env)
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    line = next(x for x in done.stderr.splitlines() if x.startswith("nst: error:"))
-    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in line
-    assert str(keras_home / "models") in line
-    assert "storage.googleapis.com" in line
-    assert "weights = random" in line and "[model] weights to the path" in line
-    assert no_run_folder(tmp_path / "r")

@@ -4,7 +4,6 @@ animation, headless detection, and a run that cannot open a window."""
 from __future__ import annotations
 
 import itertools
-import os
 import socket
 import sys
 import threading
@@ -31,7 +30,6 @@ from nst.output.evolution import (
 )
 from nst.output.runfolder import ANIMATION
 from nst.run import still
-from tests.helpers import run_main, tiny_overrides
 from tests.helpers.fake_run import (
     COLOURS,
     ITERATIONS,
@@ -317,24 +315,6 @@ def test_viewer_command_without_a_display_points_to_the_animation(fake_run, monk
     assert viewer.main([str(fake_run)]) == 2  # and no abort: Qt was never asked for a window
     error = capsys.readouterr().err
     assert "no display" in error and str(fake_run / ANIMATION) in error
-
-
-def headless_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-
-
-@pytest.mark.skipif(os.name == "nt", reason="headless detection is for Linux and the BSDs")
-def test_headless_run_writes_the_animation_and_says_why_there_is_no_window(tmp_path, image_pair):
-    args = tiny_overrides(*image_pair, tmp_path, **{"output.show_viewer": "true"})
-    done = run_main(args, env=headless_env())
-    assert done.returncode == 0, done.stderr
-    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    with Image.open(run_dir / ANIMATION) as gif:
-        assert gif.n_frames == len(list((run_dir / "iterates").iterdir()))
-    notes = [line for line in done.stdout.splitlines() if "viewer" in line]
-    assert len(notes) == 2, done.stdout
-    assert "no display" in notes[0]
-    assert f"python -m nst.cli.viewer {run_dir}" in notes[1]
 
 
 def test_a_coarse_to_fine_run_s_pictures_are_numbered_by_the_run_s_step(tmp_path):

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 
+import cv2
+import numpy as np
+import pytest
 from PIL import Image
 
+from nst.output.runfolder import ANIMATION, FINAL
 from nst.settings import load_settings
 from tests.helpers import (
     LOSS_COLUMNS,
+    make_image,
+    no_run_folder,
     only_run_dir,
     run_main,
     tiny_overrides,
 )
+from tests.helpers.broken import good_pair, truncated
 
 
 def test_a_run_writes_every_output(tmp_path, image_pair):
@@ -93,3 +101,73 @@ def test_noise_and_style_init_run(tmp_path, image_pair):
         extra = {"image.init": init, "optimizer.iterations": "1"}
         done = run_main(tiny_overrides(*image_pair, tmp_path / init, **extra))
         assert done.returncode == 0, done.stderr
+
+
+def test_bad_image_through_the_real_command_line(tmp_path):
+    """As a user sees it: a separate process, exit status 2, exactly one line on stderr (the
+    image is checked before TensorFlow loads, so there is no start-up chatter either)."""
+    _, style = good_pair(tmp_path)
+    cut = truncated(tmp_path / "cut.jpg", "JPEG")
+    done = run_main(tiny_overrides(cut, style, tmp_path / "r"))
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("nst: error: ")
+    assert "cut.jpg" in done.stderr and "truncated" in done.stderr
+    assert done.stdout == ""
+
+
+def test_imagenet_offline_says_what_to_fetch_and_the_alternatives(tmp_path, image_pair):
+    """No network: Keras' download of the ImageNet weights fails (simulated with a proxy that
+    refuses connections, so the test cannot hang nor download 58 MB where there is a network)."""
+    keras_home = tmp_path / "keras_home"
+    keras_home.mkdir()
+    env = {**os.environ, "KERAS_HOME": str(keras_home), "no_proxy": "", "NO_PROXY": ""}
+    env |= {name: "http://127.0.0.1:9" for name in ("https_proxy", "HTTPS_PROXY")}
+    args = tiny_overrides(*image_pair, tmp_path / "r", **{"model.weights": "imagenet"})
+    done = run_main([*args, "--set", "model.network=vgg16"], env=env)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    line = next(x for x in done.stderr.splitlines() if x.startswith("nst: error:"))
+    assert "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5" in line
+    assert str(keras_home / "models") in line
+    assert "storage.googleapis.com" in line
+    assert "weights = random" in line and "[model] weights to the path" in line
+    assert no_run_folder(tmp_path / "r")
+
+
+def test_a_complete_run_under_an_ascii_terminal_in_an_odd_folder_exits_0(tmp_path):
+    """PYTHONIOENCODING=ascii, a results folder with é and a newline: status 0, one line
+    per message; and 16-bit output keeps the float result's finer levels."""
+    content = make_image(tmp_path / "content.png", seed=1)
+    style = make_image(tmp_path / "style.png", seed=2)
+    results = tmp_path / "ré\nsults"
+    args = tiny_overrides(content, style, results, **{"output.bit_depth": "16"})
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    done = run_main(args, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "UnicodeEncodeError" not in done.stderr
+    result = [line for line in done.stdout.splitlines() if line.startswith("nst: result in")]
+    assert len(result) == 1 and "r\\xe9\\nsults" in result[0], done.stdout
+    assert all(line.startswith("nst: ") for line in done.stdout.splitlines()), done.stdout
+    assert "nst: final.png: 16-bit sRGB, 48x36 px, at 300 dpi" in done.stdout
+    (run_dir,) = [p for p in results.iterdir() if p.is_dir()]
+    final = cv2.imread(str(run_dir / FINAL), cv2.IMREAD_UNCHANGED)
+    assert final.dtype == np.uint16 and final.shape == (36, 48, 3)
+    assert np.count_nonzero(final % 257) > final.size // 2  # not 8-bit levels scaled up
+
+
+def headless_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+
+
+@pytest.mark.skipif(os.name == "nt", reason="headless detection is for Linux and the BSDs")
+def test_headless_run_writes_the_animation_and_says_why_there_is_no_window(tmp_path, image_pair):
+    args = tiny_overrides(*image_pair, tmp_path, **{"output.show_viewer": "true"})
+    done = run_main(args, env=headless_env())
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    with Image.open(run_dir / ANIMATION) as gif:
+        assert gif.n_frames == len(list((run_dir / "iterates").iterdir()))
+    notes = [line for line in done.stdout.splitlines() if "viewer" in line]
+    assert len(notes) == 2, done.stdout
+    assert "no display" in notes[0]
+    assert f"python -m nst.cli.viewer {run_dir}" in notes[1]

@@ -5,6 +5,7 @@ The generators of odd input files, fake run folders, ICC profiles and clips are 
 from __future__ import annotations
 
 import contextlib
+import csv
 import dataclasses
 import os
 import subprocess
@@ -147,7 +148,11 @@ def real_vgg16_run(size: int, *overrides: str, save_every: int | None = None) ->
 LOSS_COLUMNS = ["iteration", "content", "style", "tv", "total", "elapsed_s", "scale", "step"]
 
 # Two shallow layers of the random VGG16: a run through the whole lifecycle in a second.
-SHALLOW = ("model.content_layers=block2_conv1", "model.style_layers=block1_conv1, block2_conv1")
+SHALLOW_LAYERS = {
+    "model.content_layers": "block2_conv1",
+    "model.style_layers": "block1_conv1, block2_conv1",
+}
+SHALLOW = tuple(f"{key}={value}" for key, value in SHALLOW_LAYERS.items())  # as overrides
 
 
 def only_run_dir(results: Path) -> Path:
@@ -155,6 +160,35 @@ def only_run_dir(results: Path) -> Path:
     runs = [p for p in results.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
     return runs[0]
+
+
+def no_run_folder(results: Path) -> bool:
+    return not results.is_dir() or not any(p.is_dir() for p in results.iterdir())
+
+
+PLOTS = ("content_loss", "style_loss", "total_loss", "losses")
+
+
+def logged_iterations(run_dir: Path) -> list[int]:
+    with open(run_dir / "losses.csv", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0][0] == "iteration"
+    return [int(row[0]) for row in rows[1:]]
+
+
+def assert_complete(run_dir: Path) -> int:
+    """Every file of a finished run; final.png is the last logged iteration's image."""
+    assert (run_dir / "config.ini").is_file()
+    iterations = logged_iterations(run_dir)
+    assert iterations == list(range(len(iterations)))  # no row lost
+    last = iterations[-1]
+    final = np.asarray(Image.open(run_dir / "final.png"))
+    saved = np.asarray(Image.open(run_dir / "iterates" / f"iter_{last:06d}.png"))
+    np.testing.assert_array_equal(final, saved)
+    for name in PLOTS:
+        assert Image.open(run_dir / "plots" / f"{name}.png").size[0] > 300
+    assert not list(run_dir.rglob(".*.tmp"))
+    return last
 
 
 def tiny_settings(tmp_path: Path, *extra: str):

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from nst.batch.plan import BATCH_CSV
+from nst.batch.sweep import INDEX
 from tests.helpers import make_image
 
 TINY = (
@@ -39,3 +40,8 @@ def rows(batch_dir: Path) -> list[dict]:
 
 def run_folders(batch_dir: Path) -> list[Path]:
     return sorted(p for p in batch_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def read_index(sweep_dir: Path) -> list[dict]:
+    with open(sweep_dir / INDEX, newline="") as file:
+        return list(csv.DictReader(file))

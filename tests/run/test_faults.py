@@ -3,13 +3,8 @@ its exit status, no traceback, and a run folder that holds everything written so
 
 from __future__ import annotations
 
-import csv
 import errno
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +18,8 @@ from nst.output import outputs, runfolder
 from nst.run import exits
 from tests.helpers import (
     LOOP_LAYERS,
-    ROOT,
+    assert_complete,
+    logged_iterations,
     loop_inputs,
     only_run_dir,
     pixels,
@@ -34,30 +30,6 @@ from tests.helpers import (
 )
 from tests.helpers.broken import good_pair
 
-PLOTS = ("content_loss", "style_loss", "total_loss", "losses")
-
-
-def logged_iterations(run_dir: Path) -> list[int]:
-    with open(run_dir / "losses.csv", newline="") as file:
-        rows = list(csv.reader(file))
-    assert rows[0][0] == "iteration"
-    return [int(row[0]) for row in rows[1:]]
-
-
-def assert_complete(run_dir: Path) -> int:
-    """Every file of a finished run; final.png is the last logged iteration's image."""
-    assert (run_dir / "config.ini").is_file()
-    iterations = logged_iterations(run_dir)
-    assert iterations == list(range(len(iterations)))  # no row lost
-    last = iterations[-1]
-    final = np.asarray(Image.open(run_dir / "final.png"))
-    saved = np.asarray(Image.open(run_dir / "iterates" / f"iter_{last:06d}.png"))
-    np.testing.assert_array_equal(final, saved)
-    for name in PLOTS:
-        assert Image.open(run_dir / "plots" / f"{name}.png").size[0] > 300
-    assert not list(run_dir.rglob(".*.tmp"))
-    return last
-
 
 def error_line(err: str) -> str:
     assert "Traceback" not in err
@@ -67,47 +39,6 @@ def error_line(err: str) -> str:
 
 
 # --- signals: main.py as a separate process, stopped mid-run ----------------------------
-
-
-@pytest.mark.parametrize(
-    "signum, status",
-    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
-    ids=["SIGINT", "SIGTERM", "SIGHUP"],
-)
-def test_signal_stops_after_the_step_and_keeps_everything(tmp_path, signum, status):
-    results = tmp_path / "results"
-    extra = {"optimizer.iterations": "100000", "output.save_every": "5", **LOOP_LAYERS}
-    args = tiny_overrides(*good_pair(tmp_path), results, **extra)
-    err_path = tmp_path / "stderr.txt"
-    with open(err_path, "w") as err, open(tmp_path / "stdout.txt", "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "main.py"), *args],
-            cwd=ROOT,
-            stdout=out,
-            stderr=err,
-            stdin=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 240  # a guard against a hung test, not a timing check
-            while not list(results.glob("*/iterates/iter_000005.png")):  # the loop is running
-                assert process.poll() is None, err_path.read_text()
-                assert time.monotonic() < deadline, "the run did not get going"
-                time.sleep(0.1)
-            process.send_signal(signum)
-            process.wait(timeout=120)
-        finally:
-            if process.poll() is None:
-                process.kill()
-    stderr = err_path.read_text()
-    assert process.returncode == status, stderr
-    assert "Traceback" not in stderr
-    run_dir = only_run_dir(results)
-    last = assert_complete(run_dir)
-    assert 5 <= last < 100000
-    name = signal.Signals(signum).name
-    assert f"nst: interrupted by {name} at step {last} of 100000" in stderr
-    assert str(run_dir) in stderr
-    assert f"to go on: python main.py --resume {run_dir}" in stderr
 
 
 # --- the loop itself: a stop request, a non-finite step -----------------------------------

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -454,36 +452,6 @@ def test_queue_positions_stop_as_ctrl_c_and_close_as_sigterm(client, studio, tmp
     assert (tmp_path / "results" / run_id / "status.txt").read_text().startswith("143\n")
     refused = client.post("/api/jobs", json=body, headers=SAME_ORIGIN)
     assert refused.status_code >= 400
-
-
-def test_command_line_warns_off_localhost_and_sigterm_ends_it(tmp_path):
-    command = [sys.executable, "-m", "nst.web", "--host", "0.0.0.0", "--port", "0"]
-    for override in tiny(tmp_path):
-        command += ["--set", override]
-    server = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        line = server.stdout.readline()
-        assert line.startswith("nst: web studio at http://0.0.0.0:"), line
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 128 + signal.SIGTERM  # as a CLI run stopped by it
-        assert "anyone who can reach port" in server.stderr.read()
-    finally:
-        server.kill()
-    bad = subprocess.run(  # main.py --web is the same command
-        [sys.executable, "main.py", "--web", "--set", "loss.style_weight=-1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert bad.returncode == 2 and "nst: error:" in bad.stderr and "style_weight" in bad.stderr
 
 
 def test_the_queue_goes_on_after_failed_runs(tmp_path):

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, tiny_overrides
+from tests.helpers import (
+    LOOP_LAYERS,
+    ROOT,
+    assert_complete,
+    only_run_dir,
+    tiny_overrides,
+)
 from tests.helpers.broken import good_pair
 
 # Runs main.py as `python main.py ...` would, with one lifecycle step replaced (see below).
@@ -114,3 +120,44 @@ def test_a_signal_while_the_folder_is_completed_still_stops_the_process(
     (run_dir,) = (tmp_path / "results").iterdir()
     assert (run_dir / "status.txt").read_text().startswith("0\n")  # the run itself finished
     assert not (run_dir / "evolution.gif").exists()  # nothing went on as if nobody had asked
+
+
+@pytest.mark.parametrize(
+    "signum, status",
+    [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+def test_signal_stops_after_the_step_and_keeps_everything(tmp_path, signum, status):
+    results = tmp_path / "results"
+    extra = {"optimizer.iterations": "100000", "output.save_every": "5", **LOOP_LAYERS}
+    args = tiny_overrides(*good_pair(tmp_path), results, **extra)
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "w") as err, open(tmp_path / "stdout.txt", "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "main.py"), *args],
+            cwd=ROOT,
+            stdout=out,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 240  # a guard against a hung test, not a timing check
+            while not list(results.glob("*/iterates/iter_000005.png")):  # the loop is running
+                assert process.poll() is None, err_path.read_text()
+                assert time.monotonic() < deadline, "the run did not get going"
+                time.sleep(0.1)
+            process.send_signal(signum)
+            process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    stderr = err_path.read_text()
+    assert process.returncode == status, stderr
+    assert "Traceback" not in stderr
+    run_dir = only_run_dir(results)
+    last = assert_complete(run_dir)
+    assert 5 <= last < 100000
+    name = signal.Signals(signum).name
+    assert f"nst: interrupted by {name} at step {last} of 100000" in stderr
+    assert str(run_dir) in stderr
+    assert f"to go on: python main.py --resume {run_dir}" in stderr
