@@ -15,6 +15,7 @@ from PIL import Image, ImageSequence
 
 from nst.cli import viewer
 from nst.cli.viewer import display_problem, image_box, on_key
+from nst.core.records import Record
 from nst.output import evolution
 from nst.output.evolution import (
     MIN_LONG_SIDE,
@@ -320,7 +321,6 @@ def test_viewer_command_without_a_display_points_to_the_animation(fake_run, monk
 def test_a_coarse_to_fine_run_s_pictures_are_numbered_by_the_run_s_step(tmp_path):
     """The caption and the GIF number a picture as the bar, the log and losses.csv do: the
     full size's iteration 4, after 10 coarse steps, is step 14."""
-    from nst.core.records import Record
     from nst.output.outputs import RunWriter
 
     (tmp_path / "iterates").mkdir()
@@ -345,3 +345,14 @@ def test_a_print_sized_iterate_is_reduced_as_it_is_read(tmp_path):
     assert load_rgb(path, (700, 500)).shape == (600, 800, 3)  # at least the size asked
     assert load_rgb(path).shape == (1800, 2400, 3)
     assert viewer._picture(path, (600, 450)).shape[:2] == (450, 600)
+
+
+def test_an_unfinished_run_says_why_no_viewer_opened(tmp_path, capsys, monkeypatch):
+    """Interrupted with the viewer on: not 'show_viewer = false or --no-viewer', which the user
+    never gave; and no window is tried."""
+    from nst.cli import viewer
+
+    monkeypatch.setattr(viewer, "open_viewer", lambda run_dir: pytest.fail("window tried"))
+    viewer.after_run(make_fake_run(tmp_path), show_viewer=True, finished=False)
+    out = capsys.readouterr().out
+    assert "the run did not finish" in out and "--no-viewer" not in out
