@@ -36,6 +36,7 @@ def settings_for(content: str, style: str, weights: str, more: tuple = ()):
 def full_size_start(settings, extractor) -> tuple[np.ndarray, float, int]:
     """(the full size's start image, seconds and steps the coarse scales took)."""
     from nst.core.optimize import stylize
+    from nst.core.recipe import Recipe
     from nst.core.scales import run_plan
     from nst.inputs.styles import load_inputs
 
@@ -44,7 +45,7 @@ def full_size_start(settings, extractor) -> tuple[np.ndarray, float, int]:
     if scales == 1:
         raise ValueError("the default plan has a single scale at this size: nothing to replay")
     started, steps = time.perf_counter(), 0
-    for record in stylize(extractor, inputs, settings):
+    for record in stylize(extractor, inputs, Recipe.of(settings)):
         if record.scale == scales:  # its first record has the start image
             return record.image, time.perf_counter() - started, steps
         steps += 1
@@ -54,11 +55,12 @@ def full_size_start(settings, extractor) -> tuple[np.ndarray, float, int]:
 def replay(settings, extractor, start: np.ndarray, checks: set) -> tuple[list, dict]:
     """Records' (iteration, total, style, content, seconds) and the images at `checks`."""
     from nst.core.optimize import stylize
+    from nst.core.recipe import Recipe
     from nst.inputs.styles import load_inputs
 
     inputs = load_inputs(settings.paths, settings.image)
     rows, images, started = [], {}, time.perf_counter()
-    for record in stylize(extractor, inputs, settings, start=start):
+    for record in stylize(extractor, inputs, Recipe.of(settings), start=start):
         losses, seconds = record.losses, time.perf_counter() - started
         rows.append((record.iteration, losses.total, losses.style, losses.content, seconds))
         if record.image is not None and (record.iteration in checks or record.stopped):

@@ -46,6 +46,7 @@ def run_pair(photo: str, painting: str, overrides: tuple, args, extractors: dict
     """(final image, JSON-able facts) of one run at the defaults plus `overrides`."""
     from nst.core.features import build_feature_extractor
     from nst.core.optimize import stylize
+    from nst.core.recipe import Recipe
     from nst.inputs.styles import load_inputs
     from nst.settings import load_settings
 
@@ -60,7 +61,7 @@ def run_pair(photo: str, painting: str, overrides: tuple, args, extractors: dict
         extractors[key] = build_feature_extractor(settings.model, optimizer=key[1])
     inputs = load_inputs(settings.paths, settings.image)
     started = time.perf_counter()
-    records = list(stylize(extractors[key], inputs, settings))
+    records = list(stylize(extractors[key], inputs, Recipe.of(settings)))
     seconds = time.perf_counter() - started
     last = records[-1]
     steps = [r.iteration for r in records if r.stopped]

@@ -119,6 +119,7 @@ def quality(args, weights: Path | None, images_dir: Path | None) -> list[tuple]:
     from bench.steps import test_images
     from nst.core.features import build_feature_extractor, compute_dtype
     from nst.core.optimize import stylize
+    from nst.core.recipe import Recipe
     from nst.inputs.styles import Inputs
     from nst.run.process import build_extractor
     from nst.settings import load_settings
@@ -155,13 +156,11 @@ def quality(args, weights: Path | None, images_dir: Path | None) -> list[tuple]:
     ]
     for name, overrides in strategies(max(1, args.budget // 4)).items():
         run = load_settings(None, (*network, f"optimizer.iterations={args.budget}", *overrides))
-        run = dataclasses.replace(
-            run, output=dataclasses.replace(run.output, save_every=args.check_every)
-        )
         dtype = compute_dtype(run.model.precision, run.optimizer.name)
         if dtype not in extractors:
             extractors[dtype] = build_extractor(run)
-        records = stylize(extractors[dtype], Inputs(content, (style,), content), run)
+        recipe = dataclasses.replace(Recipe.of(run), save_every=args.check_every)
+        records = stylize(extractors[dtype], Inputs(content, (style,), content), recipe)
         seconds, record, steps = time_to_bar(records, judge, reference, run.image.scales)
         if seconds is not None:
             note = f"{steps} steps in all, {record.iteration} at full size"

@@ -20,11 +20,12 @@ from nst.core import lbfgs
 from nst.core.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
 from nst.core.objective import Temporal, build_terms, make_objective, signature, tensors
 from nst.core.pyramid import clipped_finest, decompose, level_shapes, render
+from nst.core.recipe import Recipe
 from nst.core.records import Diverged, LoopState, Losses, Record
 from nst.core.scales import run_plan, scaled_styles
 from nst.inputs.images import resize
 from nst.inputs.styles import Inputs
-from nst.settings import ImageSettings, OptimizerSettings, Settings
+from nst.settings import ImageSettings, OptimizerSettings
 
 __all__ = ["Session", "Temporal", "initial_image", "stylize"]
 
@@ -428,7 +429,7 @@ def lbfgs_records(
 def stylize(
     extractor: keras.Model,
     inputs: Inputs,
-    settings: Settings,
+    recipe: Recipe,
     *,
     stop_requested: Callable[[], bool] = lambda: False,
     start: np.ndarray | None = None,
@@ -437,7 +438,8 @@ def stylize(
     resume: LoopState | None = None,
     on_state: Callable[[LoopState], None] | None = None,
 ) -> Iterator[Record]:
-    """Optimise an image; yield a Record per iteration, with the image every `save_every`.
+    """Optimise an image by `recipe`; yield a Record per iteration, with the image every
+    `recipe.save_every`.
 
     The last record of each scale always has the image and says why the scale ended
     (`Record.stopped`): its budget spent, converged by [optimizer] tolerance and window, or
@@ -457,26 +459,26 @@ def stylize(
     height, width = inputs.content.shape[:2]
     session = session if session is not None else Session(extractor)
     current = None
-    plan = run_plan(height, width, settings.image, settings.optimizer)
+    plan = run_plan(height, width, recipe.image, recipe.optimizer)
     first = resume.scale if resume is not None else 1  # resumed: from the checkpoint's scale
     for number, (h, w, budget) in enumerate(plan[first - 1 :], start=first):
         here = resume if number == first else None
         content = resize(inputs.content, w, h)
         styles = scaled_styles(inputs.styles, width / w)
         if current is None:  # a video frame brings its own start
-            current = initial_image(content, styles[0], settings.image) if start is None else start
+            current = initial_image(content, styles[0], recipe.image) if start is None else start
         begin = here.image if here is not None else resize(current, w, h)
         frame_term = temporal if (h, w) == (height, width) else None
         terms = build_terms(
-            session.extractor, content, styles, settings.model, settings.loss,
-            inputs.guidance, frame_term, session, settings.image.seed + number,
+            session.extractor, content, styles, recipe.model, recipe.loss,
+            inputs.guidance, frame_term, session, recipe.image.seed + number,
         )  # fmt: skip
-        optimizer = settings.optimizer
+        optimizer = recipe.optimizer
         scale = ScaleRun(
-            number, budget, settings.output.save_every, clock, stop_requested,
+            number, budget, recipe.save_every, clock, stop_requested,
             optimizer.tolerance, optimizer.window, on_state,
         )  # fmt: skip
-        for record in scale_records(terms, begin, settings, scale, session, here):
+        for record in scale_records(terms, begin, recipe, scale, session, here):
             current = record.image if record.image is not None else current
             yield record
         if stop_requested():
@@ -486,15 +488,15 @@ def stylize(
 def scale_records(
     terms: tuple,
     begin: np.ndarray,
-    settings: Settings,
+    recipe: Recipe,
     scale: ScaleRun,
     session: Session,
     resume: LoopState | None,
 ) -> Iterator[Record]:
     """The records of one scale from `begin`, by [optimizer] name."""
     objective, evaluate = session.objective(terms)  # evaluate: the last record's losses
-    image = settings.image
+    image = recipe.image
     levels = image.pyramid_levels if image.parameterization == "pyramid" else 1
-    if settings.optimizer.name == "lbfgs":
+    if recipe.optimizer.name == "lbfgs":
         return lbfgs_records(objective, evaluate, terms, begin, scale, resume, levels)
-    return adam_records(evaluate, terms, begin, levels, settings.optimizer, scale, session, resume)
+    return adam_records(evaluate, terms, begin, levels, recipe.optimizer, scale, session, resume)

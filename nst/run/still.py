@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 
+from nst.core.recipe import Recipe
 from nst.core.records import Diverged, Outcome, Record, run_steps
 from nst.core.scales import run_plan
 from nst.inputs.images import upright_size
@@ -108,7 +109,7 @@ def optimize_into(
     records = stylize(
         extractor,
         inputs,
-        settings,
+        Recipe.of(settings),
         stop_requested=stop.requested,
         resume=state,
         on_state=keeper.keep,

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from nst.core.convergence import ASKED
+from nst.core.recipe import Recipe
 from nst.core.records import Diverged, Outcome, Record
 from nst.core.scales import Scale
 from nst.inputs.flow import frame_warp, temporal_error, warp
@@ -100,14 +101,12 @@ def prepare_video(settings: Settings) -> VideoInputs:
     return VideoInputs(clip, prepared.styles)
 
 
-def frame_settings(settings: Settings, index: int) -> Settings:
-    """The settings of frame `index` (from 0): its budget, and no iterates but the result."""
+def frame_recipe(settings: Settings, index: int) -> Recipe:
+    """What the loop does for frame `index` (from 0): its budget at one size, no iterates kept
+    but the result."""
     video = settings.video
     iterations = video.first_frame_iterations if index == 0 else video.frame_iterations
-    optimizer = dataclasses.replace(settings.optimizer, iterations=iterations)
-    output = dataclasses.replace(settings.output, save_every=iterations)
-    image = dataclasses.replace(settings.image, scales=1)  # auto: one size per frame
-    return dataclasses.replace(settings, optimizer=optimizer, output=output, image=image)
+    return Recipe.of(settings).with_budget(iterations)
 
 
 def frame_inputs(frame: np.ndarray, styles: tuple, preserve_colors: str) -> Inputs:
@@ -239,7 +238,7 @@ def stylize_frame(clip_run: ClipRun, index: int) -> list[Record] | None:
     records = stylize(
         clip_run.session.extractor,
         inputs,
-        frame_settings(run.settings, index),
+        frame_recipe(run.settings, index),
         stop_requested=run.stop.requested,
         start=start,
         temporal=temporal,

@@ -12,12 +12,12 @@ from nst.settings import load_settings
 from tests.helpers import (
     call_main,
     loop_inputs,
+    loop_recipe,
     only_run_dir,
     pixels,
     pooled_extractor,
     shallow_settings,
     tiny_overrides,
-    with_save_every,
 )
 
 
@@ -49,9 +49,9 @@ def test_averaging_correction_makes_a_mean():
 
 
 def loop(*overrides: str, content_seed: int = 1, **kwargs) -> list:
-    settings = with_save_every(shallow_settings(*overrides), 1)
+    recipe = loop_recipe(shallow_settings(*overrides), 1)
     inputs = loop_inputs(pixels(content_seed), pixels(2))
-    return list(stylize(pooled_extractor(), inputs, settings, **kwargs))
+    return list(stylize(pooled_extractor(), inputs, recipe, **kwargs))
 
 
 def test_adam_stops_a_converged_problem_before_its_budget():

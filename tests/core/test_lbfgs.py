@@ -24,12 +24,12 @@ from nst.output.checkpoint import LoopState, read_checkpoint, to_bytes
 from nst.output.runfolder import CHECKPOINT
 from tests.helpers import (
     loop_inputs,
+    loop_recipe,
     needs_vgg16,
     pixels,
     pooled_extractor,
     real_vgg16_run,
     shallow_settings,
-    with_save_every,
 )
 
 
@@ -189,7 +189,7 @@ def test_lbfgs_stop_request_ends_with_an_image():
     settings = shallow_settings("optimizer.name=lbfgs", "optimizer.iterations=20")
     records: list = []
     loop = stylize(
-        pooled_extractor(), loop_inputs(pixels(1), pixels(2)), with_save_every(settings, 50),
+        pooled_extractor(), loop_inputs(pixels(1), pixels(2)), loop_recipe(settings, 50),
         stop_requested=lambda: len(records) == 3,
     )  # fmt: skip
     records.extend(loop)
@@ -203,7 +203,7 @@ def test_lbfgs_non_finite_evaluation_keeps_the_last_accepted_image_and_raises():
     records: list = []
     loop = stylize(
         pooled_extractor(poison_after_calls=5), loop_inputs(pixels(1), pixels(2)),
-        with_save_every(settings, 50),
+        loop_recipe(settings, 50),
     )  # fmt: skip
     with pytest.raises(Diverged) as diverged:
         for record in loop:

@@ -10,7 +10,7 @@ import tensorflow as tf
 from nst.core.features import build_feature_extractor
 from nst.core.objective import build_terms, make_objective, signature, tensors
 from nst.settings import load_settings
-from tests.helpers import loop_inputs, with_save_every
+from tests.helpers import loop_inputs, loop_recipe
 
 
 def scaled(extractor: keras.Model, factor: float) -> keras.Model:
@@ -64,7 +64,7 @@ def adam_result(alpha: float, beta: float, epsilon: str):
     records = stylize(
         build_feature_extractor(settings.model),
         loop_inputs(content, style),
-        with_save_every(settings, 20),
+        loop_recipe(settings, 20),
     )
     return list(records)[-1]
 

@@ -12,7 +12,7 @@ from nst.core.losses import sliced_wasserstein
 from nst.core.optimize import stylize
 from nst.core.pyramid import decompose, level_shapes, render
 from nst.settings import SettingsError, load_settings
-from tests.helpers import loop_inputs, with_save_every
+from tests.helpers import loop_inputs, loop_recipe
 
 RANDOM_VGG16 = ("model.network=vgg16", "model.weights=random", "model.precision=float32")
 
@@ -84,7 +84,7 @@ def tiny_run(*extra: str, seed: int = 0, size=(48, 56)):
     rng = np.random.default_rng(seed)
     content, style = (rng.uniform(0, 255, (*size, 3)).astype(np.float32) for _ in "cs")
     extractor = build_feature_extractor(settings.model)
-    return list(stylize(extractor, loop_inputs(content, style), with_save_every(settings, 4)))
+    return list(stylize(extractor, loop_inputs(content, style), loop_recipe(settings, 4)))
 
 
 @pytest.mark.parametrize(
@@ -146,7 +146,7 @@ def test_reflect_padding_leaves_the_edges_no_busier_than_the_interior():
         records = stylize(
             build_feature_extractor(settings.model),
             loop_inputs(content, style),
-            with_save_every(settings, 30),
+            loop_recipe(settings, 30),
         )
         return list(records)[-1].image
 

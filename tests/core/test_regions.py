@@ -13,7 +13,7 @@ from nst.core.optimize import stylize
 from nst.inputs.masks import Guidance, gaussian_blur
 from nst.inputs.styles import Inputs
 from nst.settings import load_settings
-from tests.helpers import make_image, only_run_dir, run_main, tiny_overrides
+from tests.helpers import loop_recipe, make_image, only_run_dir, run_main, tiny_overrides
 
 FAST = (
     "model.weights=random",
@@ -52,7 +52,7 @@ def result(guidance, styles, optimizer: str, *overrides: str) -> np.ndarray:
     )
     extractor = build_feature_extractor(settings.model)
     inputs = Inputs(photo(), tuple(styles), photo(), guidance)
-    return list(stylize(extractor, inputs, settings))[-1].image
+    return list(stylize(extractor, inputs, loop_recipe(settings)))[-1].image
 
 
 def red_minus_blue(image: np.ndarray) -> np.ndarray:

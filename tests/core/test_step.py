@@ -16,8 +16,8 @@ from nst.core.optimize import (
 from nst.settings import load_settings
 from tests.helpers import (
     loop_inputs,
+    loop_recipe,
     needs_vgg16,
-    with_save_every,
 )
 
 
@@ -61,7 +61,6 @@ def test_default_adam_reaches_in_a_fifth_of_the_steps_what_the_tutorial_optimise
     # the same start as the reference run, and the whole budget: optimiser against optimiser
     start = ("image.init=content", "optimizer.tolerance=0")
     ours = load_settings(None, (*network, "optimizer.iterations=50", *start))
-    ours = with_save_every(ours, 1)
-    records = stylize(build_extractor(ours), loop_inputs(content, style), ours)
+    records = stylize(build_extractor(ours), loop_inputs(content, style), loop_recipe(ours, 1))
     seconds, record, _ = time_to_bar(records, judge, bar, full_scale=1)
     assert seconds is not None, (bar, judge(record.image))  # measured: reached at step 30

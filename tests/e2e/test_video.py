@@ -197,3 +197,18 @@ def test_the_viewer_scrolls_over_a_video_runs_frames(tmp_path):
     frames = run_frames(tmp_path)
     assert [f.iteration for f in frames] == [1, 2, 3]
     assert caption(frames, 1) == ("frame 2 / 3   (picture 1/2)", "content 4   style 5   total 6")
+
+
+def test_a_frame_steers_the_loop_only_through_its_recipe():
+    from nst.run.video import frame_recipe
+    from nst.settings import load_settings
+
+    settings = load_settings(
+        None, ("video.first_frame_iterations=30", "video.frame_iterations=7", "image.scales=3")
+    )
+    first, later = frame_recipe(settings, 0), frame_recipe(settings, 5)
+    assert (first.optimizer.iterations, later.optimizer.iterations) == (30, 7)
+    assert first.save_every == 30 and later.save_every == 7  # only the frame's result kept
+    assert later.image.scales == 1 and settings.image.scales == 3  # the settings are untouched
+    assert (later.model, later.loss) == (settings.model, settings.loss)
+    assert later.optimizer.learning_rate == settings.optimizer.learning_rate

@@ -103,11 +103,13 @@ def call_main(capsys, args: list[str]) -> tuple[int, str, str]:
 needs_vgg16 = pytest.mark.real_weights
 
 
-def with_save_every(settings, save_every: int):
-    """`settings` with [output] save_every changed (how often a record carries its image)."""
-    return dataclasses.replace(
-        settings, output=dataclasses.replace(settings.output, save_every=save_every)
-    )
+def loop_recipe(settings, save_every: int | None = None):
+    """What `stylize` reads of `settings`, with save_every (how often a record carries its
+    image) changed where given."""
+    from nst.core.recipe import Recipe
+
+    recipe = Recipe.of(settings)
+    return recipe if save_every is None else dataclasses.replace(recipe, save_every=save_every)
 
 
 def loop_inputs(content: np.ndarray, *styles: np.ndarray):
@@ -139,8 +141,8 @@ def real_vgg16_run(size: int, *overrides: str, save_every: int | None = None) ->
     content, style = load_pair(
         SHARED_IMAGES / "tubingen.jpg", SHARED_IMAGES / "starry_night.jpg", size
     )
-    settings = with_save_every(settings, save_every or settings.optimizer.iterations)
-    return list(stylize(build_extractor(settings), loop_inputs(content, style), settings))
+    recipe = loop_recipe(settings, save_every or settings.optimizer.iterations)
+    return list(stylize(build_extractor(settings), loop_inputs(content, style), recipe))
 
 
 # --- runs and their folders ----------------------------------------------------------------

@@ -18,7 +18,7 @@ from nst.inputs.images import ImageError, load_image
 from nst.inputs.styles import load_inputs, restore_colors, style_size
 from nst.output.runfolder import create_run_dir
 from nst.settings import Settings, SettingsError, load_settings, render
-from tests.helpers import loop_inputs, make_image, with_save_every
+from tests.helpers import loop_inputs, loop_recipe, make_image
 
 LAYERS = "model.style_layers=block1_conv1, block2_conv1"
 
@@ -224,7 +224,7 @@ def test_stylize_runs_with_styles_of_other_sizes_and_init_style(extractor):
         stylize(
             extractor,
             loop_inputs(content, pixels(1, 72, 72), pixels(2, 32, 40)),
-            with_save_every(settings, 1),
+            loop_recipe(settings, 1),
         )
     )
     assert [r.image.shape for r in records] == [content.shape] * 3

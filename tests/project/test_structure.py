@@ -13,6 +13,7 @@ from tests.helpers import ROOT
 LIGHT = (
     "nst",
     "nst.core.records",
+    "nst.core.recipe",
     "nst.output.runfolder",
     "nst.output.outputs",
     "nst.output.plots",

@@ -21,12 +21,12 @@ from tests.helpers import (
     assert_complete,
     logged_iterations,
     loop_inputs,
+    loop_recipe,
     only_run_dir,
     pixels,
     pooled_extractor,
     shallow_settings,
     tiny_overrides,
-    with_save_every,
 )
 from tests.helpers.broken import good_pair
 
@@ -45,8 +45,8 @@ def error_line(err: str) -> str:
 
 
 def run_loop(extractor, settings, save_every: int, **kwargs) -> list:
-    settings = with_save_every(settings, save_every)
-    return list(stylize(extractor, loop_inputs(pixels(1), pixels(2)), settings, **kwargs))
+    recipe = loop_recipe(settings, save_every)
+    return list(stylize(extractor, loop_inputs(pixels(1), pixels(2)), recipe, **kwargs))
 
 
 def test_stop_request_ends_with_the_current_image_and_its_losses():
@@ -57,7 +57,7 @@ def test_stop_request_ends_with_the_current_image_and_its_losses():
     clean = run_loop(pooled_extractor(), settings, save_every=1)
     records: list = []
     loop = stylize(
-        pooled_extractor(), loop_inputs(pixels(1), pixels(2)), with_save_every(settings, 5),
+        pooled_extractor(), loop_inputs(pixels(1), pixels(2)), loop_recipe(settings, 5),
         stop_requested=lambda: len(records) == 3,
     )  # fmt: skip
     records.extend(loop)
@@ -73,7 +73,7 @@ def test_non_finite_step_keeps_the_last_finite_image_and_raises():
     # 2 calls compute the targets; steps 0..3 are fine, step 4 turns NaN
     loop = stylize(
         pooled_extractor(poison_after_calls=6), loop_inputs(pixels(1), pixels(2)),
-        with_save_every(settings, 3),
+        loop_recipe(settings, 3),
     )  # fmt: skip
     with pytest.raises(Diverged) as diverged:
         for record in loop:

@@ -20,7 +20,7 @@ from nst.output.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
 from nst.run.pipeline import run
 from nst.run.process import StopRequest, build_extractor
 from nst.run.watchers import Watcher
-from tests.helpers import call_main, loop_inputs, tiny_settings
+from tests.helpers import call_main, loop_inputs, loop_recipe, tiny_settings
 
 
 def stopped_at(k: int):
@@ -50,7 +50,7 @@ def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimi
     settings = tiny_settings(tmp_path, f"optimizer.name={optimizer}", *extra)
     content, style = load_pair(settings.paths.content_image, settings.paths.style_image[0], 40)
     inputs, extractor = loop_inputs(content, style), build_extractor(settings)
-    whole = list(stylize(extractor, inputs, settings))
+    whole = list(stylize(extractor, inputs, loop_recipe(settings)))
     if settings.optimizer.tolerance > 0.01:  # the case for the stopping rule: it must act
         assert whole[-1].stopped == "converged" and 8 < whole[-1].iteration < 40, whole[-1]
 
@@ -60,7 +60,7 @@ def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimi
             stylize(
                 extractor,
                 inputs,
-                settings,
+                loop_recipe(settings),
                 stop_requested=lambda: flag["stop"],
                 on_state=states.append,
             ),
@@ -75,7 +75,7 @@ def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimi
     else:  # L-BFGS's own state, its curvature pairs included, through the checkpoint's bytes
         assert states[-1].lbfgs.evaluations == 4
         states[-1] = through_file(tmp_path, states[-1], optimizer)
-    rest = list(stylize(extractor, inputs, settings, resume=states[-1]))
+    rest = list(stylize(extractor, inputs, loop_recipe(settings), resume=states[-1]))
     assert [r.iteration for r in rest] == list(range(4, whole[-1].iteration + 1))
     assert {r.scale for r in rest} == {scales}
     assert (rest[-1].stopped, whole[-1].stopped) == (whole[-1].stopped, whole[-1].stopped)
