@@ -1,4 +1,4 @@
-"""Issue 11: the stopping rule, the averaged Adam iterate, automatic scales (tiny, seconds)."""
+"""The stopping rule, the averaged Adam iterate, automatic scales (tiny, seconds)."""
 
 from __future__ import annotations
 

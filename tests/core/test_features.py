@@ -87,7 +87,7 @@ def test_corrupt_weights_file_is_a_clear_error(tmp_path):
 
 @needs_vgg16
 def test_vgg16_weights_do_not_fit_vgg19():
-    # recognised before anything is built (issue 17): the message says which network it is
+    # recognised before anything is built: the message says which network it is
     with pytest.raises(WeightsError, match=r"this is a VGG16 weights file .*set network = vgg16"):
         build_feature_extractor(model_settings(f"model.weights={VGG16_WEIGHTS}"))
 

@@ -41,7 +41,7 @@ def test_no_retracing_across_steps(tiny_problem):
 def test_default_adam_reaches_in_a_fifth_of_the_steps_what_the_tutorial_optimiser_does(
     tmp_path,
 ):
-    """Issue 5's time-to-quality target, counted in steps at 64 px (the benchmark times it at
+    """The time-to-quality target, counted in steps at 64 px (the benchmark times it at
     512): the tutorial's optimiser (Adam 0.02 / 0.99 / 0.1 on a 0..1 image) runs 250 steps on
     our default objective; our default Adam must reach its style loss, with a content loss at
     most 10 % above its, within 50 steps, judged in float32 as the benchmark judges."""

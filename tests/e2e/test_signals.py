@@ -1,6 +1,7 @@
-"""A signal in the moments after a run's loop has ended (issue 25, item 8): the run's last
-line is out before the process can die, and a signal that came while the folder was being
-completed still stops the process, with main.py's line and 128 + the signal.
+"""Signals to main.py as a real process. Mid-run (SIGINT, SIGTERM, SIGHUP): the run stops after
+the step and keeps every file. In the moments after the loop has ended: the run's last line is
+out before the process can die, and a signal that came while the folder was being completed
+still stops the process, with main.py's line and 128 + the signal.
 
 main.py runs as a real process; a small launcher holds it at the moment under test (the
 extras after the last line, or just before the line) so that the signal lands there every

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from nst.run.memlimits import address_space_room, cgroup_available
+from tests.helpers import ROOT
 
 MB = 1024**2
 V1_UNLIMITED = "9223372036854771712"
@@ -158,7 +159,7 @@ def test_address_space_limit_is_read_in_a_limited_process():
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=ROOT,
     )
     room = int(done.stdout)
     assert 1 * 1024**3 < room < 3 * 1024**3  # the limit less what Python already maps

@@ -12,8 +12,7 @@ from nst.settings import (
     load_settings,
     render,
 )
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:

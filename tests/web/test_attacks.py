@@ -1,4 +1,4 @@
-"""The web studio under attack and under faults (issue 25, items 1-6): settings reached by
+"""The web studio under attack and under faults: settings reached by
 another spelling, paths the page must not reach, resource limits, signals and start-up,
 framing and the Host check, what a restart keeps. In-process through Flask's test client,
 except where a signal or a port needs the real command."""
@@ -347,7 +347,7 @@ def test_interrupted_uploads_are_cleaned_at_the_start(tmp_path):
         app.extensions["nst"]["worker"].close(timeout=30)
 
 
-# --- issue 22: a video run in the list --------------------------------------------------
+# --- a video run in the list --------------------------------------------------------------
 
 
 def fake_video_run(results: Path, name: str = "20260102-120000-clip-style") -> Path:

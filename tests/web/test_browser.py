@@ -170,7 +170,7 @@ def test_a_run_from_the_browser(server, page, tmp_path: Path):
 
 @pytest.mark.parametrize("width, height", [(1440, 900), (390, 844)])
 def test_first_run_at_desktop_and_phone_width(server, tmp_path: Path, width, height):
-    """What new users tripped over (issue 25, item 10): after Start the progress is in view,
+    """What new users tripped over: after Start the progress is in view,
     two styles' names stay readable, a reload keeps the chosen images and settings, no broken
     image before the first run."""
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -235,7 +235,7 @@ def overlapping(boxes: list[dict]) -> list[tuple[str, str]]:
 
 
 def test_a_run_opened_by_its_url_on_a_phone(tmp_path: Path):
-    """Issue 25, item 10 at 390 × 844: the chart's legend and labels fit and do not overlap;
+    """At 390 × 844 (a phone): the chart's legend and labels fit and do not overlap;
     a content loss of 1e5 that halves, beside a total of 3, visibly falls; the run has its own
     address, the photo beside the result, batch folders in the list; a run is deleted after
     the page asks; a weights file the server cannot find is named next to Start on load."""

@@ -1,4 +1,4 @@
-"""The studio's run and image management (issue 25, item 10): batch folders in the list, a
+"""The studio's run and image management: batch folders in the list, a
 run's photo for the compare, deleting runs and uploads (only inside their folders), going on
 with a stopped run, example paintings, and the weights checked before Start."""
 
