@@ -23,6 +23,7 @@ def the_batch(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_two_shards_cover_each_item_once_and_a_rerun_does_nothing(tmp_path):
     overrides = two_by_two(tmp_path)
     assert run_batch(None, overrides, [], shard_text="1/2", stop=StopRequest()) == 0  # its share
@@ -61,6 +62,7 @@ class StopInItem(Watcher):
             self.stop.ask(signal.SIGTERM)
 
 
+@pytest.mark.slow
 def test_an_interrupted_batch_reruns_only_what_is_left_resuming_the_item_cut_short(tmp_path):
     overrides = two_by_two(tmp_path)
     stop = StopRequest()

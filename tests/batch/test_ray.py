@@ -34,6 +34,7 @@ def finals(batch_dir: Path) -> list[np.ndarray]:
     ]
 
 
+@pytest.mark.slow
 def test_ray_batch_equals_the_local_one_and_survives_a_killed_worker(tmp_path):
     overrides = (*two_by_two(tmp_path), *LONGER)
     assert run_batch(None, overrides, [], "local", stop=StopRequest()) == 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from bench.user import cpu_features
 from nst.cli.allocator import BFC_VARIABLE
 from tests.helpers import ROOT
@@ -18,6 +20,7 @@ def test_cpu_features_read_from_linux_flags(tmp_path):
     assert cpu_features(tmp_path / "absent") == []
 
 
+@pytest.mark.slow
 def test_bench_user_section_runs_main_and_compares_with_the_tutorial(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--only", "user", "--out", str(tmp_path)],
@@ -37,6 +40,7 @@ def test_bench_user_section_runs_main_and_compares_with_the_tutorial(tmp_path):
     assert list(tmp_path.glob("user_48_*/*/final.png"))  # main.py wrote its picture
 
 
+@pytest.mark.slow
 def test_bench_quick_prints_its_table(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],  # not the checkout

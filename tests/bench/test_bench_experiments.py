@@ -25,6 +25,7 @@ def test_the_comparison_reports_both_timings_and_agreement():
     assert result["relative_error"] < 1e-5  # gradients included
 
 
+@pytest.mark.slow
 def test_the_full_size_replay_runs_every_variant_from_one_start(image_pair, capsys):
     from bench.full_scale import main
 

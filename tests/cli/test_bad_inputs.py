@@ -199,6 +199,7 @@ def test_truncated_weights_file(vgg16_weights, tmp_path, capsys):
     assert_one_line_error(status, err, 2, ("cut.weights.h5", "truncated file"))
 
 
+@pytest.mark.slow
 def test_memory_refusal_suggests_a_size_that_fits(tmp_path, capsys, monkeypatch):
     gib = 1024**3
     monkeypatch.setattr(still, "available_memory", lambda: 2 * gib)

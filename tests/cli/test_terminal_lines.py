@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from nst.cli.progress import ProgressBar
 from nst.output.runfolder import CHECKPOINT, FRAMES
 from nst.run.exits import (
@@ -72,6 +74,7 @@ class StopAt(Watcher):
             self.stop.ask(signal.SIGINT)
 
 
+@pytest.mark.slow
 def test_the_interrupted_line_says_how_to_go_on_and_the_resumed_bar_goes_on(tmp_path, capsys):
     settings = tiny_settings(tmp_path, ("optimizer.iterations", "12"))
     stop = StopRequest()
@@ -112,6 +115,7 @@ tf.get_logger().warning("another TensorFlow warning")
 """
 
 
+@pytest.mark.slow
 def test_tensorflow_s_retracing_warnings_do_not_reach_the_output():
     def stderr_of(mode: str) -> str:
         command = [sys.executable, "-c", RETRACING, mode]

@@ -120,6 +120,7 @@ def test_automatic_scales_start_near_128_to_256_px(height, width, expected):
         assert 128 <= min(plan[0].height, plan[0].width) <= 256
 
 
+@pytest.mark.slow
 def test_the_run_says_why_it_stopped(tmp_path, image_pair, capsys):
     results = tmp_path / "results"
     extra = {"optimizer.iterations": "40", "optimizer.window": "2", "optimizer.tolerance": "1"}

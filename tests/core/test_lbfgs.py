@@ -214,6 +214,7 @@ def test_lbfgs_non_finite_evaluation_keeps_the_last_accepted_image_and_raises():
     assert image is not None and np.isfinite(image).all() and image.shape == (16, 16, 3)
 
 
+@pytest.mark.slow
 @needs_vgg16
 def test_lbfgs_lowers_the_objective_with_real_weights():
     records = real_vgg16_run(64, "optimizer.name=lbfgs", "optimizer.iterations=15", save_every=5)
@@ -224,6 +225,7 @@ def test_lbfgs_lowers_the_objective_with_real_weights():
     assert last.style < 0.5 * first.style
 
 
+@pytest.mark.slow
 @needs_vgg16
 def test_lbfgs_keeps_descending_at_a_small_style_weight():
     """At style_weight 1 the objective is small (< 1): L-BFGS must neither stop on SciPy's

@@ -69,6 +69,7 @@ def adam_result(alpha: float, beta: float, epsilon: str):
     return list(records)[-1]
 
 
+@pytest.mark.slow
 def test_adam_depends_only_on_the_ratio_of_style_to_content_weight():
     """With the default epsilon, far below the gradients, Adam's step is scale-free: scaling α
     and β together leaves the descent as it was, so β/α sets the balance and learning_rate the

@@ -87,6 +87,7 @@ def tiny_run(*extra: str, seed: int = 0, size=(48, 56)):
     return list(stylize(extractor, loop_inputs(content, style), loop_recipe(settings, 4)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "extra",
     [
@@ -105,6 +106,7 @@ def test_each_choice_lowers_the_objective_keeps_pixels_valid_and_repeats_with_a_
     np.testing.assert_array_equal(again, final)  # the seed draws the same projections
 
 
+@pytest.mark.slow
 def test_the_seed_draws_the_projections():
     one = tiny_run("loss.style_loss=sliced", "image.init=content")[-1].image
     other = tiny_run("loss.style_loss=sliced", "image.init=content", "image.seed=5")[-1].image
@@ -130,6 +132,7 @@ def edge_energy(image: np.ndarray, rows: int = 2) -> tuple[float, float]:
     return float(np.mean(lap[border] ** 2)), float(np.mean(lap[~border] ** 2))
 
 
+@pytest.mark.slow
 def test_reflect_padding_leaves_the_edges_no_busier_than_the_interior():
     """The network's zero padding shows it a dark frame round the picture, and the style loss
     paints lines and blobs along it; mirrored borders do not (measured: edge/interior 1.0 with

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tests.helpers import needs_vgg16, real_vgg16_run
 
 
+@pytest.mark.slow
 @needs_vgg16
 def test_short_real_run_lowers_style_loss_and_keeps_content():
     records = real_vgg16_run(96, "optimizer.iterations=40")

@@ -88,6 +88,7 @@ def test_the_content_mask_keeps_its_region_the_photo_while_the_rest_is_painted(o
     assert difference[box == 0].mean() > 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_a_style_image_mask_chooses_which_part_of_the_painting_supplies_the_style(optimizer):
     painting = flat(RED)
@@ -110,6 +111,7 @@ def save_mask(path, mask) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 def test_regions_through_main_with_two_styles_coarse_to_fine_style_scale_and_lbfgs(tmp_path):
     """Features at once, as a user runs it: the halves still take their own styles."""
     content = make_image(tmp_path / "photo.png", 64, 48, seed=1)
@@ -141,6 +143,7 @@ def test_regions_through_main_with_two_styles_coarse_to_fine_style_scale_and_lbf
     assert moved[:, :28].mean() > 30 + moved[:, 36:].mean()
 
 
+@pytest.mark.slow
 def test_a_content_mask_through_main_with_luminance_only_transfer(tmp_path):
     content = make_image(tmp_path / "photo.png", 64, 48, seed=1)
     style = make_image(tmp_path / "style.png", 64, 48, seed=5)

@@ -35,6 +35,7 @@ def test_iterations_per_scale():
         load_settings(None, ("optimizer.coarse_iterations=50, 20", "image.scales=2"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["lbfgs", "adam"])
 def test_coarse_to_fine_run_writes_every_scale(tmp_path, image_pair, name, capsys):
     results = tmp_path / "results"

@@ -4,6 +4,7 @@ optimiser in steps to the same quality."""
 from __future__ import annotations
 
 import keras
+import pytest
 import tensorflow as tf
 
 from nst.core.features import build_feature_extractor
@@ -21,6 +22,7 @@ from tests.helpers import (
 )
 
 
+@pytest.mark.slow
 def test_no_retracing_across_steps(tiny_problem):
     _, _, content, _, targets, objective = tiny_problem
     generated = tf.Variable(content[None])
@@ -37,6 +39,7 @@ def test_no_retracing_across_steps(tiny_problem):
     assert value_and_gradient.experimental_get_tracing_count() == 1
 
 
+@pytest.mark.slow
 @needs_vgg16
 def test_default_adam_reaches_in_a_fifth_of_the_steps_what_the_tutorial_optimiser_does(
     tmp_path,

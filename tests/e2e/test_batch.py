@@ -4,6 +4,7 @@ exit statuses, one-line errors, the grid's folders and sheets."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from nst.batch.sweep import SHEET
@@ -12,6 +13,7 @@ from tests.helpers import SHALLOW_LAYERS, make_image, run_main, tiny_overrides
 from tests.helpers.batch import TINY, read_index, rows
 
 
+@pytest.mark.slow
 def test_an_unreadable_image_fails_its_item_only(tmp_path):
     (tmp_path / "contents").mkdir()
     make_image(tmp_path / "contents" / "good.png", seed=1)
@@ -47,6 +49,7 @@ def test_a_folder_without_images_is_one_line_exit_2(tmp_path):
     assert line.startswith("nst: error: [paths] content_image = ") and "no images there" in line
 
 
+@pytest.mark.slow
 def test_sweep_through_main_runs_the_grid_and_draws_the_sheet(tmp_path, image_pair):
     content, style = image_pair
     second = make_image(tmp_path / "second.png", 40, 40, seed=3)

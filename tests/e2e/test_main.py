@@ -24,6 +24,7 @@ from tests.helpers import (
 from tests.helpers.broken import good_pair, truncated
 
 
+@pytest.mark.slow
 def test_a_run_writes_every_output(tmp_path, image_pair):
     results = tmp_path / "results"
     done = run_main(tiny_overrides(*image_pair, results, **{"optimizer.iterations": "5"}))
@@ -60,6 +61,7 @@ def test_a_run_writes_every_output(tmp_path, image_pair):
     assert not list(run_dir.rglob(".*.tmp"))  # no temporary files left behind
 
 
+@pytest.mark.slow
 def test_second_run_makes_a_second_folder(tmp_path, image_pair):
     results = tmp_path / "results"
     args = tiny_overrides(*image_pair, results, **{"optimizer.iterations": "1"})
@@ -68,6 +70,7 @@ def test_second_run_makes_a_second_folder(tmp_path, image_pair):
     assert len([p for p in results.iterdir() if p.is_dir()]) == 2
 
 
+@pytest.mark.slow
 def test_run_from_a_saved_config_reproduces_it(tmp_path, image_pair):
     results = tmp_path / "results"
     assert run_main(tiny_overrides(*image_pair, results)).returncode == 0
@@ -96,6 +99,7 @@ def test_missing_image_is_exit_2(tmp_path, image_pair):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_noise_and_style_init_run(tmp_path, image_pair):
     for init in ("noise", "style"):
         extra = {"image.init": init, "optimizer.iterations": "1"}
@@ -115,6 +119,7 @@ def test_bad_image_through_the_real_command_line(tmp_path):
     assert done.stdout == ""
 
 
+@pytest.mark.slow
 def test_imagenet_offline_says_what_to_fetch_and_the_alternatives(tmp_path, image_pair):
     """No network: Keras' download of the ImageNet weights fails (simulated with a proxy that
     refuses connections, so the test cannot hang nor download 58 MB where there is a network)."""
@@ -134,6 +139,7 @@ def test_imagenet_offline_says_what_to_fetch_and_the_alternatives(tmp_path, imag
     assert no_run_folder(tmp_path / "r")
 
 
+@pytest.mark.slow
 def test_a_complete_run_under_an_ascii_terminal_in_an_odd_folder_exits_0(tmp_path):
     """PYTHONIOENCODING=ascii, a results folder with é and a newline: status 0, one line
     per message; and 16-bit output keeps the float result's finer levels."""
@@ -159,6 +165,7 @@ def headless_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name == "nt", reason="headless detection is for Linux and the BSDs")
 def test_headless_run_writes_the_animation_and_says_why_there_is_no_window(tmp_path, image_pair):
     args = tiny_overrides(*image_pair, tmp_path, **{"output.show_viewer": "true"})

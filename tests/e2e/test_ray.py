@@ -104,6 +104,7 @@ def cluster_batch(tmp_path: Path, port: int, token: str | None):
     return run_main([*command, *(arg for text in sets for arg in ("--set", text))], env=env)
 
 
+@pytest.mark.slow
 def test_a_cluster_started_with_ray_start_takes_a_batch_with_its_token(tmp_path, ray_head):
     port, token = ray_head
     done = cluster_batch(tmp_path, port, token)
@@ -113,6 +114,7 @@ def test_a_cluster_started_with_ray_start_takes_a_batch_with_its_token(tmp_path,
     assert row["status"] == "done" and (batch / row["run"] / FINAL).is_file()
 
 
+@pytest.mark.slow
 def test_a_cluster_that_wants_a_token_we_lack_is_one_line_within_seconds(tmp_path, ray_head):
     started = time.monotonic()
     refused = cluster_batch(tmp_path, ray_head[0], None)

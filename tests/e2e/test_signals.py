@@ -77,6 +77,7 @@ def run_line(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith("nst: result in ")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_after_the_last_line_does_not_take_the_line_with_it(tmp_path, signum):
     process, marker, out, err = launch(tmp_path, "after")
@@ -97,6 +98,7 @@ def test_a_signal_after_the_last_line_does_not_take_the_line_with_it(tmp_path, s
     assert f"nst: stopped by {signum.name}" in stderr and "Traceback" not in stderr, stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "moment, status, says",
     [
@@ -123,6 +125,7 @@ def test_a_signal_while_the_folder_is_completed_still_stops_the_process(
     assert not (run_dir / "evolution.gif").exists()  # nothing went on as if nobody had asked
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "signum, status",
     [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],

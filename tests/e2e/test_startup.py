@@ -115,12 +115,14 @@ def _finished_run(tmp_path, **popen) -> tuple[int, str]:
     return process.returncode, err.decode()
 
 
+@pytest.mark.slow
 def test_stdout_pipe_closed_by_its_reader_keeps_status_0_and_the_gif(tmp_path):
     status, err = _finished_run(tmp_path, stdout=subprocess.PIPE)
     assert status == 0, err
     assert "Traceback" not in err and "Exception ignored" not in err, err
 
 
+@pytest.mark.slow
 def test_stdout_closed_from_the_start_keeps_status_0_and_the_gif(tmp_path):
     status, err = _finished_run(tmp_path, stdout=None, preexec_fn=lambda: os.close(1))
     assert status == 0, err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from nst.inputs.colors import rgb_to_yiq
@@ -14,6 +15,7 @@ from tests.helpers import make_image, only_run_dir, run_main, tiny_overrides
 FAST = {"model.content_layers": "block2_conv1", "model.style_layers": "block1_conv1, block2_conv1"}
 
 
+@pytest.mark.slow
 def test_two_blended_styles_scaled_with_the_photos_luminance_colours(tmp_path, image_pair):
     _, style = image_pair
     # a photo of moderate colours, so that few result pixels are clipped to 0 or 255
@@ -51,6 +53,7 @@ def test_two_blended_styles_scaled_with_the_photos_luminance_colours(tmp_path, i
     assert np.abs(rgb_to_yiq(final)[..., 0] - rgb_to_yiq(photo)[..., 0]).mean() > 5
 
 
+@pytest.mark.slow
 def test_histogram_colours_with_a_larger_style(tmp_path, image_pair):
     extra = {**FAST, "image.style_scale": "2", "image.preserve_colors": "histogram"}
     done = run_main(tiny_overrides(*image_pair, tmp_path / "r", **extra))

@@ -45,6 +45,7 @@ def frame_pixels(run_dir: Path) -> list[np.ndarray]:
     return [np.asarray(Image.open(p)) for p in sorted((run_dir / "frames").glob("frame_*.png"))]
 
 
+@pytest.mark.slow
 def test_a_clip_gives_frames_video_with_its_rate_and_tone_and_logs(tmp_path):
     clip = write_clip(tmp_path / "clip.mp4", clip_frames(4), fps=12, tone_hz=440)
     style = make_image(tmp_path / "style.png", seed=2)
@@ -73,6 +74,7 @@ def test_a_clip_gives_frames_video_with_its_rate_and_tone_and_logs(tmp_path):
     assert not (run_dir / "evolution.gif").exists()
 
 
+@pytest.mark.slow
 def test_a_folder_of_frames_and_a_range_of_them(tmp_path):
     folder = write_folder(tmp_path / "shots", clip_frames(5))
     style = make_image(tmp_path / "style.png", seed=2)
@@ -85,6 +87,7 @@ def test_a_folder_of_frames_and_a_range_of_them(tmp_path):
     assert len(frame_pixels(run_dir)) == 3 and not (run_dir / "compare.mp4").exists()
 
 
+@pytest.mark.slow
 def test_resume_after_sigterm_gives_the_uninterrupted_frames(tmp_path):
     clip = write_clip(tmp_path / "clip.mp4", clip_frames(4), fps=12)
     style = make_image(tmp_path / "style.png", seed=2)

@@ -320,6 +320,7 @@ def test_a_run_with_a_single_iterate_shows_it_without_a_trackbar(display, tmp_pa
         assert ended(viewer) == 0, log.read_text()
 
 
+@pytest.mark.slow
 def test_a_run_opens_the_viewer_at_its_end_and_ends_when_it_is_closed(
     display, image_pair, tmp_path
 ):

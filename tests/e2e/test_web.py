@@ -92,6 +92,7 @@ def get(url: str) -> dict:
         return json.loads(answer.read())
 
 
+@pytest.mark.slow
 def test_a_second_signal_while_the_run_completes_its_folder_only_says_so(tmp_path):
     server, address = start_studio(tmp_path)
     try:

@@ -222,6 +222,7 @@ def test_auto_region_settings_errors_name_the_key(tmp_path, overrides, message):
         load_settings(None, (f"paths.style_image={tmp_path / 'a.png'}", *overrides))
 
 
+@pytest.mark.slow
 @needs_cascades
 @pytest.mark.parametrize("with_face", [True, False])
 def test_a_run_through_main_with_auto_regions(tmp_path, with_face):

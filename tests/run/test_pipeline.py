@@ -109,6 +109,7 @@ def test_resume_decides_a_clip_itself_and_finishes_it(tmp_path):
     assert {call[1] for call in seen.calls if call[0] == "recorded"} == {2, 3}  # the rest only
 
 
+@pytest.mark.slow
 def test_a_still_run_and_its_resume_write_status(tmp_path):
     settings = tiny_settings(tmp_path, "optimizer.iterations=4")
     stop = StopRequest()

@@ -119,6 +119,7 @@ def interrupted_run(settings, k: int) -> Path:
     return outcome.run_dir
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_main_resume_after_sigterm_gives_the_uninterrupted_run(tmp_path, optimizer, capsys):
     settings = tiny_settings(tmp_path, f"optimizer.name={optimizer}")

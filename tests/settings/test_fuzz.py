@@ -180,6 +180,7 @@ EXTREMES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("extreme", EXTREMES, ids=lambda e: ",".join(e))
 def test_extreme_accepted_values_run(extreme):
     chosen = {f"{s}.{k}": str(v) for (s, k), v in {**SMALL_DEFAULTS}.items()} | extreme
@@ -204,6 +205,7 @@ def _assert_ran_or_named_a_key(chosen: dict, status: int, err: str) -> None:
         assert any(key.split(".")[1] in line for key in chosen) or "[image]" in line, err
 
 
+@pytest.mark.slow
 @settings(
     max_examples=6,
     deadline=None,

@@ -80,6 +80,7 @@ def drop_file(page, selector: str, path: Path) -> None:
     page.dispatch_event(selector, "drop", {"dataTransfer": transfer})
 
 
+@pytest.mark.slow
 def test_a_run_from_the_browser(server, page, tmp_path: Path):
     url, _app = server
     results = tmp_path / "results"
@@ -168,6 +169,7 @@ def test_a_run_from_the_browser(server, page, tmp_path: Path):
     assert shot.stat().st_size > 10_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("width, height", [(1440, 900), (390, 844)])
 def test_first_run_at_desktop_and_phone_width(server, tmp_path: Path, width, height):
     """What new users tripped over: after Start the progress is in view,

@@ -415,6 +415,7 @@ def test_a_clip_folder_without_status_txt_failed_whatever_videos_it_holds(tmp_pa
     assert runs.summary(run_dir)["status"] == "failed"
 
 
+@pytest.mark.slow
 def test_queue_positions_stop_as_ctrl_c_and_close_as_sigterm(client, studio, tmp_path):
     body = {"values": {"optimizer.iterations": "2000"}, **chosen(client)}
     long = client.post("/api/jobs", json=body, headers=SAME_ORIGIN).json["id"]
