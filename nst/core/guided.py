@@ -73,6 +73,20 @@ def make_regions(
     )
 
 
+def content_weight_maps(
+    guidance: Guidance | None, height: int, width: int, network: str, layers: tuple
+) -> tuple | None:
+    """Per content layer, the content term's weight per position, (1, h_l, w_l, 1): the
+    guidance's content_weights ([loss] face_content) at this image size, carried down through
+    the poolings like the style masks; None where there are none (1 everywhere)."""
+    if guidance is None or guidance.content_weights is None:
+        return None
+    weights = guidance_at(guidance, height, width).content_weights
+    return tuple(
+        tf.constant(m[None, :, :, None], tf.float32) for m in layer_masks(weights, network, layers)
+    )
+
+
 def painting_grams(
     features: Callable, style_images: tuple, painting: tuple | None, network: str, layers: tuple
 ) -> list:

@@ -24,6 +24,7 @@ import tensorflow as tf
 
 from nst.core.guided import (
     Regions,
+    content_weight_maps,
     make_regions,
     painting_grams,
     region_targets,
@@ -63,7 +64,8 @@ class Temporal(NamedTuple):
 
 class ContentTargets(NamedTuple):
     features: tuple  # P per content layer
-    at_zero: tuple  # L_content(0, P) per content layer
+    at_zero: tuple  # L_content(0, P) per content layer (unweighted)
+    weights: tuple = ()  # per content layer (1, h, w, 1) content weights; (): 1 everywhere
 
 
 class GramTargets(NamedTuple):
@@ -114,13 +116,23 @@ def make_objective(extractor: keras.Model, kinds: tuple):
 
 @dataclass(frozen=True)
 class Content:
-    """α Σ_c L_c / L_c(0): the paper's content loss per content layer, relative."""
+    """α Σ_c L_c / L_c(0): the paper's content loss per content layer, relative.
+
+    Weighted (`[loss] face_content`): L_c = 1/2 Σ_p c_p (F_p − P_p)² with c the content
+    weights carried down to the layer (>= 1, raised inside the faces), still divided by the
+    unweighted L_c(0): outside the faces the force is as without weights, inside c times it."""
 
     layers: tuple
+    weighted: bool = False
 
     def __call__(self, image, features, inputs, draw):
-        targets, at_zero = inputs
-        losses = [content_loss(features[n], p) for n, p in zip(self.layers, targets, strict=True)]
+        targets, at_zero, weights = inputs
+        if self.weighted:
+            pairs = zip(self.layers, targets, weights, strict=True)
+            losses = [0.5 * tf.reduce_sum(c * tf.square(features[n] - p)) for n, p, c in pairs]
+        else:
+            pairs = zip(self.layers, targets, strict=True)
+            losses = [content_loss(features[n], p) for n, p in pairs]
         relatives = [relative(c, z) for c, z in zip(losses, at_zero, strict=True)]
         return tf.add_n(losses), tf.add_n(relatives)
 
@@ -196,12 +208,16 @@ def build_terms(
     features = session.features if session is not None else tf.function(extractor)
     content = features(tf.constant(content_image[None]))
     content_features = tuple(content[name] for name in model.content_layers)
+    height, width = content_image.shape[:2]
+    weights = content_weight_maps(guidance, height, width, model.network, model.content_layers)
     content_term = Term(
         "content",
-        Content(model.content_layers),
+        Content(model.content_layers, weighted=weights is not None),
         tf.constant(loss.content_weight, tf.float32),
         ContentTargets(
-            content_features, tuple(content_loss(tf.zeros_like(p), p) for p in content_features)
+            content_features,
+            tuple(content_loss(tf.zeros_like(p), p) for p in content_features),
+            weights or (),
         ),
     )
     cache = session.style if session is not None else {}

@@ -23,6 +23,8 @@ from nst.core.pyramid import clipped_finest, decompose, level_shapes, render
 from nst.core.recipe import Recipe
 from nst.core.records import Diverged, LoopState, Losses, Record
 from nst.core.scales import run_plan, scaled_styles
+from nst.core.tilegrid import tile_side
+from nst.core.tiles import TiledObjective
 from nst.inputs.images import resize
 from nst.inputs.styles import Inputs
 from nst.settings import ImageSettings, OptimizerSettings
@@ -46,22 +48,42 @@ def make_step(objective, optimizer: keras.optimizers.Optimizer):
         with tf.GradientTape() as tape:
             losses = objective(render(pyramid), inputs, optimizer.iterations)
         gradients = tape.gradient(losses.total, pyramid)
-        before = [level.read_value() for level in pyramid]  # snapshots: TF copies on write
-        optimizer.apply_gradients(zip(gradients, pyramid, strict=True))
-        rendered = render(pyramid)
-        after = tf.clip_by_value(rendered, 0.0, 255.0)  # keep valid pixels
-        # A sum is not finite when any of its terms is not: one cheap reduction, no mask.
-        gradient_sum = tf.add_n([tf.reduce_sum(g) for g in gradients])
-        finite = tf.reduce_all(
-            tf.math.is_finite([losses.total, gradient_sum, tf.reduce_sum(after)])
-        )
-        finest = clipped_finest(pyramid, rendered, after)
-        for level, new, old in zip(pyramid, (finest, *pyramid[1:]), before, strict=True):
-            level.assign(tf.where(finite, new, old))
-        # A failed update leaves the average as it was, as it leaves the iterate.
-        moved = average * averaged + (1.0 - average) * after
-        averaged.assign(tf.where(finite, moved, averaged))
-        return losses, finite
+        return losses, _update(optimizer, pyramid, averaged, gradients, losses.total, average)
+
+    return step
+
+
+def _update(optimizer, pyramid, averaged, gradients, total, average) -> tf.Tensor:
+    """Adam's update of `pyramid` by `gradients` and of the running average (see make_step);
+    whether it was finite."""
+    before = [level.read_value() for level in pyramid]  # snapshots: TF copies on write
+    optimizer.apply_gradients(zip(gradients, pyramid, strict=True))
+    rendered = render(pyramid)
+    after = tf.clip_by_value(rendered, 0.0, 255.0)  # keep valid pixels
+    # A sum is not finite when any of its terms is not: one cheap reduction, no mask.
+    gradient_sum = tf.add_n([tf.reduce_sum(g) for g in gradients])
+    finite = tf.reduce_all(tf.math.is_finite([total, gradient_sum, tf.reduce_sum(after)]))
+    finest = clipped_finest(pyramid, rendered, after)
+    for level, new, old in zip(pyramid, (finest, *pyramid[1:]), before, strict=True):
+        level.assign(tf.where(finite, new, old))
+    # A failed update leaves the average as it was, as it leaves the iterate.
+    moved = average * averaged + (1.0 - average) * after
+    averaged.assign(tf.where(finite, moved, averaged))
+    return finite
+
+
+def make_tiled_step(tiled: TiledObjective, optimizer: keras.optimizers.Optimizer):
+    """make_step's update with the objective's gradient computed over tiles (nst.core.tiles):
+    the pyramid renders the whole picture, the tiles give d total / d picture, and the tape
+    carries it back to the levels."""
+    update = tf.function(functools.partial(_update, optimizer))
+
+    def step(pyramid: tuple, averaged: tf.Variable, inputs: tuple, average: tf.Tensor):
+        with tf.GradientTape() as tape:
+            image = render(pyramid)
+        losses, gradient = tiled.value_and_gradient(image, inputs, optimizer.iterations)
+        gradients = tape.gradient(image, list(pyramid), output_gradients=gradient)
+        return losses, update(pyramid, averaged, tuple(gradients), losses.total, average)
 
     return step
 
@@ -75,6 +97,23 @@ def make_value_and_gradient(objective):
             tape.watch(image)
             losses = objective(image, inputs, tf.constant(0, tf.int64))
         return losses, tape.gradient(losses.total, image)
+
+    return value_and_gradient
+
+
+def make_tiled_value_and_gradient(tiled: TiledObjective, levels: int):
+    """make_value_and_gradient (levels 1) or make_pyramid_value_and_gradient over tiles."""
+    draw = tf.constant(0, tf.int64)
+
+    def value_and_gradient(point, inputs: tuple):
+        if levels == 1:
+            return tiled.value_and_gradient(point, inputs, draw)
+        with tf.GradientTape() as tape:
+            tape.watch(point)
+            image = tf.clip_by_value(render(point), 0.0, 255.0)
+        losses, gradient = tiled.value_and_gradient(image, inputs, draw)
+        gradients = tape.gradient(image, list(point), output_gradients=gradient)
+        return losses, tf.concat([tf.reshape(g, [-1]) for g in gradients], axis=0)
 
     return value_and_gradient
 
@@ -268,7 +307,8 @@ class Session:
         self.style: dict = {}  # (content shape, style loss) -> (style Term, Regions)
         self._objectives: dict = {}  # terms' signature -> (objective, traced evaluation)
         self._adam: dict = {}  # (image shape, levels) -> AdamLoop
-        self._steps: dict = {}  # (image shape, levels, signature) -> traced step
+        self._steps: dict = {}  # (image shape, levels, signature, tiled) -> traced step
+        self._tiled: dict = {}  # (image shape, tile side, signature) -> TiledObjective
 
     def objective(self, terms: tuple) -> tuple:
         """(objective, its traced evaluation) for the terms' names and kinds."""
@@ -278,18 +318,31 @@ class Session:
             self._objectives[kinds] = objective, tf.function(objective)
         return self._objectives[kinds]
 
-    def adam(self, terms: tuple, start: np.ndarray, levels: int, optimizer, rule) -> tuple:
+    def tiled(self, terms: tuple, shape: tuple, model, side: int) -> TiledObjective:
+        """The objective over tiles of `side` px (nst.core.tiles) for a picture of `shape`."""
+        key = (shape, side, signature(terms))
+        if key not in self._tiled:
+            height, width = shape[:2]
+            self._tiled[key] = TiledObjective(
+                self.extractor, signature(terms), model, height, width, side
+            )
+        return self._tiled[key]
+
+    def adam(self, terms: tuple, start: np.ndarray, levels: int, optimizer, rule, tiled=None):
         """(Adam's loop state from `start`, its traced step): the variables are made once
         per image size, the step traced once per size and terms; later calls reset the
-        iterate, its average, Adam's moments and count and the stopping rule."""
+        iterate, its average, Adam's moments and count and the stopping rule. `tiled`: the
+        objective over tiles (None: the whole picture at once)."""
         size = (start.shape, levels)
         if size in self._adam:
             state = self._adam[size]
             state.reset(start, optimizer, rule)
         else:
             state = self._adam[size] = AdamLoop.start(start, levels, optimizer, rule)
-        key = (*size, signature(terms))
-        if key not in self._steps:
+        key = (*size, signature(terms), tiled)
+        if key not in self._steps and tiled is not None:
+            self._steps[key] = make_tiled_step(tiled, state.optimizer)
+        elif key not in self._steps:
             self._steps[key] = make_step(self.objective(terms)[0], state.optimizer)
         return state, self._steps[key]
 
@@ -303,6 +356,7 @@ def adam_records(
     run: ScaleRun,
     session: Session,
     resume: LoopState | None = None,
+    tiled: TiledObjective | None = None,
 ) -> Iterator[Record]:
     """At most `run.budget` Adam steps from `start` (or from `resume`, a checkpoint's state);
     a record per step and one for the result.
@@ -312,9 +366,10 @@ def adam_records(
     losses of the iterate after i updates; the images are the averaged iterate
     ([optimizer] average), the last record's losses are the averaged iterate's. A non-finite
     step yields its record (with the last finite image) and raises `Diverged`. The image
-    is moved as a pyramid of `levels` (1: its pixels; nst.core.pyramid).
+    is moved as a pyramid of `levels` (1: its pixels; nst.core.pyramid); `tiled`: each step over
+    tiles (nst.core.tiles).
     """
-    state, step = session.adam(terms, start, levels, optimizer, run.stopping_rule())
+    state, step = session.adam(terms, start, levels, optimizer, run.stopping_rule(), tiled)
     inputs = tensors(terms)
     if resume is not None:
         state.restore(resume)
@@ -377,6 +432,7 @@ def lbfgs_records(
     run: ScaleRun,
     resume: LoopState | None = None,
     levels: int = 1,
+    tiled: TiledObjective | None = None,
 ) -> Iterator[Record]:
     """Our L-BFGS (nst.core.lbfgs) in pixel bounds [0, 255] (or over a pyramid of `levels`, see
     Coordinates) for at most `run.budget` loss+gradient evaluations.
@@ -386,10 +442,12 @@ def lbfgs_records(
     early when the stopping rule says it has converged, when no step lowers the objective
     (converged too), once `run.stop_requested()`; a non-finite loss or gradient yields its
     record, with the last accepted image, and raises `Diverged`. `resume` (a checkpoint's
-    state) continues the very same evaluations.
+    state) continues the very same evaluations; `tiled`: each evaluation over tiles.
     """
     where = Coordinates(start.shape, levels)
-    if levels == 1:
+    if tiled is not None:
+        value_and_gradient = make_tiled_value_and_gradient(tiled, levels)
+    elif levels == 1:
         value_and_gradient = make_value_and_gradient(objective)
     else:
         value_and_gradient = make_pyramid_value_and_gradient(objective)
@@ -437,6 +495,7 @@ def stylize(
     session: Session | None = None,
     resume: LoopState | None = None,
     on_state: Callable[[LoopState], None] | None = None,
+    memory_budget: int | None = None,
 ) -> Iterator[Record]:
     """Optimise an image by `recipe`; yield a Record per iteration, with the image every
     `recipe.save_every`.
@@ -450,6 +509,8 @@ def stylize(
     each starting from the previous result resized; targets are recomputed at every scale.
     A video gives each frame its `start`, `temporal` term and shared `session` (nst.run.video);
     `on_state` gets the state with each image (nst.output.checkpoint), `resume` goes on from one.
+    A scale whose step needs more than `memory_budget` bytes (None: no limit) steps over tiles
+    (nst.core.tiles; the same result).
     """
     started = time.perf_counter() - (resume.elapsed_s if resume is not None else 0.0)
 
@@ -478,7 +539,8 @@ def stylize(
             number, budget, recipe.save_every, clock, stop_requested,
             optimizer.tolerance, optimizer.window, on_state,
         )  # fmt: skip
-        for record in scale_records(terms, begin, recipe, scale, session, here):
+        side = tile_side(recipe.model, h, w, memory_budget)
+        for record in scale_records(terms, begin, recipe, scale, session, here, side):
             current = record.image if record.image is not None else current
             yield record
         if stop_requested():
@@ -492,11 +554,17 @@ def scale_records(
     scale: ScaleRun,
     session: Session,
     resume: LoopState | None,
+    side: int | None = None,
 ) -> Iterator[Record]:
-    """The records of one scale from `begin`, by [optimizer] name."""
+    """The records of one scale from `begin`, by [optimizer] name; over tiles of `side` px
+    (None: the whole picture at once)."""
     objective, evaluate = session.objective(terms)  # evaluate: the last record's losses
+    tiled = None if side is None else session.tiled(terms, begin.shape, recipe.model, side)
+    evaluate = evaluate if tiled is None else tiled.losses
     image = recipe.image
     levels = image.pyramid_levels if image.parameterization == "pyramid" else 1
     if recipe.optimizer.name == "lbfgs":
-        return lbfgs_records(objective, evaluate, terms, begin, scale, resume, levels)
-    return adam_records(evaluate, terms, begin, levels, recipe.optimizer, scale, session, resume)
+        return lbfgs_records(objective, evaluate, terms, begin, scale, resume, levels, tiled)
+    return adam_records(
+        evaluate, terms, begin, levels, recipe.optimizer, scale, session, resume, tiled
+    )

@@ -46,6 +46,9 @@ class Guidance(NamedTuple):
     painting_masks: tuple[np.ndarray, ...] | None = None
     # [loss] auto_regions: what was found in the content photo (the run saves region_*.png)
     found: FoundRegions | None = None
+    # [loss] face_content: the content term's weight per pixel, (height, width), >= 1 (raised
+    # inside the faces, soft edged); None: 1 everywhere
+    content_weights: np.ndarray | None = None
 
 
 def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -223,6 +226,7 @@ def load_guidance(
     height: int,
     style_sizes: tuple = (),
     on_note: Callable[[str], None] | None = None,
+    found: FoundRegions | None = None,
 ) -> Guidance | None:
     """The masks the settings ask for, at the content's (width, height), and the style images'
     own masks at their (width, height) in `style_sizes`; None: no masks.
@@ -232,12 +236,14 @@ def load_guidance(
     Only style image masks: no style masks (the blend everywhere). Unusable masks raise
     ImageError (the settings were checked before). [loss] auto_regions finds its regions
     here (notes through `on_note`, default: stderr); a hand content_mask joins the regions
-    mapped to `photo` and wins over the found ones (no style there).
+    mapped to `photo` and wins over the found ones (no style there). `found`: regions found
+    already (a video frame's, nst.inputs.portrait.carry_regions), at (width, height).
     """
     painting = painting_masks(paths, style_sizes)
-    found = None
-    if loss.auto_regions:
+    if loss.auto_regions and found is None:
         found = found_regions(paths, width, height, on_note or _note)
+    elif not loss.auto_regions:
+        found = None
     if not (paths.style_masks or paths.regions or paths.content_mask or found):
         return None if painting is None else Guidance((), None, painting)
     photo = None
@@ -258,7 +264,8 @@ def load_guidance(
         styles = [mask * (1.0 - photo) for mask in styles]
         photo = np.clip(gaussian_blur(photo, EDGE_SIGMA * max(width, height)), 0.0, 1.0)
     check_room(paths, styles)
-    return Guidance(tuple(m.astype(np.float32) for m in styles), photo, painting, found)
+    weights = None if found is None else face_content_weights(found, loss)
+    return Guidance(tuple(m.astype(np.float32) for m in styles), photo, painting, found, weights)
 
 
 def check_room(paths: PathsSettings, styles: list) -> None:
@@ -280,9 +287,25 @@ def _note(text: str) -> None:
 def guidance_at(guidance: Guidance, height: int, width: int) -> Guidance:
     """The same guidance at another image size (coarse-to-fine's smaller scales); the style
     images' own masks are resized with their images (nst.core.guided.painting_grams)."""
-    photo = guidance.photo_mask
+    photo, weights = guidance.photo_mask, guidance.content_weights
     return Guidance(
         tuple(resize_mask(m, width, height) for m in guidance.style_masks),
         None if photo is None else resize_mask(photo, width, height),
         guidance.painting_masks,
+        content_weights=None if weights is None else resize_weights(weights, width, height),
     )
+
+
+def resize_weights(weights: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Content weights (>= 1) at (width, height): resize_mask on their excess over 1."""
+    peak = max(float(weights.max()) - 1.0, 1e-12)
+    return 1.0 + peak * resize_mask((weights - 1.0) / peak, width, height)
+
+
+def face_content_weights(found: FoundRegions, loss: LossSettings) -> np.ndarray | None:
+    """[loss] face_content: 1 + (face_content − 1) · face, the content term's weight per
+    pixel (the face's soft edge: no seam); None where it is 1 everywhere or the face has a
+    style (or the photo) of its own in auto_region_styles."""
+    if loss.face_content == 1.0 or "face" in dict(loss.auto_region_styles):
+        return None
+    return (1.0 + (loss.face_content - 1.0) * found.face).astype(np.float32)

@@ -27,6 +27,7 @@ MIN_FACE = 0.06  # the smallest face looked for: this share of the picture's sho
 FACE_FEATHER = 0.12  # the face's soft edge: Gaussian sigma, a share of the face's width
 PERSON_FEATHER = 0.004  # the person's soft edge: Gaussian sigma, a share of the longer side
 CUT_ROUNDS = 5  # GrabCut's iterations
+CARRIED_SHARE = 0.7  # video: the previous frame's regions' share where the flow is trusted
 SIDE_CLEAR = 1.3  # farther than this many face widths beside a face, above its chin: background
 MIN_SKIN = 0.25  # a face's core must be at least this share skin-coloured (Haar finds swirls)
 SKIN_CR, SKIN_CB = (133, 173), (77, 127)  # YCrCb skin ranges (Chai & Ngan 1999)
@@ -281,3 +282,28 @@ def save_regions(found: FoundRegions, folder: Path) -> list[Path]:
         Image.fromarray(np.rint(np.clip(mask, 0, 1) * 255).astype(np.uint8)).save(path)
         written.append(path)
     return written
+
+
+def carry_regions(
+    previous: FoundRegions, found: FoundRegions | None, backward: np.ndarray, trusted: np.ndarray
+) -> FoundRegions:
+    """A video frame's regions, steady along the flow: the previous frame's regions carried
+    by `backward` (the flow from this frame back to the previous one, nst.inputs.flow) and
+    blended with those `found` in this frame, CARRIED_SHARE of the carried ones where the
+    flow is `trusted` (consistency 1), only the found ones where it is not (disocclusions);
+    where nothing is found this frame (the detector missed the face), the carried ones alone.
+    Linear blends of partitions: background, person and face still sum to 1."""
+    from nst.inputs.flow import warp  # the regions of a still photo need no flow
+
+    def carried(mask: np.ndarray) -> np.ndarray:
+        return np.clip(warp(np.ascontiguousarray(mask, np.float32), backward), 0.0, 1.0)
+
+    moved = [carried(m) for m in (previous.person, previous.face, previous.eyes, previous.mouth)]
+    if found is None:
+        person, face, eyes, mouth = moved
+        return FoundRegions(1.0 - person - face, person, face, previous.faces, eyes, mouth)
+    share = CARRIED_SHARE * np.clip(trusted, 0.0, 1.0)
+    now = (found.person, found.face, found.eyes, found.mouth)
+    blended = (share * m + (1.0 - share) * n for m, n in zip(moved, now, strict=True))
+    person, face, eyes, mouth = blended
+    return FoundRegions(1.0 - person - face, person, face, found.faces, eyes, mouth)

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 from nst.core.scales import run_plan
+from nst.core.tilegrid import ACTIVATION_COPIES, activation_values
 from nst.inputs.images import ImageError, fit_size
 from nst.run.memlimits import (
     RUNTIME_BYTES,
@@ -30,7 +31,8 @@ MB = 1024**2
 # bfloat16, Adam and L-BFGS, 1 and 2 scales, style_scale 2 and 4: within -8..+14 %,
 # bench/results/memory.md).
 WEIGHT_COPIES = 2
-ACTIVATION_COPIES = 1.8  # an optimisation step: the activations and their gradients
+# An optimisation step: the activations and their gradients, ACTIVATION_COPIES times them
+# (nst.core.tilegrid, which sizes the tiles of a step that does not fit by the same estimate).
 # The style image's one forward pass (its Gram targets, before the loop), freed layer by
 # layer: 0.85 x its activations (style_scale 2 at 512 and 1024 px).
 STYLE_COPIES = 0.85
@@ -142,14 +144,6 @@ def check_results_folder(results_dir: Path, needed_bytes: int) -> None:
         )
 
 
-def activation_values(model: ModelSettings, width: int, height: int) -> int:
-    """Values of one image and all its activations up to the deepest layer the run uses."""
-    cut = deepest_layer(model.network, (*model.content_layers, *model.style_layers))
-    return width * height * 3 + sum(
-        h * w * c for _, h, w, c in layer_shapes(model.network, height, width, upto=cut)
-    )
-
-
 def guided_values(model: ModelSettings, width: int, height: int) -> int:
     """Values of one region's masked features at all the style layers: Σ_l M_l N_l."""
     sizes = {name: h * w * c for name, h, w, c in layer_shapes(model.network, height, width)}
@@ -181,6 +175,21 @@ def memory_needed(
     weights = parameter_count(model.network) * 4
     lbfgs = LBFGS_BYTES_PER_VALUE * width * height * 3 if optimizer_name == "lbfgs" else 0
     return RUNTIME_BYTES + WEIGHT_COPIES * weights + max(step, style) + lbfgs
+
+
+def step_budget(
+    model: ModelSettings, image: ImageSettings, optimizer_name: str, available: int | None
+) -> int | None:
+    """The bytes an optimisation step's activations may take ([image] memory_limit, or auto:
+    `available`, None if unknown) once the runtime, the weights and L-BFGS's vectors are
+    counted: what nst.core.optimize.stylize's memory_budget takes (None: no limit)."""
+    limit = available if image.memory_limit is None else int(image.memory_limit * 1024**3)
+    if limit is None:
+        return None
+    fixed = RUNTIME_BYTES + WEIGHT_COPIES * parameter_count(model.network) * 4
+    side = image.max_size
+    lbfgs = LBFGS_BYTES_PER_VALUE * side * side * 3 if optimizer_name == "lbfgs" else 0
+    return max(0, limit - fixed - lbfgs)
 
 
 def run_memory_needed(settings, inputs) -> int:

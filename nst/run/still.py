@@ -46,6 +46,7 @@ from nst.run.preflight import (
     check_results_folder,
     output_bytes,
     region_count,
+    step_budget,
 )
 from nst.run.watchers import Watcher
 from nst.settings import WEIGHTS_CHOICES, OptimizerSettings, Settings
@@ -113,6 +114,9 @@ def optimize_into(
         stop_requested=stop.requested,
         resume=state,
         on_state=keeper.keep,
+        memory_budget=step_budget(
+            settings.model, settings.image, settings.optimizer.name, available_memory()
+        ),
     )
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:

@@ -215,6 +215,7 @@ class ClipRun:
     log: FrameLog
     session: object  # nst.core.optimize.Session: the network's traced step and style targets
     previous: np.ndarray | None = None  # the last finished result as saved (8-bit values)
+    regions: object = None  # [loss] auto_regions: the last frame's FoundRegions (or None)
 
 
 def stylize_frame(clip_run: ClipRun, index: int) -> list[Record] | None:
@@ -235,6 +236,8 @@ def stylize_frame(clip_run: ClipRun, index: int) -> list[Record] | None:
             inputs.content,
             run.settings,
         )
+    if run.settings.loss.auto_regions:
+        inputs = with_regions(clip_run, index, inputs, carried_warp)
     records = stylize(
         clip_run.session.extractor,
         inputs,
@@ -256,6 +259,50 @@ def stylize_frame(clip_run: ClipRun, index: int) -> list[Record] | None:
         return None
     _log_frame(clip_run, index, kept, result, carried_warp)
     return kept
+
+
+def next_regions(regions, frames: list, index: int, carried_warp=None):
+    """Frame `index`'s regions ([loss] auto_regions): found in it, and after the first frame
+    blended with the previous frame's `regions` carried along the flow (carry_regions), so
+    they move with the picture and do not flicker or vanish where one frame's finder misses;
+    None while no face has been found."""
+    from nst.inputs.portrait import carry_regions, find_regions
+
+    found = find_regions(frames[index])
+    if index == 0 or regions is None:
+        return found
+    flow = carried_warp or frame_warp(frames[index - 1], frames[index])
+    return carry_regions(regions, found, flow.backward, flow.consistency)
+
+
+def with_regions(clip_run: ClipRun, index: int, inputs: Inputs, carried_warp) -> Inputs:
+    """The frame's inputs with its guidance from its regions (see next_regions); the one-line
+    note where the first frame has no face."""
+    from nst.inputs.masks import load_guidance
+
+    clip_run.regions = next_regions(
+        clip_run.regions, clip_run.inputs.clip.frames, index, carried_warp
+    )
+    settings, regions = clip_run.run.settings, clip_run.regions
+    if regions is None and index == 0:
+        say("note: [loss] auto_regions: no face found in the first frame: running without regions")
+    loss = (
+        settings.loss
+        if regions is not None
+        else dataclasses.replace(settings.loss, auto_regions=False)
+    )
+    height, width = inputs.content.shape[:2]
+    sizes = tuple((style.shape[1], style.shape[0]) for style in inputs.styles)
+    guidance = load_guidance(settings.paths, loss, width, height, sizes, found=regions)
+    return inputs._replace(guidance=guidance)
+
+
+def regions_before(clip_run: ClipRun, done: int) -> None:
+    """A resumed clip's regions as an uninterrupted run had them before frame `done`."""
+    if not clip_run.run.settings.loss.auto_regions:
+        return
+    for index in range(done):
+        clip_run.regions = next_regions(clip_run.regions, clip_run.inputs.clip.frames, index)
 
 
 def _log_frame(clip_run: ClipRun, index: int, kept: list[Record], result, carried_warp) -> None:
@@ -338,6 +385,7 @@ class Video:
         clip_run.log.read(done)
         if done:
             clip_run.previous = load_frame(frame_path(run.run_dir, done))
+            regions_before(clip_run, done)
         run.watcher.started(run.run_dir, frame_plan(inputs, run.settings))
         try:
             status, text = stylize_frames(clip_run, done)

@@ -173,6 +173,12 @@ class LossSettings:
         "with auto_regions, where the face has no style of its own: the share of the style's "
         "force inside the faces (0: as the photo's content, 1: styled like the rest)",
     )
+    face_content: float = setting(
+        4.0,
+        Number(float, min=1),
+        "with auto_regions, where the face has no style of its own: the content weight "
+        "inside the faces, times the rest's (soft edged; 1: the same everywhere)",
+    )
 
 
 @dataclass(frozen=True)
@@ -260,6 +266,12 @@ class ImageSettings:
     )
     pyramid_levels: int = setting(
         5, Number(int, min=1, max=8), "with parameterization = pyramid: number of levels"
+    )
+    memory_limit: float | None = setting(
+        None,
+        NumberOr(Number(float, min=1, max=100000), "auto"),
+        "memory the run may take, in GB: auto (what the machine has available) | a number. A "
+        "scale whose step would need more runs over tiles: the same result, in bounded memory",
     )
     preserve_colors: str = setting(
         "none",

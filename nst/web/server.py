@@ -33,6 +33,7 @@ from nst.web import runs
 from nst.web.checks import WeightsCheck
 from nst.web.forms import FormError, PageFiles, form_fields, form_values, settings_from_form
 from nst.web.jobs import MAX_QUEUED, QueueFull, Worker
+from nst.web.regions import register as register_regions
 from nst.web.uploads import MAX_PIXELS, ImageStore, UploadError
 
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies and browsers from timing out
@@ -165,6 +166,7 @@ def create_app(studio: StudioConfig, worker: Worker | None = None) -> Flask:
     _form_routes(app, studio, base, store, worker)
     _check_routes(app, base, files)
     _image_routes(app, store, worker)
+    register_regions(app, store)  # [loss] auto_regions' preview
     _job_routes(app, worker, hide)
     _run_routes(app, results_dir, store, worker)
     _file_routes(app, results_dir)
