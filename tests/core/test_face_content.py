@@ -12,9 +12,8 @@ from nst.core.features import build_feature_extractor
 from nst.core.objective import build_terms, named
 from nst.inputs.masks import Guidance, guidance_at, load_guidance, pool_mask
 from nst.settings import load_settings
-
-from .test_portrait import needs_cascades, picture_with_face, settings_for
-from .test_regions import FAST, HEIGHT, RED, WIDTH, flat, photo, result
+from tests.helpers.portrait import needs_cascades, picture_with_face, settings_for
+from tests.helpers.regions import FAST, HEIGHT, RED, WIDTH, flat, photo, result
 
 
 @needs_cascades

@@ -16,8 +16,7 @@ from nst.core.optimize import make_value_and_gradient, stylize
 from nst.core.tilegrid import cores, reach, step_bytes, tile_side, window
 from nst.core.tiles import TiledObjective
 from nst.settings import SettingsError, load_settings
-
-from .conftest import loop_inputs, loop_recipe
+from tests.helpers import loop_inputs, loop_recipe
 
 SHALLOW = ("model.content_layers=block3_conv1", "model.style_layers=block1_conv1,block2_conv1")
 DRAW = tf.constant(0, tf.int64)

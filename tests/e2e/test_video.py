@@ -10,39 +10,22 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tests.helpers import ROOT, make_image, run_main
-from tests.helpers.video_clips import clip_frames, read_video, write_clip, write_folder
-
-
-def video_overrides(content: Path, style: Path, results: Path, **extra: str) -> list[str]:
-    """--set arguments for a tiny video run: random weights, 48 px, 3 then 2 iterations."""
-    values = {
-        "paths.content_image": str(content),
-        "paths.style_image": str(style),
-        "paths.results_dir": str(results),
-        "model.weights": "random",
-        "image.max_size": "48",
-        "video.first_frame_iterations": "3",
-        "video.frame_iterations": "2",
-        "output.show_viewer": "false",
-        **extra,
-    }
-    return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
-
-
-def only_run(results: Path) -> Path:
-    (run_dir,) = results.iterdir()
-    return run_dir
-
-
-def frame_pixels(run_dir: Path) -> list[np.ndarray]:
-    return [np.asarray(Image.open(p)) for p in sorted((run_dir / "frames").glob("frame_*.png"))]
+from tests.helpers.portrait import moving_face, needs_cascades
+from tests.helpers.video_clips import (
+    clip_frames,
+    frame_pixels,
+    only_run,
+    read_video,
+    video_overrides,
+    write_clip,
+    write_folder,
+)
 
 
 @pytest.mark.slow
@@ -215,3 +198,15 @@ def test_a_frame_steers_the_loop_only_through_its_recipe():
     assert later.image.scales == 1 and settings.image.scales == 3  # the settings are untouched
     assert (later.model, later.loss) == (settings.model, settings.loss)
     assert later.optimizer.learning_rate == settings.optimizer.learning_rate
+
+
+@needs_cascades
+def test_a_video_run_with_auto_regions(tmp_path):
+    frames = [np.clip(f, 0, 255).astype(np.uint8) for f in moving_face(3)]
+    folder = write_folder(tmp_path / "clip", frames)
+    style = make_image(tmp_path / "style.png", seed=2)
+    extra = {"loss.auto_regions": "true", "image.max_size": "160"}
+    result = run_main(video_overrides(folder, style, tmp_path / "results", **extra))
+    assert result.returncode == 0, result.stderr
+    assert "no face found" not in result.stderr
+    assert len(frame_pixels(only_run(tmp_path / "results"))) == 3

@@ -69,3 +69,28 @@ def read_video(path: Path) -> tuple:
         if container.streams.audio:
             sound = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
     return frames, rate, sound
+
+
+def video_overrides(content: Path, style: Path, results: Path, **extra: str) -> list[str]:
+    """--set arguments for a tiny video run: random weights, 48 px, 3 then 2 iterations."""
+    values = {
+        "paths.content_image": str(content),
+        "paths.style_image": str(style),
+        "paths.results_dir": str(results),
+        "model.weights": "random",
+        "image.max_size": "48",
+        "video.first_frame_iterations": "3",
+        "video.frame_iterations": "2",
+        "output.show_viewer": "false",
+        **extra,
+    }
+    return [arg for key, value in values.items() for arg in ("--set", f"{key}={value}")]
+
+
+def only_run(results: Path) -> Path:
+    (run_dir,) = results.iterdir()
+    return run_dir
+
+
+def frame_pixels(run_dir: Path) -> list[np.ndarray]:
+    return [np.asarray(Image.open(p)) for p in sorted((run_dir / "frames").glob("frame_*.png"))]

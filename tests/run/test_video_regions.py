@@ -9,17 +9,7 @@ import pytest
 
 from nst.inputs import portrait
 from nst.run.video import next_regions
-from tests.conftest import make_image, run_main
-from tests.test_portrait import needs_cascades, picture_with_face
-from tests.test_video import frame_pixels, only_run, video_overrides
-from tests.video_clips import write_folder
-
-STEP = 6  # the face moves this many pixels right per frame
-LEFT, TOP = 20, 30  # where it starts; its middle is 28, 26 px further
-
-
-def moving_face(count: int) -> list[np.ndarray]:
-    return [picture_with_face(LEFT + STEP * k, TOP) for k in range(count)]
+from tests.helpers.portrait import LEFT, STEP, TOP, moving_face, needs_cascades, picture_with_face
 
 
 def face_middle(mask: np.ndarray) -> tuple[float, float]:
@@ -71,15 +61,3 @@ def test_no_face_in_the_first_frame_gives_nothing_until_one_is_found():
     frames[0] = picture_with_face(LEFT, TOP) * 0 + frames[0][0, 0]  # one flat colour
     first, second = follow(frames)
     assert first is None and second is not None
-
-
-@needs_cascades
-def test_a_video_run_with_auto_regions(tmp_path):
-    frames = [np.clip(f, 0, 255).astype(np.uint8) for f in moving_face(3)]
-    folder = write_folder(tmp_path / "clip", frames)
-    style = make_image(tmp_path / "style.png", seed=2)
-    extra = {"loss.auto_regions": "true", "image.max_size": "160"}
-    result = run_main(video_overrides(folder, style, tmp_path / "results", **extra))
-    assert result.returncode == 0, result.stderr
-    assert "no face found" not in result.stderr
-    assert len(frame_pixels(only_run(tmp_path / "results"))) == 3

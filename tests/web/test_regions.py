@@ -9,17 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst.web.server import StudioConfig, create_app
-
-from .test_portrait import background, needs_cascades, picture_with_face
-from .test_web import tiny, upload
-
-
-@pytest.fixture
-def client(tmp_path):
-    app = create_app(StudioConfig(None, tiny(tmp_path)))
-    yield app.test_client()
-    app.extensions["nst"]["worker"].close(timeout=120)
+from tests.helpers.portrait import background, needs_cascades, picture_with_face
+from tests.helpers.web import upload
 
 
 def png(array: np.ndarray) -> bytes:
