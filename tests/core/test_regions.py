@@ -11,12 +11,19 @@ import main as cli
 from nst.core.features import build_feature_extractor
 from nst.inputs.masks import Guidance, gaussian_blur
 from nst.settings import load_settings
-from tests.helpers import make_image, only_run_dir, run_main, tiny_overrides
-from tests.helpers.regions import BLUE, FAST, HEIGHT, RED, WIDTH, flat, photo, result
-
-
-def red_minus_blue(image: np.ndarray) -> np.ndarray:
-    return image[..., 0] - image[..., 2]
+from tests.helpers import make_image, tiny_overrides
+from tests.helpers.regions import (
+    BLUE,
+    FAST,
+    HEIGHT,
+    RED,
+    WIDTH,
+    flat,
+    photo,
+    red_minus_blue,
+    result,
+    save_mask,
+)
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
@@ -64,65 +71,6 @@ def test_a_style_image_mask_chooses_which_part_of_the_painting_supplies_the_styl
     towards_red, towards_blue, whole = moved(red_half), moved(1 - red_half), moved(None)
     assert towards_red > 30 and towards_blue < -30  # the mask's half of the painting counts
     assert towards_blue + 20 < whole < towards_red - 20  # the whole painting: both colours
-
-
-def save_mask(path, mask) -> str:
-    Image.fromarray((255 * np.asarray(mask)).astype(np.uint8)).save(path)
-    return str(path)
-
-
-@pytest.mark.slow
-def test_regions_through_main_with_two_styles_coarse_to_fine_style_scale_and_lbfgs(tmp_path):
-    """Features at once, as a user runs it: the halves still take their own styles."""
-    content = make_image(tmp_path / "photo.png", 64, 48, seed=1)
-    red, blue = tmp_path / "red.png", tmp_path / "blue.png"
-    Image.fromarray(flat(RED, 20, 20).astype(np.uint8)).save(red)
-    Image.fromarray(flat(BLUE, 20, 20).astype(np.uint8)).save(blue)
-    doodle = np.zeros((12, 16, 3), np.uint8)  # a small doodle: resized to the content
-    doodle[:, :8] = (255, 255, 0)
-    doodle[:, 8:] = (0, 128, 0)
-    Image.fromarray(doodle).save(tmp_path / "doodle.png")
-    extra = {
-        **dict(item.split("=", 1) for item in FAST),
-        "paths.style_image": f"{red}, {blue}",
-        "paths.regions": str(tmp_path / "doodle.png"),
-        "loss.region_styles": "#ffff00: red.png, #008000: blue.png",
-        "loss.style_weight": "100",
-        "image.scales": "2",
-        "image.max_size": "64",
-        "optimizer.coarse_iterations": "6",
-        "optimizer.iterations": "10",
-        "optimizer.name": "lbfgs",
-        "image.style_scale": "0.5",
-    }
-    done = run_main(tiny_overrides(content, red, tmp_path / "r", **extra))
-    assert done.returncode == 0, done.stderr
-    final = np.asarray(Image.open(only_run_dir(tmp_path / "r") / "final.png"), np.float32)
-    start = np.asarray(Image.open(content), np.float32)
-    moved = red_minus_blue(final) - red_minus_blue(start)
-    assert moved[:, :28].mean() > 30 + moved[:, 36:].mean()
-
-
-@pytest.mark.slow
-def test_a_content_mask_through_main_with_luminance_only_transfer(tmp_path):
-    content = make_image(tmp_path / "photo.png", 64, 48, seed=1)
-    style = make_image(tmp_path / "style.png", 64, 48, seed=5)
-    box = np.zeros((48, 64))
-    box[12:36, 16:48] = 1
-    extra = {
-        **dict(item.split("=", 1) for item in FAST),
-        "paths.content_mask": save_mask(tmp_path / "box.png", box),
-        "loss.style_weight": "100",
-        "image.max_size": "64",
-        "image.preserve_colors": "luminance",
-        "optimizer.iterations": "20",
-    }
-    done = run_main(tiny_overrides(content, style, tmp_path / "r", **extra))
-    assert done.returncode == 0, done.stderr
-    final = np.asarray(Image.open(only_run_dir(tmp_path / "r") / "final.png"), np.float32)
-    difference = np.abs(final - np.asarray(Image.open(content), np.float32)).mean(axis=2)
-    assert difference[box > 0].mean() <= 8
-    assert difference[box == 0].mean() > 3 * difference[box > 0].mean()
 
 
 def bad_mask_cases(folder):

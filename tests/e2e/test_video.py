@@ -200,6 +200,7 @@ def test_a_frame_steers_the_loop_only_through_its_recipe():
     assert later.optimizer.learning_rate == settings.optimizer.learning_rate
 
 
+@pytest.mark.slow
 @needs_cascades
 def test_a_video_run_with_auto_regions(tmp_path):
     frames = [np.clip(f, 0, 255).astype(np.uint8) for f in moving_face(3)]

@@ -4,6 +4,7 @@ guided run (random shallow network, from the photo) ends with."""
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from nst.core.features import build_feature_extractor
 from nst.core.optimize import stylize
@@ -53,3 +54,14 @@ def result(guidance, styles, optimizer: str, *overrides: str) -> np.ndarray:
     extractor = build_feature_extractor(settings.model)
     inputs = Inputs(photo(), tuple(styles), photo(), guidance)
     return list(stylize(extractor, inputs, loop_recipe(settings)))[-1].image
+
+
+def red_minus_blue(image: np.ndarray) -> np.ndarray:
+    """How much redder than blue each pixel is."""
+    return image[..., 0] - image[..., 2]
+
+
+def save_mask(path, mask) -> str:
+    """`mask` (0..1) written as a grey PNG at `path`; the path as text, for a setting."""
+    Image.fromarray((255 * np.asarray(mask)).astype(np.uint8)).save(path)
+    return str(path)

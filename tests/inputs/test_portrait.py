@@ -7,8 +7,6 @@ official US Navy portrait, public domain), pasted into generated backgrounds at 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -18,7 +16,6 @@ from nst.inputs.images import ImageError
 from nst.inputs.masks import load_guidance
 from nst.inputs.portrait import find_regions, save_regions
 from nst.settings import SettingsError, load_settings
-from tests.helpers import run_main, tiny_overrides
 from tests.helpers.portrait import (
     background,
     needs_cascades,
@@ -168,29 +165,3 @@ def test_auto_region_settings_errors_name_the_key(tmp_path, overrides, message):
     save(tmp_path / "a.png", np.full((8, 8, 3), 100))
     with pytest.raises(SettingsError, match=message):
         load_settings(None, (f"paths.style_image={tmp_path / 'a.png'}", *overrides))
-
-
-@pytest.mark.slow
-@needs_cascades
-@pytest.mark.parametrize("with_face", [True, False])
-def test_a_run_through_main_with_auto_regions(tmp_path, with_face):
-    picture = picture_with_face(50, 30) if with_face else background(160, 120)
-    content = Path(save(tmp_path / "content.png", picture))
-    style = Path(save(tmp_path / "style.png", background(64, 64)[::-1]))
-    extra = {"image.max_size": "160", "loss.auto_regions": "true", "output.animation": "false"}
-    result = run_main(tiny_overrides(content, style, tmp_path / "out", **extra))
-    assert result.returncode == 0, result.stderr[-2000:]
-    notes = [line for line in result.stderr.splitlines() if "auto_regions" in line]
-    assert len(notes) == 1
-    assert ("1 face" in notes[0]) if with_face else ("no face found in content.png" in notes[0])
-    (final,) = (tmp_path / "out").glob("*/final.png")
-    # what was found is in the run folder, at the run's size, for a user to see and edit
-    saved = {path.name: path for path in final.parent.glob("region_*.png")}
-    if not with_face:
-        assert saved == {}
-        return
-    assert {"region_background.png", "region_person.png", "region_face.png"} <= set(saved)
-    for path in saved.values():
-        assert Image.open(path).size == Image.open(final).size
-    face = np.asarray(Image.open(saved["region_face.png"]), np.float32) / 255
-    assert 0 < face.mean() < 0.5 and face.max() == 1.0
