@@ -132,12 +132,15 @@ class TiledObjective:
         return tuple(grams)
 
     def _partial_content(self, features, kind, term_inputs, place) -> tuple:
-        targets, at_zero = term_inputs
+        targets, at_zero, weights = term_inputs
+        weights = weights if kind.weighted else (None,) * len(kind.layers)
         raws = []
-        for name, target in zip(kind.layers, targets, strict=True):
+        for name, target, c in zip(kind.layers, targets, weights, strict=True):
             owned, (y, x, h, w) = self._owned(features, name, place)
-            part = tf.slice(target, [0, y, x, 0], [1, h, w, -1])
-            raws.append(0.5 * tf.reduce_sum(tf.square(owned - part)))
+            square = tf.square(owned - tf.slice(target, [0, y, x, 0], [1, h, w, -1]))
+            if c is not None:  # [loss] face_content: the content weights of the owned part
+                square = tf.slice(c, [0, y, x, 0], [1, h, w, -1]) * square
+            raws.append(0.5 * tf.reduce_sum(square))
         value = tf.add_n([relative(r, z) for r, z in zip(raws, at_zero, strict=True)])
         return tf.add_n(raws), value
 

@@ -27,7 +27,7 @@ def settings_of(*overrides: str):
     return load_settings(None, (*base, *overrides))
 
 
-def both(settings, height: int, width: int, side: int, temporal: bool = False):
+def both(settings, height: int, width: int, side: int, temporal: bool = False, guidance=None):
     """(untiled Losses and gradient, tiled Losses and gradient, the TiledObjective, the point:
     image, term tensors and draw) at a random picture of height x width, cores `side` px."""
     extractor = build_feature_extractor(settings.model)
@@ -37,7 +37,7 @@ def both(settings, height: int, width: int, side: int, temporal: bool = False):
     image = tf.constant(rng.uniform(0, 255, (1, height, width, 3)).astype(np.float32))
     carried = Temporal(content[::-1].copy(), np.ones((height, width), np.float32), 2.0)
     terms = build_terms(
-        extractor, content, (style,), settings.model, settings.loss, None,
+        extractor, content, (style,), settings.model, settings.loss, guidance,
         carried if temporal else None,
     )  # fmt: skip
     whole = make_value_and_gradient(make_objective(extractor, signature(terms)))
@@ -70,6 +70,23 @@ def test_tiled_step_equals_the_whole_pictures(overrides, height, width, side):
     expected, got, tiled, _ = both(settings, height, width, side)
     assert len(tiled.windows) >= 4  # several tiles, some of them ragged
     assert_same(expected, got)
+
+
+def test_content_weights_raised_in_a_face_are_tiled_as_on_the_whole_picture():
+    """[loss] face_content: the content term weighs each position; a tile weighs its own."""
+    from nst.inputs.masks import Guidance
+
+    height, width = 72, 90
+    y, x = np.mgrid[0:height, 0:width]
+    face = np.exp(-(((y - 30) / 12.0) ** 2 + ((x - 50) / 10.0) ** 2)).astype(np.float32)
+    everywhere = np.ones((height, width), np.float32)
+    guidance = Guidance((everywhere,), None, content_weights=1 + 3 * face)
+    settings = settings_of("model.padding=reflect", *SHALLOW)
+    expected, got, tiled, _ = both(settings, height, width, 32, guidance=guidance)
+    assert len(tiled.windows) >= 4
+    assert_same(expected, got)
+    unweighted, _, _, _ = both(settings, height, width, 32)
+    assert float(expected[0].content) > float(unweighted[0].content)  # the weights count
 
 
 def test_the_pixel_terms_and_the_losses_alone():
