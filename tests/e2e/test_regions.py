@@ -86,7 +86,11 @@ def test_a_run_through_main_with_auto_regions(tmp_path, with_face):
     assert result.returncode == 0, result.stderr[-2000:]
     notes = [line for line in result.stderr.splitlines() if "auto_regions" in line]
     assert len(notes) == 1
-    assert ("1 face" in notes[0]) if with_face else ("no face found in content.png" in notes[0])
+    assert (
+        ("1 face" in notes[0])
+        if with_face
+        else ("no person or face found in content.png" in notes[0])
+    )
     (final,) = (tmp_path / "out").glob("*/final.png")
     # what was found is in the run folder, at the run's size, for a user to see and edit
     saved = {path.name: path for path in final.parent.glob("region_*.png")}

@@ -209,5 +209,5 @@ def test_a_video_run_with_auto_regions(tmp_path):
     extra = {"loss.auto_regions": "true", "image.max_size": "160"}
     result = run_main(video_overrides(folder, style, tmp_path / "results", **extra))
     assert result.returncode == 0, result.stderr
-    assert "no face found" not in result.stderr
+    assert "no person or face found" not in result.stderr
     assert len(frame_pixels(only_run(tmp_path / "results"))) == 3

@@ -68,7 +68,7 @@ def test_a_picture_without_people_gives_one_line_and_no_regions(tmp_path):
     notes = []
     guidance = load_guidance(settings.paths, settings.loss, 160, 120, on_note=notes.append)
     assert guidance is None
-    assert len(notes) == 1 and "no face found in content.png" in notes[0]
+    assert len(notes) == 1 and "no person or face found in content.png" in notes[0]
 
 
 @needs_cascades

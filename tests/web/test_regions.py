@@ -49,7 +49,10 @@ def test_a_photo_without_a_face_gets_the_one_line_note(client):
     image = upload(client, png(background(120, 90)), "empty.png").json
     answer = client.get(f"/api/images/{image['id']}/regions")
     assert answer.status_code == 422
-    assert "no face found in" in answer.json["error"] and "without regions" in answer.json["error"]
+    assert (
+        "no person or face found in" in answer.json["error"]
+        and "without regions" in answer.json["error"]
+    )
 
 
 @pytest.mark.parametrize("image_id", ["nope", "../etc", "0" * 32])
