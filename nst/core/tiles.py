@@ -115,10 +115,10 @@ class TiledObjective:
         raws = []
         for name, target, c in zip(kind.layers, targets, weights, strict=True):
             owned, (y, x, h, w) = self._owned(features, name, place)
-            squared = tf.square(owned - tf.slice(target, [0, y, x, 0], [1, h, w, -1]))
-            if c is not None:
-                squared = tf.slice(c, [0, y, x, 0], [1, h, w, 1]) * squared
-            raws.append(0.5 * tf.reduce_sum(squared))
+            square = tf.square(owned - tf.slice(target, [0, y, x, 0], [1, h, w, -1]))
+            if c is not None:  # [loss] face_content: the content weights of the owned part
+                square = tf.slice(c, [0, y, x, 0], [1, h, w, -1]) * square
+            raws.append(0.5 * tf.reduce_sum(square))
         value = tf.add_n([relative(r, z) for r, z in zip(raws, at_zero, strict=True)])
         return tf.add_n(raws), value
 

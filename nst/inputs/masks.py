@@ -189,7 +189,7 @@ def found_regions(
     found = find_regions(picture)
     if found is None:
         on_note(
-            f"[loss] auto_regions: no face found in {paths.content_image.name}: "
+            f"[loss] auto_regions: no person or face found in {paths.content_image.name}: "
             "running without regions"
         )
     else:

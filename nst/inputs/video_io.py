@@ -73,19 +73,32 @@ def frame_range(first: int, stop: int | None, count: int) -> range:
 def load_clip(path: Path, first: int, stop: int | None, max_size: int) -> Clip:
     """The chosen frames of a video or frame folder at `max_size`; ImageError if unusable."""
     path = Path(path)
+    fitted = Fitted(max_size)
     if path.is_dir():
-        frames = _folder_frames(path, first, stop)
+        frames = _folder_frames(path, first, stop, fitted)
         fps, start_s, audio = FOLDER_FPS, 0.0, None
     else:
-        frames, fps, start_s, audio = _video_frames(path, first, stop)
+        frames, fps, start_s, audio = _video_frames(path, first, stop, fitted)
     if not frames:
         what = "has no frames" if first == 0 else f"has no frames from frame {first} on"
         raise ImageError(f"video {path} {what}: check the file or [video] frames")
-    width, height = fit_size(frames[0].shape[1], frames[0].shape[0], max_size)
-    return Clip([resize(f, width, height) for f in frames], fps, start_s, audio)
+    return Clip(frames, fps, start_s, audio)
 
 
-def _folder_frames(folder: Path, first: int, stop: int | None) -> list:
+class Fitted:
+    """Each frame at `max_size` as soon as it is decoded: a long clip at its source resolution
+    in float32 would need many times the memory of the run itself."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size, self.size = max_size, None
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        if self.size is None:  # the first frame decides, as every frame has its size
+            self.size = fit_size(frame.shape[1], frame.shape[0], self.max_size)
+        return resize(frame.astype(np.float32), *self.size)
+
+
+def _folder_frames(folder: Path, first: int, stop: int | None, fitted: Fitted) -> list:
     files = sorted(
         (p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
         key=lambda p: [int(t) if t.isdigit() else t for t in _NUMBER.split(p.name)],
@@ -95,18 +108,20 @@ def _folder_frames(folder: Path, first: int, stop: int | None) -> list:
             f"folder {folder} holds no frames: give a video file, or a folder of numbered "
             f"images ({', '.join(IMAGE_SUFFIXES)})"
         )
-    frames = [load_image(p) for p in files[first:stop]]
-    for path, frame in zip(files[first:stop], frames, strict=True):
-        if frame.shape != frames[0].shape:
+    frames, shape = [], None
+    for path in files[first:stop]:
+        frame = load_image(path)
+        shape = shape or frame.shape
+        if frame.shape != shape:
             raise ImageError(
                 f"frame {path} is {frame.shape[1]}x{frame.shape[0]} px, but the first frame "
-                f"of {folder} is {frames[0].shape[1]}x{frames[0].shape[0]}: all frames of a "
-                f"clip must have one size"
+                f"of {folder} is {shape[1]}x{shape[0]}: all frames of a clip must have one size"
             )
+        frames.append(fitted(frame))
     return frames
 
 
-def _video_frames(path: Path, first: int, stop: int | None) -> tuple:
+def _video_frames(path: Path, first: int, stop: int | None, fitted: Fitted) -> tuple:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -120,7 +135,7 @@ def _video_frames(path: Path, first: int, stop: int | None) -> tuple:
                     break
                 if index >= first:
                     start_s = start_s if frames else float(frame.time or index / fps)
-                    frames.append(frame.to_ndarray(format="rgb24").astype(np.float32))
+                    frames.append(fitted(frame.to_ndarray(format="rgb24")))
             audio = path if container.streams.audio else None
     except ImageError:
         raise

@@ -291,7 +291,10 @@ def with_regions(clip_run: ClipRun, index: int, inputs: Inputs, carried_warp) ->
     )
     settings, regions = clip_run.run.settings, clip_run.regions
     if regions is None and index == 0:
-        say("note: [loss] auto_regions: no face found in the first frame: running without regions")
+        say(
+            "note: [loss] auto_regions: no person or face found in the first frame: "
+            "running without regions"
+        )
     loss = (
         settings.loss
         if regions is not None

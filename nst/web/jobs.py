@@ -23,11 +23,13 @@ from pathlib import Path
 
 from nst.core.records import Record
 from nst.core.scales import Scale, scale_budgets
+from nst.inputs.video_io import is_clip
 from nst.output.runfolder import image_path, write_bytes_atomic
 from nst.run.exits import describe
 from nst.run.process import StopRequest
 from nst.run.watchers import Watcher
 from nst.settings import Settings, SettingsError, load_settings, render
+from nst.web.failed import MAX_FAILED, FailedJobs, Failure
 
 KEEP_FINISHED = 20  # finished jobs the page still lists (their runs stay in results/ anyway)
 MAX_QUEUED = 20  # jobs waiting at once: a page (or a script) cannot queue without bound
@@ -67,30 +69,56 @@ class Job:
     plan: list[Scale] | None = None  # the scales, once the run has started
     stop: StopRequest = field(default_factory=StopRequest)
     resume_dir: Path | None = None  # a stopped run to go on with (nst.run.pipeline.resume)
+    # a clip's run (its content a video or a folder of frames): its scales are its frames
+    clip: bool = field(init=False, default=False)
+    # what a job without settings (failed before a restart) painted, as the page names it
+    remembered: Failure | None = None
+
+    def __post_init__(self) -> None:
+        self.clip = self.settings is not None and is_clip(self.settings.paths.content_image)
 
     @property
     def scales(self) -> int:
-        """The number of scales ([image] scales = auto: known once the run has started)."""
-        return len(self.plan) if self.plan else self.settings.image.scales or 1
+        """The number of scales ([image] scales = auto: known once the run has started); a
+        clip's frames, once it has started."""
+        return len(self.plan) if self.plan else (self.settings.image.scales or 1)
 
     @property
     def steps(self) -> int:
-        """The step budget of every scale (a maximum where the stopping rule is on)."""
+        """The step budget of every scale (a maximum where the stopping rule is on); a clip's
+        is known once it has started (its frames counted)."""
         if self.plan:
             return sum(scale.budget for scale in self.plan)
+        if self.clip:
+            return 0
         return sum(scale_budgets(self.settings.optimizer, self.scales))
 
+    def failure(self) -> Failure:
+        """The job as the failed list keeps it (names, not paths)."""
+        if self.remembered is not None:
+            return self.remembered
+        paths = self.settings.paths if self.settings is not None else None
+        return Failure(
+            self.id,
+            page_message(self.message),
+            paths.content_image.name if paths else "?",
+            tuple(path.name for path in paths.style_image) if paths else (),
+            "clip" if self.clip else "still",
+        )
+
     def public(self, position: int | None = None, records: bool = False) -> dict:
-        if self.settings is None:  # waited before a restart; its settings no longer load
+        if self.settings is None:  # failed before a restart: what the failed list kept
+            kept = self.failure()
             return {
                 "id": self.id,
                 "state": self.state,
-                "message": self.message,
+                "message": kept.message,
+                "kind": kept.kind,
                 "steps": 0,
                 "steps_done": 0,
                 "scales": 1,
-                "content": "?",
-                "styles": [],
+                "content": kept.content,
+                "styles": list(kept.styles),
                 "position": None,
                 "run_id": None,
                 "stop_requested": False,
@@ -99,6 +127,7 @@ class Job:
         shown = {
             "id": self.id,
             "state": self.state,
+            "kind": "clip" if self.clip else "still",
             "position": position,
             "run_id": self.run_id,
             "message": page_message(self.message),
@@ -260,9 +289,12 @@ class Worker:
         self._finished: list[Job] = []
         self._ids = itertools.count(1)
         self._closing = False
+        self._failures = FailedJobs(spool)
         restored = self._spool.restore()
         self._queue = [job for job in restored if job.state == "queued"]
-        self._finished = [job for job in restored if job.state != "queued"]
+        self._finished = [_failed_job(kept) for kept in self._failures.load()]
+        self._finished += [job for job in restored if job.state != "queued"]
+        self._keep_failures()
         self.restored = len(self._queue)
         self._thread = threading.Thread(target=self._work, name="nst-worker", daemon=True)
         self._thread.start()
@@ -272,6 +304,7 @@ class Worker:
     def submit(self, settings: Settings, resume_dir: Path | None = None) -> Job:
         """Queue a run of `settings`; or, with `resume_dir`, going on with that stopped run
         (its settings are its own config.ini's)."""
+        job = Job("", settings, resume_dir=resume_dir)  # outside the lock: it looks at the file
         with self._lock:
             if self._closing:
                 raise RuntimeError("the server is closing")
@@ -282,7 +315,7 @@ class Worker:
                 )
             if resume_dir is not None and self.uses_run(resume_dir):
                 raise QueueFull("this run is going on already (running or waiting)")
-            job = Job(f"job-{next(self._ids)}-{int(time.time())}", settings, resume_dir=resume_dir)
+            job.id = f"job-{next(self._ids)}-{int(time.time())}"
             self._spool.keep(job)  # before it is queued: a restart finds it
             self._queue.append(job)
             self._lock.notify_all()
@@ -303,6 +336,20 @@ class Worker:
             job.stop.ask(signal.SIGINT)  # as Ctrl-C
         self._send_queue()
         return job
+
+    def dismiss(self, job_id: str) -> bool | None:
+        """Take a finished job off the list (a failed one off the disk too); None: no such
+        job, False: it is waiting or running (stop it first)."""
+        with self._lock:
+            job = self._find(job_id)
+            if job is None:
+                return None
+            if not any(kept is job for kept in self._finished):
+                return False
+            self._finished = [kept for kept in self._finished if kept is not job]
+            self._keep_failures()
+        self._send_queue()
+        return True
 
     def snapshot(self) -> dict:
         """Every job the page shows: the running one with its records so far, the queue, the
@@ -356,7 +403,18 @@ class Worker:
         return next((job for job in everyone if job.id == job_id), None)
 
     def _finish(self, job: Job) -> None:
-        self._finished = [*self._finished, job][-KEEP_FINISHED:]
+        """The last KEEP_FINISHED jobs stay listed; failures without a run folder until they
+        are dismissed (the newest MAX_FAILED), on disk."""
+        finished = [*self._finished, job]
+        lasting = [j for j in finished if _lasting(j)][-MAX_FAILED:]
+        others = [j for j in finished if not _lasting(j)][-KEEP_FINISHED:]
+        kept = {id(j) for j in (*lasting, *others)}
+        self._finished = [j for j in finished if id(j) in kept]
+        if _lasting(job):
+            self._keep_failures()
+
+    def _keep_failures(self) -> None:
+        self._failures.save([job.failure() for job in self._finished if _lasting(job)])
 
     def _send_queue(self) -> None:
         self.events.send("jobs", self.snapshot())
@@ -402,6 +460,17 @@ class Worker:
         job.message = outcome.message
         if outcome.run_dir is not None:
             job.run_id = outcome.run_dir.name
+
+
+def _lasting(job: Job) -> bool:
+    """A failure that nothing in the results folder shows: it stays until dismissed."""
+    return job.state == "failed" and job.run_id is None
+
+
+def _failed_job(kept: Failure) -> Job:
+    job = Job(kept.id, None, state="failed", message=kept.message, remembered=kept)
+    job.clip = kept.kind == "clip"
+    return job
 
 
 def _pipeline_resume():

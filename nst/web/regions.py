@@ -45,7 +45,8 @@ def preview_png(path) -> tuple[bytes | None, str]:
     if found is None:
         return (
             None,
-            f"[loss] auto_regions: no face found in {path.name}: a run goes without regions",
+            f"[loss] auto_regions: no person or face found in {path.name}: "
+            "a run goes without regions",
         )
     data = io.BytesIO()
     Image.fromarray(overlay(picture, found)).save(data, format="PNG")
@@ -54,7 +55,9 @@ def preview_png(path) -> tuple[bytes | None, str]:
 
 def register(app: Flask, store) -> None:
     """The preview route, on `store` (nst.web.uploads.ImageStore)."""
-    finding = threading.BoundedSemaphore(1)  # one at a time: GrabCut takes a core for ~1 s
+    finding = threading.BoundedSemaphore(
+        1
+    )  # one at a time: the finder takes a core for about a second (TensorFlow's import first)
 
     @app.get("/api/images/<image_id>/regions")
     def found_regions(image_id: str):

@@ -149,7 +149,11 @@ def create_app(studio: StudioConfig, worker: Worker | None = None) -> Flask:
     base = load_settings(studio.config, studio.overrides)  # SettingsError: the caller says so
     results_dir = base.paths.results_dir
     _check_results_dir(results_dir)
-    store = ImageStore(studio.upload_dir or results_dir / ".uploads", studio.max_upload_pixels)
+    store = ImageStore(
+        studio.upload_dir or results_dir / ".uploads",
+        studio.max_upload_pixels,
+        studio.max_upload_bytes,
+    )
     store.clean()
     hide = PathHider([results_dir, store.folder, Path.cwd()])
     worker = worker or Worker(*default_runner(), results_dir / ".queue", studio.max_queued)
@@ -192,7 +196,7 @@ def page_files(store: ImageStore, base: Settings) -> PageFiles:
 
     def image_path(image_id: str) -> Path | None:
         stored = store.get(image_id)
-        return None if stored is None else stored.path
+        return None if stored is None or stored.clip is not None else stored.path  # masks
 
     def image_id(path: Path) -> str | None:
         ids = _image_ids(store, [path])
@@ -445,6 +449,16 @@ def _job_routes(app: Flask, worker: Worker, hide: PathHider) -> None:
     def jobs():
         return jsonify(worker.snapshot())
 
+    @app.post("/api/jobs/<job_id>/dismiss")
+    def dismiss(job_id: str):
+        """Take a finished job (a failure the page keeps) off the list."""
+        done = worker.dismiss(job_id)
+        if done is None:
+            abort(404, "no such job")
+        if not done:
+            abort(409, "this job is waiting or running: stop it first")
+        return jsonify({"dismissed": job_id})
+
     @app.get("/api/events")
     def events():
         stream = _event_stream(worker, hide)
@@ -507,6 +521,9 @@ def _chosen_images(store: ImageStore, body: dict) -> tuple[Path, list[Path]]:
     styles = [store.get(image_id) for image_id in styles_ids]
     if any(style is None for style in styles):
         abort(400, "a style image is not known: upload it again")
+    clips = [style.name for style in styles if style.clip is not None]
+    if clips:
+        abort(400, f"{clips[0]} is a clip: a style is a picture (a clip can be the content)")
     return content.path, [style.path for style in styles]
 
 
@@ -546,7 +563,8 @@ def _run_routes(app: Flask, results_dir: Path, store: ImageStore, worker: Worker
         shown = runs.detail(folder(run_id), run_id)
         if worker.uses_run(folder(run_id)):
             shown["status"], shown["resumable"] = "running", False
-        shown["photo"] = _photo_url(store, runs.run_settings(folder(run_id)))
+        clip = shown["kind"] == "video"  # no side-by-side compare: the run has compare.mp4
+        shown["photo"] = None if clip else _photo_url(store, runs.run_settings(folder(run_id)))
         return jsonify(shown)
 
     @app.post("/api/runs/<run_id>/delete")

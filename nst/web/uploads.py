@@ -1,10 +1,12 @@
-"""The page's images: uploads checked by the CLI's image loader, kept under generated names.
+"""The page's images and clips: uploads checked by the CLI's image loader (a clip: by decoding
+its first frame, nst.web.clips), kept under generated names.
 
-An image lives in `<folder>/<id>/<name>.<ext>`: the id is the first 16 hex digits of the
+An upload lives in `<folder>/<id>/<name>.<ext>`: the id is the first 16 hex digits of the
 SHA-256 of its bytes (the same file uploaded twice is stored once), the name the uploaded
 file's stem reduced to safe characters (run folders are named after it), the extension the
-format Pillow found. The uploaded file name is never used as a path. `.thumb.png` beside it is
-a small PNG that any browser can show (uploads may be TIFF, 16-bit, CMYK, ...).
+format Pillow (a clip: its container) found. The uploaded file name is never used as a path.
+`.thumb.png` beside it is a small PNG that any browser can show (uploads may be TIFF, 16-bit,
+CMYK, a clip's first frame, ...); a clip has `.clip.json` too: its size, frames and duration.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from nst.inputs.images import ImageError, load_image, to_uint8
+from nst.inputs.video_io import VIDEO_SUFFIXES
+from nst.web.clips import TAKEN, ClipFacts, container_of, probe
 
 _ID = re.compile(r"[0-9a-f]{16}")
 THUMBNAIL = ".thumb.png"
@@ -29,6 +34,8 @@ _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "T
 MAX_PIXELS = 40_000_000  # decoded, an image costs ~35 bytes a pixel in the checks: 1.4 GB here
 INCOMING = ".incoming-"
 STALE_INCOMING_S = 600  # an upload being checked takes seconds; older ones were interrupted
+# a clip keeps the suffix it was uploaded with where that names its container
+_CLIP_SUFFIXES = {"mov": (".mp4", ".mov", ".m4v"), "matroska": (".mkv", ".webm"), "avi": (".avi",)}
 
 
 class UploadError(ValueError):
@@ -38,14 +45,21 @@ class UploadError(ValueError):
 @dataclass(frozen=True)
 class StoredImage:
     id: str
-    path: Path  # the image file itself (what a run's settings point at)
+    path: Path  # the image or clip file itself (what a run's settings point at)
+    clip: ClipFacts | None = None  # None: a still image
 
     @property
     def name(self) -> str:
         return self.path.name
 
     def public(self) -> dict:
-        return {"id": self.id, "name": self.name, "thumbnail": f"/api/images/{self.id}"}
+        return {
+            "id": self.id,
+            "name": self.name,
+            "thumbnail": f"/api/images/{self.id}",
+            "kind": "image" if self.clip is None else "clip",
+            "clip": None if self.clip is None else self.clip.public(),
+        }
 
 
 def safe_stem(filename: str) -> str:
@@ -67,9 +81,10 @@ def pixel_count(path: Path) -> tuple[int, int] | None:
 
 
 class ImageStore:
-    def __init__(self, folder: Path, max_pixels: int = MAX_PIXELS):
+    def __init__(self, folder: Path, max_pixels: int = MAX_PIXELS, max_bytes: int | None = None):
         self.folder = Path(folder)
         self.max_pixels = max_pixels
+        self.max_bytes = max_bytes  # a clip on this machine larger than this is not offered
 
     def clean(self, older_than_s: float = STALE_INCOMING_S) -> int:
         """Remove uploads that were interrupted while being checked (killed server)."""
@@ -117,10 +132,19 @@ class ImageStore:
     ) -> StoredImage:
         path = incoming / "upload"
         path.write_bytes(data)
-        self.check_size(path, shown)
-        pixels = load_image(path)  # the CLI's checks: broken, foreign, bomb-sized, ...
-        with Image.open(path) as image:
-            extension = _EXTENSIONS.get(image.format or "", ".img")
+        container = container_of(data[:12])
+        if container is not None:
+            pixels, extension = self._clip(incoming, path, container, shown)
+        elif Path(shown).suffix.lower() in VIDEO_SUFFIXES:  # named a video, but is none we take
+            raise ImageError(
+                f"clip {path} is not a video the studio takes (by its content: no {TAKEN}); "
+                "convert it to H.264 mp4 (or run it with python main.py)"
+            )
+        else:
+            self.check_size(path, shown)
+            pixels = load_image(path)  # the CLI's checks: broken, foreign, bomb-sized, ...
+            with Image.open(path) as image:
+                extension = _EXTENSIONS.get(image.format or "", ".img")
         thumbnail = Image.fromarray(to_uint8(pixels))
         thumbnail.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
         thumbnail.save(incoming / THUMBNAIL)
@@ -131,11 +155,29 @@ class ImageStore:
             pass
         return self.get(image_id)
 
+    def _clip(
+        self, incoming: Path, path: Path, container: tuple[str, str], shown: str
+    ) -> tuple[np.ndarray, str]:
+        """A clip's first frame (its thumbnail) and its file's suffix; its facts saved."""
+        default, demuxer = container
+        facts, first = probe(path, demuxer, self.max_pixels)
+        facts.save(incoming)
+        suffix = Path(shown).suffix.lower()
+        return first, suffix if suffix in _CLIP_SUFFIXES[demuxer] else default
+
     def add_file(self, path: Path) -> StoredImage:
-        """An image on this machine (the config's, an earlier run's), stored as an upload."""
+        """An image or clip on this machine (the config's, an earlier run's), stored as an
+        upload."""
         path = Path(path)
         if not path.is_file():
             raise UploadError(f"image {path} does not exist")
+        with open(path, "rb") as file:
+            head = file.read(12)
+        if container_of(head) is not None:
+            size = path.stat().st_size
+            if self.max_bytes is not None and size > self.max_bytes:
+                raise UploadError(f"clip {path} is larger than an upload may be")
+            return self.add(path.read_bytes(), path.name)
         self.check_size(path, str(path))
         try:
             load_image(path)  # before reading it whole: a bomb-sized file is refused here
@@ -153,7 +195,7 @@ class ImageStore:
         files = [p for p in folder.iterdir() if not p.name.startswith(".") and p.is_file()]
         if len(files) != 1 or files[0].is_symlink():
             return None
-        return StoredImage(image_id, files[0])
+        return StoredImage(image_id, files[0], ClipFacts.load(folder))
 
     def find(self, path: Path) -> StoredImage | None:
         """The stored copy of the image file at `path` (same bytes), without storing it."""

@@ -230,12 +230,26 @@ function thumb(image, extra = {}) {
   return el("img", { src: image.thumbnail, alt: image.name, title: image.name, ...extra });
 }
 
+// A clip (a video as the content) is marked with what its file says: frames and duration.
+function clipFacts(image) {
+  const clip = image.clip;
+  if (!clip) return "";
+  const duration = typeof clip.duration_s === "number" ? ` · ${clip.duration_s.toFixed(clip.duration_s < 10 ? 2 : 0)} s` : "";
+  return `clip · ${clip.frames} frame${clip.frames === 1 ? "" : "s"}${duration} · ${clip.width}×${clip.height}`;
+}
+
+function clipMark(image) {
+  return image.kind === "clip" ? el("span", { class: "clip-mark", "data-frames": String(image.clip.frames) }, clipFacts(image)) : null;
+}
+
 function renderImages() {
   const content = state.images.get(state.content);
   $("content-chosen").replaceChildren(
-    ...(content ? [thumb(content, { class: "chosen-image" }), el("span", { class: "name" }, content.name)] : []),
+    ...(content ? [thumb(content, { class: "chosen-image" }), el("span", { class: "name" }, content.name), clipMark(content)] : []),
   );
   $("content-drop").classList.toggle("filled", Boolean(content));
+  $("content-drop").classList.toggle("clip", Boolean(content && content.kind === "clip"));
+  $("clip-note").hidden = !(content && content.kind === "clip");
   const list = $("styles-chosen");
   list.replaceChildren();
   state.styles.forEach((style, index) => {
@@ -259,10 +273,12 @@ function renderGallery() {
   const gallery = $("gallery");
   gallery.replaceChildren();
   for (const image of state.images.values()) {
-    gallery.append(el("li", {}, thumb(image), el("span", { class: "name" }, image.name),
+    const clip = image.kind === "clip"; // a clip is only ever the content
+    gallery.append(el("li", { "data-kind": image.kind || "image" }, thumb(image), el("span", { class: "name" }, image.name),
+      clipMark(image),
       el("span", { class: "pick" },
         el("button", { type: "button", onclick: () => chooseContent(image.id) }, "content"),
-        el("button", { type: "button", onclick: () => addStyle(image.id) }, "+ style"),
+        clip ? null : el("button", { type: "button", onclick: () => addStyle(image.id) }, "+ style"),
         el("button", { type: "button", class: "delete", title: "delete this image from the studio",
           "data-delete": image.id, onclick: () => deleteImage(image) }, "delete"))));
   }
@@ -325,7 +341,10 @@ async function upload(file, role) {
   message.textContent = "";
   remember(body);
   if (role === "content") chooseContent(body.id);
-  else addStyle(body.id);
+  else if (body.kind === "clip") {
+    message.textContent = `${body.name} is a clip: a style is a picture. The clip is kept: drop it on Content to paint it.`;
+    renderGallery();
+  } else addStyle(body.id);
 }
 
 function setUpDrop(role) {
@@ -433,6 +452,7 @@ function renderJob(record) {
   }
   const last = record || state.liveRows[state.liveRows.length - 1];
   const fraction = job.steps ? Math.min(1, job.steps_done / job.steps) : 0;
+  const clip = job.kind === "clip"; // its frames are its scales: one record stream per frame
   bar.style.width = `${(100 * (["done"].includes(job.state) ? 1 : fraction)).toFixed(1)}%`;
   bar.dataset.state = job.state;
   stop.disabled = !["queued", "running"].includes(job.state) || job.stop_requested;
@@ -442,7 +462,12 @@ function renderJob(record) {
     text = `Waiting in the queue: position ${job.position}.`;
   } else if (job.state === "running") {
     if (!last) {
-      text = "Starting: checking the images, building the network…";
+      text = clip ? "Starting: reading the clip, building the network…" : "Starting: checking the images, building the network…";
+    } else if (clip) {
+      const rate = last.step ? last.elapsed_s / last.step : NaN;
+      text = `Frame ${last.scale}/${job.scales} · iteration ${last.iteration} · step ${last.step}/${job.steps} · ` +
+        `${Math.round(100 * fraction)}% · ${formatSeconds(last.elapsed_s)} elapsed · ETA ${formatSeconds(rate * (job.steps - last.step))}` +
+        (job.stop_requested ? " · stopping…" : "");
     } else {
       const scale = job.scales > 1 ? ` · scale ${last.scale}/${job.scales}` : "";
       const rate = last.step ? last.elapsed_s / last.step : NaN;
@@ -459,7 +484,7 @@ function renderJob(record) {
   $("live-status").textContent = text;
   $("live-status").dataset.state = job.state;
   if (last) {
-    $("live-caption").textContent =
+    $("live-caption").textContent = (clip ? `frame ${last.scale} · ` : "") +
       `iteration ${last.iteration} · content ${formatLoss(last.content)} · style ${formatLoss(last.style)} · total ${formatLoss(last.total)}`;
   }
 }
@@ -492,7 +517,8 @@ function renderQueue(running) {
     ? `1 running${waiting.length ? `, ${waiting.length} waiting` : ""}`
     : waiting.length ? `${waiting.length} waiting` : "";
   $("queue").replaceChildren(...waiting.map((job) => el("li", { "data-job": job.id },
-    el("span", {}, `${job.position}. ${job.content} × ${job.styles.join(" + ")}, ${job.steps} steps`),
+    el("span", {}, `${job.position}. ${job.content} × ${job.styles.join(" + ")}, ` +
+      (job.kind === "clip" ? "a clip" : `${job.steps} steps`)),
     el("button", { type: "button", class: "remove", title: "take it off the queue",
       onclick: () => postJSON(`/api/jobs/${encodeURIComponent(job.id)}/stop`, {}) }, "×"))));
 }
@@ -523,19 +549,38 @@ function connect() {
 }
 
 // Jobs that failed before they had a run folder (a missing weights file, a refused image)
-// stay at the head of the runs list with their reason, until the server forgets them.
+// stay at the head of the runs list with their reason, also after a restart of the studio,
+// until they are dismissed here.
 function renderFailed() {
   const failed = state.jobs.filter((job) => job.state === "failed" && !job.run_id);
   const list = $("runs");
   for (const card of list.querySelectorAll(".failed-job")) card.remove();
+  for (const empty of list.querySelectorAll(".empty")) empty.hidden = failed.length > 0;
   for (const job of [...failed].reverse()) {
     list.prepend(el("li", { class: "run-card failed-job", "data-job": job.id },
       el("div", { class: "no-thumb" }),
       el("div", { class: "run-info" },
         el("span", { class: "badge", "data-status": "failed" }, "failed"),
         el("strong", {}, `${job.content} × ${job.styles.join(" + ")}`),
-        el("span", { class: "why" }, job.message || "failed before it started"))));
+        el("span", { class: "why" }, job.message || "failed before it started"),
+        el("button", { type: "button", class: "dismiss", title: "take it off the list",
+          onclick: () => dismissJob(job) }, "Dismiss"))));
   }
+}
+
+async function dismissJob(job) {
+  const { ok, body } = await postJSON(`/api/jobs/${encodeURIComponent(job.id)}/dismiss`, {});
+  if (!ok) {
+    $("form-message").textContent = body.error;
+    return;
+  }
+  if (state.watched === job.id) { // the live panel showed it: nothing to show now
+    state.watched = null;
+    $("live-status").textContent = "No run yet: choose images, then Start.";
+    delete $("live-status").dataset.state;
+  }
+  state.jobs = state.jobs.filter((other) => other.id !== job.id);
+  renderFailed(); // the server's next snapshot says the same
 }
 
 // --- a run: evolution, plots, downloads ----------------------------------------------
