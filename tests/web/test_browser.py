@@ -19,6 +19,7 @@ import pytest
 
 from nst.web.server import StudioConfig, create_app
 from tests.helpers import make_image
+from tests.helpers.portrait import background, needs_cascades, picture_with_face, save
 from tests.helpers.web import fake_run, tiny
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -349,3 +350,30 @@ def test_a_run_opened_by_its_url_on_a_phone(tmp_path: Path):
     finally:
         app.extensions["nst"]["worker"].close(timeout=30)
         http.shutdown()
+
+
+@pytest.mark.slow
+@needs_cascades
+def test_portrait_mode_and_its_region_preview_in_the_browser(server, page, tmp_path: Path):
+    """The Portrait mode toggle sets [loss] auto_regions in the form, and Preview regions shows
+    what a run would find in the chosen photo, or the one line when there is nobody."""
+    url, _app = server
+    page.goto(url)
+    page.wait_for_selector("#field-loss-auto_regions", state="attached")
+    page.set_input_files("#content-file", save(tmp_path / "sitter.png", picture_with_face(50, 30)))
+    page.wait_for_function("document.querySelector('#content-chosen img')?.alt === 'sitter.png'")
+    page.check("#portrait-toggle")
+    assert page.input_value("#field-loss-auto_regions") == "true"
+    page.click("#regions-button")
+    page.wait_for_function("document.querySelector('#regions-picture').naturalWidth > 0")
+    assert page.is_visible("#regions-picture")
+    assert "face" in page.inner_text("#regions-message")
+    page.uncheck("#portrait-toggle")
+    assert page.input_value("#field-loss-auto_regions") == "false"
+    page.set_input_files("#content-file", save(tmp_path / "empty.png", background(160, 120)))
+    page.wait_for_function("document.querySelector('#content-chosen img')?.alt === 'empty.png'")
+    page.click("#regions-button")
+    page.wait_for_function(
+        "document.querySelector('#regions-message').textContent.includes('no person or face')"
+    )
+    assert page.is_hidden("#regions-picture")
