@@ -21,11 +21,12 @@ from nst.settings.networks import deepest_layer, layer_names, layer_shapes
 # and their gradients.
 ACTIVATION_COPIES = 1.8
 # What a tiled scale keeps of the whole picture besides one tile's activations, in float32
-# copies of its pixels (counted, not fitted): the iterate, its running average, Adam's two
-# moments (a pyramid's levels add a third to these), the preprocessed and mirrored picture,
-# the gradient being summed over the tiles and its way back through the mirror, the pixel
-# terms' gradient, and the tape's and Adam's temporaries: 16, generously.
-PICTURE_COPIES = 16
+# copies of its pixels: the iterate, its running average, Adam's two moments (a pyramid's
+# levels add a third to these), the preprocessed and mirrored picture, the gradient being
+# summed over the tiles and its way back through the mirror, the pixel terms' gradient, and
+# the tape's and Adam's temporaries. 16 counted came out 0.6 GB short of the float32 peak at
+# 2048x1536 and 1.5 GB short at 4096x3072 (bench/results/tiles.md): 32 covers both.
+PICTURE_COPIES = 32
 
 
 class Reach(NamedTuple):
