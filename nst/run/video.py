@@ -283,13 +283,17 @@ def next_regions(regions, frames: list, index: int, carried_warp=None):
 
 def with_regions(clip_run: ClipRun, index: int, inputs: Inputs, carried_warp) -> Inputs:
     """The frame's inputs with its guidance from its regions (see next_regions); the one-line
-    note where the first frame has no face."""
+    note where the first frame has no face. The first frame's regions are saved in the run
+    folder as a still's are (region_*.png), for a user to see what was found."""
     from nst.inputs.masks import load_guidance
+    from nst.inputs.portrait import save_regions
 
     clip_run.regions = next_regions(
         clip_run.regions, clip_run.inputs.clip.frames, index, carried_warp
     )
     settings, regions = clip_run.run.settings, clip_run.regions
+    if regions is not None and index == 0:
+        save_regions(regions, clip_run.run.run_dir)
     if regions is None and index == 0:
         say(
             "note: [loss] auto_regions: no person or face found in the first frame: "

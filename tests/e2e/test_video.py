@@ -210,4 +210,10 @@ def test_a_video_run_with_auto_regions(tmp_path):
     result = run_main(video_overrides(folder, style, tmp_path / "results", **extra))
     assert result.returncode == 0, result.stderr
     assert "no person or face found" not in result.stderr
-    assert len(frame_pixels(only_run(tmp_path / "results"))) == 3
+    run_dir = only_run(tmp_path / "results")
+    assert len(frame_pixels(run_dir)) == 3
+    # the first frame's regions, at the frames' size, as a still's are saved
+    saved = {path.name for path in run_dir.glob("region_*.png")}
+    assert {"region_background.png", "region_person.png", "region_face.png"} <= saved
+    size = Image.open(run_dir / "region_face.png").size
+    assert size == Image.open(next(run_dir.glob("frames/frame_*.png"))).size
