@@ -19,10 +19,7 @@ each face. Nothing is downloaded; TensorFlow is imported only when regions are f
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
 import warnings
 from pathlib import Path
 from typing import NamedTuple
@@ -32,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from nst.inputs.images import ImageError
+from nst.inputs.native import native_stderr_silenced
 
 DETECT_SIDE = 640  # faces are looked for at this longer side at most (time: ~0.3 s)
 CUT_SIDE = 256  # GrabCut runs at this longer side at most (time: ~0.1 s)
@@ -252,26 +250,11 @@ def keep_touching(mask: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return np.isin(parts, wanted).astype(np.uint8)
 
 
-@contextlib.contextmanager
-def native_stderr_quiet():
-    """File descriptor 2 sent to /dev/null: TensorFlow Lite writes its "Created TensorFlow Lite
-    XNNPACK delegate" line there directly. Python errors still raise."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 def selfie_interpreter(model: Path = SELFIE_MODEL):
     """The selfie segmentation model in a tf.lite.Interpreter, tensors allocated; None where
     this TensorFlow has none (TensorFlow moved it to the ai_edge_litert package, and said it
     would go). Its deprecation warning is kept from the user: nothing they can act on."""
-    with native_stderr_quiet():
+    with native_stderr_silenced():  # its "Created TensorFlow Lite XNNPACK delegate" line
         import tensorflow as tf  # seconds: only when regions are found
 
         make = getattr(getattr(tf, "lite", None), "Interpreter", None)

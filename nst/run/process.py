@@ -4,11 +4,10 @@ TensorFlow's native start-up kept quiet."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
-import sys
 import threading
+
+from nst.inputs.native import native_stderr_silenced  # TensorFlow's C++ start-up lines
 
 
 class StopRequest:
@@ -58,21 +57,6 @@ class StopOnSignal(StopRequest):
     def __exit__(self, *exc) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
-
-
-@contextlib.contextmanager
-def native_stderr_silenced():
-    """File descriptor 2 sent to /dev/null: TensorFlow's C++ start-up lines (oneDNN, absl)
-    are written there directly and ignore TF_CPP_MIN_LOG_LEVEL. Python errors still raise."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def build_extractor(settings):

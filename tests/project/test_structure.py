@@ -14,6 +14,7 @@ LIGHT = (
     "nst",
     "nst.core.records",
     "nst.core.recipe",
+    "nst.inputs.native",
     "nst.output.runfolder",
     "nst.output.outputs",
     "nst.output.plots",
