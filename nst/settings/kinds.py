@@ -13,7 +13,7 @@ from pathlib import Path
 
 WEIGHTS_CHOICES = ("imagenet", "random")  # or a path to a Keras weights file
 POOLING_CHOICES = ("max", "avg")
-PADDING_CHOICES = ("reflect", "zeros")
+PADDING_CHOICES = ("reflect", "reflect_first", "reflect_each", "zeros")
 PRECISION_CHOICES = ("auto", "float32", "bfloat16")
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")

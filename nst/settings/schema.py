@@ -93,7 +93,9 @@ class ModelSettings:
         "reflect",
         Choice(PADDING_CHOICES),
         "the picture's border: reflect (mirrored 16 px past each edge, the features cropped "
-        "back: no lines or blobs along the borders) | zeros (the network's own, the paper's)",
+        "back: no lines or blobs along the borders) | reflect_each (every convolution pads "
+        "by mirroring one pixel instead of zeros) | reflect_first (only the first one does) | "
+        "zeros (the network's own, the paper's)",
     )
     precision: str = setting(
         "auto",
