@@ -60,6 +60,13 @@ SOURCES = {
     ),
     "camera": (["scikit-image==0.26.0", "--only-binary", ":all:"], "skimage/data/camera.png"),
     "t1": (["insightface==2.1", "--no-binary", ":all:"], "insightface/data/images/t1.jpg"),
+    **{
+        name: (
+            ["face_recognition==1.3.0", "--no-binary", ":all:"],
+            f"tests/test_images/{name}.jpg",
+        )
+        for name in ("obama", "obama2", "obama3")
+    },
 }
 
 
