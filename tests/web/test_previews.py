@@ -28,9 +28,7 @@ def large_run(studio, tmp_path):
     return run_dir
 
 
-def test_the_page_shows_a_large_result_downscaled_and_downloads_it_whole(
-    studio, client, tmp_path
-):
+def test_the_page_shows_a_large_result_downscaled_and_downloads_it_whole(studio, client, tmp_path):
     run_dir = large_run(studio, tmp_path)
     detail = client.get(f"/api/runs/{run_dir.name}").json
     shown = client.get(detail["view"])
