@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from nst.core import lbfgs
 from nst.core.scales import Scale, run_plan
 from nst.core.tilegrid import (
     ACTIVATION_COPIES,
@@ -31,7 +32,13 @@ from nst.run.memlimits import (
     cgroup_available,
     mem_available,
 )
-from nst.settings import MAX_SIDE, ImageSettings, ModelSettings, OptimizerSettings
+from nst.settings import (
+    MAX_SIDE,
+    ImageSettings,
+    ModelSettings,
+    OptimizerSettings,
+    OutputSettings,
+)
 from nst.settings.networks import deepest_layer, layer_shapes, min_input_side, parameter_count
 
 MB = 1024**2
@@ -50,6 +57,16 @@ STYLE_COPIES = 0.85
 # (R, M_l, N_l) tensor, and its gradient in the step: 2 copies (see guided_values).
 GUIDED_COPIES = 2
 PLOT_BYTES = 1 * MB  # four loss plots, generously
+# evolution.gif: at most 50 frames of at most 320x320 px and a caption strip, a byte a pixel,
+# LZW's worst case 1.5 times that (12-bit codes for 8-bit pixels): under 10 MB.
+ANIMATION_BYTES = 16 * MB
+ENCODED_HEADER_BYTES = 2048  # a PNG's or TIFF's headers and tags (under 500 bytes), and slack
+SRGB_PROFILE_BYTES = 1024  # the sRGB profile every PNG and TIFF carries (LittleCMS's: 588 bytes)
+# The checkpoint (nst.output.checkpoint), bytes per value of the picture: Adam 4 float32
+# arrays (image, averaged image, first and second moments); L-BFGS a float32 image and
+# float64 x, g, d and its MEMORY pairs s, y (10: 4 + 8 * 23).
+ADAM_CHECKPOINT_BYTES = 4 * 4
+LBFGS_CHECKPOINT_BYTES = 4 + 8 * (3 + 2 * lbfgs.MEMORY)
 # L-BFGS adds float64 vectors of the image's size (nst.core.lbfgs): its 10 correction pairs, the
 # point, gradient and direction (23), while a pair is taken the old point, gradient and
 # direction and the pair about to be dropped (+5), and the work vectors of a step (trial
@@ -113,15 +130,56 @@ def size_for_short_side(width: int, height: int, side: int) -> int | None:
 
 
 def output_bytes(
-    width: int, height: int, image: ImageSettings, optimizer: OptimizerSettings, save_every: int
+    width: int,
+    height: int,
+    image: ImageSettings,
+    optimizer: OptimizerSettings,
+    output: OutputSettings,
+    profile_bytes: int = 0,
 ) -> int:
-    """An upper bound on what a run writes: every scale's iterates and final.png uncompressed,
-    the log, the plots."""
-    total = PLOT_BYTES
+    """An upper bound on what a run on a width x height picture writes: every scale's iterates
+    (8-bit sRGB PNGs), the print file as [output] asks (print_bytes; `profile_bytes`: the
+    size of the content photo's profile with profile = content), the checkpoint while it is
+    replaced, the log, the plots and evolution.gif. Encoded files are counted as if nothing
+    compressed (a noisy picture barely does)."""
+    total = PLOT_BYTES + ANIMATION_BYTES + print_bytes(width, height, output, profile_bytes)
     for h, w, iterations in run_plan(height, width, image, optimizer):
-        images = iterations // save_every + 3  # iteration 0, the last one, final.png
-        total += images * (w * h * 3 + 4096) + 100 * (iterations + 1)
-    return total
+        iterates = iterations // output.save_every + 2  # iteration 0 and the last one
+        total += iterates * encoded_bytes(w, h) + 100 * (iterations + 1)
+    # The checkpoint of the full scale, the largest, twice: the new one is written beside
+    # the old before it replaces it.
+    return total + 2 * checkpoint_bytes(width * height * 3, optimizer.name)
+
+
+def encoded_bytes(
+    width: int, height: int, sample_bytes: int = 1, profile_bytes: int = SRGB_PROFILE_BYTES
+) -> int:
+    """An upper bound on a PNG or TIFF of width x height RGB pixels, samples of `sample_bytes`
+    bytes, that do not compress: the samples and PNG's filter byte per row, deflate's stored
+    blocks and the chunks or strips that hold them (under 0.2 %: 1/256 counted), the headers
+    and the embedded profile."""
+    raw = height * (1 + width * 3 * sample_bytes)
+    return raw + raw // 256 + ENCODED_HEADER_BYTES + profile_bytes
+
+
+def print_bytes(width: int, height: int, output: OutputSettings, profile_bytes: int = 0) -> int:
+    """An upper bound on the print file of a width x height result ([output] bit_depth,
+    format): 3 samples of 1 or 2 bytes a pixel, in final.png, or in final.tiff and final.png
+    beside it in 8-bit sRGB. `profile_bytes`: the embedded profile's size where it is not
+    sRGB (profile = content)."""
+    profile = max(profile_bytes, SRGB_PROFILE_BYTES)
+    final = encoded_bytes(width, height, int(output.bit_depth) // 8, profile)
+    if output.format == "tiff":
+        final += encoded_bytes(width, height)
+    return final
+
+
+def checkpoint_bytes(values: int, optimizer_name: str) -> int:
+    """An upper bound on the checkpoint of a picture of `values` samples (nst.output.checkpoint):
+    Adam's image, averaged image and two moments in float32; L-BFGS's image in float32 and its
+    point, gradient, direction and correction pairs in float64; the .npz's headers."""
+    per_value = LBFGS_CHECKPOINT_BYTES if optimizer_name == "lbfgs" else ADAM_CHECKPOINT_BYTES
+    return per_value * values + 64 * 1024
 
 
 def check_results_folder(results_dir: Path, needed_bytes: int) -> None:

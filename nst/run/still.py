@@ -19,7 +19,7 @@ import cv2
 from nst.core.recipe import Recipe
 from nst.core.records import Diverged, Outcome, Record, run_steps
 from nst.core.scales import run_plan
-from nst.inputs.images import upright_size
+from nst.inputs.images import embedded_profile, upright_size
 from nst.inputs.masks import load_guidance
 from nst.inputs.portrait import save_regions
 from nst.inputs.styles import Inputs, load_inputs, restore_colors
@@ -73,7 +73,9 @@ def prepare_images(settings: Settings) -> Inputs:
     tiles = check_run_memory(settings, width, height, available, styles, region_count(guidance))
     if tiles:
         say(f"note: {tiles}")
-    written = output_bytes(width, height, image, optimizer, settings.output.save_every)
+    output = settings.output
+    profile = embedded_profile(paths.content_image) if output.profile == "content" else None
+    written = output_bytes(width, height, image, optimizer, output, len(profile or b""))
     check_results_folder(paths.results_dir, written)
     return inputs
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import re
 import sys
@@ -10,8 +11,11 @@ import keras
 import numpy as np
 import pytest
 
+from nst.core import lbfgs
+from nst.core.records import LoopState
 from nst.inputs.images import ImageError, fit_size
-from nst.output import runfolder
+from nst.output import checkpoint, runfolder
+from nst.output.outputs import PrintSpec, write_print
 from nst.run.preflight import (
     MAX_SIZE_STEP,
     ResourceError,
@@ -19,11 +23,14 @@ from nst.run.preflight import (
     check_fits_network,
     check_memory,
     check_results_folder,
+    checkpoint_bytes,
     memory_needed,
     output_bytes,
+    print_bytes,
 )
 from nst.settings import load_settings
 from nst.settings.networks import layer_names, layer_shapes, min_input_side
+from tests.helpers.icc import ADOBE_RGB_D50, rgb_profile
 
 MB = 1024**2
 
@@ -101,11 +108,64 @@ def test_disk_estimate_counts_every_scales_iterates():
     three = load_settings(
         None, ("optimizer.iterations=100", "image.scales=3", "optimizer.coarse_iterations=100")
     )
-    full = output_bytes(512, 384, one.image, one.optimizer, 10)
-    assert full > 13 * 512 * 384 * 3  # 11 iterates and final.png at least
-    # the scales of 256×192 and 128×96 add their 13 images each (plus headers and log lines)
-    more = output_bytes(512, 384, three.image, three.optimizer, 10) - full
-    assert more == pytest.approx(13 * (256 * 192 + 128 * 96) * 3, rel=0.1)
+    output = dataclasses.replace(one.output, save_every=10)
+    full = output_bytes(512, 384, one.image, one.optimizer, output)
+    assert full > 13 * 512 * 384 * 3  # 11 iterates, the last one and final.png at least
+    # the scales of 256×192 and 128×96 add their 12 iterates each (plus headers and log lines)
+    more = output_bytes(512, 384, three.image, three.optimizer, output) - full
+    assert more == pytest.approx(12 * (256 * 192 + 128 * 96) * 3, rel=0.1)
+
+
+def test_disk_estimate_counts_the_print_file_as_output_asks():
+    base = load_settings(None, ("optimizer.iterations=100", "image.scales=1"))
+    png8 = output_bytes(512, 384, base.image, base.optimizer, base.output)
+
+    def more(*overrides: str, profile_bytes: int = 0) -> int:
+        settings = load_settings(None, ("optimizer.iterations=100", "image.scales=1", *overrides))
+        output = settings.output
+        return output_bytes(512, 384, base.image, base.optimizer, output, profile_bytes) - png8
+
+    pixels = 512 * 384
+    # 16 bits: 6 bytes a pixel in final.png instead of 3; the iterates stay 8-bit
+    assert more("output.bit_depth=16") == pytest.approx(3 * pixels, rel=0.02)
+    # a TIFF besides an 8-bit final.png: the TIFF's samples are added
+    assert more("output.format=tiff") == pytest.approx(3 * pixels, rel=0.02)
+    assert more("output.format=tiff", "output.bit_depth=16") == pytest.approx(6 * pixels, rel=0.02)
+    # the content photo's own profile is embedded instead of sRGB's
+    assert more("output.profile=content", profile_bytes=10**6) > 10**6 - 10**4
+
+
+@pytest.mark.parametrize("file_format", ["png", "tiff"])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_the_print_estimate_bounds_the_files_written(tmp_path, file_format, bits):
+    """Noise does not compress: what write_print writes stays within print_bytes, and the
+    estimate is not far above it."""
+    noise = np.random.default_rng(5).uniform(0, 255, (96, 160, 3)).astype(np.float32)
+    adobe = rgb_profile(ADOBE_RGB_D50, 2.2, "Adobe RGB test")
+    settings = load_settings(None, (f"output.format={file_format}", f"output.bit_depth={bits}"))
+    for profile in (None, adobe):
+        folder = tmp_path / ("adobe" if profile else "srgb")
+        folder.mkdir()
+        write_print(folder, noise, PrintSpec(file_format, bits, 300.0, profile))
+        size = sum(path.stat().st_size for path in folder.iterdir())
+        bound = print_bytes(160, 96, settings.output, len(profile or b""))
+        assert size <= bound < size + 64 * 1024
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_the_checkpoint_estimate_bounds_the_checkpoint(optimizer):
+    shape, rng = (48, 64, 3), np.random.default_rng(6)
+    picture = rng.uniform(0, 255, shape).astype(np.float32)
+    if optimizer == "adam":  # Keras Adam's variables: the step count, the rate, m and v
+        variables = (np.array(7, np.int64), np.array(0.01, np.float32), picture, picture)
+        state = LoopState(1, 7, picture, variables, 1.0, averaged=picture, best=(1.0,) * 50)
+    else:
+        point = picture.ravel().astype(np.float64)
+        pairs = (point,) * lbfgs.MEMORY
+        full = dataclasses.replace(lbfgs.start(point), g=point, d=point, s=pairs, y=pairs)
+        state = LoopState(1, 7, picture, (), 1.0, best=(1.0,) * 50, lbfgs=full)
+    size = len(checkpoint.to_bytes(state, optimizer))
+    assert size <= checkpoint_bytes(picture.size, optimizer) < 1.2 * size + 64 * 1024
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/meminfo")
