@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from nst.inputs.deep import deep_rgb
+
 
 class ImageError(ValueError):
     """An image that cannot be used; the message names the file and the problem."""
@@ -53,6 +55,9 @@ def load_image(path: Path, on_note: Callable[[str], None] | None = None) -> np.n
                 if frames > 1 and on_note is not None:
                     on_note(f"{path} has {frames} frames; using the first")
                 image.load()  # decode now, so a damaged file fails here
+                deep = deep_rgb(path, image)  # 16-bit RGB, which Pillow reads at 8 bits
+                if deep is not None:
+                    return deep
                 upright = ImageOps.exif_transpose(image)
                 upright.info.setdefault("icc_profile", image.info.get("icc_profile"))
                 return _to_rgb(_sample_format(upright, image), path, on_note)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import functools
 import io
 from pathlib import Path
 
 import numpy as np
 
 from nst.core.records import LOSS_NAMES, Record, run_steps
+from nst.inputs import icc
 from nst.inputs.images import (
     embedded_profile,
     png_bytes,
@@ -23,7 +23,6 @@ from nst.inputs.images import (
     to_uint8,
     to_uint16,
 )
-from nst.output import icc
 from nst.output.runfolder import (
     FINAL,
     FINAL_TIFF,
@@ -81,17 +80,12 @@ def print_profile(content_path: Path, wanted: str) -> tuple[bytes | None, str | 
     return carried, None
 
 
-@functools.cache
-def _srgb_matrix() -> icc.MatrixProfile:
-    return icc.matrix_profile(srgb_profile().tobytes())
-
-
 def write_print(run_dir: Path, image: np.ndarray, spec: PrintSpec) -> None:
     """The print file (float sRGB 0..255 in, `spec`'s format, depth, dpi and profile out);
     with a TIFF, final.png too, as 8-bit sRGB: what the viewer, web studio and sheets show."""
     pixels = image
     if spec.profile is not None:
-        pixels = icc.convert(image, _srgb_matrix(), icc.matrix_profile(spec.profile))
+        pixels = icc.convert(image, icc.srgb_matrix(), icc.matrix_profile(spec.profile))
     if spec.file_format != "tiff":
         write_bytes_atomic(
             run_dir / FINAL, png_bytes(pixels, spec.bit_depth, spec.dpi, spec.profile)

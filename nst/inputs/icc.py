@@ -1,7 +1,9 @@
-"""The result converted from sRGB into another RGB colour profile, in floating point.
+"""Pixels converted between two RGB colour profiles in floating point: a 16-bit photo from
+its own profile into sRGB when it is loaded (nst.inputs.deep), the result from sRGB into the
+photo's profile for print (nst.output.outputs).
 
 Pillow's colour management (LittleCMS through ImageCms) holds 8-bit RGB only, which would
-throw away a 16-bit print file's finer levels. Nearly every profile a photo carries (Adobe
+throw away a 16-bit file's finer levels. Nearly every profile a photo carries (Adobe
 RGB, Display P3, ProPhoto, a camera's) is a matrix/TRC profile: three tone curves and a 3x3
 matrix to the profile connection space (CIE XYZ, D50). Two of those convert exactly in float
 (relative colorimetric, as LittleCMS converts between them): decode sRGB's curves, through
@@ -10,6 +12,7 @@ sRGB's matrix to XYZ, through the other's inverse matrix, encode with its curves
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 from dataclasses import dataclass
@@ -29,6 +32,12 @@ class MatrixProfile:
 
     matrix: np.ndarray  # 3x3, columns: the red, green and blue colorants
     curves: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@functools.cache
+def srgb_matrix() -> MatrixProfile:
+    """The sRGB profile nst tags every picture with (LittleCMS's built-in) as a MatrixProfile."""
+    return matrix_profile(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
 
 
 def profile_name(icc: bytes) -> str:
