@@ -50,9 +50,10 @@ from nst.run.preflight import (
     check_run_memory,
     step_budget,
 )
-from nst.settings import WEIGHTS_CHOICES, Settings, SettingsError
+from nst.settings import WEIGHTS_CHOICES, OutputSettings, Settings, SettingsError
 from nst.settings.networks import check_weights_file
 
+PRINT_KEYS = ("format", "bit_depth", "profile", "dpi")  # [output]'s, for a still's print file
 FRAME_COLUMNS = ("frame", "iterations", "content", "style", "tv", "total", "temporal", "seconds")
 
 
@@ -100,9 +101,31 @@ def prepare_video(settings: Settings) -> VideoInputs:
         say(f"note: {tiles}")
     # Every frame as PNG and twice in the videos (loosely compressed), plus logs and plots.
     check_results_folder(paths.results_dir, len(clip.frames) * width * height * 3 * 3 + 10**6)
+    unused = print_settings_note(settings.output)
+    if unused:
+        say(f"note: {unused}")
     styles = load_styles(paths, image, (width, height), on_note=lambda t: say(f"note: {t}"))
     prepared = prepare_colors(clip.frames[0], list(styles), image.preserve_colors)
     return VideoInputs(clip, prepared.styles)
+
+
+def print_settings_note(output: OutputSettings) -> str | None:
+    """The line that says which of [output]'s print file settings (format, bit_depth,
+    profile, dpi), set away from their defaults, a clip's run does not use; None if none is.
+    A clip is not printed: its frames are kept as 8-bit sRGB PNGs, as its videos need them
+    (8-bit H.264), and a resumed run starts again from the last one exactly."""
+    defaults = OutputSettings()
+    changed = [
+        f"{key} = {value:g}" if isinstance(value, float) else f"{key} = {value}"
+        for key in PRINT_KEYS
+        if (value := getattr(output, key)) != getattr(defaults, key)
+    ]
+    if not changed:
+        return None
+    return (
+        f"[output] {', '.join(changed)} shape a still's print file and are not used for a "
+        f"video: its frames are written as 8-bit sRGB PNGs and its videos as 8-bit mp4"
+    )
 
 
 def frame_recipe(settings: Settings, index: int) -> Recipe:
