@@ -41,8 +41,9 @@ _CONVERT_HINT = "give a PNG or JPEG image (or convert it to one)"
 def load_image(path: Path, on_note: Callable[[str], None] | None = None) -> np.ndarray:
     """The image at `path` upright (EXIF orientation applied), RGB, float32 0..255.
 
-    Files with several frames (animated GIF, multi-page TIFF) give their first frame and a
-    note through `on_note`. Every unusable file raises ImageError naming it and the fix.
+    16-bit RGB PNGs and TIFFs keep their finer levels (nst.inputs.deep). Files with several
+    frames (animated GIF, multi-page TIFF) give their first frame and a note through
+    `on_note`. Every unusable file raises ImageError naming it and the fix.
     """
     path = Path(path)
     _check_file(path)
