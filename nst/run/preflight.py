@@ -207,8 +207,8 @@ def check_results_folder(results_dir: Path, needed_bytes: int) -> None:
     if free < needed_bytes:
         raise ResourceError(
             f"{where}: only {free / MB:.0f} MB free on its disk, and this run may write up to "
-            f"{needed_bytes / MB:.0f} MB: free some space, choose another folder, or raise "
-            f"[output] save_every"
+            f"{needed_bytes / MB:.0f} MB (its iterates, print file and checkpoint): free some "
+            f"space, choose another folder, or raise [output] save_every"
         )
 
 
