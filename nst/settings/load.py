@@ -282,12 +282,15 @@ def _auto_region_styles(paths: PathsSettings, loss, absolute) -> tuple:
     def named(target: str) -> str:
         return _style_named(target, styles, absolute, "auto_region_styles")
 
-    if mapping and not loss.auto_regions:
-        raise SettingsError("[loss] auto_region_styles is set but auto_regions is false")
-    if loss.auto_regions and (paths.regions is not None or paths.style_masks):
+    if mapping and loss.auto_regions != "people":
         raise SettingsError(
-            "[loss] auto_regions and [paths] regions or style_masks are two ways of placing "
-            "the styles: set one"
+            f"[loss] auto_region_styles is set but auto_regions = {loss.auto_regions}: it "
+            "needs auto_regions = people (the people and the background are found then)"
+        )
+    if loss.auto_regions == "people" and (paths.regions is not None or paths.style_masks):
+        raise SettingsError(
+            "[loss] auto_regions = people and [paths] regions or style_masks are two ways of "
+            "placing the styles: set one"
         )
     missing = [name for name in FOUND_REGIONS[:2] if mapping and name not in dict(mapping)]
     if missing:
