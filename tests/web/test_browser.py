@@ -353,6 +353,27 @@ def test_a_run_opened_by_its_url_on_a_phone(tmp_path: Path):
 
 
 @pytest.mark.slow
+def test_a_form_saved_when_auto_regions_was_a_flag_restores_as_its_new_word(server, page):
+    """A browser's saved form from before (auto_regions true/false) comes back as people/off,
+    the toggle following; nothing is left empty for the settings to refuse."""
+    url, _app = server
+    page.goto(url)
+    page.wait_for_selector("#field-loss-auto_regions", state="attached")
+    for saved, shown in (("true", "people"), ("false", "off")):
+        page.evaluate(
+            "(word) => localStorage.setItem('nst-studio-form', "
+            "JSON.stringify({values: {'loss.auto_regions': word}}))",
+            saved,
+        )
+        page.reload()
+        page.wait_for_function(
+            f"document.querySelector('#field-loss-auto_regions')?.value === '{shown}'"
+        )
+        page.wait_for_timeout(400)  # the toggle follows the field
+        assert page.is_checked("#portrait-toggle") == (shown == "people")
+
+
+@pytest.mark.slow
 @needs_cascades
 def test_portrait_mode_and_its_region_preview_in_the_browser(server, page, tmp_path: Path):
     """The Portrait mode toggle sets [loss] auto_regions in the form (checked: people, off:
