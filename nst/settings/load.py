@@ -133,6 +133,24 @@ def load_settings(path: Path | None = None, overrides: tuple[str, ...] = ()) -> 
     return _build(values)
 
 
+# Keys added with a default that differs from what runs did before them: the value a run
+# folder's config.ini written before the key existed ran with (load_run_settings).
+FORMER_DEFAULTS = {("loss", "auto_regions"): "off"}  # faces are found by default since
+
+
+def load_run_settings(path: Path) -> Settings:
+    """A run folder's config.ini (`--resume`, a past run's settings), each key it lacks because
+    an older version wrote it and whose default changed since (FORMER_DEFAULTS) as that run
+    had it, so that it resumes as it ran."""
+    parser = _read_ini(read_config_text(Path(path)), str(path))
+    lacking = tuple(
+        f"{section}.{key}={value}"
+        for (section, key), value in FORMER_DEFAULTS.items()
+        if not parser.has_option(section, key)
+    )
+    return load_settings(path, lacking)
+
+
 def _build(values: dict[tuple[str, str], tuple[str, Path, str]]) -> Settings:
     for section, key in values:
         source = values[section, key][2]

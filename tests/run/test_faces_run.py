@@ -4,12 +4,16 @@ without the selfie model, what was found saved beside config.ini."""
 
 from __future__ import annotations
 
+import signal
+
 import numpy as np
 import pytest
 
 from nst.inputs import portrait
-from nst.run.pipeline import run
+from nst.output.runfolder import CONFIG
+from nst.run.pipeline import resume, run
 from nst.run.process import StopRequest
+from nst.run.watchers import Watcher
 from nst.settings import load_settings
 from tests.helpers import SHALLOW, make_image
 from tests.helpers.portrait import moving_face, needs_cascades, picture_with_face, save
@@ -77,3 +81,28 @@ def test_a_clip_at_the_defaults_finds_the_face_in_its_frames(tmp_path, capsys):
     assert "no face found" not in capsys.readouterr().err
     saved = {path.name for path in outcome.run_dir.glob("region_*.png")}
     assert "region_face.png" in saved and "region_person.png" not in saved
+
+
+@needs_cascades
+def test_a_run_folder_from_before_auto_regions_resumes_without_regions(tmp_path, capsys):
+    """Its config.ini has no auto_regions line (the run found no faces): it resumes so,
+    though faces are found by default now."""
+    content = save(tmp_path / "content.png", picture_with_face(50, 30))
+    settings = face_settings(tmp_path, content, "loss.auto_regions=off", "optimizer.iterations=4")
+    stop = StopRequest()
+
+    class StopAtTwo(Watcher):
+        def recorded(self, record) -> None:
+            if record.iteration == 2:
+                stop.ask(signal.SIGTERM)
+
+    outcome = run(settings, stop=stop, watcher=StopAtTwo())
+    assert outcome.status == 128 + signal.SIGTERM
+    config = outcome.run_dir / CONFIG
+    lines = config.read_text().splitlines()
+    config.write_text("\n".join(line for line in lines if "auto_regions =" not in line) + "\n")
+    capsys.readouterr()
+    again = resume(outcome.run_dir, stop=StopRequest())
+    assert again.status == 0, again.message
+    assert "auto_regions" not in capsys.readouterr().err  # no faces looked for
+    assert not list(outcome.run_dir.glob("region_*.png"))

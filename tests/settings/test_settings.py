@@ -9,6 +9,7 @@ import pytest
 from nst.settings import (
     Settings,
     SettingsError,
+    load_run_settings,
     load_settings,
     render,
 )
@@ -206,3 +207,14 @@ def test_auto_regions_reads_the_old_flags_words(tmp_path, written, read):
     again.write_text(render(settings))
     assert load_settings(again).loss.auto_regions == read
     assert f"auto_regions = {read}" in render(settings)
+
+
+@pytest.mark.parametrize(("line", "read"), [("", "off"), ("auto_regions = faces\n", "faces")])
+def test_a_run_folder_from_before_auto_regions_reads_as_it_ran(tmp_path, line, read):
+    """A run's config.ini written before the key existed ran without regions; a config file
+    of one's own without it gets today's default."""
+    config = tmp_path / "config.ini"
+    config.write_text(f"[loss]\nstyle_weight = 5\n{line}")
+    assert load_run_settings(config).loss.auto_regions == read
+    assert load_run_settings(config).loss.style_weight == 5
+    assert load_settings(config).loss.auto_regions == "faces"
