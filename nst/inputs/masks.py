@@ -32,6 +32,10 @@ from nst.settings.networks import layer_shapes
 UNLISTED_TOLERANCE = 40.0  # RGB distance within which a pixel belongs to a listed colour
 UNLISTED_SHARE = 0.01  # a share of unlisted pixels above this is an error (below: edges, JPEG)
 EMPTY_MASK = 0.5  # a mask's total weight, in pixels, below which it puts its style nowhere
+HAND_MASKS_WIN = (
+    "[loss] auto_regions = faces: [paths] regions or style_masks place the styles: no faces "
+    "looked for"
+)
 EDGE_SIGMA = 0.01  # the photo region's soft edge: Gaussian sigma, a share of the longer side
 
 
@@ -207,20 +211,17 @@ def found_regions(
     return found
 
 
-def regions_wanted(paths: PathsSettings, loss: LossSettings, on_note=None) -> bool:
-    """Whether [loss] auto_regions looks for regions: not when off, nor with faces where hand
-    [paths] regions or style_masks place the styles (they win; one line through `on_note`
-    says so). auto_regions = people with those is refused by the settings."""
-    if loss.auto_regions == "off":
-        return False
-    if loss.auto_regions == "faces" and (paths.regions is not None or paths.style_masks):
-        if on_note is not None:
-            on_note(
-                "[loss] auto_regions = faces: [paths] regions or style_masks place the styles: "
-                "no faces looked for"
-            )
-        return False
-    return True
+def regions_wanted(paths: PathsSettings, loss: LossSettings) -> bool:
+    """Whether [loss] auto_regions looks for regions: not when off, nor where hand masks win
+    (hand_masks_win). auto_regions = people with hand masks is refused by the settings."""
+    return loss.auto_regions != "off" and not hand_masks_win(paths, loss)
+
+
+def hand_masks_win(paths: PathsSettings, loss: LossSettings) -> bool:
+    """auto_regions = faces (the default) with hand [paths] regions or style_masks: those
+    place the styles, no faces are looked for."""
+    hand = paths.regions is not None or bool(paths.style_masks)
+    return loss.auto_regions == "faces" and hand
 
 
 def auto_masks(found: FoundRegions, paths: PathsSettings, loss: LossSettings) -> tuple:
@@ -265,11 +266,29 @@ def load_guidance(
     mapped to `photo` and wins over the found ones (no style there). `found`: regions found
     already (a video frame's, nst.inputs.portrait.carry_regions), at (width, height).
     """
-    painting = painting_masks(paths, style_sizes)
-    if not regions_wanted(paths, loss, on_note or _note):
+    notes = []  # told once the masks are known good: a bad mask stays a one-line error
+    if not regions_wanted(paths, loss):
         found = None
     elif found is None:
-        found = found_regions(paths, loss, width, height, on_note or _note)
+        found = found_regions(paths, loss, width, height, notes.append)
+    if hand_masks_win(paths, loss):
+        notes.append(HAND_MASKS_WIN)
+    guidance = masks_for(paths, loss, width, height, style_sizes, found)
+    for note in notes:
+        (on_note or _note)(note)
+    return guidance
+
+
+def masks_for(
+    paths: PathsSettings,
+    loss: LossSettings,
+    width: int,
+    height: int,
+    style_sizes: tuple,
+    found: FoundRegions | None,
+) -> Guidance | None:
+    """load_guidance's masks, with the regions `found` (None: none)."""
+    painting = painting_masks(paths, style_sizes)
     if not (paths.style_masks or paths.regions or paths.content_mask or found):
         return None if painting is None else Guidance((), None, painting)
     photo = None
