@@ -6,11 +6,11 @@ A mask is a float32 array (height, width), 0..1, at the content image's size: 1 
 this style (or fully the photo), grey = partly. Masks come from `[paths] style_masks` (one
 grey image per style image), or from a colour-label image `[paths] regions` with
 `[loss] region_styles` mapping its colours to style images or to `photo`; `[paths]
-content_mask` adds a photo region; `[loss] auto_regions` finds background, person and face in
-the content photo (nst.inputs.portrait). Each style layer sees its mask carried down through the
-network's 2x2 poolings (`layer_masks`), so it has the layer's exact size, and a position's
-weight is the share of the region in its window. No TensorFlow here: masks are checked with
-the other inputs, before the network is built.
+content_mask` adds a photo region; `[loss] auto_regions` finds the faces (the default), or
+background, person and face, in the content photo (nst.inputs.portrait). Each style layer
+sees its mask carried down through the network's 2x2 poolings (`layer_masks`), so it has the
+layer's exact size, and a position's weight is the share of the region in its window. No
+TensorFlow here: masks are checked with the other inputs, before the network is built.
 """
 
 from __future__ import annotations
@@ -25,13 +25,17 @@ from PIL import Image
 
 from nst.inputs.colors import luminance
 from nst.inputs.images import ImageError, load_image, resize
-from nst.inputs.portrait import FoundRegions, describe, find_regions
+from nst.inputs.portrait import FoundRegions, describe, find_regions, not_found
 from nst.settings import PHOTO, LossSettings, PathsSettings
 from nst.settings.networks import layer_shapes
 
 UNLISTED_TOLERANCE = 40.0  # RGB distance within which a pixel belongs to a listed colour
 UNLISTED_SHARE = 0.01  # a share of unlisted pixels above this is an error (below: edges, JPEG)
 EMPTY_MASK = 0.5  # a mask's total weight, in pixels, below which it puts its style nowhere
+HAND_MASKS_WIN = (
+    "[loss] auto_regions = faces: [paths] regions or style_masks place the styles: no faces "
+    "looked for"
+)
 EDGE_SIGMA = 0.01  # the photo region's soft edge: Gaussian sigma, a share of the longer side
 
 
@@ -181,20 +185,43 @@ def painting_masks(paths: PathsSettings, style_sizes: tuple) -> tuple | None:
 
 
 def found_regions(
-    paths: PathsSettings, width: int, height: int, on_note: Callable[[str], None]
+    paths: PathsSettings,
+    loss: LossSettings,
+    width: int,
+    height: int,
+    on_note: Callable[[str], None],
 ) -> FoundRegions | None:
     """[loss] auto_regions: the regions of the content photo at (width, height); None, and
-    one line through `on_note`, where no face is found."""
+    one line through `on_note`, where nothing is found (the run goes on without regions).
+    With faces (the default), OpenCV without its face cascades is such a line too; with
+    people it is an ImageError (auto_region_styles cannot do without)."""
+    people = loss.auto_regions == "people"
     picture = resize(load_image(paths.content_image), width, height)
-    found = find_regions(picture)
+    try:
+        found = find_regions(picture, people=people)
+    except ImageError as error:
+        if people:
+            raise
+        on_note(f"{error}; running without regions")
+        return None
     if found is None:
-        on_note(
-            f"[loss] auto_regions: no person or face found in {paths.content_image.name}: "
-            "running without regions"
-        )
+        on_note(f"{not_found(paths.content_image.name, people)}: running without regions")
     else:
         on_note(describe(found))
     return found
+
+
+def regions_wanted(paths: PathsSettings, loss: LossSettings) -> bool:
+    """Whether [loss] auto_regions looks for regions: not when off, nor where hand masks win
+    (hand_masks_win). auto_regions = people with hand masks is refused by the settings."""
+    return loss.auto_regions != "off" and not hand_masks_win(paths, loss)
+
+
+def hand_masks_win(paths: PathsSettings, loss: LossSettings) -> bool:
+    """auto_regions = faces (the default) with hand [paths] regions or style_masks: those
+    place the styles, no faces are looked for."""
+    hand = paths.regions is not None or bool(paths.style_masks)
+    return loss.auto_regions == "faces" and hand
 
 
 def auto_masks(found: FoundRegions, paths: PathsSettings, loss: LossSettings) -> tuple:
@@ -239,11 +266,29 @@ def load_guidance(
     mapped to `photo` and wins over the found ones (no style there). `found`: regions found
     already (a video frame's, nst.inputs.portrait.carry_regions), at (width, height).
     """
-    painting = painting_masks(paths, style_sizes)
-    if loss.auto_regions and found is None:
-        found = found_regions(paths, width, height, on_note or _note)
-    elif not loss.auto_regions:
+    notes = []  # told once the masks are known good: a bad mask stays a one-line error
+    if not regions_wanted(paths, loss):
         found = None
+    elif found is None:
+        found = found_regions(paths, loss, width, height, notes.append)
+    if hand_masks_win(paths, loss):
+        notes.append(HAND_MASKS_WIN)
+    guidance = masks_for(paths, loss, width, height, style_sizes, found)
+    for note in notes:
+        (on_note or _note)(note)
+    return guidance
+
+
+def masks_for(
+    paths: PathsSettings,
+    loss: LossSettings,
+    width: int,
+    height: int,
+    style_sizes: tuple,
+    found: FoundRegions | None,
+) -> Guidance | None:
+    """load_guidance's masks, with the regions `found` (None: none)."""
+    painting = painting_masks(paths, style_sizes)
     if not (paths.style_masks or paths.regions or paths.content_mask or found):
         return None if painting is None else Guidance((), None, painting)
     photo = None

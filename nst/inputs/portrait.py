@@ -1,5 +1,6 @@
 """Regions found in the content photo, offline ([loss] auto_regions): the faces (with eyes and
-mouth where found), the people (the foreground), and the background.
+mouth where found), the people (the foreground), and the background; with auto_regions =
+faces (the default) the faces alone, in a fraction of a second, the selfie model not loaded.
 
 The people: MediaPipe's selfie segmentation (selfie_segmentation.tflite, from the mediapipe
 0.10.21 wheel, Apache License 2.0: nst/inputs/models/LICENSE and NOTICE), a 256 x 256 network
@@ -48,6 +49,7 @@ MOUTH = "haarcascade_smile.xml"
 SELFIE_MODEL = Path(__file__).with_name("models") / "selfie_segmentation.tflite"
 MIN_PERSON = 0.01  # no face and less than this share of the picture a person: no one found
 SELFIE, GRABCUT = "selfie segmentation", "GrabCut"
+FACES_ONLY = "none"  # the person finder where only faces were looked for (auto_regions = faces)
 NO_INTERPRETER = "this TensorFlow has no tf.lite.Interpreter for the selfie segmentation model"
 
 
@@ -61,11 +63,15 @@ class FoundRegions(NamedTuple):
     faces: tuple  # (x, y, width, height) per face, in pixels
     eyes: np.ndarray
     mouth: np.ndarray
-    person_finder: str = SELFIE  # what found the people: SELFIE, or GRABCUT (the fallback)
+    # what found the people: SELFIE, GRABCUT (the fallback), or FACES_ONLY (none looked for)
+    person_finder: str = SELFIE
 
     def masks(self) -> dict[str, np.ndarray]:
-        """Each region by name (eyes and mouth only where found): what region_*.png holds."""
+        """Each region by name (eyes and mouth only where found, person only where people were
+        looked for): what region_*.png holds."""
         named = {"background": self.background, "person": self.person, "face": self.face}
+        if self.person_finder == FACES_ONLY:
+            del named["person"]
         named.update({k: m for k, m in (("eyes", self.eyes), ("mouth", self.mouth)) if m.any()})
         return named
 
@@ -76,8 +82,9 @@ def cascade(name: str) -> cv2.CascadeClassifier:
     classifier = cv2.CascadeClassifier(str(folder / name)) if (folder / name).is_file() else None
     if classifier is None or classifier.empty():
         raise ImageError(
-            f"[loss] auto_regions needs OpenCV's Haar cascades, which OpenCV {cv2.__version__} "
-            f"does not ship ({name} not found): pip install 'opencv-python>=4.9,<5'"
+            f"[loss] auto_regions (faces or people) needs OpenCV's Haar cascades, which "
+            f"OpenCV {cv2.__version__} does not ship ({name} not found): "
+            "pip install 'opencv-python>=4.9,<5'"
         )
     return classifier
 
@@ -298,14 +305,37 @@ def selfie_person(interpreter, picture: np.ndarray) -> np.ndarray:
     return total / covered
 
 
-def find_regions(picture: np.ndarray) -> FoundRegions | None:
+def find_regions(picture: np.ndarray, people: bool = True) -> FoundRegions | None:
     """The regions of an RGB picture (height, width, 3), 0..255; None where neither a face
     nor a person (MIN_PERSON of the picture) is found. The people by the selfie model (GrabCut
-    around the faces where TensorFlow has no interpreter for it), the faces inside them."""
+    around the faces where TensorFlow has no interpreter for it), the faces inside them.
+    people=False ([loss] auto_regions = faces): the faces alone, the selfie model never
+    loaded (nor TensorFlow); the person region is empty, the background 1 - face."""
     height, width = picture.shape[:2]
     colours = np.clip(picture, 0, 255).astype(np.uint8)
     boxes, parts, scale = faces_found(colours)
     faces = [tuple(v / scale for v in box) for box in boxes]
+    if not people:
+        found_people = (np.zeros((height, width), np.float32), FACES_ONLY) if faces else None
+    else:
+        found_people = people_found(picture, colours, faces)
+    if found_people is None:
+        return None
+    face = face_mask(faces, height, width)
+    person = np.maximum(found_people[0], face)
+
+    def in_picture(found: list) -> np.ndarray:
+        return box_mask([tuple(v / scale for v in box) for box in found], height, width)
+
+    eyes = in_picture([e for eye, _ in parts for e in eye])
+    mouth = in_picture([m for _, mouth in parts for m in mouth])
+    rounded = tuple(tuple(round(v) for v in box) for box in faces)
+    return FoundRegions(1.0 - person, person - face, face, rounded, eyes, mouth, found_people[1])
+
+
+def people_found(picture: np.ndarray, colours: np.ndarray, faces: list) -> tuple | None:
+    """(0..1 (height, width): the people, what found them: SELFIE or GRABCUT); None where
+    there is no face and hardly a person (MIN_PERSON of the picture)."""
     interpreter = selfie_interpreter()
     if interpreter is not None:
         people, finder = selfie_person(interpreter, colours), SELFIE
@@ -315,16 +345,7 @@ def find_regions(picture: np.ndarray) -> FoundRegions | None:
         return None
     if not faces and (people > 0.5).mean() < MIN_PERSON:
         return None
-    face = face_mask(faces, height, width)
-    person = np.maximum(people, face)
-
-    def in_picture(found: list) -> np.ndarray:
-        return box_mask([tuple(v / scale for v in box) for box in found], height, width)
-
-    eyes = in_picture([e for eye, _ in parts for e in eye])
-    mouth = in_picture([m for _, mouth in parts for m in mouth])
-    rounded = tuple(tuple(round(v) for v in box) for box in faces)
-    return FoundRegions(1.0 - person, person - face, face, rounded, eyes, mouth, finder)
+    return people, finder
 
 
 def faces_found(picture: np.ndarray) -> tuple[list, list, float]:
@@ -340,16 +361,28 @@ def faces_found(picture: np.ndarray) -> tuple[list, list, float]:
 
 
 def describe(found: FoundRegions) -> str:
-    """One line: what was found, for the run's notes."""
+    """One line: what was looked for and found, for the run's notes."""
     eyes = cv2.connectedComponents((found.eyes > 0).astype(np.uint8))[0] - 1
     mouths = cv2.connectedComponents((found.mouth > 0).astype(np.uint8))[0] - 1
-    people = float((found.person + found.face).mean())
     count = len(found.faces)
+    faces = (
+        f"{count} face{'s' * (count != 1)} ({eyes} eyes, {mouths} mouth{'s' * (mouths != 1)} found)"
+    )
+    if found.person_finder == FACES_ONLY:
+        return f"[loss] auto_regions = faces: {faces}"
+    people = float((found.person + found.face).mean())
     fallback = f" (people by {GRABCUT}: {NO_INTERPRETER})" if found.person_finder == GRABCUT else ""
     return (
-        f"[loss] auto_regions: {count} face{'s' * (count != 1)} ({eyes} eyes, {mouths} "
-        f"mouth{'s' * (mouths != 1)} found), people {100 * people:.0f}% of the picture{fallback}"
+        f"[loss] auto_regions = people: {faces}, people {100 * people:.0f}% of the "
+        f"picture{fallback}"
     )
+
+
+def not_found(name: str, people: bool) -> str:
+    """The one line where nothing was found in the picture `name`: the run goes on without."""
+    if people:
+        return f"[loss] auto_regions = people: no person or face found in {name}"
+    return f"[loss] auto_regions = faces: no face found in {name}"
 
 
 def save_regions(found: FoundRegions, folder: Path) -> list[Path]:

@@ -28,7 +28,7 @@ from nst.output.runfolder import (
 from nst.run.exits import drop_retracing_warnings, say, tell
 from nst.run.process import InterruptedAgain, StopOnSignal, StopRequest, build_extractor
 from nst.run.watchers import Watcher
-from nst.settings import Settings, SettingsError, load_settings, render, run_tag
+from nst.settings import Settings, SettingsError, load_run_settings, render, run_tag
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def resume(
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
         raise SettingsError(f"--resume {run_dir}: no {CONFIG} in it: give the folder of a run")
-    settings = load_settings(run_dir / CONFIG)
+    settings = load_run_settings(run_dir / CONFIG)
     kind = kind_of(settings)
     point = kind.resume_point(run_dir, settings)
     inputs = kind.prepare(settings)

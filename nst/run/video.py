@@ -29,6 +29,7 @@ from nst.core.records import Diverged, Outcome, Record
 from nst.core.scales import Scale
 from nst.inputs.flow import frame_warp, temporal_error, warp
 from nst.inputs.images import to_uint8
+from nst.inputs.masks import regions_wanted
 from nst.inputs.styles import Inputs, load_styles, prepare_colors, restore_colors
 from nst.inputs.video_io import Clip, load_clip, write_video
 from nst.output.outputs import write_png
@@ -264,7 +265,7 @@ def stylize_frame(clip_run: ClipRun, index: int) -> list[Record] | None:
             inputs.content,
             run.settings,
         )
-    if run.settings.loss.auto_regions:
+    if regions_wanted(run.settings.paths, run.settings.loss):
         inputs = with_regions(clip_run, index, inputs, carried_warp)
     records = stylize(
         clip_run.session.extractor,
@@ -290,14 +291,14 @@ def stylize_frame(clip_run: ClipRun, index: int) -> list[Record] | None:
     return kept
 
 
-def next_regions(regions, frames: list, index: int, carried_warp=None):
-    """Frame `index`'s regions ([loss] auto_regions): found in it, and after the first frame
-    blended with the previous frame's `regions` carried along the flow (carry_regions), so
-    they move with the picture and do not flicker or vanish where one frame's finder misses;
-    None while no face has been found."""
+def next_regions(regions, frames: list, index: int, people: bool, carried_warp=None):
+    """Frame `index`'s regions ([loss] auto_regions; `people`: = people, else faces only):
+    found in it, and after the first frame blended with the previous frame's `regions`
+    carried along the flow (carry_regions), so they move with the picture and do not flicker
+    or vanish where one frame's finder misses; None while nothing has been found."""
     from nst.inputs.portrait import carry_regions, find_regions
 
-    found = find_regions(frames[index])
+    found = find_regions(frames[index], people=people)
     if index == 0 or regions is None:
         return found
     flow = carried_warp or frame_warp(frames[index - 1], frames[index])
@@ -309,23 +310,22 @@ def with_regions(clip_run: ClipRun, index: int, inputs: Inputs, carried_warp) ->
     note where the first frame has no face. The first frame's regions are saved in the run
     folder as a still's are (region_*.png), for a user to see what was found."""
     from nst.inputs.masks import load_guidance
-    from nst.inputs.portrait import save_regions
+    from nst.inputs.portrait import not_found, save_regions
 
+    settings = clip_run.run.settings
+    people = settings.loss.auto_regions == "people"
     clip_run.regions = next_regions(
-        clip_run.regions, clip_run.inputs.clip.frames, index, carried_warp
+        clip_run.regions, clip_run.inputs.clip.frames, index, people, carried_warp
     )
-    settings, regions = clip_run.run.settings, clip_run.regions
+    regions = clip_run.regions
     if regions is not None and index == 0:
         save_regions(regions, clip_run.run.run_dir)
     if regions is None and index == 0:
-        say(
-            "note: [loss] auto_regions: no person or face found in the first frame: "
-            "running without regions"
-        )
+        say(f"note: {not_found('the first frame', people)}: running without regions")
     loss = (
         settings.loss
         if regions is not None
-        else dataclasses.replace(settings.loss, auto_regions=False)
+        else dataclasses.replace(settings.loss, auto_regions="off")
     )
     height, width = inputs.content.shape[:2]
     sizes = tuple((style.shape[1], style.shape[0]) for style in inputs.styles)
@@ -335,10 +335,14 @@ def with_regions(clip_run: ClipRun, index: int, inputs: Inputs, carried_warp) ->
 
 def regions_before(clip_run: ClipRun, done: int) -> None:
     """A resumed clip's regions as an uninterrupted run had them before frame `done`."""
-    if not clip_run.run.settings.loss.auto_regions:
+    settings = clip_run.run.settings
+    if not regions_wanted(settings.paths, settings.loss):
         return
+    people = settings.loss.auto_regions == "people"
     for index in range(done):
-        clip_run.regions = next_regions(clip_run.regions, clip_run.inputs.clip.frames, index)
+        clip_run.regions = next_regions(
+            clip_run.regions, clip_run.inputs.clip.frames, index, people
+        )
 
 
 def _log_frame(clip_run: ClipRun, index: int, kept: list[Record], result, carried_warp) -> None:

@@ -17,7 +17,7 @@ from nst.settings.kinds import (
     SettingsError,
     Weights,
 )
-from nst.settings.load import load_settings, parse_override
+from nst.settings.load import load_run_settings, load_settings, parse_override
 from nst.settings.naming import TAG_LENGTH, run_tag
 from nst.settings.render import render
 from nst.settings.schema import (
@@ -57,6 +57,7 @@ __all__ = [
     "VideoSettings",
     "Weights",
     "add_settings_arguments",
+    "load_run_settings",
     "load_settings",
     "parse_override",
     "render",

@@ -28,10 +28,13 @@ SOURCE = "source"  # [video] fps: the source's frame rate
 STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
 PHOTO = "photo"  # [loss] region_styles: this region stays the photo
 FOUND_REGIONS = ("background", "person", "face")  # [loss] auto_regions finds these
+AUTO_REGIONS_CHOICES = ("off", "faces", "people")  # [loss] auto_regions: what is looked for
 MAX_SIDE = 8192  # the largest [image] max_size: beyond it no CPU has the memory
 FLOAT32_MAX = 3.4028234663852886e38
 BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True}
 BOOL_WORDS |= {"false": False, "no": False, "off": False, "0": False}
+# [loss] auto_regions was a flag: its words still read (true: what it found then, people)
+AUTO_REGIONS_ALIASES = tuple((word, "people" if on else "off") for word, on in BOOL_WORDS.items())
 
 
 class SettingsError(ValueError):
@@ -81,11 +84,15 @@ class Number:
 @dataclass(frozen=True)
 class Choice:
     choices: tuple[str, ...]
+    # (old word, the choice it means): values an earlier version wrote, still read (run
+    # folders saved then must resume); never written, not offered
+    aliases: tuple[tuple[str, str], ...] = ()
 
     def parse(self, text: str) -> str:
-        if text.lower() not in self.choices:
+        word = dict(self.aliases).get(text.lower(), text.lower())
+        if word not in self.choices:
             raise ValueError(self.allowed())
-        return text.lower()
+        return word
 
     def allowed(self) -> str:
         return "one of " + ", ".join(self.choices)

@@ -133,6 +133,24 @@ def load_settings(path: Path | None = None, overrides: tuple[str, ...] = ()) -> 
     return _build(values)
 
 
+# Keys added with a default that differs from what runs did before them: the value a run
+# folder's config.ini written before the key existed ran with (load_run_settings).
+FORMER_DEFAULTS = {("loss", "auto_regions"): "off"}  # faces are found by default since
+
+
+def load_run_settings(path: Path) -> Settings:
+    """A run folder's config.ini (`--resume`, a past run's settings), each key it lacks because
+    an older version wrote it and whose default changed since (FORMER_DEFAULTS) as that run
+    had it, so that it resumes as it ran."""
+    parser = _read_ini(read_config_text(Path(path)), str(path))
+    lacking = tuple(
+        f"{section}.{key}={value}"
+        for (section, key), value in FORMER_DEFAULTS.items()
+        if not parser.has_option(section, key)
+    )
+    return load_settings(path, lacking)
+
+
 def _build(values: dict[tuple[str, str], tuple[str, Path, str]]) -> Settings:
     for section, key in values:
         source = values[section, key][2]
@@ -282,12 +300,15 @@ def _auto_region_styles(paths: PathsSettings, loss, absolute) -> tuple:
     def named(target: str) -> str:
         return _style_named(target, styles, absolute, "auto_region_styles")
 
-    if mapping and not loss.auto_regions:
-        raise SettingsError("[loss] auto_region_styles is set but auto_regions is false")
-    if loss.auto_regions and (paths.regions is not None or paths.style_masks):
+    if mapping and loss.auto_regions != "people":
         raise SettingsError(
-            "[loss] auto_regions and [paths] regions or style_masks are two ways of placing "
-            "the styles: set one"
+            f"[loss] auto_region_styles is set but auto_regions = {loss.auto_regions}: it "
+            "needs auto_regions = people (the people and the background are found then)"
+        )
+    if loss.auto_regions == "people" and (paths.regions is not None or paths.style_masks):
+        raise SettingsError(
+            "[loss] auto_regions = people and [paths] regions or style_masks are two ways of "
+            "placing the styles: set one"
         )
     missing = [name for name in FOUND_REGIONS[:2] if mapping and name not in dict(mapping)]
     if missing:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from nst.settings.kinds import (
+    AUTO_REGIONS_ALIASES,
+    AUTO_REGIONS_CHOICES,
     ENGINE_CHOICES,
     FORMAT_CHOICES,
     FOUND_REGIONS,
@@ -159,16 +161,20 @@ class LossSettings:
         Number(float, min=0),
         "pull towards the photo inside the photo region (mean squared pixel difference, 0..1)",
     )
-    auto_regions: bool = setting(
-        False,
-        Flag(),
-        "find regions in the content photo: background, person, face (OpenCV's face detector "
-        "and GrabCut); a hand [paths] content_mask wins",
+    auto_regions: str = setting(
+        "faces",
+        Choice(AUTO_REGIONS_CHOICES, AUTO_REGIONS_ALIASES),
+        "regions found in the content photo: faces (OpenCV's face finder, a fraction of a "
+        "second: the faces keep more of the photo, face_style and face_content; with "
+        "style_loss = sliced only face_content) | people (also the people and the background, "
+        "by a selfie segmentation model, about a second more; needed for auto_region_styles) "
+        "| off. A hand [paths] content_mask wins; with faces, hand [paths] regions or "
+        "style_masks do too (no faces are looked for)",
     )
     auto_region_styles: tuple[tuple[str, str], ...] = setting(
         (),
         RegionStyles(FOUND_REGIONS),
-        "with auto_regions: 'background | person | face: style image or photo' (face: its "
+        "with auto_regions = people: 'background | person | face: style image or photo' (face: its "
         "person's if not given); empty: the styles everywhere",
     )
     face_style: float = setting(

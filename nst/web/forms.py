@@ -134,8 +134,8 @@ def widget(kind) -> dict:
             "min": kind.min,
             "max": kind.max,
         }
-    if isinstance(kind, Choice):
-        return {"widget": "choice", "choices": list(kind.choices)}
+    if isinstance(kind, Choice):  # aliases: old words a form saved by the browser may hold
+        return {"widget": "choice", "choices": list(kind.choices), "aliases": dict(kind.aliases)}
     if isinstance(kind, Flag):
         return {"widget": "flag"}
     if isinstance(kind, Weights):

@@ -34,7 +34,7 @@ from nst.output.runfolder import (
     is_clip_run,
     read_status,
 )
-from nst.settings import Settings, SettingsError, load_settings
+from nst.settings import Settings, SettingsError, load_run_settings
 
 # The plots nst.output.plots draws, the one with every loss first.
 PLOT_FILES = ("losses.png", "content_loss.png", "style_loss.png", "total_loss.png")
@@ -129,7 +129,7 @@ def run_settings(run_dir: Path) -> Settings | None:
     if config is None:
         return None
     try:
-        return load_settings(config)
+        return load_run_settings(config)
     except SettingsError:
         return None
 

@@ -76,12 +76,14 @@ def test_a_content_mask_through_main_with_luminance_only_transfer(tmp_path):
 
 @pytest.mark.slow
 @needs_cascades
-@pytest.mark.parametrize("with_face", [True, False])
-def test_a_run_through_main_with_auto_regions(tmp_path, with_face):
+@pytest.mark.parametrize(
+    ("with_face", "mode"), [(True, "true"), (False, "true"), (True, "faces"), (False, "faces")]
+)
+def test_a_run_through_main_with_auto_regions(tmp_path, with_face, mode):
     picture = picture_with_face(50, 30) if with_face else background(160, 120)
     content = Path(save(tmp_path / "content.png", picture))
     style = Path(save(tmp_path / "style.png", background(64, 64)[::-1]))
-    extra = {"image.max_size": "160", "loss.auto_regions": "true", "output.animation": "false"}
+    extra = {"image.max_size": "160", "loss.auto_regions": mode, "output.animation": "false"}
     result = run_main(tiny_overrides(content, style, tmp_path / "out", **extra))
     assert result.returncode == 0, result.stderr[-2000:]
     notes = [line for line in result.stderr.splitlines() if "auto_regions" in line]
@@ -89,7 +91,7 @@ def test_a_run_through_main_with_auto_regions(tmp_path, with_face):
     assert (
         ("1 face" in notes[0])
         if with_face
-        else ("no person or face found in content.png" in notes[0])
+        else (f"no {'person or ' * (mode == 'true')}face found in content.png" in notes[0])
     )
     (final,) = (tmp_path / "out").glob("*/final.png")
     # what was found is in the run folder, at the run's size, for a user to see and edit
@@ -97,7 +99,8 @@ def test_a_run_through_main_with_auto_regions(tmp_path, with_face):
     if not with_face:
         assert saved == {}
         return
-    assert {"region_background.png", "region_person.png", "region_face.png"} <= set(saved)
+    assert {"region_background.png", "region_face.png"} <= set(saved)
+    assert ("region_person.png" in saved) == (mode == "true")  # faces: no people looked for
     for path in saved.values():
         assert Image.open(path).size == Image.open(final).size
     face = np.asarray(Image.open(saved["region_face.png"]), np.float32) / 255

@@ -68,7 +68,7 @@ def test_a_picture_without_people_gives_one_line_and_no_regions(tmp_path):
     notes = []
     guidance = load_guidance(settings.paths, settings.loss, 160, 120, on_note=notes.append)
     assert guidance is None
-    assert len(notes) == 1 and "no person or face found in content.png" in notes[0]
+    assert len(notes) == 1 and "people: no person or face found in content.png" in notes[0]
 
 
 @needs_cascades
@@ -151,7 +151,14 @@ def test_an_opencv_without_cascades_names_the_fix(monkeypatch, tmp_path):
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (("loss.auto_region_styles=background: a.png, person: a.png",), "auto_regions is false"),
+        (
+            ("loss.auto_region_styles=background: a.png, person: a.png",),
+            r"auto_regions = faces: it needs auto_regions = people",
+        ),
+        (
+            ("loss.auto_regions=off", "loss.auto_region_styles=background: a.png, person: a.png"),
+            r"auto_regions = off: it needs auto_regions = people",
+        ),
         (
             ("loss.auto_regions=true", "loss.auto_region_styles=background: a.png"),
             "no style to person",
@@ -162,6 +169,14 @@ def test_an_opencv_without_cascades_names_the_fix(monkeypatch, tmp_path):
             r"auto_region_styles: 'c\.png' is not one of",
         ),
         (("loss.auto_regions=true", "paths.style_masks=m.png"), "two ways of placing"),
+        (
+            (
+                "loss.auto_regions=people",
+                "paths.regions=m.png",
+                "loss.region_styles=#ffffff: a.png",
+            ),
+            r"people and \[paths\] regions or style_masks are two ways",
+        ),
     ],
 )
 def test_auto_region_settings_errors_name_the_key(tmp_path, overrides, message):

@@ -18,10 +18,10 @@ def face_middle(mask: np.ndarray) -> tuple[float, float]:
     return float((xs * mask).sum() / mask.sum()), float((ys * mask).sum() / mask.sum())
 
 
-def follow(frames: list) -> list:
+def follow(frames: list, people: bool = True) -> list:
     regions, every = None, []
     for index in range(len(frames)):
-        regions = next_regions(regions, frames, index)
+        regions = next_regions(regions, frames, index, people)
         every.append(regions)
     return every
 
@@ -42,8 +42,8 @@ def test_a_frame_where_the_finder_misses_keeps_the_regions_moved_along_the_flow(
     find = portrait.find_regions
     missed = {id(frames[2])}
 
-    def finder(picture):
-        return None if id(picture) in missed else find(picture)
+    def finder(picture, people=True):
+        return None if id(picture) in missed else find(picture, people=people)
 
     monkeypatch.setattr(portrait, "find_regions", finder)
     every = follow(frames)
@@ -61,3 +61,16 @@ def test_no_face_in_the_first_frame_gives_nothing_until_one_is_found():
     frames[0] = picture_with_face(LEFT, TOP) * 0 + frames[0][0, 0]  # one flat colour
     first, second = follow(frames)
     assert first is None and second is not None
+
+
+@needs_cascades
+def test_the_faces_alone_move_with_the_face_without_the_selfie_model(monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the selfie model was loaded in faces mode")
+
+    monkeypatch.setattr(portrait, "selfie_interpreter", refuse)
+    for k, regions in enumerate(follow(moving_face(3), people=False)):
+        x, _ = face_middle(regions.face)
+        assert x == pytest.approx(LEFT + 28 + STEP * k, abs=3)
+        assert not regions.person.any() and regions.person_finder == portrait.FACES_ONLY
+        np.testing.assert_allclose(regions.background, 1.0 - regions.face, atol=1e-4)

@@ -9,6 +9,7 @@ import pytest
 from nst.settings import (
     Settings,
     SettingsError,
+    load_run_settings,
     load_settings,
     render,
 )
@@ -96,6 +97,10 @@ def test_weights_path_is_made_absolute(tmp_path):
         ("image.init=gauss", "[image] init = 'gauss': expected one of content, noise, style"),
         ("model.network=resnet", "[model] network = 'resnet': expected one of vgg19, vgg16"),
         ("model.pooling=min", "[model] pooling = 'min': expected one of max, avg"),
+        (
+            "loss.auto_regions=maybe",
+            "[loss] auto_regions = 'maybe': expected one of off, faces, people",
+        ),
         ("output.show_viewer=maybe", "show_viewer = 'maybe': expected true or false"),
         ("output.save_every=-3", "save_every = '-3': expected an integer >= 1"),
         ("model.style_layers=", "style_layers = '': expected a comma-separated list of names"),
@@ -171,3 +176,45 @@ def test_settings_are_frozen():
     settings = load_settings(None)
     with pytest.raises(AttributeError):
         settings.loss.style_weight = 1.0  # type: ignore[misc]
+
+
+def test_auto_regions_finds_the_faces_by_default():
+    assert load_settings(None).loss.auto_regions == "faces"
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("true", "people"),
+        ("false", "off"),
+        ("TRUE", "people"),
+        ("yes", "people"),
+        ("0", "off"),
+        ("off", "off"),
+        ("faces", "faces"),
+        ("Faces", "faces"),
+        ("people", "people"),
+    ],
+)
+def test_auto_regions_reads_the_old_flags_words(tmp_path, written, read):
+    """Run folders saved when auto_regions was a flag (true: people and faces) still load,
+    and so resume; what is written back is the new word."""
+    config = tmp_path / "config.ini"
+    config.write_text(f"[loss]\nauto_regions = {written}\n")
+    settings = load_settings(config)
+    assert settings.loss.auto_regions == read
+    again = tmp_path / "again.ini"
+    again.write_text(render(settings))
+    assert load_settings(again).loss.auto_regions == read
+    assert f"auto_regions = {read}" in render(settings)
+
+
+@pytest.mark.parametrize(("line", "read"), [("", "off"), ("auto_regions = faces\n", "faces")])
+def test_a_run_folder_from_before_auto_regions_reads_as_it_ran(tmp_path, line, read):
+    """A run's config.ini written before the key existed ran without regions; a config file
+    of one's own without it gets today's default."""
+    config = tmp_path / "config.ini"
+    config.write_text(f"[loss]\nstyle_weight = 5\n{line}")
+    assert load_run_settings(config).loss.auto_regions == read
+    assert load_run_settings(config).loss.style_weight == 5
+    assert load_settings(config).loss.auto_regions == "faces"

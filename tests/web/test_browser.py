@@ -353,27 +353,52 @@ def test_a_run_opened_by_its_url_on_a_phone(tmp_path: Path):
 
 
 @pytest.mark.slow
+def test_a_form_saved_when_auto_regions_was_a_flag_restores_as_its_new_word(server, page):
+    """A browser's saved form from before (auto_regions true/false) comes back as people/off,
+    the toggle following; nothing is left empty for the settings to refuse."""
+    url, _app = server
+    page.goto(url)
+    page.wait_for_selector("#field-loss-auto_regions", state="attached")
+    for saved, shown in (("true", "people"), ("false", "off")):
+        page.evaluate(
+            "(word) => localStorage.setItem('nst-studio-form', "
+            "JSON.stringify({values: {'loss.auto_regions': word}}))",
+            saved,
+        )
+        page.reload()
+        page.wait_for_function(
+            f"document.querySelector('#field-loss-auto_regions')?.value === '{shown}'"
+        )
+        page.wait_for_timeout(400)  # the toggle follows the field
+        assert page.is_checked("#portrait-toggle") == (shown == "people")
+
+
+@pytest.mark.slow
 @needs_cascades
 def test_portrait_mode_and_its_region_preview_in_the_browser(server, page, tmp_path: Path):
-    """The Portrait mode toggle sets [loss] auto_regions in the form, and Preview regions shows
-    what a run would find in the chosen photo, or the one line when there is nobody."""
+    """The Portrait mode toggle sets [loss] auto_regions in the form (checked: people, off:
+    back to faces, the default), and Preview regions shows what a run would find in the
+    chosen photo, or the one line when there is nobody."""
     url, _app = server
     page.goto(url)
     page.wait_for_selector("#field-loss-auto_regions", state="attached")
     page.set_input_files("#content-file", save(tmp_path / "sitter.png", picture_with_face(50, 30)))
     page.wait_for_function("document.querySelector('#content-chosen img')?.alt === 'sitter.png'")
+    assert page.input_value("#field-loss-auto_regions") == "faces"
+    assert not page.is_checked("#portrait-toggle")
     page.check("#portrait-toggle")
-    assert page.input_value("#field-loss-auto_regions") == "true"
+    assert page.input_value("#field-loss-auto_regions") == "people"
     page.click("#regions-button")
     page.wait_for_function("document.querySelector('#regions-picture').naturalWidth > 0")
     assert page.is_visible("#regions-picture")
     assert "face" in page.inner_text("#regions-message")
+    assert "green: people" in page.inner_text("#regions-message")
     page.uncheck("#portrait-toggle")
-    assert page.input_value("#field-loss-auto_regions") == "false"
+    assert page.input_value("#field-loss-auto_regions") == "faces"
     page.set_input_files("#content-file", save(tmp_path / "empty.png", background(160, 120)))
     page.wait_for_function("document.querySelector('#content-chosen img')?.alt === 'empty.png'")
     page.click("#regions-button")
     page.wait_for_function(
-        "document.querySelector('#regions-message').textContent.includes('no person or face')"
+        "document.querySelector('#regions-message').textContent.includes('no face found')"
     )
     assert page.is_hidden("#regions-picture")

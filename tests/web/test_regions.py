@@ -21,7 +21,8 @@ def png(array: np.ndarray) -> bytes:
 
 def test_the_form_offers_the_toggle_and_the_page_loads_the_preview_script(client):
     fields = {item["name"]: item for item in client.get("/api/form").json["fields"]}
-    assert fields["loss.auto_regions"]["value"] in ("false", "true")
+    field = fields["loss.auto_regions"]
+    assert field["value"] == "faces" and field["choices"] == ["off", "faces", "people"]
     assert "loss.face_content" in fields
     page = client.get("/")
     assert b"/static/regions.js" in page.data
@@ -49,10 +50,28 @@ def test_a_photo_without_a_face_gets_the_one_line_note(client):
     image = upload(client, png(background(120, 90)), "empty.png").json
     answer = client.get(f"/api/images/{image['id']}/regions")
     assert answer.status_code == 422
-    assert (
-        "no person or face found in" in answer.json["error"]
-        and "without regions" in answer.json["error"]
-    )
+    error = answer.json["error"]
+    assert "no face found in empty.png" in error and "without regions" in error
+    people = client.get(f"/api/images/{image['id']}/regions?find=people")
+    assert people.status_code == 422
+    assert "no person or face found in empty.png" in people.json["error"]
+
+
+@needs_cascades
+def test_the_preview_finds_the_faces_alone_unless_asked_for_people(client, monkeypatch):
+    from nst.inputs import portrait
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the selfie model was loaded for a faces preview")
+
+    image = upload(client, png(picture_with_face(90, 40, shape=(200, 150))), "face.png").json
+    with monkeypatch.context() as patched:
+        patched.setattr(portrait, "selfie_interpreter", refuse)
+        faces = client.get(f"/api/images/{image['id']}/regions?find=faces")
+    assert faces.status_code == 200 and "people" not in faces.headers["X-Regions"]
+    people = client.get(f"/api/images/{image['id']}/regions?find=people")
+    assert people.status_code == 200 and "people" in people.headers["X-Regions"]
+    assert client.get(f"/api/images/{image['id']}/regions?find=sky").status_code == 400
 
 
 @pytest.mark.parametrize("image_id", ["nope", "../etc", "0" * 32])

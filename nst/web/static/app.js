@@ -148,7 +148,13 @@ function formValues() {
 function fillForm(values) {
   for (const [name, value] of Object.entries(values)) {
     const input = document.querySelector(`[name="${name}"]`);
-    if (input) input.value = value;
+    if (!input) continue;
+    // a choice saved under an older word (auto_regions' true/false) reads as its new one; a
+    // word the select no longer offers leaves the field as the server gave it
+    const field = state.fields.find((item) => item.name === name);
+    const word = field && field.aliases && value in field.aliases ? field.aliases[value] : value;
+    if (input.tagName === "SELECT" && ![...input.options].some((o) => o.value === word)) continue;
+    input.value = word;
   }
 }
 
