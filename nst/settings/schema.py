@@ -10,6 +10,7 @@ from pathlib import Path
 
 from nst.settings.kinds import (
     ENGINE_CHOICES,
+    FINEST_SCALE_CHOICES,
     FOUND_REGIONS,
     INIT_CHOICES,
     MAX_SIDE,
@@ -266,6 +267,13 @@ class ImageSettings:
     )
     pyramid_levels: int = setting(
         5, Number(int, min=1, max=8), "with parameterization = pyramid: number of levels"
+    )
+    finest_scale: str = setting(
+        "full",
+        Choice(FINEST_SCALE_CHOICES),
+        "with scales > 1, the full-size scale: full (the whole network) | shallow (the network "
+        "cut after block3_conv1, about a third of a step's work: only the style layers up to "
+        "there, and instead of the content a pull towards the blurred enlarged coarser result)",
     )
     memory_limit: float | None = setting(
         None,
