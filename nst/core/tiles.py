@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from nst.core.losses import relative
 from nst.core.finest import LowPassAnchor
+from nst.core.losses import relative
 from nst.core.objective import Content, GramStyle, Photo, Smoothness, TemporalTerm
 from nst.core.records import Losses
 from nst.core.tilefeatures import network_parts, owned

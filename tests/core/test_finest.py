@@ -111,7 +111,7 @@ def test_the_finest_scale_runs_the_cut_network_from_its_anchor(tmp_path, optimiz
 def test_full_finest_scale_never_builds_the_cut_network(tmp_path):
     records, session = tiny_run(tmp_path)
     assert session.shallow is None
-    assert [r for r in records if r.scale == 2][0].content > 0
+    assert next(r for r in records if r.scale == 2).content > 0
 
 
 def test_a_shallow_multi_scale_run_writes_its_final_picture(tmp_path, image_pair, capsys):
