@@ -35,7 +35,8 @@ def draw_page(batch: Batch, page, number: int, total: int) -> Image.Image:
             state = states[item.indices]
             path = batch.folder / state.get("run", "") / FINAL
             done = state.get("status") == DONE and path.is_file()
-            line.append(np.asarray(Image.open(path).convert("RGB")) if done else None)
+            # colour-managed: final.png may be in the content photo's profile ([output])
+            line.append(to_uint8(load_image(path)) if done else None)
         cells.append(line)
     rows, columns = page_labels(axes, plan, page)
     row_axis = axes[plan.rows] if plan.rows is not None else None

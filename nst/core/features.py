@@ -57,7 +57,16 @@ def compute_dtype(precision: str, optimizer: str = "adam") -> str:
 
 def _in_bfloat16(layer: keras.layers.Layer) -> keras.layers.Layer:
     """A copy of a VGG conv or pooling layer computing in bfloat16 (weights kept in float32)."""
-    config = {**layer.get_config(), "dtype": "mixed_bfloat16"}
+    return _copy(layer, dtype="mixed_bfloat16")
+
+
+def _unpadded(conv: keras.layers.Conv2D) -> keras.layers.Conv2D:
+    """A copy of a 3x3 'same' convolution that pads nothing (its input comes mirrored)."""
+    return _copy(conv, padding="valid")
+
+
+def _copy(layer: keras.layers.Layer, **changes) -> keras.layers.Layer:
+    config = {**layer.get_config(), **changes}
     copy = layer.__class__.from_config(config)
     if isinstance(layer, keras.layers.Conv2D):
         copy.build((None, None, None, layer.kernel.shape[2]))
@@ -84,10 +93,14 @@ def build_feature_extractor(
     if margin:
         x = _reflected(x, margin)
     outputs, poolings = {}, 0
+    mirrored = _mirrored_convolutions(base, model.padding)
     for layer in base.layers[1:]:
         if model.pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
             # Gatys et al.: average pooling gives smoother results; conv weights unchanged.
             layer = keras.layers.AveragePooling2D(layer.pool_size, layer.strides, name=layer.name)
+        if layer.name in mirrored:
+            x = _mirror_one_pixel(x, layer.name)
+            layer = _unpadded(layer)
         if bfloat16:
             layer = _in_bfloat16(layer)
         x = layer(x)
@@ -106,6 +119,30 @@ def build_feature_extractor(
 # the network and every layer's features are cropped back to the picture. A multiple of
 # 2**4, so that the four poolings before conv5_1 keep the picture's own positions.
 MARGIN = 16
+
+
+# padding = reflect_first / reflect_each: the convolutions whose zero border becomes the
+# picture mirrored by one pixel. Mirroring is done by slicing and concatenating: its gradient
+# is as cheap as the copy (tf.pad's REFLECT gradient is not, on CPUs).
+MIRROR_PREFIX = "mirror_"
+
+
+def _mirrored_convolutions(base: keras.Model, padding: str) -> set[str]:
+    convolutions = [layer.name for layer in base.layers if isinstance(layer, keras.layers.Conv2D)]
+    return {"reflect_first": set(convolutions[:1]), "reflect_each": set(convolutions)}.get(
+        padding, set()
+    )
+
+
+def mirror_one_pixel(t):
+    """t (batch, h, w, c) with one more row and column on each side, mirrored as tf.pad's
+    REFLECT mode does (the edge row itself is not repeated)."""
+    t = tf.concat([t[:, 1:2], t, t[:, -2:-1]], axis=1)
+    return tf.concat([t[:, :, 1:2], t, t[:, :, -2:-1]], axis=2)
+
+
+def _mirror_one_pixel(x, conv_name: str):
+    return keras.layers.Lambda(mirror_one_pixel, name=MIRROR_PREFIX + conv_name)(x)
 
 
 def _reflected(x, margin: int):

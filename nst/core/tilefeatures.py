@@ -26,13 +26,13 @@ from nst.settings.networks import layer_shapes
 def network_parts(extractor: keras.Model) -> tuple:
     """(preprocess, mirror margin, [(layer, poolings before its output)]) of a feature extractor
     (nst.core.features): what runs on the whole picture, and the layers run on a tile."""
-    from nst.core.features import MARGIN  # the reflect layer's margin
+    from nst.core.features import MARGIN, MIRROR_PREFIX  # reflect's margin, reflect_* layers
 
     names = {layer.name for layer in extractor.layers}
     layers, poolings = [], 0
     pooling = keras.layers.MaxPooling2D | keras.layers.AveragePooling2D
     for layer in extractor.layers:
-        if isinstance(layer, keras.layers.Conv2D | pooling):
+        if isinstance(layer, keras.layers.Conv2D | pooling) or layer.name.startswith(MIRROR_PREFIX):
             layers.append((layer, poolings))
         poolings += isinstance(layer, pooling)
     preprocess = extractor.get_layer("preprocess")

@@ -227,22 +227,37 @@ def srgb_profile() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
-def png_bytes(pixels: np.ndarray, bit_depth: int = 8, dpi: float | None = None) -> bytes:
-    """Float 0..255 (or uint8) RGB pixels as a PNG tagged as sRGB (its ICC profile embedded),
-    8 or 16 bits per sample; `dpi`, when given, is written as its print resolution (pHYs).
+def png_bytes(
+    pixels: np.ndarray, bit_depth: int = 8, dpi: float | None = None, profile: bytes | None = None
+) -> bytes:
+    """Float 0..255 (or uint8) RGB pixels as a PNG tagged as sRGB (its ICC profile embedded;
+    `profile`: the pixels are in that profile instead, and it is embedded), 8 or 16 bits per
+    sample; `dpi`, when given, is written as its print resolution (pHYs).
 
     16 bits keep the fractional levels of the float result (a smooth sky stays smooth when
     a print's curves stretch it); Pillow holds no 16-bit RGB, so OpenCV encodes those."""
+    icc = profile or srgb_profile().tobytes()
     if bit_depth == 16:
         encoded = _png16(pixels)
-        return _with_chunks(encoded, _iccp_chunk(srgb_profile().tobytes()), _phys_chunk(dpi))
+        name = b"ICC profile" if profile else b"sRGB"
+        return _with_chunks(encoded, _iccp_chunk(icc, name), _phys_chunk(dpi))
     if bit_depth != 8:
         raise ValueError(f"bit_depth {bit_depth}: PNG is written with 8 or 16 bits")
     buffer = io.BytesIO()
     picture = Image.fromarray(to_uint8(pixels) if pixels.dtype != np.uint8 else pixels)
     extra = {"dpi": (dpi, dpi)} if dpi else {}
-    picture.save(buffer, format="PNG", icc_profile=srgb_profile().tobytes(), **extra)
+    picture.save(buffer, format="PNG", icc_profile=icc, **extra)
     return buffer.getvalue()
+
+
+def embedded_profile(path: Path) -> bytes | None:
+    """The ICC profile the picture at `path` carries (read with its header), or None: it has
+    none, or it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            return image.info.get("icc_profile") or None
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
 
 
 def to_uint16(image: np.ndarray) -> np.ndarray:
@@ -264,9 +279,9 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def _iccp_chunk(profile: bytes) -> bytes:
+def _iccp_chunk(profile: bytes, name: bytes = b"sRGB") -> bytes:
     """PNG's embedded ICC profile: a name, NUL, compression method 0, the zlib'd profile."""
-    return _chunk(b"iCCP", b"sRGB\0\0" + zlib.compress(profile))
+    return _chunk(b"iCCP", name + b"\0\0" + zlib.compress(profile))
 
 
 def _phys_chunk(dpi: float | None) -> bytes:

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 CONFIG = "config.ini"  # the resolved settings: `python main.py --config` runs it again
-FINAL = "final.png"
+FINAL = "final.png"  # always there: sRGB, what the viewer, the studio and sheets show
+FINAL_TIFF = "final.tiff"  # the print file, with [output] format = tiff
 LOSSES_CSV = "losses.csv"
 ITERATES = "iterates"
 PLOTS = "plots"

@@ -25,7 +25,7 @@ from nst.inputs.portrait import save_regions
 from nst.inputs.styles import Inputs, load_inputs, restore_colors
 from nst.output.checkpoint import Keeper, LoopState, read_checkpoint, records_before
 from nst.output.evolution import export_animation
-from nst.output.outputs import RunWriter
+from nst.output.outputs import PrintSpec, RunWriter, print_profile
 from nst.output.runfolder import ANIMATION, ITERATES, PLOTS
 from nst.run.exits import (
     EXIT_DIVERGED,
@@ -103,8 +103,7 @@ def optimize_into(
     drop_retracing_warnings()  # also where a caller comes here without nst.run.pipeline
     height, width = inputs.content.shape[:2]
     plan = run_plan(height, width, settings.image, settings.optimizer)
-    output = settings.output
-    writer = RunWriter(run_dir, len(plan), int(output.bit_depth), output.dpi)
+    writer = RunWriter(run_dir, len(plan), print_spec(settings))
     keeper = Keeper(run_dir, settings.optimizer.name)
     state, writer.records = resume if resume is not None else (None, [])
     watcher.started(run_dir, plan)
@@ -163,6 +162,16 @@ def _ending(last: Record, diverged: bool, stop, settings, run_dir, keeper, where
     keeper.discard()  # done: nothing left to resume
     text = f"result in {run_dir} ({why_stopped(last, step) or 'budget'}, {last.elapsed_s:.0f} s)"
     return Outcome(EXIT_OK, run_dir, text)
+
+
+def print_spec(settings: Settings) -> PrintSpec:
+    """How the print file is written ([output]); a note where the content photo's own colour
+    profile was asked for and cannot be carried."""
+    output = settings.output
+    profile, note = print_profile(settings.paths.content_image, output.profile)
+    if note:
+        tell(note)
+    return PrintSpec(output.format, int(output.bit_depth), output.dpi, profile)
 
 
 def stop_reason(diverged: bool, stop, last: Record | None = None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 WEIGHTS_CHOICES = ("imagenet", "random")  # or a path to a Keras weights file
 POOLING_CHOICES = ("max", "avg")
-PADDING_CHOICES = ("reflect", "zeros")
+PADDING_CHOICES = ("reflect", "reflect_first", "reflect_each", "zeros")
 PRECISION_CHOICES = ("auto", "float32", "bfloat16")
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZER_CHOICES = ("adam", "lbfgs")
@@ -23,6 +23,8 @@ PARAMETERIZATION_CHOICES = ("pixels", "pyramid")
 FINEST_SCALE_CHOICES = ("full", "shallow")
 ENGINE_CHOICES = ("local", "ray")
 VIDEO_INIT_CHOICES = ("prev_warped", "prev", "content")
+FORMAT_CHOICES = ("png", "tiff")  # [output] format: the print file's
+PROFILE_CHOICES = ("srgb", "content")  # [output] profile: the print file's colour space
 SOURCE = "source"  # [video] fps: the source's frame rate
 STRETCH = "stretch"  # [image] style_scale: the style image takes the content's shape
 PHOTO = "photo"  # [loss] region_styles: this region stays the photo

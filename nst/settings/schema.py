@@ -11,6 +11,7 @@ from pathlib import Path
 from nst.settings.kinds import (
     ENGINE_CHOICES,
     FINEST_SCALE_CHOICES,
+    FORMAT_CHOICES,
     FOUND_REGIONS,
     INIT_CHOICES,
     MAX_SIDE,
@@ -20,6 +21,7 @@ from nst.settings.kinds import (
     POOLING_CHOICES,
     PRECISION_CHOICES,
     PRESERVE_COLORS_CHOICES,
+    PROFILE_CHOICES,
     SOURCE,
     STRETCH,
     STYLE_LOSS_CHOICES,
@@ -94,7 +96,9 @@ class ModelSettings:
         "reflect",
         Choice(PADDING_CHOICES),
         "the picture's border: reflect (mirrored 16 px past each edge, the features cropped "
-        "back: no lines or blobs along the borders) | zeros (the network's own, the paper's)",
+        "back: no lines or blobs along the borders) | reflect_each (every convolution pads "
+        "by mirroring one pixel instead of zeros) | reflect_first (only the first one does) | "
+        "zeros (the network's own, the paper's)",
     )
     precision: str = setting(
         "auto",
@@ -295,13 +299,25 @@ class OutputSettings:
     animation: bool = setting(
         True, Flag(), "write evolution.gif, a short animation of the saved iterates"
     )
+    format: str = setting(
+        "png",
+        Choice(FORMAT_CHOICES),
+        "the print file: png (final.png) | tiff (final.tiff, and final.png in 8-bit sRGB to view)",
+    )
     bit_depth: str = setting(
         "8",
         Choice(("8", "16")),
-        "bits per sample of final.png: 8 | 16 (for print: keeps the result's finer levels)",
+        "bits per sample of the print file: 8 | 16 (keeps the result's finer levels)",
     )
     dpi: float = setting(
-        300.0, Number(float, min=1, max=10000), "print resolution written into final.png"
+        300.0, Number(float, min=1, max=10000), "print resolution written into the print file"
+    )
+    profile: str = setting(
+        "srgb",
+        Choice(PROFILE_CHOICES),
+        "colour space of the print file: srgb | content (the content photo's own RGB "
+        "profile, e.g. Adobe RGB or Display P3, converted into and embedded; sRGB if it has "
+        "none)",
     )
 
 

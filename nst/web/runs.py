@@ -25,6 +25,7 @@ from nst.output.runfolder import (
     COMPARE,
     CONFIG,
     FINAL,
+    FINAL_TIFF,
     FRAMES_CSV,
     LOSSES_CSV,
     PLOTS,
@@ -207,7 +208,7 @@ def summary(run_dir: Path, run_id: str | None = None) -> dict:
         "resumable": resumable(run_dir, status),
         "duration_s": rows[-1]["elapsed_s"] if rows else None,
         "iterations": int(rows[-1]["iteration"]) if rows else 0,
-        "thumbnail": f"/runs/{run_id}/files/{thumbnail}" if thumbnail else None,
+        "thumbnail": f"/runs/{run_id}/view/{thumbnail}" if thumbnail else None,
     }
 
 
@@ -279,19 +280,24 @@ def detail(run_dir: Path, run_id: str | None = None) -> dict:
 
     last = _last_iterate(run_dir)
     config = plain(run_dir, CONFIG)
+    final = url(FINAL) or (f"{base}/{last}" if video and last else None)
+    view = f"/runs/{run_id}/view/{FINAL if url(FINAL) else last}" if final else None
     return {
         **summary(run_dir, run_id),
         "frames": [
             {
                 "iteration": frame.iteration,
-                "url": f"{base}/{_relative(run_dir, frame.path)}",
+                # the page shows a print-sized iterate downscaled (nst.web.previews)
+                "url": f"/runs/{run_id}/view/{_relative(run_dir, frame.path)}",
                 "losses": frame.losses,
             }
             for frame in frames
         ],
         "rows": video_rows(run_dir) if video else read_rows(run_dir),
         "plots": [f"{base}/{PLOTS}/{name}" for name in plots],
-        "final": url(FINAL) or (f"{base}/{last}" if video and last else None),
+        "final": final,  # the file itself: downloads
+        "view": view,  # what the page shows of it
+        "print": url(FINAL_TIFF),  # [output] format = tiff
         "animation": url(ANIMATION),
         "video": url(VIDEO),
         "compare": url(COMPARE),

@@ -33,6 +33,7 @@ from nst.web import runs
 from nst.web.checks import WeightsCheck
 from nst.web.forms import FormError, PageFiles, form_fields, form_values, settings_from_form
 from nst.web.jobs import MAX_QUEUED, QueueFull, Worker
+from nst.web.previews import Previews
 from nst.web.regions import register as register_regions
 from nst.web.uploads import MAX_PIXELS, ImageStore, UploadError
 
@@ -634,9 +635,27 @@ def _file_routes(app: Flask, results_dir: Path) -> None:
             abort(404, "no such file in this run")
         download = request.args.get("download") == "1"
         # a download is named after its run: ten results are not ten final.png
-        named = f"{run_id}{path.suffix}" if name in ("final.png", "video.mp4") else None
+        whole = ("final.png", "final.tiff", "video.mp4")
+        named = f"{run_id}{path.suffix}" if name in whole else None
         named = named or f"{run_id}-{name.replace('/', '-')}"
         return send_file(path, as_attachment=download, download_name=named, max_age=0)
+
+    app.extensions["nst"]["previews"] = Previews()
+
+    @app.get("/runs/<run_id>/view/<path:name>")
+    def run_view(run_id: str, name: str):
+        """A run's picture as the page shows it: a print-sized one downscaled (and in sRGB);
+        the download links stay the file itself."""
+        path = runs.run_file(_folder(results_dir, run_id), name)
+        if path is None or path.suffix.lower() != ".png":
+            abort(404, "no such picture in this run")
+        try:
+            copy = app.extensions["nst"]["previews"].view(path)
+        except (OSError, ValueError):  # damaged: the browser may still show the file itself
+            copy = None
+        if copy is None:
+            return send_file(path, max_age=0)
+        return send_file(io.BytesIO(copy), mimetype="image/jpeg", max_age=0)
 
     @app.get("/runs/<run_id>/zip")
     def run_zip(run_id: str):

@@ -63,6 +63,8 @@ def assert_same(expected, got) -> None:
         (("model.padding=reflect", *SHALLOW), 71, 83, 24),
         (("model.padding=zeros", *SHALLOW), 65, 97, 48),
         (("model.padding=zeros", "model.pooling=max", *SHALLOW), 77, 69, 32),
+        (("model.padding=reflect_each", *SHALLOW), 71, 83, 24),
+        (("model.padding=reflect_first", "model.pooling=max", *SHALLOW), 65, 97, 48),
         (("model.padding=reflect", "model.pooling=max"), 96, 81, 32),  # the default layers
     ],
 )
@@ -254,6 +256,7 @@ def targets_both_ways(settings, height: int, width: int, side: int, guidance=Non
         (("model.padding=zeros", *SHALLOW), 65, 97, 48),
         (("model.padding=reflect", "model.pooling=max"), 96, 81, 32),  # the default layers
         (("model.padding=zeros",), 67, 73, 16),  # the default layers, the smallest cores
+        (("model.padding=reflect_each",), 67, 73, 16),
     ],
 )
 def test_tiled_targets_equal_the_whole_ones(overrides, height, width, side):

@@ -12,7 +12,7 @@ from PIL import Image, ImageCms
 
 from nst.core.records import Record
 from nst.inputs.images import load_image, png_bytes, print_size, srgb_profile
-from nst.output.outputs import RunWriter
+from nst.output.outputs import PrintSpec, RunWriter
 from nst.output.runfolder import FINAL
 from nst.settings import SettingsError, load_settings
 
@@ -54,7 +54,7 @@ def test_nst_reads_its_own_16_bit_output_back(tmp_path):
 def test_the_writer_makes_final_png_16_bit_and_the_iterates_8_bit(tmp_path):
     (tmp_path / "iterates").mkdir()
     (tmp_path / "plots").mkdir()
-    writer = RunWriter(tmp_path, 1, bit_depth=16, dpi=150)
+    writer = RunWriter(tmp_path, 1, PrintSpec(bit_depth=16, dpi=150))
     writer.add(Record(0, 1.0, 1.0, 0.0, 2.0, 0.1, image=RAMP))
     writer.finish("budget")
     assert decoded((tmp_path / FINAL).read_bytes()).dtype == np.uint16

@@ -625,6 +625,8 @@ async function openRun(runId) {
   setLink($("download-final"), body.final ? body.final + "?download=1" : null);
   $("download-final").setAttribute("download", `${body.id}.png`);
   $("download-final").textContent = body.kind === "video" ? "Download last frame" : "Download picture";
+  setLink($("download-print"), body.print ? body.print + "?download=1" : null);
+  $("download-print").hidden = !body.print;
   setLink($("download-video"), body.video ? body.video + "?download=1" : null);
   setLink($("download-compare"), body.compare ? body.compare + "?download=1" : null);
   $("download-video").hidden = !body.video;
@@ -647,7 +649,7 @@ function showCompare(run) {
   $("compare-toggle").hidden = !possible;
   if (!possible) { $("compare").hidden = true; return; }
   $("compare-photo").src = run.photo;
-  $("compare-result").src = run.final;
+  $("compare-result").src = run.view;
 }
 
 function toggleCompare() {
