@@ -276,8 +276,9 @@ class ImageSettings:
         "full",
         Choice(FINEST_SCALE_CHOICES),
         "with scales > 1, the full-size scale: full (the whole network) | shallow (the network "
-        "cut after block3_conv1, about a third of a step's work: only the style layers up to "
-        "there, and instead of the content a pull towards the blurred enlarged coarser result)",
+        "only up to block3_conv1: its style layers, and instead of the content a pull towards "
+        "the blurred enlarged coarser result; cheaper, but the photo's fine detail and colours "
+        "come back less: bench/results/finest.md)",
     )
     memory_limit: float | None = setting(
         None,
