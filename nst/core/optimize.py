@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nst.core import lbfgs
+from nst.core import finest, lbfgs
 from nst.core.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
 from nst.core.objective import Temporal, build_terms, make_objective, signature, tensors
 from nst.core.pyramid import clipped_finest, decompose, level_shapes, render
@@ -309,6 +309,7 @@ class Session:
         self._adam: dict = {}  # (image shape, levels) -> AdamLoop
         self._steps: dict = {}  # (image shape, levels, signature, tiled) -> traced step
         self._tiled: dict = {}  # (image shape, tile side, signature) -> TiledObjective
+        self.shallow: Session | None = None  # finest_scale = shallow: the cut network's
 
     def objective(self, terms: tuple) -> tuple:
         """(objective, its traced evaluation) for the terms' names and kinds."""
@@ -531,22 +532,40 @@ def stylize(
             current = initial_image(content, styles[0], recipe.image) if start is None else start
         begin = here.image if here is not None else resize(current, w, h)
         frame_term = temporal if (h, w) == (height, width) else None
-        side = tile_side(recipe.model, h, w, memory_budget)  # None: the whole picture fits
+        where, cut = _network_at(session, recipe, number, len(plan))
+        side = tile_side(cut.model, h, w, memory_budget)  # None: the whole picture fits
         terms = build_terms(
-            session.extractor, content, styles, recipe.model, recipe.loss,
-            inputs.guidance, frame_term, session, recipe.image.seed + number, side,
+            where.extractor, content, styles, cut.model, recipe.loss,
+            inputs.guidance, frame_term, where, recipe.image.seed + number, side,
         )  # fmt: skip
+        told = on_state
+        if where is not session:  # the shallow finest scale: anchored to the coarser result
+            anchor = here.anchor if here is not None and here.anchor is not None else begin
+            terms, told = finest.anchored(terms, anchor), finest.with_anchor(on_state, anchor)
         optimizer = recipe.optimizer
         scale = ScaleRun(
             number, budget, recipe.save_every, clock, stop_requested,
-            optimizer.tolerance, optimizer.window, on_state,
+            optimizer.tolerance, optimizer.window, told,
         )  # fmt: skip
         tiles = 1 if side is None else len(cores(h, w, side))
-        for record in scale_records(terms, begin, recipe, scale, session, here, side):
+        for record in scale_records(terms, begin, cut, scale, where, here, side):
             current = record.image if record.image is not None else current
             yield record if tiles == 1 else dataclasses.replace(record, tiles=tiles)
         if stop_requested():
             return
+
+
+def _network_at(session: Session, recipe: Recipe, number: int, scales: int):
+    """(session, recipe) of scale `number` of `scales`: the run's own, or at the finest scale
+    with [image] finest_scale = shallow the network cut after finest.CUT (nst.core.finest)."""
+    model = recipe.model
+    if finest.is_shallow(recipe.image.finest_scale, number, scales):
+        model = finest.shallow_model(recipe.model)
+    if model is None or model is recipe.model:  # no style layer that shallow: the whole one
+        return session, recipe
+    if session.shallow is None:
+        session.shallow = Session(finest.cut_extractor(session.extractor, model.style_layers))
+    return session.shallow, dataclasses.replace(recipe, model=model)
 
 
 def scale_records(

@@ -110,3 +110,4 @@ class LoopState:
     averaging_updates: int = 0  # Adam: its count (nst.core.convergence.Averaging)
     best: tuple[float, ...] = ()  # the stopping rule's history (nst.core.convergence.StoppingRule)
     lbfgs: lbfgs.State | None = None  # L-BFGS: its whole state (nst.core.lbfgs)
+    anchor: np.ndarray | None = None  # finest_scale = shallow: the scale's start (nst.core.finest)

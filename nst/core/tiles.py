@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from nst.core.finest import LowPassAnchor
 from nst.core.losses import relative
 from nst.core.objective import Content, GramStyle, Photo, Smoothness, TemporalTerm
 from nst.core.records import Losses
@@ -28,7 +29,7 @@ from nst.core.tilefeatures import network_parts, owned
 from nst.core.tilegrid import cores, reach, window
 from nst.settings import SettingsError
 
-PIXEL_KINDS = Smoothness | Photo | TemporalTerm  # terms of the pixels alone
+PIXEL_KINDS = Smoothness | Photo | TemporalTerm | LowPassAnchor  # terms of the pixels alone
 
 
 class TiledObjective:

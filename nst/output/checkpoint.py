@@ -48,6 +48,8 @@ def to_bytes(state: LoopState, optimizer: str) -> bytes:
     if state.averaged is not None:
         arrays["averaged"] = state.averaged
     arrays["best"] = np.array(state.best, np.float64)
+    if state.anchor is not None:
+        arrays["anchor"] = state.anchor
     if state.lbfgs is not None:
         arrays.update({f"lbfgs_{k}": v for k, v in lbfgs.to_arrays(state.lbfgs).items()})
     buffer = io.BytesIO()
@@ -71,6 +73,7 @@ def read_checkpoint(run_dir: Path, optimizer: str) -> LoopState:
             averaged = data["averaged"] if "averaged" in data else None
             _check_format(path, header, optimizer)
             search = _lbfgs_state(data) if "lbfgs_pairs" in data else None
+            anchor = data["anchor"] if "anchor" in data else None
     except SettingsError:
         raise
     except (OSError, ValueError, KeyError) as error:
@@ -85,6 +88,7 @@ def read_checkpoint(run_dir: Path, optimizer: str) -> LoopState:
         header["averaging_updates"],
         best,
         search,
+        anchor,
     )
 
 

@@ -12,6 +12,7 @@ from nst.settings.kinds import (
     AUTO_REGIONS_ALIASES,
     AUTO_REGIONS_CHOICES,
     ENGINE_CHOICES,
+    FINEST_SCALE_CHOICES,
     FORMAT_CHOICES,
     FOUND_REGIONS,
     INIT_CHOICES,
@@ -276,6 +277,14 @@ class ImageSettings:
     )
     pyramid_levels: int = setting(
         5, Number(int, min=1, max=8), "with parameterization = pyramid: number of levels"
+    )
+    finest_scale: str = setting(
+        "full",
+        Choice(FINEST_SCALE_CHOICES),
+        "with scales > 1, the full-size scale: full (the whole network) | shallow (the network "
+        "only up to block3_conv1: its style layers, and instead of the content a pull towards "
+        "the blurred enlarged coarser result; cheaper, but the photo's fine detail and colours "
+        "come back less: bench/results/finest.md)",
     )
     memory_limit: float | None = setting(
         None,

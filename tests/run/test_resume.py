@@ -39,6 +39,8 @@ def stopped_at(k: int):
 CASES = [
     ((), 1),
     (("image.scales=2", "optimizer.coarse_iterations=3"), 2),
+    # the shallow finest scale keeps its anchor (the coarser result) in the checkpoint
+    (("image.scales=2", "optimizer.coarse_iterations=3", "image.finest_scale=shallow"), 2),
     # the stopping rule's window spans the interruption: it must end at the same step
     (("optimizer.iterations=40", "optimizer.tolerance=0.05", "optimizer.window=3"), 1),
 ]
@@ -68,6 +70,7 @@ def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimi
         )
     )
     assert first[-1].iteration == 4 and states[-1].iteration == 4  # stopped before step 5
+    assert (states[-1].anchor is not None) == ("image.finest_scale=shallow" in extra)
     if optimizer == "adam":
         # a pyramid's levels, then Adam's step, learning rate and two moments per level
         levels = len(level_shapes(*content.shape[:2], settings.image.pyramid_levels))
