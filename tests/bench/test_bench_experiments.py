@@ -64,3 +64,12 @@ def test_the_pictures_bench_runs_every_pair_under_every_variant(image_pair, tmp_
         assert Image.open(out / f"content_style__{name}.png").size == (48, 36)
     sheet = Image.open(out / "sheet_content_style.png")
     assert sheet.height == 40 + 18 and sheet.width > 4 * 40  # photo, painting and two results
+
+
+def test_the_padding_bench_prints_every_padding_against_zeros(capsys):
+    from bench.padding import PADDINGS, main
+
+    main(["--size", "40x32", "--rounds", "1", "--steps", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == list(PADDINGS)
+    assert lines[1].endswith("1.00x")

@@ -99,3 +99,27 @@ def test_shared_vgg16_weights_load():
     )
     features = extractor(np.full((1, 32, 32, 3), 128.0, np.float32))
     assert float(np.abs(features["block1_conv1"]).mean()) > 0
+
+
+def test_mirroring_one_pixel_is_tf_pads_reflect():
+    import tensorflow as tf
+
+    from nst.core.features import mirror_one_pixel
+
+    x = tf.constant(np.random.default_rng(0).standard_normal((1, 5, 7, 3)), tf.float32)
+    expected = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+    np.testing.assert_array_equal(mirror_one_pixel(x).numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize("padding", ["reflect_first", "reflect_each"])
+def test_mirrored_convolutions_keep_the_shapes_and_change_only_the_border(padding):
+    """reflect_first / reflect_each: the same features inside the picture as zeros' at the first
+    layer, other values only where a 3x3 kernel reaches past the edge."""
+    picture = np.random.default_rng(1).uniform(0, 255, (1, 32, 40, 3)).astype(np.float32)
+    zeros = build_feature_extractor(model_settings("model.padding=zeros"))(picture)
+    mirrored = build_feature_extractor(model_settings(f"model.padding={padding}"))(picture)
+    for name, values in zeros.items():
+        assert mirrored[name].shape == values.shape
+    first, other = zeros["block1_conv1"].numpy(), mirrored["block1_conv1"].numpy()
+    np.testing.assert_allclose(other[:, 1:-1, 1:-1], first[:, 1:-1, 1:-1], rtol=1e-5, atol=1e-4)
+    assert not np.allclose(other[:, 0], first[:, 0])
