@@ -38,6 +38,10 @@ def to_tensors(structure):
     )
 
 
+def _nbytes(structure) -> int:
+    return sum(getattr(a, "nbytes", 8) for a in tf.nest.flatten(structure))
+
+
 def partition(windows: list, workers: int) -> list[list[int]]:
     """The tiles' numbers (row by row) in at most `workers` contiguous runs of about equal
     window area (the work of a tile grows with its window; ragged tiles are smaller)."""
@@ -96,14 +100,20 @@ class RayTiles:
         actor = ray.remote(TileWorker).options(num_cpus=cpus)
         shipped = ray.put(to_numpy(inputs))
         self.runs = partition(self.windows, workers)
+        self.moved: dict = {}  # bytes the last step moved each way (bench/raytiles.py)
         self.actors = [
             actor.remote(key, kinds, shape, side, run, shipped, cpus) for run in self.runs
         ]
 
     def _statistics(self, padded: tf.Tensor) -> tuple:
         """Pass 1 on the actors: the picture's Gram matrices, content raw and value."""
-        picture = self.ray.put(padded.numpy())
-        parts = self.ray.get([a.statistics.remote(picture) for a in self.actors])
+        picture = padded.numpy()
+        shipped = self.ray.put(picture)
+        parts = self.ray.get([a.statistics.remote(shipped) for a in self.actors])
+        self.moved = {
+            "picture to each worker": picture.nbytes,
+            "statistics from all workers": sum(_nbytes(part) for part in parts),
+        }
         grams, raw, value = parts[0]
         for more, more_raw, more_value in parts[1:]:
             grams = tf.nest.map_structure(np.add, grams, more)
@@ -127,6 +137,8 @@ class RayTiles:
         style_raw, style_value, slopes = self.local.style(grams, inputs)
         shipped = self.ray.put(to_numpy(slopes))
         boxes = self.ray.get([a.shares.remote(shipped) for a in self.actors])
+        self.moved["dL/dG to each worker"] = _nbytes(to_numpy(slopes))
+        self.moved["gradient boxes from all workers"] = sum(box.nbytes for _, box in boxes)
         gradient = np.zeros(padded.shape, np.float32)
         for (top, left), box in boxes:
             gradient[:, top : top + box.shape[1], left : left + box.shape[2]] += box
