@@ -74,6 +74,7 @@ def on_ray(args, settings, extractor, terms, content, session) -> dict:
     row = {"engine": f"ray, {args.workers} workers", "s_per_step": per_step, "first_s": first}
     row |= {"actors_and_first_s": time.perf_counter() - began - per_step * (args.steps - 1)}
     row |= {"total": total, "runs": spread.runs, "bytes_moved": spread.moved}
+    row |= {"worker_s_last_step": spread.worker_seconds}
     spread.close()
     ray.shutdown()
     return row

@@ -19,6 +19,8 @@ Adam step (Session.adam(..., tiled=...)) runs on it unchanged. Ray is imported b
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import tensorflow as tf
 
@@ -71,12 +73,15 @@ class TileWorker:
 
     def statistics(self, padded: np.ndarray) -> tuple:
         """Pass 1 over this worker's tiles; keeps the picture for pass 2."""
+        began = time.perf_counter()
         self.padded = tf.constant(padded)
-        return to_numpy(self.tiled.statistics(self.padded, self.inputs, self.tiles))
+        statistics = to_numpy(self.tiled.statistics(self.padded, self.inputs, self.tiles))
+        return statistics, time.perf_counter() - began
 
     def shares(self, slopes) -> tuple:
         """Pass 2: ((top, left) of the box of this worker's windows, its tiles' gradient shares
-        added up over that box)."""
+        added up over that box), and the seconds the worker took."""
+        began = time.perf_counter()
         parts = list(self.tiled.shares(self.padded, self.inputs, to_tensors(slopes), self.tiles))
         top = min(y for (y, _, _, _), _ in parts)
         left = min(x for (_, x, _, _), _ in parts)
@@ -85,7 +90,7 @@ class TileWorker:
         box = np.zeros((1, bottom - top, right - left, self.padded.shape[-1]), np.float32)
         for (y, x, h, w), share in parts:
             box[:, y - top : y - top + h, x - left : x - left + w] += share.numpy()
-        return (top, left), box
+        return ((top, left), box), time.perf_counter() - began
 
 
 class RayTiles:
@@ -101,6 +106,7 @@ class RayTiles:
         shipped = ray.put(to_numpy(inputs))
         self.runs = partition(self.windows, workers)
         self.moved: dict = {}  # bytes the last step moved each way (bench/raytiles.py)
+        self.worker_seconds: dict = {}  # per pass, each worker's seconds in the last step
         self.actors = [
             actor.remote(key, kinds, shape, side, run, shipped, cpus) for run in self.runs
         ]
@@ -109,7 +115,9 @@ class RayTiles:
         """Pass 1 on the actors: the picture's Gram matrices, content raw and value."""
         picture = padded.numpy()
         shipped = self.ray.put(picture)
-        parts = self.ray.get([a.statistics.remote(shipped) for a in self.actors])
+        answers = self.ray.get([a.statistics.remote(shipped) for a in self.actors])
+        parts, seconds = zip(*answers, strict=True)
+        self.worker_seconds = {"pass 1": list(seconds)}
         self.moved = {
             "picture to each worker": picture.nbytes,
             "statistics from all workers": sum(_nbytes(part) for part in parts),
@@ -136,7 +144,9 @@ class RayTiles:
         grams, content_raw, content_value = self._statistics(padded)
         style_raw, style_value, slopes = self.local.style(grams, inputs)
         shipped = self.ray.put(to_numpy(slopes))
-        boxes = self.ray.get([a.shares.remote(shipped) for a in self.actors])
+        answers = self.ray.get([a.shares.remote(shipped) for a in self.actors])
+        boxes, seconds = zip(*answers, strict=True)
+        self.worker_seconds["pass 2"] = list(seconds)
         self.moved["dL/dG to each worker"] = _nbytes(to_numpy(slopes))
         self.moved["gradient boxes from all workers"] = sum(box.nbytes for _, box in boxes)
         gradient = np.zeros(padded.shape, np.float32)
