@@ -47,6 +47,7 @@ def run_pair(photo: str, painting: str, overrides: tuple, args, extractors: dict
     from nst.core.features import build_feature_extractor
     from nst.core.optimize import stylize
     from nst.core.recipe import Recipe
+    from nst.inputs.masks import load_guidance
     from nst.inputs.styles import load_inputs
     from nst.settings import load_settings
 
@@ -60,6 +61,11 @@ def run_pair(photo: str, painting: str, overrides: tuple, args, extractors: dict
     if key not in extractors:
         extractors[key] = build_feature_extractor(settings.model, optimizer=key[1])
     inputs = load_inputs(settings.paths, settings.image)
+    height, width = inputs.content.shape[:2]
+    styles = tuple((style.shape[1], style.shape[0]) for style in inputs.styles)
+    # the regions (found faces, masks) as the still run loads them (nst.run.still)
+    guidance = load_guidance(settings.paths, settings.loss, width, height, styles)
+    inputs = inputs._replace(guidance=guidance)
     started = time.perf_counter()
     records = list(stylize(extractors[key], inputs, Recipe.of(settings)))
     seconds = time.perf_counter() - started

@@ -39,7 +39,7 @@ class TiledObjective:
 
     def __init__(self, extractor, kinds: tuple, model, height: int, width: int, side: int):
         self.preprocess, self.margin, self.layers = network_parts(extractor)
-        self.kinds, self.shape = kinds, (height, width)
+        self.kinds, self.shape, self.side = kinds, (height, width), side
         for name, kind in kinds:
             if not isinstance(kind, Content | GramStyle | PIXEL_KINDS):
                 raise SettingsError(
@@ -55,9 +55,10 @@ class TiledObjective:
         self.wanted = {n for _, k in kinds if isinstance(k, Content | GramStyle) for n in k.layers}
         self._statistics = tf.function(self._tile_statistics)
         self._share = tf.function(self._tile_share)
+        self._gradient = tf.function(self._tile_gradient)
         self._style = tf.function(self._style_from_grams)
 
-    def _padded(self, image: tf.Tensor) -> tf.Tensor:
+    def padded(self, image: tf.Tensor) -> tf.Tensor:
         """The picture as the network's first convolution sees it: preprocessed, mirrored."""
         x = self.preprocess(image)
         m = self.margin
@@ -127,8 +128,8 @@ class TiledObjective:
         """Pass 1 for one tile: its partial Gram matrices and content terms."""
         return self._tile_terms(self._features(self._tile(padded, place, extent)), place, inputs)
 
-    def _tile_share(self, padded, place, extent, inputs, slopes, gradient) -> tf.Tensor:
-        """Pass 2 for one tile: `gradient` (d total / d padded picture so far) plus its share."""
+    def _tile_gradient(self, padded, place, extent, inputs, slopes) -> tf.Tensor:
+        """Pass 2 for one tile: its share of d total / d padded picture, on its window."""
         tile = self._tile(padded, place, extent)
         with tf.GradientTape() as tape:
             tape.watch(tile)
@@ -141,7 +142,11 @@ class TiledObjective:
                 ]
                 or [tf.constant(0.0)]
             )
-        share = tape.gradient(surrogate, tile)
+        return tape.gradient(surrogate, tile)
+
+    def _tile_share(self, padded, place, extent, inputs, slopes, gradient) -> tf.Tensor:
+        """Pass 2 for one tile: `gradient` (d total / d padded picture so far) plus its share."""
+        share = self._tile_gradient(padded, place, extent, inputs, slopes)
         shape = tf.shape(padded)
         paddings = [
             [0, 0],
@@ -195,7 +200,7 @@ class TiledObjective:
             for core, (y, x, h, w) in self.windows
         ]
 
-    def _pixel_terms(self, image: tf.Tensor, inputs: tuple, draw: tf.Tensor) -> tuple:
+    def pixel_terms(self, image: tf.Tensor, inputs: tuple, draw: tf.Tensor) -> tuple:
         """(tv raw, weighted value of the terms of the pixels alone), on the whole picture."""
         tv, total = tf.constant(0.0), tf.constant(0.0)
         for (name, kind), (weight, term_inputs) in zip(self.kinds, inputs, strict=True):
@@ -205,29 +210,46 @@ class TiledObjective:
                 total = total + weight * value
         return tv, total
 
-    def _first_pass(self, padded: tf.Tensor, inputs: tuple) -> tuple:
-        """(the picture's Gram matrices per style term and layer, content raw, content value)."""
+    def statistics(self, padded: tf.Tensor, inputs: tuple, tiles=None) -> tuple:
+        """Pass 1 over the tiles numbered `tiles` (None: all, row by row): (their Gram matrices
+        per style term and layer, summed; content raw; content value). Summed over a partition
+        of the tiles they are the picture's (nst.batch.raytiles sums them over workers)."""
         grams, content_raw, content_value = None, 0.0, 0.0
-        for place, extent in self._places():
+        places = self._places()
+        for number in range(len(places)) if tiles is None else tiles:
+            place, extent = places[number]
             partial, raw, value = self._statistics(padded, place, extent, inputs)
             grams = partial if grams is None else tf.nest.map_structure(tf.add, grams, partial)
             content_raw, content_value = content_raw + raw, content_value + value
         return grams, content_raw, content_value
 
+    def style(self, grams: tuple, inputs: tuple) -> tuple:
+        """(style raw, weighted style value, d value / d grams) from the picture's Gram
+        matrices (`statistics` over all tiles)."""
+        return self._style(grams, inputs)
+
+    def shares(self, padded: tf.Tensor, inputs: tuple, slopes: tuple, tiles):
+        """Pass 2 over the tiles numbered `tiles`: per tile, (its window (top, left, height,
+        width) in the padded picture, its share of d total / d padded picture there)."""
+        places = self._places()
+        for number in tiles:
+            place, extent = places[number]
+            yield self.windows[number][1], self._gradient(padded, place, extent, inputs, slopes)
+
     def losses(self, image: tf.Tensor, inputs: tuple, draw: tf.Tensor) -> Losses:
         """The objective's Losses at `image` (1, height, width, 3), as make_objective's."""
-        grams, content_raw, content_value = self._first_pass(self._padded(image), inputs)
+        grams, content_raw, content_value = self.statistics(self.padded(image), inputs)
         style_raw, style_value, _ = self._style(grams, inputs)
-        tv, pixels = self._pixel_terms(image, inputs, draw)
+        tv, pixels = self.pixel_terms(image, inputs, draw)
         return Losses(content_raw, style_raw, tv, content_value + style_value + pixels)
 
     def value_and_gradient(self, image: tf.Tensor, inputs: tuple, draw: tf.Tensor) -> tuple:
         """(Losses, d total / d image) at `image`, as the untiled objective's."""
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(image)
-            padded = self._padded(image)
-            tv, pixels = self._pixel_terms(image, inputs, draw)
-        grams, content_raw, content_value = self._first_pass(padded, inputs)
+            padded = self.padded(image)
+            tv, pixels = self.pixel_terms(image, inputs, draw)
+        grams, content_raw, content_value = self.statistics(padded, inputs)
         style_raw, style_value, slopes = self._style(grams, inputs)
         gradient = tf.zeros_like(padded)
         for place, extent in self._places():

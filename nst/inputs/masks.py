@@ -191,8 +191,9 @@ def found_regions(
     height: int,
     on_note: Callable[[str], None],
 ) -> FoundRegions | None:
-    """[loss] auto_regions: the regions of the content photo at (width, height); None, and
-    one line through `on_note`, where nothing is found (the run goes on without regions).
+    """[loss] auto_regions: the regions of the content photo at (width, height); None where
+    nothing is found (the run goes on without regions), with one line through `on_note` for
+    people (asked for) and none for faces (the default: a landscape needs no word on faces).
     With faces (the default), OpenCV without its face cascades is such a line too; with
     people it is an ImageError (auto_region_styles cannot do without)."""
     people = loss.auto_regions == "people"
@@ -204,10 +205,10 @@ def found_regions(
             raise
         on_note(f"{error}; running without regions")
         return None
-    if found is None:
-        on_note(f"{not_found(paths.content_image.name, people)}: running without regions")
-    else:
+    if found is not None:
         on_note(describe(found))
+    elif people:  # asked for: say so; the default faces stays quiet on a landscape
+        on_note(f"{not_found(paths.content_image.name, people)}: running without regions")
     return found
 
 

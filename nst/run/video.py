@@ -320,7 +320,7 @@ def with_regions(clip_run: ClipRun, index: int, inputs: Inputs, carried_warp) ->
     regions = clip_run.regions
     if regions is not None and index == 0:
         save_regions(regions, clip_run.run.run_dir)
-    if regions is None and index == 0:
+    if regions is None and index == 0 and people:  # the default faces stays quiet
         say(f"note: {not_found('the first frame', people)}: running without regions")
     loss = (
         settings.loss
