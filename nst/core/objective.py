@@ -106,14 +106,64 @@ def make_objective(extractor: keras.Model, kinds: tuple):
 
     def objective(image: tf.Tensor, inputs: tuple, draw: tf.Tensor) -> Losses:
         features = extractor(image)
+        seen = {(None, None): (image, features)}  # the picture at each size the terms take
         raw = {"content": 0.0, "style": 0.0, "tv": 0.0}
-        total = 0.0
+        summed, total = set(), 0.0
         for (name, kind), (weight, term_inputs) in zip(kinds, inputs, strict=True):
-            raw[name], value = kind(image, features, term_inputs, draw)
+            kind, at, at_features = _at_size(kind, extractor, seen)
+            loss, value = kind(at, at_features, term_inputs, draw)
+            raw[name] = raw[name] + loss if name in summed else loss  # two style terms: added
+            summed.add(name)
             total = total + weight * value
         return Losses(raw["content"], raw["style"], raw["tv"], total)
 
     return objective
+
+
+def reference_picture(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """Pictures (batch, h, w, c) resized to height x width: a triangle filter as wide as the
+    shrink when smaller (antialiased, every pixel counts), bilinear when larger; differentiable."""
+    if tuple(image.shape[1:3]) == (height, width):
+        return image
+    return tf.image.resize(image, (height, width), method="bilinear", antialias=True)
+
+
+@dataclass(frozen=True)
+class AtSize:
+    """A term `kind` of the picture resized to height x width (reference_picture) and of that
+    picture's features ([image] reference_size): the same constraint at every output size."""
+
+    kind: object
+    height: int
+    width: int
+
+
+def _at_size(kind, extractor, seen: dict) -> tuple:
+    """(the kind to call, the picture it takes, its features): AtSize's resized picture,
+    computed once per size and step; the others the picture itself."""
+    size = (kind.height, kind.width) if isinstance(kind, AtSize) else (None, None)
+    if size not in seen:
+        resized = reference_picture(seen[None, None][0], *size)
+        seen[size] = resized, extractor(resized)
+    return (kind.kind if isinstance(kind, AtSize) else kind), *seen[size]
+
+
+def with_reference(terms: tuple, reference: tuple, height: int, width: int, mode: str) -> tuple:
+    """`terms` (full size) with the content term replaced by `reference`'s (the terms built
+    for the picture at height x width), and with mode "both" half the style weight moved to
+    `reference`'s style term; the reference terms' kinds wrapped in AtSize."""
+    content, style = named(reference, "content"), named(reference, "style")
+    referenced = []
+    for term in terms:
+        if term.name == "content":
+            term = term._replace(kind=AtSize(content.kind, height, width), inputs=content.inputs)
+        elif term.name == "style" and mode == "both":
+            term = term._replace(weight=0.5 * term.weight)
+        referenced.append(term)
+    if mode == "both":
+        kind = AtSize(style.kind, height, width)
+        referenced.append(style._replace(kind=kind, weight=0.5 * style.weight))
+    return tuple(referenced)
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,24 @@ import tensorflow as tf
 
 from nst.core import finest, lbfgs
 from nst.core.convergence import ASKED, BUDGET, CONVERGED, Averaging, StoppingRule
-from nst.core.objective import Temporal, build_terms, make_objective, signature, tensors
+from nst.core.objective import (
+    Temporal,
+    build_terms,
+    make_objective,
+    reference_picture,
+    signature,
+    tensors,
+    with_reference,
+)
 from nst.core.pyramid import clipped_finest, decompose, level_shapes, render
 from nst.core.recipe import Recipe
 from nst.core.records import Diverged, LoopState, Losses, Record
-from nst.core.scales import run_plan, scaled_styles
+from nst.core.scales import reference_shape, run_plan, scaled_styles
 from nst.core.tilegrid import cores, tile_side
 from nst.core.tiles import TiledObjective
 from nst.inputs.images import resize
 from nst.inputs.styles import Inputs
-from nst.settings import ImageSettings, OptimizerSettings
+from nst.settings import ImageSettings, OptimizerSettings, SettingsError
 
 __all__ = ["Session", "Temporal", "initial_image", "stylize"]
 
@@ -538,6 +546,9 @@ def stylize(
             where.extractor, content, styles, cut.model, recipe.loss,
             inputs.guidance, frame_term, where, recipe.image.seed + number, side,
         )  # fmt: skip
+        if recipe.image.reference_size is not None and number == len(plan):
+            full = where if where is session else None  # None: the shallow network
+            terms = _referenced(terms, content, styles, recipe, full, inputs.guidance, side, number)
         told = on_state
         if where is not session:  # the shallow finest scale: anchored to the coarser result
             anchor = here.anchor if here is not None and here.anchor is not None else begin
@@ -553,6 +564,36 @@ def stylize(
             yield record if tiles == 1 else dataclasses.replace(record, tiles=tiles)
         if stop_requested():
             return
+
+
+def _referenced(terms, content, styles, recipe: Recipe, session, guidance, side, number):
+    """[image] reference_size at the full-size scale: the terms with the content (and with
+    reference_terms = both half the style) matched on the picture resized to the reference
+    size (nst.core.objective.with_reference); unchanged where the picture is that size.
+    `session`: the whole network's (None: the finest scale runs a shallow one)."""
+    height, width = content.shape[:2]
+    small_h, small_w = reference_shape(height, width, recipe.image.reference_size)
+    if (small_h, small_w) == (height, width):
+        return terms
+    if side is not None or session is None:
+        raise SettingsError(
+            f"[image] reference_size runs with the whole network on the whole picture: not "
+            f"with [image] finest_scale = shallow, nor over tiles (this {width}x{height} scale "
+            f"does not fit [image] memory_limit)"
+        )
+    small = _resized(content, small_w, small_h)
+    small_styles = scaled_styles(styles, width / small_w, resizer=_resized)
+    reference = build_terms(
+        session.extractor, small, small_styles, recipe.model, recipe.loss, guidance, None, session,
+        recipe.image.seed + number, None,
+    )  # fmt: skip
+    return with_reference(terms, reference, small_h, small_w, recipe.image.reference_terms)
+
+
+def _resized(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`image` (h, w, 3) resized as the step resizes the picture (objective.reference_picture)."""
+    picture = reference_picture(tf.constant(image[None], tf.float32), height, width)
+    return np.clip(picture[0].numpy(), 0.0, 255.0)
 
 
 def _network_at(session: Session, recipe: Recipe, number: int, scales: int):

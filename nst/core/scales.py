@@ -60,11 +60,21 @@ def scale_budgets(optimizer: OptimizerSettings, scales: int) -> list[int]:
     return [*coarse[: scales - 1], optimizer.iterations]
 
 
-def scaled_styles(style_images: tuple, shrink: float, min_side: int = MIN_SIDE) -> tuple:
-    """The style images made `shrink` times smaller, for a smaller scale; sides ≥ min_side."""
+def scaled_styles(
+    style_images: tuple, shrink: float, min_side: int = MIN_SIDE, resizer=resize
+) -> tuple:
+    """The style images made `shrink` times smaller, for a smaller scale; sides ≥ min_side.
+    `resizer(image, width, height)`: how (Lanczos by default)."""
     scaled: list[np.ndarray] = []
     for style in style_images:
         height, width = style.shape[:2]
         s = min(shrink, max(1.0, min(height, width) / min_side))
-        scaled.append(resize(style, max(1, round(width / s)), max(1, round(height / s))))
+        scaled.append(resizer(style, max(1, round(width / s)), max(1, round(height / s))))
     return tuple(scaled)
+
+
+def reference_shape(height: int, width: int, size: int, min_side: int = MIN_SIDE):
+    """[image] reference_size: (height, width) of the picture with its longer side `size`,
+    the aspect kept, the shorter side ≥ min_side."""
+    shrink = min(max(height, width) / size, min(height, width) / min_side)
+    return max(1, round(height / shrink)), max(1, round(width / shrink))

@@ -21,6 +21,7 @@ PRESERVE_COLORS_CHOICES = ("none", "luminance", "histogram")
 STYLE_LOSS_CHOICES = ("gram", "sliced")
 PARAMETERIZATION_CHOICES = ("pixels", "pyramid")
 FINEST_SCALE_CHOICES = ("full", "shallow")
+REFERENCE_TERMS_CHOICES = ("content", "both")
 ENGINE_CHOICES = ("local", "ray")
 VIDEO_INIT_CHOICES = ("prev_warped", "prev", "content")
 FORMAT_CHOICES = ("png", "tiff")  # [output] format: the print file's

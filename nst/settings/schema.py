@@ -24,6 +24,7 @@ from nst.settings.kinds import (
     PRECISION_CHOICES,
     PRESERVE_COLORS_CHOICES,
     PROFILE_CHOICES,
+    REFERENCE_TERMS_CHOICES,
     SOURCE,
     STRETCH,
     STYLE_LOSS_CHOICES,
@@ -285,6 +286,19 @@ class ImageSettings:
         "only up to block3_conv1: its style layers, and instead of the content a pull towards "
         "the blurred enlarged coarser result; cheaper, but the photo's fine detail and colours "
         "come back less: bench/results/finest.md)",
+    )
+    reference_size: int | None = setting(
+        None,
+        NumberOr(Number(int, min=MIN_SIDE, max=MAX_SIDE), "off"),
+        "off | N: at the full-size scale the content (see reference_terms) is matched on the "
+        "picture resized to longest side N, so that one setting means the same picture at every "
+        "max_size (a preview at N predicts the print; bench/results/preview.md)",
+    )
+    reference_terms: str = setting(
+        "content",
+        Choice(REFERENCE_TERMS_CHOICES),
+        "with reference_size: content (the content term at N instead of full size) | both (also "
+        "half the style weight at N, half at full size)",
     )
     memory_limit: float | None = setting(
         None,
