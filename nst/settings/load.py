@@ -242,6 +242,13 @@ def _check_combinations(settings: Settings) -> None:
             "[loss] style_loss = sliced does not take masks or regions ([paths] style_masks, "
             "regions, content_mask): use style_loss = gram with them"
         )
+    image = settings.image
+    if image.reference_size is not None and image.finest_scale == "shallow":
+        raise SettingsError(
+            "[image] reference_size matches the picture with the whole network, and "
+            "finest_scale = shallow cuts it at the full-size scale: set reference_size = off "
+            "or finest_scale = full"
+        )
 
 
 def _region_styles(paths: PathsSettings, region_styles: tuple, absolute) -> tuple:

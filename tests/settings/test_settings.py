@@ -218,3 +218,10 @@ def test_a_run_folder_from_before_auto_regions_reads_as_it_ran(tmp_path, line, r
     assert load_run_settings(config).loss.auto_regions == read
     assert load_run_settings(config).loss.style_weight == 5
     assert load_settings(config).loss.auto_regions == "faces"
+
+
+def test_reference_size_and_a_shallow_finest_scale_are_refused_together():
+    with pytest.raises(SettingsError, match=r"reference_size .* finest_scale = shallow"):
+        load_settings(None, ("image.reference_size=256", "image.finest_scale=shallow"))
+    load_settings(None, ("image.reference_size=256",))  # alone, each is fine
+    load_settings(None, ("image.finest_scale=shallow",))
