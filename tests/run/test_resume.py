@@ -113,6 +113,35 @@ def test_a_tiled_run_resumed_at_a_step_ends_in_the_uninterrupted_image(tmp_path,
     np.testing.assert_allclose(rest[-1].total, whole[-1].total, rtol=1e-5)
 
 
+def test_a_stop_during_a_tiled_step_is_honoured_at_the_next_tile(tmp_path):
+    """Asked while step 1 runs over its tiles, the run ends without finishing that step: its
+    last record is iteration 1 (one update), where an untiled run would finish step 1 first;
+    resumed from there it ends in the uninterrupted image."""
+    settings = tiny_settings(tmp_path, "image.max_size=72")
+    content, style = load_pair(settings.paths.content_image, settings.paths.style_image[0], 72)
+    budget = step_bytes(settings.model, 40, 40)
+    inputs, extractor = loop_inputs(content, style), build_extractor(settings)
+
+    def tiled(**kwargs):
+        return stylize(extractor, inputs, loop_recipe(settings), memory_budget=budget, **kwargs)
+
+    asked = {"armed": False, "calls": 0}
+
+    def stop_requested() -> bool:  # false at the top of step 1, true at its first tiles
+        asked["calls"] += asked["armed"]
+        return asked["calls"] >= 2
+
+    states, records = [], []
+    for record in tiled(stop_requested=stop_requested, on_state=states.append):
+        records.append(record)
+        asked["armed"] = True
+    assert [r.iteration for r in records] == [0, 1] and records[-1].stopped == "asked"
+    assert states[-1].iteration == 1
+    rest = list(tiled(resume=through_file(tmp_path, states[-1], "adam")))
+    whole = list(tiled())
+    np.testing.assert_allclose(rest[-1].image, whole[-1].image, atol=1e-3)
+
+
 def through_file(tmp_path: Path, state, optimizer: str):
     """`state` written as a checkpoint file and read back."""
     folder = tmp_path / "checkpoint"
