@@ -68,11 +68,18 @@ def iteration_of(path: Path) -> int | None:
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` via a temporary file and a rename (atomic on one filesystem)."""
+    write_atomic(path, lambda file: file.write(data))
+
+
+def write_atomic(path: Path, fill) -> None:
+    """Write `path` via a temporary file and a rename, `fill(file)` writing its contents into
+    the open binary file: a large file (a print's checkpoint) is streamed, never held whole
+    in memory."""
     path = Path(path)
     tmp = temporary_name(path)
     try:
         with open(tmp, "wb") as file:
-            file.write(data)
+            fill(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)

@@ -62,10 +62,17 @@ PLOT_BYTES = 1 * MB  # four loss plots, generously
 ANIMATION_BYTES = 16 * MB
 ENCODED_HEADER_BYTES = 2048  # a PNG's or TIFF's headers and tags (under 500 bytes), and slack
 SRGB_PROFILE_BYTES = 1024  # the sRGB profile every PNG and TIFF carries (LittleCMS's: 588 bytes)
-# The checkpoint (nst.output.checkpoint), bytes per value of the picture: Adam 4 float32
-# arrays (image, averaged image, first and second moments); L-BFGS a float32 image and
-# float64 x, g, d and its MEMORY pairs s, y (10: 4 + 8 * 23).
-ADAM_CHECKPOINT_BYTES = 4 * 4
+# The checkpoint (nst.output.checkpoint), bytes per value of the picture: Adam 6 float32
+# copies (image, averaged image, and the parameters with their first and second moments: a
+# pyramid's levels ([image] parameterization = pyramid, the default) add up to 4/3 of the
+# pixels, so 3 x 4/3); L-BFGS a float32 image and float64 x, g, d and its MEMORY pairs s, y
+# (10: 4 + 8 * 23).
+ADAM_CHECKPOINT_BYTES = 4 * 6
+# What the checkpoint's state takes in memory while it is written (streamed, array by array):
+# Adam's arrays are NumPy copies of its TensorFlow variables (ADAM_CHECKPOINT_BYTES); L-BFGS's
+# are its own vectors (counted in LBFGS_BYTES_PER_VALUE) but for its float32 image.
+ADAM_STATE_BYTES = ADAM_CHECKPOINT_BYTES
+LBFGS_STATE_BYTES = 4
 LBFGS_CHECKPOINT_BYTES = 4 + 8 * (3 + 2 * lbfgs.MEMORY)
 # L-BFGS adds float64 vectors of the image's size (nst.core.lbfgs): its 10 correction pairs, the
 # point, gradient and direction (23), while a pair is taken the old point, gradient and
@@ -257,7 +264,8 @@ def tiled_memory_needed(
     the smallest sensible, nst.core.tilegrid.smallest_side): the runtime, the weights, the
     widest tile's step (its targets are computed over the same tiles, so the style images'
     passes are bounded by it too), what the scale keeps of the whole picture, the regions'
-    masked features in a tile and their masks on the whole picture, and L-BFGS's vectors."""
+    masked features in a tile and their masks on the whole picture, and the optimiser's state
+    (optimizer_bytes)."""
     side = smallest_side(model) if side is None else side
     tile = min(max(width, height), side + 2 * reach_halo(model))
     step = tiled_step_bytes(model, height, width, side)
@@ -265,8 +273,8 @@ def tiled_memory_needed(
     masks = layer_shapes(model.network, height, width)
     step += 4 * regions * sum(h * w for name, h, w, _ in masks if name in model.style_layers)
     weights = parameter_count(model.network) * 4
-    lbfgs = LBFGS_BYTES_PER_VALUE * width * height * 3 if optimizer_name == "lbfgs" else 0
-    return RUNTIME_BYTES + WEIGHT_COPIES * weights + step + lbfgs
+    beside = optimizer_bytes(width * height * 3, optimizer_name)
+    return RUNTIME_BYTES + WEIGHT_COPIES * weights + step + beside
 
 
 def reach_halo(model: ModelSettings) -> int:
@@ -292,16 +300,27 @@ def step_budget(
     height: int | None = None,
 ) -> int | None:
     """The bytes an optimisation step's activations may take ([image] memory_limit, or auto:
-    `available`, None if unknown) once the runtime, the weights, L-BFGS's vectors and what a
-    tiled scale keeps of the whole width x height picture (None: max_size square) are
-    counted: what nst.core.optimize.stylize's memory_budget takes (None: no limit)."""
+    `available`, None if unknown) once the runtime, the weights, the optimiser's state
+    (optimizer_bytes) and what a tiled scale keeps of the whole width x height picture (None:
+    max_size square) are counted: what nst.core.optimize.stylize's memory_budget takes (None:
+    no limit)."""
     limit = available if image.memory_limit is None else int(image.memory_limit * 1024**3)
     if limit is None:
         return None
     fixed = RUNTIME_BYTES + WEIGHT_COPIES * parameter_count(model.network) * 4
     width, height = width or image.max_size, height or image.max_size
-    lbfgs = LBFGS_BYTES_PER_VALUE * width * height * 3 if optimizer_name == "lbfgs" else 0
-    return max(0, limit - fixed - lbfgs - picture_bytes(model, height, width))
+    beside = optimizer_bytes(width * height * 3, optimizer_name)
+    return max(0, limit - fixed - beside - picture_bytes(model, height, width))
+
+
+def optimizer_bytes(values: int, optimizer_name: str) -> int:
+    """What the optimiser keeps beside a step on a picture of `values` samples: L-BFGS's
+    float64 vectors, and the checkpoint's state built every [output] save_every steps (a
+    whole 4096x3072 run peaked 2.5 GB over [image] memory_limit = 8 while the state was kept
+    between checkpoints and written through a bytes copy, bench/results/memory_run.md)."""
+    if optimizer_name == "lbfgs":
+        return (LBFGS_BYTES_PER_VALUE + LBFGS_STATE_BYTES) * values
+    return ADAM_STATE_BYTES * values
 
 
 def tiles_note(model: ModelSettings, plan: list[Scale], budget: int | None) -> str | None:

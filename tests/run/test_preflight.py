@@ -25,8 +25,10 @@ from nst.run.preflight import (
     check_results_folder,
     checkpoint_bytes,
     memory_needed,
+    optimizer_bytes,
     output_bytes,
     print_bytes,
+    step_budget,
 )
 from nst.settings import load_settings
 from nst.settings.networks import layer_names, layer_shapes, min_input_side
@@ -156,9 +158,8 @@ def test_the_print_estimate_bounds_the_files_written(tmp_path, file_format, bits
 def test_the_checkpoint_estimate_bounds_the_checkpoint(optimizer):
     shape, rng = (48, 64, 3), np.random.default_rng(6)
     picture = rng.uniform(0, 255, shape).astype(np.float32)
-    if optimizer == "adam":  # Keras Adam's variables: the step count, the rate, m and v
-        variables = (np.array(7, np.int64), np.array(0.01, np.float32), picture, picture)
-        state = LoopState(1, 7, picture, variables, 1.0, averaged=picture, best=(1.0,) * 50)
+    if optimizer == "adam":  # the loop's own state, the image moved as a 5-level pyramid
+        state = adam_state(picture)
     else:
         point = picture.ravel().astype(np.float64)
         pairs = (point,) * lbfgs.MEMORY
@@ -166,6 +167,30 @@ def test_the_checkpoint_estimate_bounds_the_checkpoint(optimizer):
         state = LoopState(1, 7, picture, (), 1.0, best=(1.0,) * 50, lbfgs=full)
     size = len(checkpoint.to_bytes(state, optimizer))
     assert size <= checkpoint_bytes(picture.size, optimizer) < 1.2 * size + 64 * 1024
+
+
+def adam_state(picture: np.ndarray) -> LoopState:
+    """The checkpoint's state of Adam's loop (nst.core.optimize.AdamLoop) on `picture`, its
+    image a 5-level pyramid (the default parameterization), as a run makes it."""
+    from nst.core.optimize import AdamLoop
+
+    optimizer = load_settings(None, ()).optimizer
+    rule = dataclasses.make_dataclass("Rule", [("best", list)])([1.0] * 50)
+    return AdamLoop.start(picture, 5, optimizer, rule).checkpoint(1, 1.0)
+
+
+def test_the_memory_estimate_counts_the_checkpoints_state():
+    """The arrays Adam's checkpoint is made of (copies of its TensorFlow variables, built
+    beside a step every save_every steps) are counted in what a run keeps beside a step."""
+    picture = np.random.default_rng(7).uniform(0, 255, (48, 64, 3)).astype(np.float32)
+    state = adam_state(picture)
+    arrays = (state.image, state.averaged, *state.optimizer_variables)
+    held = sum(np.asarray(a).nbytes for a in arrays)
+    assert held > 5 * picture.nbytes  # image, average, levels, m and v: about 6 copies
+    assert held <= optimizer_bytes(picture.size, "adam") < 1.1 * held
+    settings = load_settings(None, ("image.memory_limit=2",))
+    fixed = 2 * 1024**3 - step_budget(settings.model, settings.image, "adam", None, 64, 48)
+    assert fixed >= held  # the step's budget is what is left once it is counted
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/meminfo")
