@@ -40,7 +40,8 @@ def test_the_keeper_writes_the_state_streamed_and_lets_it_go(tmp_path):
     assert image() is None  # written: the keeper holds no copy of the picture any more
     back = read_checkpoint(tmp_path, "adam")
     assert back.iteration == 7 and back.averaging_updates == 6 and back.best == (1.0, 0.5)
-    for got, want in zip((back.image, back.averaged, *back.optimizer_variables), copies, strict=True):
+    arrays = (back.image, back.averaged, *back.optimizer_variables)
+    for got, want in zip(arrays, copies, strict=True):
         np.testing.assert_array_equal(got, want)
     written = (tmp_path / CHECKPOINT).stat().st_mtime_ns
     keeper.write()  # nothing new kept: the file stays as it is
