@@ -27,6 +27,12 @@ ACTIVATION_COPIES = 1.8
 # the tape's and Adam's temporaries. 16 counted came out 0.6 GB short of the float32 peak at
 # 2048x1536 and 1.5 GB short at 4096x3072 (bench/results/tiles.md): 32 covers both.
 PICTURE_COPIES = 32
+# And what a tiled step costs whatever the picture's size: a trace of the tile's passes for
+# each shape a tile takes (inner, edge, corner), their buffers. Whole runs at 2048x1536 with a
+# memory_limit (bench/results/memory_run.md): 30 tiles of 352 px peaked 74 MB over the rest
+# of this estimate, 12 tiles of 528 px 104 MB under it, the same picture: a cost the smaller
+# tiles do not shrink. 256 MB covers it with a margin.
+TILED_BYTES = 256 * 1024**2
 
 
 class Reach(NamedTuple):
@@ -110,10 +116,11 @@ def tiled_step_bytes(model: ModelSettings, height: int, width: int, side: int) -
 
 def picture_bytes(model: ModelSettings, height: int, width: int) -> int:
     """What a tiled scale keeps of the whole height x width picture: PICTURE_COPIES of its
-    pixels and the content targets (the content image's features at the content layers)."""
+    pixels and the content targets (the content image's features at the content layers),
+    and the tiles' fixed cost (TILED_BYTES)."""
     shapes = layer_shapes(model.network, height, width)
     content = sum(h * w * c for name, h, w, c in shapes if name in model.content_layers)
-    return 4 * (PICTURE_COPIES * 3 * height * width + content)
+    return 4 * (PICTURE_COPIES * 3 * height * width + content) + TILED_BYTES
 
 
 def smallest_side(model: ModelSettings) -> int:
