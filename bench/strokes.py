@@ -1,0 +1,116 @@
+"""Stroke scale as a share of the picture: does a 1024 px result carry the 512 px preview's strokes?
+
+    python -m bench.strokes /tmp/pv/c/tubingen_starry_night__p512.png \
+        /tmp/pv/c/tubingen_starry_night__ref1024.png --width 512
+
+Every picture is resized (box filter) to one common size, so each statistic is measured in
+shares of the picture, not in pixels; then, on the luminance:
+
+- energy per octave of spatial frequency, in cycles per picture width (8–16 … 128–256): a
+  result with smaller strokes (a finer share of the picture) moves energy to the upper octaves;
+- the characteristic wavelength: the energy-weighted geometric mean frequency above the
+  lowest octave (the composition), given as a share of the picture width;
+- the correlation length of the detail: the radius where the autocorrelation of the luminance,
+  its composition (below 8 cycles per width) removed, first falls to one half, as a share of the
+  picture width.
+
+Prints a Markdown table. The statistics are NumPy only; PIL only loads and resizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+OCTAVES = ((8, 16), (16, 32), (32, 64), (64, 128), (128, 256))
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma of an (H, W, 3) picture, as float64."""
+    return np.asarray(rgb, np.float64)[..., :3] @ np.array([0.299, 0.587, 0.114])
+
+
+def _spectrum(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(power, radius in cycles per picture width) of the Hann-windowed, mean-free picture."""
+    height, width = gray.shape
+    window = np.outer(np.hanning(height), np.hanning(width))  # no edge between wrapped sides
+    power = np.abs(np.fft.fft2((gray - gray.mean()) * window)) ** 2
+    fy = np.fft.fftfreq(height)[:, None] * width  # cycles per pixel → cycles per picture width
+    fx = np.fft.fftfreq(width)[None, :] * width
+    return power, np.hypot(fx, fy)
+
+
+def octave_energy(gray: np.ndarray, octaves=OCTAVES) -> list[float]:
+    """Share of the energy between octaves[0][0] and octaves[-1][1] cycles per width, per octave."""
+    power, radius = _spectrum(gray)
+    energy = [power[(radius >= low) & (radius < high)].sum() for low, high in octaves]
+    total = sum(energy)
+    return [e / total for e in energy]
+
+
+def characteristic_wavelength(gray: np.ndarray, low: float = 8.0) -> float:
+    """Share of the picture width of the energy-weighted geometric mean frequency above `low`."""
+    power, radius = _spectrum(gray)
+    band = (radius >= low) & (radius <= gray.shape[1] / 2)
+    mean_log = np.average(np.log(radius[band]), weights=power[band])
+    return float(1.0 / np.exp(mean_log))
+
+
+def correlation_length(gray: np.ndarray, low: float = 8.0) -> float:
+    """Share of the picture width where the detail's autocorrelation first falls to 1/2."""
+    power, radius = _spectrum(gray)
+    power[radius < low] = 0.0  # the composition (sky against town) is not stroke size
+    correlation = np.real(np.fft.ifft2(power))  # Wiener–Khinchin
+    correlation /= correlation[0, 0]
+    height, width = gray.shape
+    dy = np.minimum(np.arange(height), height - np.arange(height))[:, None]
+    dx = np.minimum(np.arange(width), width - np.arange(width))[None, :]
+    lag = np.rint(np.hypot(dx, dy)).astype(int)
+    sums = np.bincount(lag.ravel(), correlation.ravel())
+    radial = sums / np.maximum(np.bincount(lag.ravel()), 1)
+    below = np.nonzero(radial[: min(height, width) // 2] < 0.5)[0]
+    return float(below[0] / width) if below.size else float("nan")
+
+
+def stroke_row(gray: np.ndarray) -> dict:
+    """All three statistics of one picture at the common size."""
+    return {
+        "octaves": octave_energy(gray),
+        "wavelength": characteristic_wavelength(gray),
+        "correlation": correlation_length(gray),
+    }
+
+
+def load_gray(path: Path, width: int) -> np.ndarray:
+    from PIL import Image
+
+    image = Image.open(path).convert("RGB")
+    height = round(image.height * width / image.width)
+    return luminance(np.asarray(image.resize((width, height), Image.Resampling.BOX)))
+
+
+def table(rows: dict[str, dict]) -> str:
+    bands = " | ".join(f"{low}–{high}" for low, high in OCTAVES)
+    lines = [
+        f"| picture | {bands} | wavelength / width | correlation length / width |",
+        "| --- |" + " ---: |" * (len(OCTAVES) + 2),
+    ]
+    for name, row in rows.items():
+        shares = " | ".join(f"{100 * e:.1f} %" for e in row["octaves"])
+        lines.append(f"| {name} | {shares} | {row['wavelength']:.4f} | {row['correlation']:.4f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("pictures", nargs="+", type=Path)
+    parser.add_argument("--width", type=int, default=512, help="the common width")
+    args = parser.parse_args(argv)
+    rows = {p.stem.split("__")[-1]: stroke_row(load_gray(p, args.width)) for p in args.pictures}
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
