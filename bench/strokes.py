@@ -11,8 +11,8 @@ shares of the picture, not in pixels; then, on the luminance:
 - the characteristic wavelength: the energy-weighted geometric mean frequency above the
   lowest octave (the composition), given as a share of the picture width;
 - the correlation length of the detail: the radius where the autocorrelation of the luminance,
-  its composition (below 8 cycles per width) removed, first falls to one half, as a share of the
-  picture width.
+  its composition (below 8 cycles per width) and pixel grain (above 128) removed, first falls
+  to one half, as a share of the picture width.
 
 Prints a Markdown table. The statistics are NumPy only; PIL only loads and resizes.
 """
@@ -58,10 +58,12 @@ def characteristic_wavelength(gray: np.ndarray, low: float = 8.0) -> float:
     return float(1.0 / np.exp(mean_log))
 
 
-def correlation_length(gray: np.ndarray, low: float = 8.0) -> float:
-    """Share of the picture width where the detail's autocorrelation first falls to 1/2."""
+def correlation_length(gray: np.ndarray, low: float = 8.0, high: float = 128.0) -> float:
+    """Share of the picture width where the autocorrelation of the detail between `low` and
+    `high` cycles per width first falls to 1/2 (linearly interpolated between lags)."""
     power, radius = _spectrum(gray)
-    power[radius < low] = 0.0  # the composition (sky against town) is not stroke size
+    # below `low` is the composition (sky against town), above `high` the pixel grain
+    power[(radius < low) | (radius > high)] = 0.0
     correlation = np.real(np.fft.ifft2(power))  # Wiener–Khinchin
     correlation /= correlation[0, 0]
     height, width = gray.shape
@@ -69,9 +71,14 @@ def correlation_length(gray: np.ndarray, low: float = 8.0) -> float:
     dx = np.minimum(np.arange(width), width - np.arange(width))[None, :]
     lag = np.rint(np.hypot(dx, dy)).astype(int)
     sums = np.bincount(lag.ravel(), correlation.ravel())
-    radial = sums / np.maximum(np.bincount(lag.ravel()), 1)
-    below = np.nonzero(radial[: min(height, width) // 2] < 0.5)[0]
-    return float(below[0] / width) if below.size else float("nan")
+    radial = (sums / np.maximum(np.bincount(lag.ravel()), 1))[: min(height, width) // 2]
+    below = np.nonzero(radial < 0.5)[0]
+    if not below.size:
+        return float("nan")
+    after = below[0]  # radial[0] is 1, so after >= 1
+    before = after - 1
+    crossing = before + (radial[before] - 0.5) / (radial[before] - radial[after])
+    return float(crossing / width)
 
 
 def stroke_row(gray: np.ndarray) -> dict:
