@@ -14,7 +14,9 @@ shares of the picture, not in pixels; then, on the luminance:
   its composition (below 8 cycles per width) and pixel grain (above 128) removed, first falls
   to one half, as a share of the picture width.
 
-Prints a Markdown table. The statistics are NumPy only; PIL only loads and resizes.
+`--crop` measures one region (e.g. the sky, where the photo itself has no detail) at the same
+share of every picture, still in cycles per whole picture width. Prints a Markdown table.
+The statistics are NumPy only; PIL only loads and resizes.
 """
 
 from __future__ import annotations
@@ -32,36 +34,44 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     return np.asarray(rgb, np.float64)[..., :3] @ np.array([0.299, 0.587, 0.114])
 
 
-def _spectrum(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(power, radius in cycles per picture width) of the Hann-windowed, mean-free picture."""
+def _spectrum(gray: np.ndarray, picture_width: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """(power, radius in cycles per picture width) of the Hann-windowed, mean-free picture or
+    crop; `picture_width` is the whole picture's width in pixels (None: gray is the picture)."""
     height, width = gray.shape
+    picture_width = picture_width or width
     window = np.outer(np.hanning(height), np.hanning(width))  # no edge between wrapped sides
     power = np.abs(np.fft.fft2((gray - gray.mean()) * window)) ** 2
-    fy = np.fft.fftfreq(height)[:, None] * width  # cycles per pixel → cycles per picture width
-    fx = np.fft.fftfreq(width)[None, :] * width
+    fy = np.fft.fftfreq(height)[:, None] * picture_width  # cycles per pixel → per picture width
+    fx = np.fft.fftfreq(width)[None, :] * picture_width
     return power, np.hypot(fx, fy)
 
 
-def octave_energy(gray: np.ndarray, octaves=OCTAVES) -> list[float]:
+def octave_energy(
+    gray: np.ndarray, octaves=OCTAVES, picture_width: int | None = None
+) -> list[float]:
     """Share of the energy between octaves[0][0] and octaves[-1][1] cycles per width, per octave."""
-    power, radius = _spectrum(gray)
+    power, radius = _spectrum(gray, picture_width)
     energy = [power[(radius >= low) & (radius < high)].sum() for low, high in octaves]
     total = sum(energy)
     return [e / total for e in energy]
 
 
-def characteristic_wavelength(gray: np.ndarray, low: float = 8.0) -> float:
+def characteristic_wavelength(
+    gray: np.ndarray, low: float = 8.0, picture_width: int | None = None
+) -> float:
     """Share of the picture width of the energy-weighted geometric mean frequency above `low`."""
-    power, radius = _spectrum(gray)
-    band = (radius >= low) & (radius <= gray.shape[1] / 2)
+    power, radius = _spectrum(gray, picture_width)
+    band = (radius >= low) & (radius <= (picture_width or gray.shape[1]) / 2)
     mean_log = np.average(np.log(radius[band]), weights=power[band])
     return float(1.0 / np.exp(mean_log))
 
 
-def correlation_length(gray: np.ndarray, low: float = 8.0, high: float = 128.0) -> float:
+def correlation_length(
+    gray: np.ndarray, low: float = 8.0, high: float = 128.0, picture_width: int | None = None
+) -> float:
     """Share of the picture width where the autocorrelation of the detail between `low` and
     `high` cycles per width first falls to 1/2 (linearly interpolated between lags)."""
-    power, radius = _spectrum(gray)
+    power, radius = _spectrum(gray, picture_width)
     # below `low` is the composition (sky against town), above `high` the pixel grain
     power[(radius < low) | (radius > high)] = 0.0
     correlation = np.real(np.fft.ifft2(power))  # Wiener–Khinchin
@@ -78,24 +88,27 @@ def correlation_length(gray: np.ndarray, low: float = 8.0, high: float = 128.0) 
     after = below[0]  # radial[0] is 1, so after >= 1
     before = after - 1
     crossing = before + (radial[before] - 0.5) / (radial[before] - radial[after])
-    return float(crossing / width)
+    return float(crossing / (picture_width or width))
 
 
-def stroke_row(gray: np.ndarray) -> dict:
-    """All three statistics of one picture at the common size."""
+def stroke_row(gray: np.ndarray, picture_width: int | None = None) -> dict:
+    """All three statistics of one picture (or crop of a picture) at the common size."""
     return {
-        "octaves": octave_energy(gray),
-        "wavelength": characteristic_wavelength(gray),
-        "correlation": correlation_length(gray),
+        "octaves": octave_energy(gray, picture_width=picture_width),
+        "wavelength": characteristic_wavelength(gray, picture_width=picture_width),
+        "correlation": correlation_length(gray, picture_width=picture_width),
     }
 
 
-def load_gray(path: Path, width: int) -> np.ndarray:
+def load_gray(path: Path, width: int, crop=(0.0, 0.0, 1.0, 1.0)) -> np.ndarray:
+    """Luminance of the picture box-resized to `width`, then cut to `crop` (shares x0,y0,x1,y1)."""
     from PIL import Image
 
     image = Image.open(path).convert("RGB")
     height = round(image.height * width / image.width)
-    return luminance(np.asarray(image.resize((width, height), Image.Resampling.BOX)))
+    gray = luminance(np.asarray(image.resize((width, height), Image.Resampling.BOX)))
+    x0, y0, x1, y1 = crop
+    return gray[round(y0 * height) : round(y1 * height), round(x0 * width) : round(x1 * width)]
 
 
 def table(rows: dict[str, dict]) -> str:
@@ -114,8 +127,13 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pictures", nargs="+", type=Path)
     parser.add_argument("--width", type=int, default=512, help="the common width")
+    parser.add_argument("--crop", default="0,0,1,1", help="x0,y0,x1,y1 as shares, e.g. the sky")
     args = parser.parse_args(argv)
-    rows = {p.stem.split("__")[-1]: stroke_row(load_gray(p, args.width)) for p in args.pictures}
+    crop = tuple(float(v) for v in args.crop.split(","))
+    rows = {
+        p.stem.split("__")[-1]: stroke_row(load_gray(p, args.width, crop), args.width)
+        for p in args.pictures
+    }
     print(table(rows))
 
 

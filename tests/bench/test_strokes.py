@@ -28,6 +28,13 @@ def test_stripes_are_found_at_their_share_of_the_width():
     assert np.argmax(energy) == 1 and energy[1] > 0.9  # the 16–32 cycles per width octave
 
 
+def test_a_crop_is_measured_in_shares_of_the_whole_picture():
+    picture = stripes(192, 64, cycles=48)  # 1/48 of the picture width
+    crop = picture[:, 48:144]  # half the width: 24 cycles across the crop
+    assert characteristic_wavelength(crop, picture_width=192) == pytest.approx(1 / 48, rel=0.1)
+    assert characteristic_wavelength(crop) == pytest.approx(1 / 24, rel=0.1)
+
+
 def test_the_same_share_at_twice_the_size_scores_the_same():
     small, large = blotches(64, 48, sigma=1.5), blotches(128, 96, sigma=3.0, seed=1)
     assert correlation_length(large) == pytest.approx(correlation_length(small), rel=0.25)
