@@ -111,6 +111,33 @@ def load_gray(path: Path, width: int, crop=(0.0, 0.0, 1.0, 1.0)) -> np.ndarray:
     return gray[round(y0 * height) : round(y1 * height), round(x0 * width) : round(x1 * width)]
 
 
+def crop_sheet(paths: list[Path], crop, out: Path) -> None:
+    """The crop of every picture side by side, each enlarged (bicubic) to the crop of the
+    largest picture: the strokes at the same share of the picture, seen at one scale."""
+    from PIL import Image, ImageDraw
+
+    images = [Image.open(p).convert("RGB") for p in paths]
+    width = max(im.width for im in images)
+    x0, y0, x1, y1 = crop
+    cuts = []
+    for im in images:
+        box = (
+            round(x0 * im.width),
+            round(y0 * im.height),
+            round(x1 * im.width),
+            round(y1 * im.height),
+        )
+        size = (round((x1 - x0) * width), round((y1 - y0) * width * im.height / im.width))
+        cuts.append(im.crop(box).resize(size, Image.Resampling.BICUBIC))
+    sheet = Image.new("RGB", (sum(c.width + 4 for c in cuts), cuts[0].height + 18), "white")
+    draw, x = ImageDraw.Draw(sheet), 0
+    for cut, path, im in zip(cuts, paths, images, strict=True):
+        sheet.paste(cut, (x, 18))
+        draw.text((x + 2, 2), f"{path.stem.split('__')[-1]} ({im.width} px)", fill="black")
+        x += cut.width + 4
+    sheet.save(out)
+
+
 def table(rows: dict[str, dict]) -> str:
     bands = " | ".join(f"{low}–{high}" for low, high in OCTAVES)
     lines = [
@@ -128,8 +155,11 @@ def main(argv=None) -> None:
     parser.add_argument("pictures", nargs="+", type=Path)
     parser.add_argument("--width", type=int, default=512, help="the common width")
     parser.add_argument("--crop", default="0,0,1,1", help="x0,y0,x1,y1 as shares, e.g. the sky")
+    parser.add_argument("--sheet", type=Path, help="also write the crops side by side here")
     args = parser.parse_args(argv)
     crop = tuple(float(v) for v in args.crop.split(","))
+    if args.sheet:
+        crop_sheet(args.pictures, crop, args.sheet)
     rows = {
         p.stem.split("__")[-1]: stroke_row(load_gray(p, args.width, crop), args.width)
         for p in args.pictures
