@@ -32,7 +32,7 @@ from nst.core.recipe import Recipe
 from nst.core.records import Diverged, LoopState, Losses, Record
 from nst.core.scales import reference_shape, run_plan, scaled_styles
 from nst.core.tilegrid import cores, tile_side
-from nst.core.tiles import TiledObjective
+from nst.core.tiles import TiledObjective, TilesInterrupted
 from nst.inputs.images import resize
 from nst.inputs.styles import Inputs
 from nst.settings import ImageSettings, OptimizerSettings, SettingsError
@@ -86,10 +86,12 @@ def make_tiled_step(tiled: TiledObjective, optimizer: keras.optimizers.Optimizer
     carries it back to the levels."""
     update = tf.function(functools.partial(_update, optimizer))
 
-    def step(pyramid: tuple, averaged: tf.Variable, inputs: tuple, average: tf.Tensor):
+    def step(pyramid: tuple, averaged: tf.Variable, inputs: tuple, average, interrupted=None):
         with tf.GradientTape() as tape:
             image = render(pyramid)
-        losses, gradient = tiled.value_and_gradient(image, inputs, optimizer.iterations)
+        losses, gradient = tiled.value_and_gradient(
+            image, inputs, optimizer.iterations, interrupted
+        )
         gradients = tape.gradient(image, list(pyramid), output_gradients=gradient)
         return losses, update(pyramid, averaged, tuple(gradients), losses.total, average)
 
@@ -383,6 +385,7 @@ def adam_records(
     if resume is not None:
         state.restore(resume)
     average = tf.constant(optimizer.average, tf.float32)
+    between_tiles = {} if tiled is None else {"interrupted": run.stop_requested}
     stopped = CONVERGED if state.rule.converged else ""  # resumed at a converged scale's end
     while True:
         iteration = state.iteration
@@ -399,7 +402,12 @@ def adam_records(
             losses = _numbers(evaluate(tf.constant(snapshot[None]), inputs, DRAW))
             finite = bool(np.isfinite(losses).all())
         else:
-            losses, finite = step(state.pyramid, state.averaged, inputs, average)
+            try:
+                losses, finite = step(
+                    state.pyramid, state.averaged, inputs, average, **between_tiles
+                )
+            except TilesInterrupted:  # nothing moved: this iteration ends the scale, as asked
+                continue
             losses, finite = _numbers(losses), bool(finite)
             state.averaging.updates += finite
             if state.rule.observe(losses.total):

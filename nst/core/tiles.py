@@ -32,6 +32,17 @@ from nst.settings import SettingsError
 PIXEL_KINDS = Smoothness | Photo | TemporalTerm | LowPassAnchor  # terms of the pixels alone
 
 
+class TilesInterrupted(Exception):
+    """A stop was asked between two tiles: the step was given up, nothing was updated."""
+
+
+def _check(interrupted) -> None:
+    # A step over many tiles of a print takes minutes: a stop is honoured at the next tile,
+    # not the next step (the run resumes from the step's start, which is unchanged).
+    if interrupted is not None and interrupted():
+        raise TilesInterrupted
+
+
 class TiledObjective:
     """The objective of `kinds` (a terms' signature, nst.core.objective) on a height x width
     picture, over tiles whose cores are `side` pixels: `value_and_gradient` and `losses` as the
@@ -210,13 +221,15 @@ class TiledObjective:
                 total = total + weight * value
         return tv, total
 
-    def statistics(self, padded: tf.Tensor, inputs: tuple, tiles=None) -> tuple:
+    def statistics(self, padded: tf.Tensor, inputs: tuple, tiles=None, interrupted=None) -> tuple:
         """Pass 1 over the tiles numbered `tiles` (None: all, row by row): (their Gram matrices
         per style term and layer, summed; content raw; content value). Summed over a partition
-        of the tiles they are the picture's (nst.batch.raytiles sums them over workers)."""
+        of the tiles they are the picture's (nst.batch.raytiles sums them over workers).
+        `interrupted()` true before a tile raises TilesInterrupted."""
         grams, content_raw, content_value = None, 0.0, 0.0
         places = self._places()
         for number in range(len(places)) if tiles is None else tiles:
+            _check(interrupted)
             place, extent = places[number]
             partial, raw, value = self._statistics(padded, place, extent, inputs)
             grams = partial if grams is None else tf.nest.map_structure(tf.add, grams, partial)
@@ -243,16 +256,18 @@ class TiledObjective:
         tv, pixels = self.pixel_terms(image, inputs, draw)
         return Losses(content_raw, style_raw, tv, content_value + style_value + pixels)
 
-    def value_and_gradient(self, image: tf.Tensor, inputs: tuple, draw: tf.Tensor) -> tuple:
-        """(Losses, d total / d image) at `image`, as the untiled objective's."""
+    def value_and_gradient(self, image, inputs: tuple, draw: tf.Tensor, interrupted=None) -> tuple:
+        """(Losses, d total / d image) at `image`, as the untiled objective's; TilesInterrupted
+        where `interrupted()` (None: never asked) is true before a tile."""
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(image)
             padded = self.padded(image)
             tv, pixels = self.pixel_terms(image, inputs, draw)
-        grams, content_raw, content_value = self.statistics(padded, inputs)
+        grams, content_raw, content_value = self.statistics(padded, inputs, None, interrupted)
         style_raw, style_value, slopes = self._style(grams, inputs)
         gradient = tf.zeros_like(padded)
         for place, extent in self._places():
+            _check(interrupted)
             gradient = self._share(padded, place, extent, inputs, slopes, gradient)
         through = tape.gradient(padded, image, output_gradients=gradient)
         pixel_gradient = tape.gradient(pixels, image, unconnected_gradients="zero")

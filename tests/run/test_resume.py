@@ -14,6 +14,7 @@ from PIL import Image
 
 from nst.core.optimize import stylize
 from nst.core.pyramid import level_shapes
+from nst.core.tilegrid import cores, step_bytes, tile_side
 from nst.inputs.images import load_pair
 from nst.output.checkpoint import read_checkpoint, to_bytes
 from nst.output.runfolder import CHECKPOINT, FINAL, LOSSES_CSV
@@ -84,6 +85,61 @@ def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimi
     assert (rest[-1].stopped, whole[-1].stopped) == (whole[-1].stopped, whole[-1].stopped)
     np.testing.assert_allclose(rest[-1].image, whole[-1].image, atol=1e-3)
     np.testing.assert_allclose(rest[-1].total, whole[-1].total, rtol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_a_tiled_run_resumed_at_a_step_ends_in_the_uninterrupted_image(tmp_path, optimizer):
+    """A scale over tiles (a memory budget below the whole step's) interrupted between two
+    steps, its state through the checkpoint file, resumed: the uninterrupted tiled run's image."""
+    settings = tiny_settings(tmp_path, f"optimizer.name={optimizer}", "image.max_size=72")
+    content, style = load_pair(settings.paths.content_image, settings.paths.style_image[0], 72)
+    height, width = content.shape[:2]
+    budget = step_bytes(settings.model, 40, 40)
+    tiles = len(cores(height, width, tile_side(settings.model, height, width, budget)))
+    assert tiles > 1
+    inputs, extractor = loop_inputs(content, style), build_extractor(settings)
+
+    def tiled(**kwargs):
+        return stylize(extractor, inputs, loop_recipe(settings), memory_budget=budget, **kwargs)
+
+    whole = list(tiled())
+    assert {r.tiles for r in whole} == {tiles}
+    states, (flag, consume) = [], stopped_at(3)
+    list(consume(tiled(stop_requested=lambda: flag["stop"], on_state=states.append), 1))
+    state = through_file(tmp_path, states[-1], optimizer)
+    rest = list(tiled(resume=state))
+    assert [r.iteration for r in rest] == list(range(4, whole[-1].iteration + 1))
+    np.testing.assert_allclose(rest[-1].image, whole[-1].image, atol=1e-3)
+    np.testing.assert_allclose(rest[-1].total, whole[-1].total, rtol=1e-5)
+
+
+def test_a_stop_during_a_tiled_step_is_honoured_at_the_next_tile(tmp_path):
+    """Asked while step 1 runs over its tiles, the run ends without finishing that step: its
+    last record is iteration 1 (one update), where an untiled run would finish step 1 first;
+    resumed from there it ends in the uninterrupted image."""
+    settings = tiny_settings(tmp_path, "image.max_size=72")
+    content, style = load_pair(settings.paths.content_image, settings.paths.style_image[0], 72)
+    budget = step_bytes(settings.model, 40, 40)
+    inputs, extractor = loop_inputs(content, style), build_extractor(settings)
+
+    def tiled(**kwargs):
+        return stylize(extractor, inputs, loop_recipe(settings), memory_budget=budget, **kwargs)
+
+    asked = {"armed": False, "calls": 0}
+
+    def stop_requested() -> bool:  # false at the top of step 1, true at its first tiles
+        asked["calls"] += asked["armed"]
+        return asked["calls"] >= 2
+
+    states, records = [], []
+    for record in tiled(stop_requested=stop_requested, on_state=states.append):
+        records.append(record)
+        asked["armed"] = True
+    assert [r.iteration for r in records] == [0, 1] and records[-1].stopped == "asked"
+    assert states[-1].iteration == 1
+    rest = list(tiled(resume=through_file(tmp_path, states[-1], "adam")))
+    whole = list(tiled())
+    np.testing.assert_allclose(rest[-1].image, whole[-1].image, atol=1e-3)
 
 
 def through_file(tmp_path: Path, state, optimizer: str):
