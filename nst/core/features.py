@@ -106,7 +106,7 @@ def build_feature_extractor(
         x = layer(x)
         poolings += isinstance(layer, keras.layers.MaxPooling2D | keras.layers.AveragePooling2D)
         if layer.name in wanted:
-            out = _cropped(x, margin // 2**poolings) if margin else x
+            out = _cropped(x, margin // 2**poolings, layer.name) if margin else x
             outputs[layer.name] = keras.ops.cast(out, "float32") if bfloat16 else out
         if len(outputs) == len(wanted):
             break  # deeper layers cost time and memory and feed no loss
@@ -152,8 +152,18 @@ def _reflected(x, margin: int):
     )(x)
 
 
-def _cropped(x, margin: int):
-    return x[:, margin:-margin, margin:-margin, :] if margin else x
+def crop(t, margin: int):
+    """t (batch, h, w, c) without `margin` rows and columns on each side. tf.slice, not
+    Python slicing: a strided slice's gradient (StridedSliceGrad) cost reflect's step a
+    quarter more on CPUs, a slice's (a zero pad) costs next to nothing; the values are the same
+    (bench/results/defaults.md, Cheaper borders)."""
+    size = tf.shape(t)[1:3] - 2 * margin
+    channels = t.shape[-1] or -1  # known to Keras' shape inference where the input's is
+    return tf.slice(t, [0, margin, margin, 0], [-1, size[0], size[1], channels])
+
+
+def _cropped(x, margin: int, name: str):
+    return keras.layers.Lambda(crop, arguments={"margin": margin}, name="crop_" + name)(x)
 
 
 def keras_cache_dir() -> Path:

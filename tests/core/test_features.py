@@ -29,7 +29,8 @@ def test_outputs_are_named_and_shaped_as_configured(network):
 def test_network_is_cut_at_the_deepest_layer_needed():
     model = model_settings("model.content_layers=block2_conv2", "model.style_layers=block1_conv1")
     names = [layer.name for layer in build_feature_extractor(model).layers]
-    assert names[-1] == "block2_conv2"
+    network = [name for name in names if not name.startswith("crop_")]  # reflect's crops
+    assert network[-1] == "block2_conv2"
     assert "block3_conv1" not in names
 
 
@@ -123,3 +124,49 @@ def test_mirrored_convolutions_keep_the_shapes_and_change_only_the_border(paddin
     first, other = zeros["block1_conv1"].numpy(), mirrored["block1_conv1"].numpy()
     np.testing.assert_allclose(other[:, 1:-1, 1:-1], first[:, 1:-1, 1:-1], rtol=1e-5, atol=1e-4)
     assert not np.allclose(other[:, 0], first[:, 0])
+
+
+def _unmirrored(gradient: np.ndarray, margin: int) -> np.ndarray:
+    """The adjoint of np.pad(mode='reflect') along axes 1 and 2: each mirrored row and column's
+    gradient added back onto the picture's row or column it copies."""
+    for axis in (1, 2):
+        g = np.moveaxis(gradient, axis, 0).copy()
+        n = g.shape[0] - 2 * margin
+        inner = g[margin : margin + n]
+        for k in range(1, margin + 1):
+            inner[k] += g[margin - k]
+            inner[n - 1 - k] += g[margin + n - 1 + k]
+        gradient = np.moveaxis(inner, 0, axis)
+    return gradient
+
+
+def test_reflect_is_the_network_on_a_numpy_mirrored_picture_cropped():
+    """padding = reflect: features and their gradient to the picture equal the zero-padded
+    network run on the picture mirrored by np.pad, cropped back per layer (the crop being a
+    slice for speed must not change a value)."""
+    import tensorflow as tf
+
+    from nst.core.features import MARGIN
+
+    rng = np.random.default_rng(2)
+    picture = tf.constant(rng.uniform(0, 255, (1, 40, 56, 3)), tf.float32)
+    m = MARGIN
+    mirrored = np.pad(picture.numpy(), [(0, 0), (m, m), (m, m), (0, 0)], mode="reflect")
+    mirrored = tf.constant(mirrored)
+    reflect = build_feature_extractor(model_settings("model.padding=reflect"))
+    zeros = build_feature_extractor(model_settings("model.padding=zeros"))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([picture, mirrored])
+        ours, theirs = reflect(picture), zeros(mirrored)
+        loss, reference = 0.0, 0.0
+        for k, name in enumerate(sorted(ours)):
+            c = (theirs[name].shape[2] - ours[name].shape[2]) // 2  # the margin at this layer
+            cropped = theirs[name][:, c:-c, c:-c, :]
+            np.testing.assert_allclose(ours[name], cropped, rtol=1e-5, atol=1e-3)
+            weights = tf.constant(rng.standard_normal(cropped.shape[1:]), tf.float32)
+            loss += (k + 1) * tf.reduce_sum(weights * ours[name])
+            reference += (k + 1) * tf.reduce_sum(weights * cropped)
+    gradient = tape.gradient(loss, picture).numpy()
+    expected = _unmirrored(tape.gradient(reference, mirrored).numpy(), m)
+    assert np.abs(gradient).max() > 0
+    np.testing.assert_allclose(gradient, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
