@@ -149,16 +149,19 @@ def _at_size(kind, extractor, seen: dict) -> tuple:
 
 
 def with_reference(terms: tuple, reference: tuple, height: int, width: int, mode: str) -> tuple:
-    """`terms` (full size) with the content term replaced by `reference`'s (the terms built
-    for the picture at height x width), and with mode "both" half the style weight moved to
-    `reference`'s style term; the reference terms' kinds wrapped in AtSize."""
+    """`terms` (full size) with, by `mode`, the content term replaced by `reference`'s (the
+    terms built for the picture at height x width: "content", "both"), half the style weight
+    moved to `reference`'s style term ("both") or the style term replaced by it ("style");
+    the reference terms' kinds wrapped in AtSize."""
     content, style = named(reference, "content"), named(reference, "style")
     referenced = []
     for term in terms:
-        if term.name == "content":
+        if term.name == "content" and mode != "style":
             term = term._replace(kind=AtSize(content.kind, height, width), inputs=content.inputs)
         elif term.name == "style" and mode == "both":
             term = term._replace(weight=0.5 * term.weight)
+        elif term.name == "style" and mode == "style":
+            term = term._replace(kind=AtSize(style.kind, height, width), inputs=style.inputs)
         referenced.append(term)
     if mode == "both":
         kind = AtSize(style.kind, height, width)

@@ -298,7 +298,8 @@ class ImageSettings:
         "content",
         Choice(REFERENCE_TERMS_CHOICES),
         "with reference_size: content (the content term at N instead of full size) | both (also "
-        "half the style weight at N, half at full size)",
+        "half the style weight at N, half at full size) | style (the style term at N, the content "
+        "at full size)",
     )
     memory_limit: float | None = setting(
         None,

@@ -39,11 +39,11 @@ def _numpy_gram_error(f: np.ndarray, target: np.ndarray) -> float:
     return float(np.sum((rows.T @ rows - target) ** 2) / (4.0 * n**2 * m**2))
 
 
-@pytest.mark.parametrize("mode", ["content", "both"])
+@pytest.mark.parametrize("mode", ["content", "both", "style"])
 def test_reference_objective_is_the_formula_on_the_resized_picture(mode):
     """total = α Σ_c L_c(x↓)/L_c(0) + β (full share) Σ_l w_l E_l(x)/E_l(0) [+ β/2 Σ_l w_l
-    E_l(x↓)/E_l(0) with both], x↓ the picture resized to the reference, recomputed here in
-    NumPy from the network's features."""
+    E_l(x↓)/E_l(0) with both], x↓ the picture resized to the reference; with style the content
+    at full size and all of β on x↓. Recomputed here in NumPy from the network's features."""
     settings = _settings("loss.tv_weight=0")  # tv is the same either way, and would dominate
     model, loss = settings.model, settings.loss
     extractor = build_feature_extractor(model)
@@ -79,15 +79,16 @@ def test_reference_objective_is_the_formula_on_the_resized_picture(mode):
             )
         return total
 
+    content_full = {k: v.numpy() for k, v in extractor(tf.constant(content[None])).items()}
+    seen, target = (full, content_full) if mode == "style" else (down, at_ref)
     content_value = sum(
-        np.sum((down[c] - at_ref[c]) ** 2.0) / np.sum(at_ref[c] ** 2.0)
+        np.sum((seen[c] - target[c]) ** 2.0) / np.sum(target[c] ** 2.0)
         for c in model.content_layers
     )
-    share = 0.5 if mode == "both" else 1.0
+    share = {"content": 1.0, "both": 0.5, "style": 0.0}[mode]
     expected = loss.content_weight * content_value
     expected += share * loss.style_weight * style_value(full, style_full)
-    if mode == "both":
-        expected += 0.5 * loss.style_weight * style_value(down, style_ref)
+    expected += (1.0 - share) * loss.style_weight * style_value(down, style_ref)
     assert float(got.total) == pytest.approx(expected, rel=1e-3)
 
 
