@@ -512,7 +512,7 @@ def stylize(
     session: Session | None = None,
     resume: LoopState | None = None,
     on_state: Callable[[LoopState], None] | None = None,
-    memory_budget: int | None = None,
+    memory_budget: int | Callable[[int, int], int | None] | None = None,
 ) -> Iterator[Record]:
     """Optimise an image by `recipe`; yield a Record per iteration, with the image every
     `recipe.save_every`.
@@ -526,9 +526,9 @@ def stylize(
     each starting from the previous result resized; targets are recomputed at every scale.
     A video gives each frame its `start`, `temporal` term and shared `session` (nst.run.video);
     `on_state` gets the state with each image (nst.output.checkpoint), `resume` goes on from one.
-    A scale whose step needs more than `memory_budget` bytes (None: no limit) steps over tiles
-    (nst.core.tiles; the same result), its targets computed over them too; its records say
-    how many (`Record.tiles`).
+    A scale whose step needs more than `memory_budget` bytes (or `memory_budget(height,
+    width)` at its size; None: no limit) steps over tiles (nst.core.tiles; the same result),
+    its targets computed over them too; its records say how many (`Record.tiles`).
     """
     started = time.perf_counter() - (resume.elapsed_s if resume is not None else 0.0)
 
@@ -549,7 +549,8 @@ def stylize(
         begin = here.image if here is not None else resize(current, w, h)
         frame_term = temporal if (h, w) == (height, width) else None
         where, cut = _network_at(session, recipe, number, len(plan))
-        side = tile_side(cut.model, h, w, memory_budget)  # None: the whole picture fits
+        memory_here = memory_budget(h, w) if callable(memory_budget) else memory_budget
+        side = tile_side(cut.model, h, w, memory_here)  # None: the whole picture fits
         terms = build_terms(
             where.extractor, content, styles, cut.model, recipe.loss,
             inputs.guidance, frame_term, where, recipe.image.seed + number, side,

@@ -313,6 +313,12 @@ def step_budget(
     return max(0, limit - fixed - beside - picture_bytes(model, height, width))
 
 
+def step_budgets(model: ModelSettings, image: ImageSettings, optimizer_name: str, available):
+    """Per scale, (height, width) -> step_budget at that size: a coarser scale keeps less
+    beside its step, so it may step whole where the full size must tile."""
+    return lambda height, width: step_budget(model, image, optimizer_name, available, width, height)
+
+
 def optimizer_bytes(values: int, optimizer_name: str) -> int:
     """What the optimiser keeps beside a step on a picture of `values` samples: L-BFGS's
     float64 vectors, and the checkpoint's state built every [output] save_every steps (a
@@ -323,14 +329,15 @@ def optimizer_bytes(values: int, optimizer_name: str) -> int:
     return ADAM_STATE_BYTES * values
 
 
-def tiles_note(model: ModelSettings, plan: list[Scale], budget: int | None) -> str | None:
-    """The line that says which scales of `plan` will step over tiles within `budget`
-    (step_budget), and in how many; None where every scale runs whole."""
-    parts = []
+def tiles_note(model: ModelSettings, plan: list[Scale], budgets) -> str | None:
+    """The line that says which scales of `plan` will step over tiles within `budgets`
+    (step_budgets: bytes per scale size), and in how many; None where every scale runs whole."""
+    parts, budget = [], None
     for number, scale in enumerate(plan, 1):
-        side = tile_side(model, scale.height, scale.width, budget)
+        side = tile_side(model, scale.height, scale.width, budgets(scale.height, scale.width))
         if side is None:
             continue
+        budget = budgets(scale.height, scale.width)  # the message names the largest tiled
         size = f"{scale.width}x{scale.height}"
         label = f"scale {number}/{len(plan)} ({size})" if len(plan) > 1 else f"the {size} picture"
         count = len(cores(scale.height, scale.width, side))
@@ -369,8 +376,7 @@ def check_run_memory(
     if not tileable:
         return None
     plan = run_plan(height, width, image, optimizer) if plan is None else plan
-    budget = step_budget(model, image, optimizer.name, available, width, height)
-    return tiles_note(model, plan, budget)
+    return tiles_note(model, plan, step_budgets(model, image, optimizer.name, available))
 
 
 def run_memory_needed(settings, inputs) -> int:

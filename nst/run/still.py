@@ -45,7 +45,7 @@ from nst.run.preflight import (
     check_run_memory,
     output_bytes,
     region_count,
-    step_budget,
+    step_budgets,
 )
 from nst.run.watchers import Watcher
 from nst.settings import WEIGHTS_CHOICES, OptimizerSettings, Settings
@@ -116,13 +116,8 @@ def optimize_into(
         stop_requested=stop.requested,
         resume=state,
         on_state=keeper.keep,
-        memory_budget=step_budget(
-            settings.model,
-            settings.image,
-            settings.optimizer.name,
-            available_memory(),
-            width,
-            height,
+        memory_budget=step_budgets(
+            settings.model, settings.image, settings.optimizer.name, available_memory()
         ),
     )
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)

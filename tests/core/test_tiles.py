@@ -391,6 +391,51 @@ def test_preflight_lets_a_run_over_tiles_go_and_says_in_how_many():
     assert check_run_memory(settings, 512, 384, available) is None  # fits whole: no note
 
 
+def test_a_coarser_scale_gets_the_budget_of_its_own_size():
+    """A 4096x3072 print within memory_limit = 8: the full size must tile, but the 1024x768
+    scale keeps less beside its step, steps whole, and the note names only the full size."""
+    from nst.run.preflight import check_run_memory, step_budgets
+
+    settings = settings_of(
+        "image.max_size=4096", "image.memory_limit=8", "image.scales=3", "image.scale_factor=4"
+    )
+    model = settings.model
+    budgets = step_budgets(model, settings.image, "adam", 64 * 1024**3)
+    assert tile_side(model, 3072, 4096, budgets(3072, 4096)) is not None
+    assert tile_side(model, 768, 1024, budgets(3072, 4096)) is not None  # the full size's
+    assert tile_side(model, 768, 1024, budgets(768, 1024)) is None  # its own
+    note = check_run_memory(settings, 4096, 3072, 64 * 1024**3)
+    assert "scale 3/3 (4096x3072) will run in" in note and "scale 2/3" not in note
+
+
+def test_stylize_asks_the_budget_of_each_scale_size():
+    settings = settings_of(
+        *SHALLOW, "image.scales=2", "optimizer.iterations=2", "optimizer.coarse_iterations=2"
+    )
+    rng = np.random.default_rng(6)
+    content = rng.uniform(0, 255, (72, 88, 3)).astype(np.float32)
+    style = rng.uniform(0, 255, (64, 64, 3)).astype(np.float32)
+    small = step_bytes(settings.model, 40, 40)
+    asked = []
+
+    def budgets(height: int, width: int):
+        asked.append((height, width))
+        return None if height < 72 else small  # the coarse scale: no limit
+
+    extractor = build_feature_extractor(settings.model)
+    records = list(
+        stylize(
+            extractor, loop_inputs(content, style), loop_recipe(settings), memory_budget=budgets
+        )
+    )
+    assert asked == [(36, 44), (72, 88)]
+    assert {r.tiles for r in records if r.scale == 1} == {1}
+    assert {r.tiles for r in records if r.scale == 2} == {
+        len(cores(72, 88, tile_side(settings.model, 72, 88, small)))
+    }
+    assert {r.tiles for r in records if r.scale == 2} != {1}
+
+
 def test_preflight_refuses_what_even_the_smallest_tiles_do_not_fit():
     from nst.run.preflight import MB, ResourceError, check_run_memory, tiled_memory_needed
 
