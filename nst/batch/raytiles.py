@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from nst.core.records import Losses
-from nst.core.tiles import TiledObjective
+from nst.core.tiles import TiledObjective, TilesInterrupted
 
 
 def to_numpy(structure):
@@ -135,13 +135,17 @@ class RayTiles:
         tv, pixels = self.local.pixel_terms(image, inputs, draw)
         return Losses(content_raw, style_raw, tv, content_value + style_value + pixels)
 
-    def value_and_gradient(self, image: tf.Tensor, inputs: tuple, draw: tf.Tensor) -> tuple:
-        """(Losses, d total / d image) at `image`, as TiledObjective.value_and_gradient."""
+    def value_and_gradient(self, image, inputs: tuple, draw: tf.Tensor, interrupted=None) -> tuple:
+        """(Losses, d total / d image) at `image`, as TiledObjective.value_and_gradient; the
+        actors run a pass's tiles at once, so a stop (`interrupted()`) is honoured between the
+        two passes (TilesInterrupted)."""
         with tf.GradientTape(persistent=True) as tape:
             tape.watch(image)
             padded = self.local.padded(image)
             tv, pixels = self.local.pixel_terms(image, inputs, draw)
         grams, content_raw, content_value = self._statistics(padded)
+        if interrupted is not None and interrupted():
+            raise TilesInterrupted
         style_raw, style_value, slopes = self.local.style(grams, inputs)
         shipped = self.ray.put(to_numpy(slopes))
         answers = self.ray.get([a.shares.remote(shipped) for a in self.actors])
