@@ -9,12 +9,19 @@ Runs every pair under every variant (overrides separated by `;`) in this process
 prints one JSON line per run (seconds, steps per scale, the paper's losses) and writes
 `<pair>__<variant>.png` and `sheet_<pair>.png`. Seconds on a busy machine are noise: time to
 picture is measured by `python -m bench --only user`.
+
+`--keep-steps 40,80` also writes `<pair>__<variant>__step40.png` ...: the full-size scale's
+picture (the averaged iterate) after that many of its steps, which is what a run with
+`optimizer.iterations` at that number would end with, and prints the CPU seconds the run had
+taken by then: one run answers "how many steps at the finest scale does the look need".
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import time
 from pathlib import Path
 
@@ -30,6 +37,9 @@ def parse_args(argv=None):
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--sheet-height", type=int, default=300)
+    parser.add_argument(
+        "--keep-steps", default="", help="finest-scale steps whose picture to keep: 40,80"
+    )
     return parser.parse_args(argv)
 
 
@@ -47,11 +57,14 @@ def run_pair(photo: str, painting: str, overrides: tuple, args, extractors: dict
     from nst.core.features import build_feature_extractor
     from nst.core.optimize import stylize
     from nst.core.recipe import Recipe
+    from nst.core.scales import run_plan
     from nst.inputs.masks import load_guidance
     from nst.inputs.styles import load_inputs
     from nst.settings import load_settings
 
-    base = ("model.network=vgg16", f"model.weights={args.weights}", "output.save_every=100000")
+    keep = sorted({int(k) for k in args.keep_steps.split(",") if k.strip()})
+    every = math.gcd(*keep) if keep else 100000
+    base = ("model.network=vgg16", f"model.weights={args.weights}", f"output.save_every={every}")
     settings = load_settings(
         None,
         (*base, f"image.max_size={args.size}", f"paths.content_image={photo}",
@@ -67,7 +80,15 @@ def run_pair(photo: str, painting: str, overrides: tuple, args, extractors: dict
     guidance = load_guidance(settings.paths, settings.loss, width, height, styles)
     inputs = inputs._replace(guidance=guidance)
     started, cpu_started = time.perf_counter(), time.process_time()
-    records = list(stylize(extractors[key], inputs, Recipe.of(settings)))
+    records, kept, finest = [], {}, len(run_plan(height, width, settings.image, settings.optimizer))
+    first_at = None  # the full-size scale's first record: its steps count from there
+    for record in stylize(extractors[key], inputs, Recipe.of(settings)):
+        if record.scale == finest and first_at is None:
+            first_at = record.iteration
+        step = record.iteration - first_at if first_at is not None else -1
+        if step in keep and record.image is not None:  # CPU seconds so far, and the picture
+            kept[step] = (round(time.process_time() - cpu_started, 1), record.image)
+        records.append(record if record.stopped else dataclasses.replace(record, image=None))
     seconds = time.perf_counter() - started
     # CPU seconds of this process: on a shared machine less disturbed than wall time
     cpu = time.process_time() - cpu_started
@@ -79,8 +100,9 @@ def run_pair(photo: str, painting: str, overrides: tuple, args, extractors: dict
         "steps": steps,
         "content": last.content,
         "style": last.style,
+        "kept_cpu_s": {step: at for step, (at, _) in kept.items()},
     }
-    return last.image, facts
+    return last.image, facts, {step: image for step, (_, image) in kept.items()}
 
 
 def sheet(images: list[Image.Image], labels: list[str], height: int) -> Image.Image:
@@ -104,9 +126,12 @@ def main(argv=None) -> None:
         tag = f"{Path(photo).stem}_{Path(painting).stem}"
         results = []
         for name, overrides in named.items():
-            image, facts = run_pair(photo, painting, overrides, args, extractors)
+            image, facts, kept = run_pair(photo, painting, overrides, args, extractors)
             result = Image.fromarray(np.clip(image, 0, 255).round().astype(np.uint8))
             result.save(args.out / f"{tag}__{name}.png")
+            for step, picture in kept.items():
+                saved = Image.fromarray(np.clip(picture, 0, 255).round().astype(np.uint8))
+                saved.save(args.out / f"{tag}__{name}__step{step}.png")
             results.append(result)
             print(json.dumps({"pair": tag, "variant": name, **facts}), flush=True)
         inputs = [Image.open(p).convert("RGB") for p in (photo, painting)]
