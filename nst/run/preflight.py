@@ -73,6 +73,12 @@ ADAM_CHECKPOINT_BYTES = 4 * 6
 # are its own vectors (counted in LBFGS_BYTES_PER_VALUE) but for its float32 image.
 ADAM_STATE_BYTES = ADAM_CHECKPOINT_BYTES
 LBFGS_STATE_BYTES = 4
+# The saved pictures, bytes per value: the float32 picture a saved record carries out of the
+# loop and the one the run's writer keeps for the print file (nst.output.outputs.RunWriter),
+# both alive while an iterate is made. A whole 4096x3072 run with memory_limit = 8 peaked a
+# picture's 151 MB above the limit at its first iterate after those were left out
+# (bench/results/print_4096.md).
+SAVED_PICTURE_BYTES = 4 * 2
 LBFGS_CHECKPOINT_BYTES = 4 + 8 * (3 + 2 * lbfgs.MEMORY)
 # L-BFGS adds float64 vectors of the image's size (nst.core.lbfgs): its 10 correction pairs, the
 # point, gradient and direction (23), while a pair is taken the old point, gradient and
@@ -323,10 +329,11 @@ def optimizer_bytes(values: int, optimizer_name: str) -> int:
     """What the optimiser keeps beside a step on a picture of `values` samples: L-BFGS's
     float64 vectors, and the checkpoint's state built every [output] save_every steps (a
     whole 4096x3072 run peaked 2.5 GB over [image] memory_limit = 8 while the state was kept
-    between checkpoints and written through a bytes copy, bench/results/memory_run.md)."""
+    between checkpoints and written through a bytes copy, bench/results/memory_run.md); and
+    the saved pictures (SAVED_PICTURE_BYTES)."""
     if optimizer_name == "lbfgs":
-        return (LBFGS_BYTES_PER_VALUE + LBFGS_STATE_BYTES) * values
-    return ADAM_STATE_BYTES * values
+        return (LBFGS_BYTES_PER_VALUE + LBFGS_STATE_BYTES + SAVED_PICTURE_BYTES) * values
+    return (ADAM_STATE_BYTES + SAVED_PICTURE_BYTES) * values
 
 
 def tiles_note(model: ModelSettings, plan: list[Scale], budgets) -> str | None:
