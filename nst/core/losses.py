@@ -25,6 +25,11 @@ def content_loss(features: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
     return 0.5 * tf.reduce_sum(tf.square(features - target))
 
 
+def content_norm(target: tf.Tensor) -> tf.Tensor:
+    """1/2 Σ P²: content_loss of all-zero features against `target`, without their copies."""
+    return 0.5 * tf.reduce_sum(tf.square(target))
+
+
 def style_layer_loss(features: tf.Tensor, target_gram: tf.Tensor) -> tf.Tensor:
     """E_l = Σ (G − A)² / (4 N² M²), with G the Gram matrix of `features`, as in the paper."""
     shape = tf.shape(features)

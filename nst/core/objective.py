@@ -33,6 +33,7 @@ from nst.core.guided import (
 )
 from nst.core.losses import (
     content_loss,
+    content_norm,
     photo_loss,
     relative,
     sliced_wasserstein,
@@ -277,7 +278,7 @@ def build_terms(
         tf.constant(loss.content_weight, tf.float32),
         ContentTargets(
             content_features,
-            tuple(content_loss(tf.zeros_like(p), p) for p in content_features),
+            tuple(content_norm(p) for p in content_features),
             weights or (),
         ),
     )

@@ -34,6 +34,15 @@ def test_content_loss_is_half_sum_of_squares():
     )
 
 
+def test_content_norm_is_the_content_loss_of_zero_features():
+    """Half the sum of squares, and exactly what content_loss gives all-zero features (the
+    content term's scale, computed without the zeros' copy)."""
+    P = np_features(np.random.default_rng(3), 9, 11, 8) * 100
+    norm = losses.content_norm(tf.constant(P)).numpy()
+    assert norm == pytest.approx(0.5 * np.sum(P.astype(np.float64) ** 2), rel=1e-5)
+    assert norm == losses.content_loss(tf.zeros_like(P), tf.constant(P)).numpy()
+
+
 @pytest.mark.parametrize("shape", [(5, 7, 4), (3, 3, 16), (8, 2, 1)])
 def test_style_layer_loss_matches_paper(shape):
     rng = np.random.default_rng(2)
