@@ -26,11 +26,11 @@ def test_scale_sizes_shrink_by_the_factor_down_to_a_floor():
 
 
 def test_iterations_per_scale():
-    three = ("optimizer.coarse_iterations=50, 20", "image.scales=3")
+    three = ("optimizer.coarse_iterations=50, 20", "image.scales=3", "optimizer.iterations=120")
     optimizer = load_settings(None, three).optimizer
-    assert scale_budgets(optimizer, 3) == [50, 20, 300]
+    assert scale_budgets(optimizer, 3) == [50, 20, 120]
     one = load_settings(None, ("optimizer.coarse_iterations=7",)).optimizer
-    assert scale_budgets(one, 3) == [7, 7, 300]
+    assert scale_budgets(one, 3) == [7, 7, one.iterations]  # the full size: iterations
     with pytest.raises(SettingsError, match=r"\[optimizer\] coarse_iterations = '50, 20'"):
         load_settings(None, ("optimizer.coarse_iterations=50, 20", "image.scales=2"))
 
