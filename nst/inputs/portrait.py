@@ -33,6 +33,9 @@ from nst.inputs.images import ImageError
 from nst.inputs.native import native_stderr_silenced
 
 DETECT_SIDE = 640  # faces are looked for at this longer side at most (time: ~0.3 s)
+# ... and confirmed at this one: Haar's borderline finds (a facade's two windows, a suit's
+# folds) come and go with the resampling, a face stays (bench/results/regions.md)
+CONFIRM_SIDE = 512
 CUT_SIDE = 256  # GrabCut runs at this longer side at most (time: ~0.1 s)
 MIN_FACE = 0.06  # the smallest face looked for: this share of the picture's shorter side
 FACE_FEATHER = 0.12  # the face's soft edge: Gaussian sigma, a share of the face's width
@@ -348,15 +351,28 @@ def people_found(picture: np.ndarray, colours: np.ndarray, faces: list) -> tuple
     return people, finder
 
 
-def faces_found(picture: np.ndarray) -> tuple[list, list, float]:
-    """(face boxes, (eyes, mouth) boxes per face, the scale they are at) in an RGB uint8
-    picture, looked for at DETECT_SIDE at most."""
+def shrunk(picture: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(the RGB picture, its equalised grey, the scale) at longer side `side` at most."""
     height, width = picture.shape[:2]
-    scale = min(1.0, DETECT_SIDE / max(height, width))
+    scale = min(1.0, side / max(height, width))
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
-    grey = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+    return small, cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)), scale
+
+
+def faces_found(picture: np.ndarray) -> tuple[list, list, float]:
+    """(face boxes, (eyes, mouth) boxes per face, the scale they are at) in an RGB uint8
+    picture, looked for at DETECT_SIDE at most; in a larger picture a face must also be found
+    at CONFIRM_SIDE (overlapping half of it)."""
+    small, grey, scale = shrunk(picture, DETECT_SIDE)
     boxes = detect_faces(small, grey)
+    if boxes and max(picture.shape[:2]) > CONFIRM_SIDE:
+        smaller, smaller_grey, smaller_scale = shrunk(picture, CONFIRM_SIDE)
+        seen = [
+            tuple(v * scale / smaller_scale for v in box)
+            for box in detect_faces(smaller, smaller_grey)
+        ]
+        boxes = [box for box in boxes if any(overlap(box, other) >= 0.5 for other in seen)]
     return boxes, [face_parts(grey, box) for box in boxes], scale
 
 

@@ -14,6 +14,7 @@ from nst.inputs import masks, portrait
 from nst.inputs.images import ImageError
 from nst.inputs.masks import load_guidance
 from nst.inputs.portrait import describe, find_regions, save_regions
+from nst.inputs.styles import load_inputs
 from nst.settings import load_settings
 from tests.helpers.portrait import background, needs_cascades, picture_with_face, save
 
@@ -148,3 +149,48 @@ def test_no_face_is_found_in_the_projects_own_test_pictures():
     pictures += [background(160, 120), background(64, 48)]
     for picture in pictures:
         assert find_regions(picture, people=False) is None
+
+
+def lanczos(picture: np.ndarray, side: int) -> np.ndarray:
+    """`picture` (RGB uint8) resized, enlarged too, to longer side `side`."""
+    height, width = picture.shape[:2]
+    scale = side / max(height, width)
+    size = (round(width * scale), round(height * scale))
+    return np.asarray(Image.fromarray(picture).resize(size, Image.LANCZOS))
+
+
+@needs_cascades
+@pytest.mark.parametrize("side", [256, 1024, 2048])
+def test_a_real_face_is_one_face_at_every_size(side):
+    """Grace Hopper's photo (matplotlib's sample): one face, on hers, at every size. At 2048
+    px Haar also found a small borderline box near the photo's top, at one detection size
+    only."""
+    from matplotlib import cbook
+
+    photo = Image.open(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    picture = lanczos(np.asarray(photo.convert("RGB")), side)
+    found = find_regions(picture.astype(np.float32), people=False)
+    assert found is not None and len(found.faces) == 1
+    x, y, w, h = found.faces[0]
+    centre = np.array([x + w / 2, y + h / 2]) / side
+    np.testing.assert_allclose(centre, [0.43, 0.37], atol=0.08)  # her face, in the photo
+
+
+@needs_cascades
+def test_a_facade_found_at_one_detection_size_is_no_face():
+    """Tübingen (../shared) enlarged to 2048 px as a run loads it: Haar's frontal cascade
+    finds a house's two windows over a warm wall at 640 px but not at 512: no face."""
+    from tests.helpers import SHARED_IMAGES
+
+    path = SHARED_IMAGES / "tubingen.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} not found (../shared is absent)")
+    settings = load_settings(
+        None, ("image.max_size=2048", f"paths.content_image={path}", f"paths.style_image={path}")
+    )
+    content = load_inputs(settings.paths, settings.image).content
+    found_first = portrait.detect_faces(
+        *portrait.shrunk(np.clip(content, 0, 255).astype(np.uint8), 640)[:2]
+    )
+    assert found_first, "the borderline find this test is about is no longer made at 640 px"
+    assert find_regions(content, people=False) is None
