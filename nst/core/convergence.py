@@ -4,7 +4,10 @@ TensorFlow, so that the loop state can be checkpointed and tested as plain numbe
 The rule watches the best objective seen so far, one value per Adam step or L-BFGS
 evaluation (a line-search trial that went uphill does not count as progress). A scale has
 converged when that best value fell by less than `tolerance` of itself over the last
-`window` steps: further steps would no longer visibly change the picture.
+`window` steps: further steps would no longer visibly change the picture. The window must
+lie after the first step that improved on the scale's start: at a finer scale Adam's first
+steps can leave the picture worse than the enlarged one it started from for longer than a
+window (every pixel moved by about the learning rate), and that is not a plateau.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import math
 CONVERGED = "converged"  # why a scale ended: the stopping rule
 BUDGET = "budget"  # its iteration budget was spent
 ASKED = "asked"  # a stop was requested (Ctrl-C, SIGTERM, the web studio)
+# An objective this small is 0 to float32 precision: its terms are relative errors, near 1
+# at a scale's start, so a start this low is already the optimum and nothing will beat it.
+OPTIMAL = 1e-9
 
 
 @dataclasses.dataclass
@@ -33,11 +39,14 @@ class StoppingRule:
 
     @property
     def converged(self) -> bool:
-        """best[k − window] − best[k] ≤ tolerance · |best[k]| (relative improvement)."""
+        """best[k − window] − best[k] ≤ tolerance · |best[k]| (relative improvement), where
+        best[k − window] is already below the start best[0] (or the start is OPTIMAL)."""
         if self.tolerance <= 0 or len(self.best) <= self.window:
             return False
-        now, before = self.best[-1], self.best[-1 - self.window]
+        now, before, start = self.best[-1], self.best[-1 - self.window], self.best[0]
         if not (math.isfinite(now) and math.isfinite(before)):
+            return False
+        if not (before < start or start <= OPTIMAL):  # still in the transient after the start
             return False
         return before - now <= self.tolerance * abs(now)  # <=: a flat 0 has converged too
 

@@ -31,6 +31,22 @@ def test_rule_stops_on_a_plateau_and_not_while_improving():
     assert not any(off.observe(1.0) for _ in range(20))  # tolerance 0: the whole budget
 
 
+def test_rule_does_not_stop_while_the_scale_is_worse_than_its_start():
+    """At a finer scale Adam's first steps can leave the picture worse than the enlarged one
+    it started from for longer than a window (at 2048 px: 21 steps, and the rule as it was
+    then ended the scale with a speckled picture): the window counts from the first step
+    below the start."""
+    rule = StoppingRule(window=3, tolerance=0.01)
+    totals = (1.0, 1.5, 1.4, 1.3, 1.2, 1.1, 1.05, 0.9, 0.8, 0.7, 0.69, 0.689, 0.6889, 0.688)
+    decisions = [rule.observe(v) for v in totals]
+    # the best stayed at the start, 1.0, over steps 0-3: without the condition, True at 3
+    assert decisions.index(True) == 13  # 0.69 -> 0.688 over the window from step 10
+    never = StoppingRule(window=3, tolerance=0.01)
+    assert not any(never.observe(v) for v in (1.0, *[1.2] * 30))  # never below its start
+    optimal = StoppingRule(window=3, tolerance=0.01)  # a start at 0: nothing to beat
+    assert [optimal.observe(v) for v in (1e-16, 1e-14, 1e-12, 1e-10)] == [False] * 3 + [True]
+
+
 def test_rule_ignores_uphill_trials_and_non_finite_values():
     rule = StoppingRule(window=2, tolerance=0.01)
     for value in (10.0, 20.0, float("nan"), 5.0):  # an L-BFGS line search overshooting
