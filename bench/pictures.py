@@ -101,6 +101,8 @@ def run_pair(photo: str, painting: str, overrides: tuple, args, extractors: dict
         "content": last.content,
         "style": last.style,
         "kept_cpu_s": {step: at for step, (at, _) in kept.items()},
+        # the full size's objective per step: where the stopping rule saw progress end
+        "finest_total": [float(f"{r.total:.4g}") for r in records if r.scale == finest],
     }
     return last.image, facts, {step: image for step, (_, image) in kept.items()}
 
