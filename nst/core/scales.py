@@ -54,10 +54,12 @@ def scale_sizes(
 
 def scale_budgets(optimizer: OptimizerSettings, scales: int) -> list[int]:
     """Iterations per scale, smallest first: coarse_iterations (its last value repeated where
-    scales = auto asks for more), then iterations at the full size."""
+    scales = auto asks for more), then at the full size iterations times iterations_decay
+    for each scale beyond the second."""
     coarse = optimizer.coarse_iterations
     coarse = coarse + coarse[-1:] * (scales - 1 - len(coarse))  # the last value repeated
-    return [*coarse[: scales - 1], optimizer.iterations]
+    finest = optimizer.iterations * optimizer.iterations_decay ** max(0, scales - 2)
+    return [*coarse[: scales - 1], max(1, round(finest))]
 
 
 def scaled_styles(

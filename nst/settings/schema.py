@@ -216,6 +216,16 @@ class OptimizerSettings:
         ListOf(Number(int, min=1)),
         "with [image] scales > 1: steps at each smaller scale, smallest first (one value: all)",
     )
+    # Each smaller scale before the full size leaves it less to do: at 1024 px (3 scales)
+    # 75 full-size steps looked like 100 on 4 pairs, at 2048 px (4 scales) 60-80 like 100
+    # or more on 3 (bench/results/finest_steps.md).
+    iterations_decay: float = setting(
+        0.85,
+        Number(float, min=0, max=1, min_open=True),
+        "with [image] scales > 2: the full size's steps at most are iterations times this "
+        "for each scale beyond the second, as each smaller scale leaves it less to do "
+        "(1024 px: 85, 2048 px: 72, 4096 px: 61); 1 = iterations at every size",
+    )
     tolerance: float = setting(
         0.02,
         Number(float, min=0),

@@ -27,12 +27,23 @@ def test_scale_sizes_shrink_by_the_factor_down_to_a_floor():
 
 def test_iterations_per_scale():
     three = ("optimizer.coarse_iterations=50, 20", "image.scales=3", "optimizer.iterations=120")
-    optimizer = load_settings(None, three).optimizer
+    optimizer = load_settings(None, (*three, "optimizer.iterations_decay=1")).optimizer
     assert scale_budgets(optimizer, 3) == [50, 20, 120]
     one = load_settings(None, ("optimizer.coarse_iterations=7",)).optimizer
-    assert scale_budgets(one, 3) == [7, 7, one.iterations]  # the full size: iterations
+    assert scale_budgets(one, 2) == [7, one.iterations]  # the full size: iterations
     with pytest.raises(SettingsError, match=r"\[optimizer\] coarse_iterations = '50, 20'"):
         load_settings(None, ("optimizer.coarse_iterations=50, 20", "image.scales=2"))
+
+
+def test_the_full_size_budget_shrinks_with_each_scale_beyond_the_second():
+    decayed = ("optimizer.iterations=100", "optimizer.iterations_decay=0.5")
+    optimizer = load_settings(None, (*decayed, "optimizer.coarse_iterations=9")).optimizer
+    assert [scale_budgets(optimizer, n)[-1] for n in (1, 2, 3, 4, 5)] == [100, 100, 50, 25, 12]
+    assert scale_budgets(optimizer, 4) == [9, 9, 9, 25]  # the smaller scales keep theirs
+    tiny = load_settings(None, ("optimizer.iterations=1", "optimizer.iterations_decay=0.1"))
+    assert scale_budgets(tiny.optimizer, 6)[-1] == 1  # never below one step
+    with pytest.raises(SettingsError, match=r"\[optimizer\] iterations_decay = '0'"):
+        load_settings(None, ("optimizer.iterations_decay=0",))
 
 
 @pytest.mark.slow

@@ -107,8 +107,10 @@ def test_lbfgs_needs_memory_for_its_float64_history():
 
 def test_disk_estimate_counts_every_scales_iterates():
     one = load_settings(None, ("optimizer.iterations=100", "image.scales=1"))
+    scales = ("image.scales=3", "optimizer.coarse_iterations=100")
+    # iterations_decay = 1: the full size takes as many steps as in `one`
     three = load_settings(
-        None, ("optimizer.iterations=100", "image.scales=3", "optimizer.coarse_iterations=100")
+        None, ("optimizer.iterations=100", *scales, "optimizer.iterations_decay=1")
     )
     output = dataclasses.replace(one.output, save_every=10)
     full = output_bytes(512, 384, one.image, one.optimizer, output)
