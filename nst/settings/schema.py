@@ -209,7 +209,10 @@ class OptimizerSettings:
     # look was settled by step 100 on every pair tried (bench/results/finest_steps.md); the
     # stopping rule still ends most runs earlier.
     iterations: int = setting(
-        100, Number(int, min=1), "number of optimisation steps (at the full size), at most"
+        100,
+        Number(int, min=1),
+        "number of optimisation steps (at the full size), at most; with more than 2 scales "
+        "fewer (see iterations_decay)",
     )
     coarse_iterations: tuple[int, ...] = setting(
         (100,),
