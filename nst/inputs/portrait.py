@@ -33,8 +33,8 @@ from nst.inputs.images import ImageError
 from nst.inputs.native import native_stderr_silenced
 
 DETECT_SIDE = 640  # faces are looked for at this longer side at most (time: ~0.3 s)
-# ... and confirmed at this one: Haar's borderline finds (a facade's two windows, a suit's
-# folds) come and go with the resampling, a face stays (bench/results/regions.md)
+# ... and confirmed at this one: Haar's borderline finds (a facade's two windows, a model
+# rocket) come and go with the resampling, a face stays (bench/results/regions.md)
 CONFIRM_SIDE = 512
 CUT_SIDE = 256  # GrabCut runs at this longer side at most (time: ~0.1 s)
 MIN_FACE = 0.06  # the smallest face looked for: this share of the picture's shorter side

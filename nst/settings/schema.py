@@ -220,8 +220,8 @@ class OptimizerSettings:
         "with [image] scales > 1: steps at each smaller scale, smallest first (one value: all)",
     )
     # Each smaller scale before the full size leaves it less to do: at 1024 px (3 scales)
-    # 75 full-size steps looked like 100 on 4 pairs, at 2048 px (4 scales) 60-80 like 100
-    # or more on 3 (bench/results/finest_steps.md).
+    # 75 full-size steps looked like 100 on 3 pairs (70 close on a 4th), at 2048 px (4
+    # scales) 60-80 like 100 or more on 3 (bench/results/finest_steps.md).
     iterations_decay: float = setting(
         0.85,
         Number(float, min=0, max=1, min_open=True),
