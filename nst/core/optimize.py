@@ -391,7 +391,7 @@ def adam_records(
         iteration = state.iteration
         if run.stop_requested():
             stopped = ASKED
-        elif iteration == run.budget:
+        elif iteration >= run.budget:  # >=: a resumed run may be past a smaller budget
             stopped = stopped or BUDGET
         last = bool(stopped)
         due = last or iteration % run.save_every == 0
@@ -438,7 +438,7 @@ def _lbfgs_stop(run: ScaleRun, rule: StoppingRule, state: lbfgs.State, iteration
         return ASKED
     if rule.converged or state.done:  # the rule, or no step lowers the objective
         return CONVERGED
-    return BUDGET if iteration == run.budget else ""
+    return BUDGET if iteration >= run.budget else ""
 
 
 def lbfgs_records(

@@ -5,6 +5,7 @@ duplicate; `python main.py --resume` does it from the command line."""
 from __future__ import annotations
 
 import csv
+import itertools
 import signal
 from pathlib import Path
 
@@ -85,6 +86,29 @@ def test_resumed_from_its_state_ends_in_the_uninterrupted_image(tmp_path, optimi
     assert (rest[-1].stopped, whole[-1].stopped) == (whole[-1].stopped, whole[-1].stopped)
     np.testing.assert_allclose(rest[-1].image, whole[-1].image, atol=1e-3)
     np.testing.assert_allclose(rest[-1].total, whole[-1].total, rtol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_a_run_resumed_past_a_smaller_budget_ends_at_once(tmp_path, optimizer):
+    """A run folder from before a budget shrank (a new default such as iterations_decay, or a
+    smaller `iterations`) resumed past the new budget: its picture is the result, no endless
+    loop waiting for the step count to equal the budget."""
+    settings = tiny_settings(tmp_path, f"optimizer.name={optimizer}", "optimizer.iterations=8")
+    content, style = load_pair(settings.paths.content_image, settings.paths.style_image[0], 40)
+    inputs, extractor = loop_inputs(content, style), build_extractor(settings)
+    states, (flag, consume) = [], stopped_at(5)
+    run = stylize(
+        extractor, inputs, loop_recipe(settings), stop_requested=lambda: flag["stop"],
+        on_state=states.append,
+    )  # fmt: skip
+    list(consume(run, 1))
+    assert states[-1].iteration == 6
+    smaller = tiny_settings(tmp_path, f"optimizer.name={optimizer}", "optimizer.iterations=3")
+    rest = list(
+        itertools.islice(stylize(extractor, inputs, loop_recipe(smaller), resume=states[-1]), 5)
+    )
+    assert [(r.iteration, r.stopped) for r in rest] == [(6, "budget")]
+    assert rest[-1].image is not None
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
