@@ -127,19 +127,41 @@ def guarded(action: Callable[[], int], debug: bool = False) -> int:
     try:
         return action()
     except KeyboardInterrupt as error:  # before the loop, or a second Ctrl-C during it
-        if debug:
-            traceback.print_exception(error)
-        run_dir = getattr(error, "run_dir", None)  # a second Ctrl-C during a run names it
-        where = f"the files already in {run_dir}" if run_dir else "files already written"
-        hint = f"; {go_on_hint(run_dir)}" if run_dir else ""
-        say(f"interrupted: stopped at once; {where} are complete{hint}")
-        return 128 + signal.SIGINT
+        return _stopped_at_once(error, debug)
     except Exception as error:
-        status, text = describe(error)
         if debug:
             traceback.print_exception(error)
+        interrupt = wrapped_interrupt(error)
+        if interrupt is not None:
+            return _stopped_at_once(interrupt, debug=False)
+        status, text = describe(error)
         say(text)
         return status
+
+
+def wrapped_interrupt(error: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C behind `error`, if a library turned it into its own error: Keras's
+    `Lambda` layer, for one, re-raises anything from its shape inference (a Ctrl-C
+    included) as NotImplementedError, so a Ctrl-C while the network is built would read
+    as a fault."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return cause
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _stopped_at_once(error: KeyboardInterrupt, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(error)
+    run_dir = getattr(error, "run_dir", None)  # a second Ctrl-C during a run names it
+    where = f"the files already in {run_dir}" if run_dir else "files already written"
+    hint = f"; {go_on_hint(run_dir)}" if run_dir else ""
+    say(f"interrupted: stopped at once; {where} are complete{hint}")
+    return 128 + signal.SIGINT
 
 
 def describe(error: Exception) -> tuple[int, str]:

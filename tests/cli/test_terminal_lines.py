@@ -133,3 +133,31 @@ def test_the_retracing_filter_is_installed_once():
     drop_retracing_warnings()
     drop_retracing_warnings()
     assert len(logging.getLogger("tensorflow").filters) == 1
+
+
+def test_a_ctrl_c_that_keras_wrapped_while_building_is_an_interruption(capsys):
+    # Keras's Lambda re-raises whatever its shape inference meets, a Ctrl-C included, as
+    # NotImplementedError: a Ctrl-C at that moment of start-up must still read as one.
+    import keras
+
+    def interrupted_layer(_):
+        raise KeyboardInterrupt
+
+    def build() -> int:
+        keras.layers.Lambda(interrupted_layer)(keras.Input((4, 4, 3)))
+        return 0
+
+    assert guarded(build) == 128 + signal.SIGINT
+    err = capsys.readouterr().err
+    assert err.startswith("nst: interrupted: stopped at once") and err.count("\n") == 1, err
+
+
+def test_an_error_with_no_ctrl_c_behind_it_stays_a_fault(capsys):
+    def fails() -> int:
+        try:
+            raise ValueError("inner")
+        except ValueError as inner:
+            raise NotImplementedError("outer") from inner
+
+    assert guarded(fails) == 1
+    assert "unexpected NotImplementedError" in capsys.readouterr().err
