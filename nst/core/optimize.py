@@ -358,6 +358,16 @@ class Session:
         return state, self._steps[key]
 
 
+def step_size(optimizer: OptimizerSettings, scale: int, iteration: int) -> float:
+    """Adam's learning rate for update `iteration` (0-based) at scale `scale` (1: the
+    smallest): learning_rate, ramped up linearly over the first warmup_steps updates at
+    the scales that start from a smaller scale's picture. A function of the step's index,
+    so a resumed run takes the very same steps."""
+    if scale == 1 or optimizer.warmup_steps == 0:
+        return optimizer.learning_rate
+    return optimizer.learning_rate * min(1.0, (iteration + 1) / optimizer.warmup_steps)
+
+
 def adam_records(
     evaluate,
     terms: tuple,
@@ -402,6 +412,7 @@ def adam_records(
             losses = _numbers(evaluate(tf.constant(snapshot[None]), inputs, DRAW))
             finite = bool(np.isfinite(losses).all())
         else:
+            state.optimizer.learning_rate.assign(step_size(optimizer, run.number, iteration))
             try:
                 losses, finite = step(
                     state.pyramid, state.averaged, inputs, average, **between_tiles

@@ -205,6 +205,16 @@ class OptimizerSettings:
         Number(float, min=0, min_open=True),
         "Adam step size, in pixel units (0..255)",
     )
+    # Adam's first step moves every pixel by about learning_rate, whatever its gradient: at a
+    # larger scale, whose start is the smaller scale's painted picture, that scatters it
+    # into speckle the next steps must undo (bench/results/finest_steps.md).
+    warmup_steps: int = setting(
+        0,
+        Number(int, min=0),
+        "with [image] scales > 1 (Adam): at each scale after the smallest, the step size rises "
+        "linearly to learning_rate over this many steps (the first: learning_rate / this), so "
+        "the first steps do not scatter the enlarged picture; 0 = full steps from the start",
+    )
     # 100, not 300: the full size starts from the smaller scale's painted picture, and its
     # look was settled by step 100 on every pair tried (bench/results/finest_steps.md); the
     # stopping rule still ends most runs earlier.
