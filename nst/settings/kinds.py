@@ -117,12 +117,22 @@ class Flag:
         return "true" if value else "false"
 
 
+def home_expanded(text: str, allowed: str) -> Path:
+    """`text` as a path with a leading ~ or ~user expanded; a ~user with no such user (or
+    no home) is a bad value, as any other, not a crash."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # pathlib: "Could not determine home directory."
+        home = text.split("/", 1)[0]
+        raise ValueError(f"{allowed} ({home}: no such user's home folder)") from None
+
+
 @dataclass(frozen=True)
 class FilePath:
     def parse(self, text: str) -> Path:
         if not text:
             raise ValueError(self.allowed())
-        return Path(text).expanduser()
+        return home_expanded(text, self.allowed())
 
     def allowed(self) -> str:
         return "a file or folder path"
@@ -136,7 +146,9 @@ class Weights:
     def parse(self, text: str) -> str:
         if not text:
             raise ValueError(self.allowed())
-        return text.lower() if text.lower() in WEIGHTS_CHOICES else str(Path(text).expanduser())
+        if text.lower() in WEIGHTS_CHOICES:
+            return text.lower()
+        return str(home_expanded(text, self.allowed()))
 
     def allowed(self) -> str:
         return " or ".join(WEIGHTS_CHOICES) + " or the path of a Keras weights file"
@@ -231,7 +243,7 @@ class OptionalPath:
     """A path, or empty for none."""
 
     def parse(self, text: str) -> Path | None:
-        return Path(text).expanduser() if text else None
+        return home_expanded(text, self.allowed()) if text else None
 
     def allowed(self) -> str:
         return "a file path, or empty for none"

@@ -91,3 +91,11 @@ def test_a_multiline_value_is_escaped_on_one_line(tmp_path):
 def test_huge_names_are_cut_too(override):
     text = _error(overrides=[override])
     assert len(text) < 400 and "\n" not in text
+
+
+@pytest.mark.parametrize("key", ["paths.content_image", "model.weights", "paths.content_mask"])
+def test_a_tilde_user_that_does_not_exist_is_a_bad_value_not_a_crash(key):
+    text = _error(overrides=[f"{key}=~nst_no_such_user/picture.png"])
+    section, name = key.split(".")
+    assert f"[{section}] {name} = '~nst_no_such_user/picture.png'" in text, text
+    assert "~nst_no_such_user: no such user's home folder" in text, text
