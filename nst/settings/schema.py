@@ -207,9 +207,11 @@ class OptimizerSettings:
     )
     # Adam's first step moves every pixel by about learning_rate, whatever its gradient: at a
     # larger scale, whose start is the smaller scale's painted picture, that scatters it
-    # into speckle the next steps must undo (bench/results/finest_steps.md).
+    # into speckle the next steps must undo (at 2048 px: ~30 steps). With 10 the pictures
+    # looked the same or cleaner on 7 pairs at 512 px and the stopping rule ended some
+    # scales earlier (bench/results/finest_steps.md).
     warmup_steps: int = setting(
-        0,
+        10,
         Number(int, min=0),
         "with [image] scales > 1 (Adam): at each scale after the smallest, the step size rises "
         "linearly to learning_rate over this many steps (the first: learning_rate / this), so "
