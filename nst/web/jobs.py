@@ -9,6 +9,7 @@ way and waits for its folder.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import re
@@ -21,8 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image
+
 from nst.core.records import Record
-from nst.core.scales import Scale, scale_budgets
+from nst.core.scales import Scale, automatic_scales, scale_budgets
+from nst.inputs.images import fit_size, upright_size
 from nst.inputs.video_io import is_clip
 from nst.output.runfolder import image_path, write_bytes_atomic
 from nst.run.exits import describe
@@ -73,15 +77,16 @@ class Job:
     clip: bool = field(init=False, default=False)
     # what a job without settings (failed before a restart) painted, as the page names it
     remembered: Failure | None = None
+    _expected: list[int] | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.clip = self.settings is not None and is_clip(self.settings.paths.content_image)
 
     @property
     def scales(self) -> int:
-        """The number of scales ([image] scales = auto: known once the run has started); a
+        """The number of scales (before the run starts, as its photo's size gives them); a
         clip's frames, once it has started."""
-        return len(self.plan) if self.plan else (self.settings.image.scales or 1)
+        return len(self.plan) if self.plan else len(self.expected_budgets())
 
     @property
     def steps(self) -> int:
@@ -89,9 +94,22 @@ class Job:
         is known once it has started (its frames counted)."""
         if self.plan:
             return sum(scale.budget for scale in self.plan)
-        if self.clip:
-            return 0
-        return sum(scale_budgets(self.settings.optimizer, self.scales))
+        return 0 if self.clip else sum(self.expected_budgets())
+
+    def expected_budgets(self) -> list[int]:
+        """Each scale's step budget before the run starts: [image] scales = auto counted as
+        the run will, from the photo's size at max_size, read from its header once (a photo
+        that cannot be read, which the run will report, and a clip: one scale)."""
+        if self._expected is None:
+            image = self.settings.image
+            scales = image.scales or 1
+            if image.scales is None and not self.clip:
+                with contextlib.suppress(OSError, ValueError, Image.DecompressionBombError):
+                    source = upright_size(self.settings.paths.content_image)
+                    width, height = fit_size(*source, image.max_size)
+                    scales = automatic_scales(height, width, image.scale_factor)
+            self._expected = scale_budgets(self.settings.optimizer, scales)
+        return self._expected
 
     def failure(self) -> Failure:
         """The job as the failed list keeps it (names, not paths)."""

@@ -425,14 +425,21 @@ def test_status_of_a_finished_run_is_read_from_its_files(tmp_path):
     assert runs.summary(run_dir)["status"] == "failed"
 
 
-def test_a_job_with_automatic_scales_learns_them_when_it_starts(tmp_path):
+def test_a_job_with_automatic_scales_counts_them_from_its_photo_then_from_its_run(tmp_path):
     from nst.core.scales import Scale
     from nst.web.jobs import Job
 
     job = Job("job-1", load_settings(None, (*tiny(tmp_path), "image.scales=auto")))
-    assert job.public()["scales"] == 1 and job.steps == 3
-    job.plan = [Scale(24, 32, 100), Scale(48, 64, 3)]
-    assert job.public()["scales"] == 2 and job.steps == 103
+    assert job.public()["scales"] == 1 and job.steps == 3  # 48 px: one scale
+    # 1024 px (the photo enlarged to max_size): 3 scales, as the queue shows before it runs
+    large = ("image.scales=auto", "image.max_size=1024", "optimizer.iterations_decay=0.5")
+    waiting = Job("job-2", load_settings(None, (*tiny(tmp_path), *large)))
+    assert waiting.public()["scales"] == 3 and waiting.steps == 100 + 100 + 2
+    waiting.plan = [Scale(24, 32, 100), Scale(48, 64, 3)]  # what the run reports wins
+    assert waiting.public()["scales"] == 2 and waiting.steps == 103
+    unreadable = Job("job-3", load_settings(None, (*tiny(tmp_path), *large)))
+    (tmp_path / "content.png").write_bytes(b"not a picture")  # the run will say so
+    assert unreadable.public()["scales"] == 1 and unreadable.steps == 3
 
 
 # --- runs, live -------------------------------------------------------------------------
