@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import time
 from collections.abc import Callable, Iterator
 
@@ -358,14 +359,22 @@ class Session:
         return state, self._steps[key]
 
 
-def step_size(optimizer: OptimizerSettings, scale: int, iteration: int) -> float:
-    """Adam's learning rate for update `iteration` (0-based) at scale `scale` (1: the
-    smallest): learning_rate, ramped up linearly over the first warmup_steps updates at
-    the scales that start from a smaller scale's picture. A function of the step's index,
-    so a resumed run takes the very same steps."""
-    if scale == 1 or optimizer.warmup_steps == 0:
-        return optimizer.learning_rate
-    return optimizer.learning_rate * min(1.0, (iteration + 1) / optimizer.warmup_steps)
+def step_size(optimizer: OptimizerSettings, scale: int, iteration: int, budget: int) -> float:
+    """Adam's learning rate for update `iteration` (0-based) of a scale's `budget` at scale
+    `scale` (1: the smallest): learning_rate, ramped up linearly over the first warmup_steps
+    updates at the scales that start from a smaller scale's picture, then falling along a half
+    cosine to learning_rate * anneal_to at the budget's last update. A function of the step's
+    index, so a resumed run takes the very same steps."""
+    rate = optimizer.learning_rate
+    warmup = 0 if scale == 1 else optimizer.warmup_steps
+    if iteration < warmup:
+        return rate * (iteration + 1) / warmup
+    span = budget - 1 - warmup  # the updates from the warm-up's end to the budget's last
+    if optimizer.anneal_to == 1 or span <= 0:
+        return rate
+    progress = min(1.0, (iteration - warmup) / span)
+    fall = 0.5 * (1 + math.cos(math.pi * progress))  # 1 at the warm-up's end, 0 at the last
+    return rate * (optimizer.anneal_to + (1 - optimizer.anneal_to) * fall)
 
 
 def adam_records(
@@ -412,7 +421,9 @@ def adam_records(
             losses = _numbers(evaluate(tf.constant(snapshot[None]), inputs, DRAW))
             finite = bool(np.isfinite(losses).all())
         else:
-            state.optimizer.learning_rate.assign(step_size(optimizer, run.number, iteration))
+            state.optimizer.learning_rate.assign(
+                step_size(optimizer, run.number, iteration, run.budget)
+            )
             try:
                 losses, finite = step(
                     state.pyramid, state.averaged, inputs, average, **between_tiles

@@ -217,6 +217,13 @@ class OptimizerSettings:
         "linearly to learning_rate over this many steps (the first: learning_rate / this), so "
         "the first steps do not scatter the enlarged picture; 0 = full steps from the start",
     )
+    anneal_to: float = setting(
+        1.0,
+        Number(float, min=0, max=1),
+        "Adam: after the warm-up the step size falls along a half cosine to learning_rate "
+        "times this at the scale's last step (its budget of iterations), so the last steps "
+        "refine rather than shake the picture; 1 = learning_rate throughout",
+    )
     # 100, not 300: the full size starts from the smaller scale's painted picture, and its
     # look was settled by step 100 on every pair tried (bench/results/finest_steps.md); the
     # stopping rule still ends most runs earlier.

@@ -45,6 +45,16 @@ CASES = [
     (("image.scales=2", "optimizer.coarse_iterations=3", "image.finest_scale=shallow"), 2),
     # interrupted during the learning rate's warm-up: the resumed steps keep its ramp
     (("image.scales=2", "optimizer.coarse_iterations=3", "optimizer.warmup_steps=8"), 2),
+    # and through its annealing: the step size is a function of the step's index
+    (
+        (
+            "image.scales=2",
+            "optimizer.coarse_iterations=3",
+            "optimizer.warmup_steps=2",
+            "optimizer.anneal_to=0.1",
+        ),
+        2,
+    ),
     # the stopping rule's window spans the interruption: it must end at the same step
     (("optimizer.iterations=40", "optimizer.tolerance=0.05", "optimizer.window=3"), 1),
 ]
