@@ -17,7 +17,9 @@ import signal
 import time
 from pathlib import Path
 
-from nst.core.scales import scale_budgets
+from PIL import Image
+
+from nst.core.scales import automatic_scales, scale_budgets
 from nst.output.evolution import RunError, run_frames
 from nst.output.runfolder import (
     ANIMATION,
@@ -34,7 +36,7 @@ from nst.output.runfolder import (
     is_clip_run,
     read_status,
 )
-from nst.settings import Settings, SettingsError, load_run_settings
+from nst.settings import ImageSettings, Settings, SettingsError, load_run_settings
 
 # The plots nst.output.plots draws, the one with every loss first.
 PLOT_FILES = ("losses.png", "content_loss.png", "style_loss.png", "total_loss.png")
@@ -171,10 +173,21 @@ def status_of(run_dir: Path, settings: Settings | None, rows: list[dict]) -> str
         return "failed"
     if settings is None:
         return "done"
-    scales = settings.image.scales or 1  # auto: not known without the image
+    scales = settings.image.scales or scales_of_result(run_dir / FINAL, settings.image)
     budget = scale_budgets(settings.optimizer, scales)[-1]
     full_size = last.get("scale", 1) >= scales
     return "done" if full_size and last["iteration"] >= budget else "stopped"
+
+
+def scales_of_result(final: Path, image: ImageSettings) -> int:
+    """How many scales [image] scales = auto gave the run whose result is `final`: counted from
+    the result's size, which is the full size (1 where it cannot be read)."""
+    try:
+        with Image.open(final) as result:
+            width, height = result.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return 1
+    return automatic_scales(height, width, image.scale_factor)
 
 
 def started_at(run_dir: Path) -> float:

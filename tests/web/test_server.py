@@ -425,6 +425,19 @@ def test_status_of_a_finished_run_is_read_from_its_files(tmp_path):
     assert runs.summary(run_dir)["status"] == "failed"
 
 
+def test_status_of_an_old_folder_with_automatic_scales_counts_them_from_its_result(tmp_path):
+    """A folder from before status.txt, at scales = auto: a 512x384 result was painted over 2
+    scales, so its status needs the second scale's whole budget to be done."""
+    run_dir = fake_run(tmp_path)
+    make_image(run_dir / "final.png", width=512, height=384)
+    settings = runs.run_settings(run_dir)
+    assert settings.image.scales is None
+    at_first = [{**row, "iteration": 3.0, "scale": 1.0} for row in runs.read_rows(run_dir)]
+    assert runs.status_of(run_dir, settings, at_first) == "stopped"  # ended at the smaller scale
+    at_full = [{**row, "scale": 2.0} for row in at_first]
+    assert runs.status_of(run_dir, settings, at_full) == "done"
+
+
 def test_a_job_with_automatic_scales_counts_them_from_its_photo_then_from_its_run(tmp_path):
     from nst.core.scales import Scale
     from nst.web.jobs import Job
