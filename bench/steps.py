@@ -59,7 +59,7 @@ def our_step(size: int, network: str, weights: str, images_dir: Path | None, pre
 
     def one_step():
         return tf.nest.map_structure(
-            lambda t: t.numpy(), step((generated,), averaged, targets, average)
+            lambda t: t.numpy(), step((generated,), averaged, targets, average, tf.constant(1.0))
         )
 
     return one_step, extractor

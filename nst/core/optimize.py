@@ -45,28 +45,38 @@ DRAW = tf.constant(0, tf.int64)  # the random projections' draw outside Adam's s
 
 def make_step(objective, optimizer: keras.optimizers.Optimizer):
     """One Adam update of the image's parameters `pyramid` in place (nst.core.pyramid; one level:
-    the pixels), and of the running average `averaged` of the rendered image with decay
-    `average` (a scalar tensor: no retracing when it changes); returns the losses of the
+    the pixels), its finest level moved `finest_rate` times as far as Adam says (with more than
+    one level), and of the running average `averaged` of the rendered image with decay
+    `average` (both scalar tensors: no retracing when they change); returns the losses of the
     image before the update and whether the update was finite. A non-finite one is undone,
     so the image stays usable. Adam's step count numbers the draw of random projections."""
 
     @tf.function
     def step(
-        pyramid: tuple, averaged: tf.Variable, inputs: tuple, average: tf.Tensor
+        pyramid: tuple,
+        averaged: tf.Variable,
+        inputs: tuple,
+        average: tf.Tensor,
+        finest_rate: tf.Tensor,
     ) -> tuple[Losses, tf.Tensor]:
         with tf.GradientTape() as tape:
             losses = objective(render(pyramid), inputs, optimizer.iterations)
         gradients = tape.gradient(losses.total, pyramid)
-        return losses, _update(optimizer, pyramid, averaged, gradients, losses.total, average)
+        finite = _update(
+            optimizer, pyramid, averaged, gradients, losses.total, average, finest_rate
+        )
+        return losses, finite
 
     return step
 
 
-def _update(optimizer, pyramid, averaged, gradients, total, average) -> tf.Tensor:
+def _update(optimizer, pyramid, averaged, gradients, total, average, finest_rate) -> tf.Tensor:
     """Adam's update of `pyramid` by `gradients` and of the running average (see make_step);
     whether it was finite."""
     before = [level.read_value() for level in pyramid]  # snapshots: TF copies on write
     optimizer.apply_gradients(zip(gradients, pyramid, strict=True))
+    if len(pyramid) > 1:  # Adam moves every parameter ~learning_rate: the detail level less
+        pyramid[0].assign(before[0] + finest_rate * (pyramid[0] - before[0]))
     rendered = render(pyramid)
     after = tf.clip_by_value(rendered, 0.0, 255.0)  # keep valid pixels
     # A sum is not finite when any of its terms is not: one cheap reduction, no mask.
@@ -87,14 +97,17 @@ def make_tiled_step(tiled: TiledObjective, optimizer: keras.optimizers.Optimizer
     carries it back to the levels."""
     update = tf.function(functools.partial(_update, optimizer))
 
-    def step(pyramid: tuple, averaged: tf.Variable, inputs: tuple, average, interrupted=None):
+    def step(
+        pyramid: tuple, averaged: tf.Variable, inputs: tuple, average, finest_rate, interrupted=None
+    ):
         with tf.GradientTape() as tape:
             image = render(pyramid)
         losses, gradient = tiled.value_and_gradient(
             image, inputs, optimizer.iterations, interrupted
         )
         gradients = tape.gradient(image, list(pyramid), output_gradients=gradient)
-        return losses, update(pyramid, averaged, tuple(gradients), losses.total, average)
+        total = losses.total
+        return losses, update(pyramid, averaged, tuple(gradients), total, average, finest_rate)
 
     return step
 
@@ -387,6 +400,7 @@ def adam_records(
     session: Session,
     resume: LoopState | None = None,
     tiled: TiledObjective | None = None,
+    finest_rate: float = 1.0,
 ) -> Iterator[Record]:
     """At most `run.budget` Adam steps from `start` (or from `resume`, a checkpoint's state);
     a record per step and one for the result.
@@ -396,14 +410,15 @@ def adam_records(
     losses of the iterate after i updates; the images are the averaged iterate
     ([optimizer] average), the last record's losses are the averaged iterate's. A non-finite
     step yields its record (with the last finite image) and raises `Diverged`. The image
-    is moved as a pyramid of `levels` (1: its pixels; nst.core.pyramid); `tiled`: each step over
-    tiles (nst.core.tiles).
+    is moved as a pyramid of `levels` (1: its pixels; nst.core.pyramid), its finest level
+    `finest_rate` times as far as Adam says; `tiled`: each step over tiles (nst.core.tiles).
     """
     state, step = session.adam(terms, start, levels, optimizer, run.stopping_rule(), tiled)
     inputs = tensors(terms)
     if resume is not None:
         state.restore(resume)
     average = tf.constant(optimizer.average, tf.float32)
+    rate = tf.constant(finest_rate, tf.float32)
     between_tiles = {} if tiled is None else {"interrupted": run.stop_requested}
     stopped = CONVERGED if state.rule.converged else ""  # resumed at a converged scale's end
     while True:
@@ -426,7 +441,7 @@ def adam_records(
             )
             try:
                 losses, finite = step(
-                    state.pyramid, state.averaged, inputs, average, **between_tiles
+                    state.pyramid, state.averaged, inputs, average, rate, **between_tiles
                 )
             except TilesInterrupted:  # nothing moved: this iteration ends the scale, as asked
                 continue
@@ -658,6 +673,7 @@ def scale_records(
     levels = image.pyramid_levels if image.parameterization == "pyramid" else 1
     if recipe.optimizer.name == "lbfgs":
         return lbfgs_records(objective, evaluate, terms, begin, scale, resume, levels, tiled)
+    rate = image.pyramid_finest_rate
     return adam_records(
-        evaluate, terms, begin, levels, recipe.optimizer, scale, session, resume, tiled
+        evaluate, terms, begin, levels, recipe.optimizer, scale, session, resume, tiled, rate
     )

@@ -314,6 +314,12 @@ class ImageSettings:
     pyramid_levels: int = setting(
         5, Number(int, min=1, max=8), "with parameterization = pyramid: number of levels"
     )
+    pyramid_finest_rate: float = setting(
+        1.0,
+        Number(float, min=0, max=1, min_open=True),
+        "with parameterization = pyramid and Adam: how far the finest level (the pixel-sized "
+        "detail) moves a step, as a fraction of the coarser levels' (below 1: less speckle)",
+    )
     finest_scale: str = setting(
         "full",
         Choice(FINEST_SCALE_CHOICES),

@@ -3,14 +3,16 @@ first convolution's border, against NumPy versions of their formulas and on tiny
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from nst.core.features import build_feature_extractor
 from nst.core.losses import sliced_wasserstein
-from nst.core.optimize import stylize
+from nst.core.optimize import make_step, stylize
 from nst.core.pyramid import decompose, level_shapes, render
+from nst.core.records import Losses
 from nst.settings import SettingsError, load_settings
 from tests.helpers import loop_inputs, loop_recipe
 
@@ -77,6 +79,36 @@ def test_level_shapes_halve_and_keep_a_smallest_side():
     assert level_shapes(100, 60, 8) == [(100, 60), (50, 30), (25, 15), (13, 8)]
 
 
+def one_adam_step(finest_rate: float) -> list[np.ndarray]:
+    """A 3-level pyramid's levels after one Adam step (lr 2) towards a flat grey picture."""
+    start = np.random.default_rng(4).uniform(100, 160, (1, 24, 32, 3)).astype(np.float32)
+    pyramid = tuple(tf.Variable(level) for level in decompose(tf.constant(start), 3))
+    adam = keras.optimizers.Adam(learning_rate=2.0)
+    adam.build(list(pyramid))
+
+    def objective(image, inputs, draw):
+        total = tf.reduce_sum((image - inputs[0]) ** 2)
+        return Losses(total, total, total, total)
+
+    step = make_step(objective, adam)
+    averaged = tf.Variable(tf.zeros_like(start))
+    grey = (tf.fill(start.shape, 128.0),)
+    step(pyramid, averaged, grey, tf.constant(0.0), tf.constant(finest_rate))
+    return [
+        level.numpy() - before.numpy()
+        for level, before in zip(pyramid, decompose(tf.constant(start), 3), strict=True)
+    ]
+
+
+@pytest.mark.parametrize("finest_rate", [0.5, 0.25])
+def test_the_finest_level_moves_its_rate_of_adams_step_and_the_others_all_of_it(finest_rate):
+    full, slow = one_adam_step(1.0), one_adam_step(finest_rate)
+    np.testing.assert_allclose(slow[0], finest_rate * full[0], atol=1e-4)
+    assert np.abs(full[0]).max() > 1.0  # Adam's first step: about the learning rate
+    for coarse_full, coarse_slow in zip(full[1:], slow[1:], strict=True):
+        np.testing.assert_allclose(coarse_slow, coarse_full, atol=1e-4)
+
+
 def tiny_run(*extra: str, seed: int = 0, size=(48, 56)):
     settings = load_settings(
         None, (*RANDOM_VGG16, "optimizer.iterations=12", "image.scales=1", *extra)
@@ -95,6 +127,7 @@ def tiny_run(*extra: str, seed: int = 0, size=(48, 56)):
         ("image.parameterization=pyramid",),
         ("loss.style_loss=sliced", "image.parameterization=pyramid"),
         ("optimizer.name=lbfgs", "image.parameterization=pyramid"),
+        ("image.parameterization=pyramid", "image.pyramid_finest_rate=0.25"),
     ],
 )
 def test_each_choice_lowers_the_objective_keeps_pixels_valid_and_repeats_with_a_seed(extra):

@@ -31,7 +31,7 @@ def test_no_retracing_across_steps(tiny_problem):
     step = make_step(objective, adam)
     averaged = tf.Variable(tf.zeros_like(generated))
     for decay in (0.9, 0.5, 0.0, 0.9):  # a new average each step: an input, not a constant
-        step((generated,), averaged, tensors(targets), tf.constant(decay))
+        step((generated,), averaged, tensors(targets), tf.constant(decay), tf.constant(1.0))
     assert step.experimental_get_tracing_count() == 1
     value_and_gradient = make_value_and_gradient(objective)
     for shift in range(3):  # a new image each time, as L-BFGS hands over

@@ -133,11 +133,16 @@ def test_seams_the_gradient_at_the_tiles_borders_matches():
     assert np.abs(cut.numpy()[0] - gradient).max() > 1e-3 * scale
 
 
-def test_a_tiled_adam_scale_gives_the_untiled_images():
+@pytest.mark.parametrize("finest_rate", [1.0, 0.5])
+def test_a_tiled_adam_scale_gives_the_untiled_images(finest_rate):
     """Two scales, the finest over tiles (its step does not fit the budget, the coarse one
     does): the records' losses and images are the whole picture's, within float tolerance."""
     settings = settings_of(
-        *SHALLOW, "image.scales=2", "optimizer.iterations=6", "optimizer.coarse_iterations=3"
+        *SHALLOW,
+        "image.scales=2",
+        "optimizer.iterations=6",
+        "optimizer.coarse_iterations=3",
+        f"image.pyramid_finest_rate={finest_rate}",
     )
     rng = np.random.default_rng(3)
     content = rng.uniform(0, 255, (72, 88, 3)).astype(np.float32)

@@ -55,6 +55,8 @@ CASES = [
         ),
         2,
     ),
+    # the finest pyramid level moving slower (a rate, no state of its own)
+    (("image.pyramid_finest_rate=0.5",), 1),
     # the stopping rule's window spans the interruption: it must end at the same step
     (("optimizer.iterations=40", "optimizer.tolerance=0.05", "optimizer.window=3"), 1),
 ]
