@@ -76,7 +76,8 @@ def _update(optimizer, pyramid, averaged, gradients, total, average, finest_rate
     before = [level.read_value() for level in pyramid]  # snapshots: TF copies on write
     optimizer.apply_gradients(zip(gradients, pyramid, strict=True))
     if len(pyramid) > 1:  # Adam moves every parameter ~learning_rate: the detail level less
-        pyramid[0].assign(before[0] + finest_rate * (pyramid[0] - before[0]))
+        slower = before[0] + finest_rate * (pyramid[0] - before[0])
+        pyramid[0].assign(tf.where(finest_rate < 1.0, slower, pyramid[0]))  # 1: bit for bit
     rendered = render(pyramid)
     after = tf.clip_by_value(rendered, 0.0, 255.0)  # keep valid pixels
     # A sum is not finite when any of its terms is not: one cheap reduction, no mask.
