@@ -78,24 +78,9 @@ def test_annealing_shrinks_the_last_update_of_a_scale(tmp_path):
 
 
 def largest_first_moves(tmp_path, warmup: int) -> tuple[float, float]:
-    """The largest pixel change of the first update at scale 1 and at scale 2 (no averaging,
-    so the records show the iterates; pixels, so a step moves a pixel by the step size)."""
-    settings = tiny_settings(
-        tmp_path,
-        "image.scales=2",
-        "optimizer.coarse_iterations=3",
-        "optimizer.iterations=3",
-        "optimizer.average=0",
-        "image.parameterization=pixels",
-        f"optimizer.warmup_steps={warmup}",
-    )
-    content, style = load_pair(settings.paths.content_image, settings.paths.style_image[0], 40)
-    records = stylize(build_extractor(settings), loop_inputs(content, style), loop_recipe(settings))
-    first = {}
-    for record in records:
-        if record.iteration <= 1:
-            first.setdefault(record.scale, []).append(record.image.astype(np.float64))
-    return tuple(float(np.abs(b - a).max()) for a, b in (first[1], first[2]))
+    """The largest pixel change of the first update at scale 1 and at scale 2."""
+    moves = scale_moves(tmp_path, f"optimizer.warmup_steps={warmup}")
+    return moves[1][0], moves[2][0]
 
 
 @pytest.mark.parametrize("warmup", [4, 10])
