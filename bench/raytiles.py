@@ -46,7 +46,7 @@ def seconds_per_step(session, terms, content, settings, tiled, steps) -> tuple:
     inputs, average, seconds = tensors(terms), tf.constant(0.0), []
     for _ in range(steps):
         began = time.perf_counter()
-        losses, _ = step(state.pyramid, state.averaged, inputs, average)
+        losses, _ = step(state.pyramid, state.averaged, inputs, average, tf.constant(1.0))
         float(losses.total)
         seconds.append(time.perf_counter() - began)
     return float(np.median(seconds[1:])), seconds[0], float(losses.total)

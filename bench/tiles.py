@@ -60,7 +60,7 @@ def one_step(size, tile, weights, images, overrides, steps=4, memory_limit=None)
     seconds = []
     for _ in range(steps):
         began = time.perf_counter()
-        losses, _ = step(state.pyramid, state.averaged, inputs, average)
+        losses, _ = step(state.pyramid, state.averaged, inputs, average, tf.constant(1.0))
         float(losses.total)
         seconds.append(time.perf_counter() - began)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

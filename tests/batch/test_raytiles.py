@@ -71,7 +71,7 @@ def test_ray_tiled_step_equals_the_single_process_one(local_ray, padding):
         images = []
         for tiled in (single, spread):
             state, step = session.adam(terms, start, 1, settings.optimizer, None, tiled)
-            step(state.pyramid, state.averaged, tensors(terms), tf.constant(0.0))
+            step(state.pyramid, state.averaged, tensors(terms), tf.constant(0.0), tf.constant(1.0))
             images.append(state.iterate()[0].numpy())
         np.testing.assert_allclose(images[1], images[0], atol=1e-3)
         assert np.abs(images[0] - start).max() > 0.1  # the step moved the picture
