@@ -137,3 +137,25 @@ def sliced_wasserstein(features: tf.Tensor, target: tf.Tensor, directions: tf.Te
     at = (tf.range(positions, dtype=tf.float32) + 0.5) * tf.cast(quantiles / positions, tf.float32)
     matched = tf.gather(target, tf.cast(at, tf.int32), axis=1)
     return tf.reduce_mean(tf.square(ranked - matched))
+
+
+def guided_sliced_wasserstein(
+    features: tf.Tensor, mask: tf.Tensor, target: tf.Tensor, directions: tf.Tensor
+) -> tf.Tensor:
+    """SW_m = Σ_p m_p (sort(F θ)_p − T_θ(c_p))² / (K Σ_p m_p): sliced_wasserstein of the
+    distribution that weighs each position by the mask m (h, w) ≥ 0.
+
+    c_p is the mask's mass below p in the sorted order plus half its own, over the total: a
+    position's quantile in the weighted distribution (all ones: (p + ½)/M, sliced_wasserstein).
+    """
+    projected = tf.transpose(tf.matmul(_positions_by_channels(features), directions))  # (K, M)
+    order = tf.argsort(tf.stop_gradient(projected), axis=-1)
+    ranked = tf.gather(projected, order, batch_dims=1)
+    weights = tf.gather(tf.reshape(mask, (-1,)), order)  # (K, M): each position's mass
+    mass = tf.maximum(tf.reduce_sum(mask), 1e-6)
+    quantile = (tf.cumsum(weights, axis=-1) - 0.5 * weights) / mass
+    last = tf.shape(target)[1] - 1
+    at = tf.minimum(tf.cast(quantile * tf.cast(last + 1, tf.float32), tf.int32), last)
+    matched = tf.gather(target, at, batch_dims=1)
+    directions_count = tf.cast(tf.shape(directions)[1], tf.float32)
+    return tf.reduce_sum(weights * tf.square(ranked - matched)) / (directions_count * mass)

@@ -34,6 +34,7 @@ from nst.core.guided import (
 from nst.core.losses import (
     content_loss,
     content_norm,
+    guided_sliced_wasserstein,
     photo_loss,
     relative,
     sliced_wasserstein,
@@ -43,7 +44,7 @@ from nst.core.losses import (
 from nst.core.records import Losses
 from nst.core.tilefeatures import TiledForward
 from nst.core.tilefeatures import style_at_zero as tiled_style_at_zero
-from nst.inputs.masks import Guidance
+from nst.inputs.masks import Guidance, layer_masks, resize_mask
 from nst.settings import LossSettings, ModelSettings
 
 
@@ -79,10 +80,11 @@ class GramTargets(NamedTuple):
 
 
 class SlicedTargets(NamedTuple):
-    quantiles: tuple  # per style layer, (sets, K, Q): the style's sorted projections
-    at_zero: tf.Tensor  # (L,) SW_l(0): the mean squared projection of the style's features
+    quantiles: tuple  # per style layer, (R, sets, K, Q): each region's style, sorted projections
+    at_zero: tuple  # per style layer, (R,) SW_l,r(0): the mean squared projection of its style
     directions: tuple  # per style layer, (sets, N, K): unit directions
     layer_weights: tf.Tensor  # w_l, summing to 1
+    regions: Regions  # where each style applies (masks weigh the positions), the photo region
 
 
 def named(terms: tuple, name: str) -> Term:
@@ -316,12 +318,16 @@ def style_term(
     regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
     layer_weights = tf.constant(model.style_layer_weights, tf.float32)
     weight = _weight(loss.style_weight)
+    painting = None if guidance is None else guidance.painting_masks
     if loss.style_loss == "sliced":
         styled = [features(tf.constant(s[None])) for s in style_images]
-        targets, at_zero, directions = sliced_inputs(styled, blend, model.style_layers, seed)
-        inputs = SlicedTargets(targets, at_zero, directions, layer_weights)
+        painted = painting_layer_masks(style_images, painting, model.network, model.style_layers)
+        count = 1 if regions.masks is None else int(regions.masks[0].shape[0])
+        targets, at_zero, directions = sliced_inputs(
+            styled, blend, model.style_layers, seed, count, painted
+        )
+        inputs = SlicedTargets(targets, at_zero, directions, layer_weights, regions)
         return Term("style", SlicedStyle(model.style_layers), weight, inputs), regions
-    painting = None if guidance is None else guidance.painting_masks
     if tiles is not None:
         return tiled_gram_term(tiles, content_image, style_images, painting, model, loss, regions)
     styles = painting_grams(features, style_images, painting, model.network, model.style_layers)
@@ -359,56 +365,103 @@ SLICED_SCALE = 2.5
 
 @dataclass(frozen=True)
 class SlicedStyle:
-    """β c Σ_l w_l SW_l / SW_l(0): sliced Wasserstein distance of the feature distributions per
-    style layer (losses.sliced_wasserstein) relative to that of all-zero features, times
-    c = SLICED_SCALE so that a style_weight paints as much as with the Gram loss."""
+    """β c Σ_l w_l Σ_r a_r SW_l,r / SW_l,r(0): sliced Wasserstein distance of the feature
+    distributions per style layer and region (losses.sliced_wasserstein; with masks
+    losses.guided_sliced_wasserstein, each position weighed by its region's mask) relative to
+    that of all-zero features, times c = SLICED_SCALE so that a style_weight paints as much
+    as with the Gram loss; a_r as in GramStyle."""
 
     layers: tuple
 
     def __call__(self, image, features, inputs, draw):
-        targets, at_zero, directions, layer_weights = inputs
+        targets, at_zero, directions, layer_weights, regions = inputs
         which = tf.math.floormod(draw, PROJECTION_SETS)
-        errors = tf.stack(
-            [
-                sliced_wasserstein(features[n], tf.gather(t, which), tf.gather(d, which))
-                for n, t, d in zip(self.layers, targets, directions, strict=True)
-            ]
-        )
-        relative_error = tf.reduce_sum(layer_weights * errors / at_zero)
-        return tf.reduce_sum(layer_weights * errors), SLICED_SCALE * relative_error
+        errors = []
+        for k, name in enumerate(self.layers):
+            quantiles = tf.gather(targets[k], which, axis=1)  # (R, K, Q): this step's set
+            theta = tf.gather(directions[k], which)
+            if regions.masks is None:
+                errors.append(sliced_wasserstein(features[name], quantiles[0], theta)[None])
+                continue
+            per_region = zip(tf.unstack(regions.masks[k]), tf.unstack(quantiles), strict=True)
+            errors.append(
+                tf.stack(
+                    [guided_sliced_wasserstein(features[name], m, q, theta) for m, q in per_region]
+                )
+            )
+
+        def weighted(per_layer: list) -> tf.Tensor:
+            per_region = tf.stack([tf.reduce_sum(regions.weights * e) for e in per_layer])
+            return tf.reduce_sum(layer_weights * per_region)
+
+        relatives = [e / z for e, z in zip(errors, at_zero, strict=True)]
+        return weighted(errors), SLICED_SCALE * weighted(relatives)
 
 
-def sliced_inputs(styled: list, blend: tuple, layers: tuple, seed: int) -> tuple:
-    """(targets, at_zero, directions) per style layer for SlicedStyle: the blended style's
-    sorted projections (sets, K, Q) along (sets, N, K) unit directions drawn under `seed`,
-    and SW(0) = the mean squared projection, (L,)."""
+def painting_layer_masks(style_images: tuple, painting: tuple | None, network: str, layers):
+    """Per style image, per style layer, its painting mask ([paths] style_image_masks) carried
+    down to the layer's positions, flat; None: each whole painting."""
+    if painting is None:
+        return None
+    carried = []
+    for image, mask in zip(style_images, painting, strict=True):
+        at_size = resize_mask(mask, image.shape[1], image.shape[0])
+        carried.append([m.reshape(-1) for m in layer_masks(at_size, network, layers)])
+    return carried
+
+
+def sliced_inputs(
+    styled: list, blend: tuple, layers: tuple, seed: int, regions: int = 1, painted=None
+) -> tuple:
+    """(targets, at_zero, directions) per style layer for SlicedStyle: per region the sorted
+    projections (R, sets, K, Q) of its style's features along (sets, N, K) unit directions
+    drawn under `seed`, and SW(0) per region, the mean squared projection, (R,).
+
+    One region: the blend of the styles, each style's positions weighing its blend weight in
+    all; R regions: region r takes style r alone. `painted` (painting_layer_masks) weighs each
+    style's positions by its painting mask."""
     rng = np.random.default_rng(seed)
     targets, at_zero, directions = [], [], []
-    for name in layers:
-        rows = _blended_rows(
-            [s[name].numpy().reshape(-1, s[name].shape[-1]) for s in styled], blend
-        )
-        channels = rows.shape[1]
+    for k, name in enumerate(layers):
+        rows = [s[name].numpy().reshape(-1, s[name].shape[-1]) for s in styled]
+        masses = [p[k] for p in painted] if painted else [None] * len(rows)
+        sources = _region_sources(rows, masses, blend, regions)
+        channels = rows[0].shape[1]
         theta = rng.standard_normal((PROJECTION_SETS, channels, min(channels, 64)))
         theta = (theta / np.linalg.norm(theta, axis=1, keepdims=True)).astype(np.float32)
-        keep = min(QUANTILES, rows.shape[0])
-        at = ((np.arange(keep) + 0.5) * rows.shape[0] / keep).astype(int)
+        keep = min(QUANTILES, max(len(r) for r, _ in sources))
         # one set at a time: all sets' sorted projections at once would take gigabytes
-        quantiles = np.stack([np.sort((rows @ t).T, axis=-1)[:, at] for t in theta])
+        quantiles = np.stack([[_sorted_at(r @ t, w, keep) for t in theta] for r, w in sources])
         targets.append(tf.constant(quantiles, tf.float32))
-        at_zero.append(max(float(np.mean(np.square(quantiles))), 1e-30))
+        squares = np.mean(np.square(quantiles), axis=(1, 2, 3))
+        at_zero.append(tf.constant(np.maximum(squares, 1e-30), tf.float32))
         directions.append(tf.constant(theta, tf.float32))
-    return tuple(targets), tf.constant(at_zero, tf.float32), tuple(directions)
+    return tuple(targets), tuple(at_zero), tuple(directions)
 
 
-def _blended_rows(per_style: list, blend: tuple) -> np.ndarray:
-    """One sample of the blend of several styles' features: each style's positions taken
-    evenly, in the share b_s of the whole."""
-    if len(per_style) == 1:
-        return per_style[0]
-    total = sum(len(r) for r in per_style)
-    picked = []
-    for rows, share in zip(per_style, blend, strict=True):
-        count = max(1, round(share * total))
-        picked.append(rows[np.linspace(0, len(rows) - 1, count).astype(int)])
-    return np.concatenate(picked)
+def _region_sources(rows: list, masses: list, blend: tuple, regions: int) -> list:
+    """Per region, (feature rows, their weights or None for equal ones): style r for region r,
+    or for one region all styles' rows, style s's weighing b_s in all."""
+    if regions > 1 or len(rows) == 1:
+        return list(zip(rows, masses, strict=True))
+    weights = []
+    for r, m, share in zip(rows, masses, blend, strict=True):
+        mass = np.ones(len(r)) if m is None else m.astype(np.float64)
+        weights.append(share * mass / max(mass.sum(), 1e-12))
+    return [(np.concatenate(rows), np.concatenate(weights))]
+
+
+def _sorted_at(projected: np.ndarray, weights: np.ndarray | None, keep: int) -> np.ndarray:
+    """(K, keep): the distribution of each column of `projected` (M, K), its positions weighed
+    by `weights` (None: equally), read at the quantiles (j + ½)/keep."""
+    if weights is None:
+        at = ((np.arange(keep) + 0.5) * projected.shape[0] / keep).astype(int)
+        return np.sort(projected.T, axis=-1)[:, at]
+    levels = (np.arange(keep) + 0.5) / keep
+    out = np.empty((projected.shape[1], keep), projected.dtype)
+    for k, column in enumerate(projected.T):
+        order = np.argsort(column)
+        below = np.cumsum(weights[order])
+        at = np.searchsorted(below / max(below[-1], 1e-12), levels, side="right")
+        out[k] = column[order][np.minimum(at, len(column) - 1)]
+    return out

@@ -234,14 +234,6 @@ def _resolve(settings: Settings, bases: dict[tuple[str, str], Path]) -> Settings
 
 def _check_combinations(settings: Settings) -> None:
     """The choices that do not go together yet."""
-    paths = settings.paths
-    if settings.loss.style_loss == "sliced" and (
-        paths.style_masks or paths.regions or paths.content_mask
-    ):
-        raise SettingsError(
-            "[loss] style_loss = sliced does not take masks or regions ([paths] style_masks, "
-            "regions, content_mask): use style_loss = gram with them"
-        )
     image = settings.image
     if image.reference_size is not None and image.finest_scale == "shallow":
         raise SettingsError(

@@ -138,7 +138,7 @@ class LossSettings:
         "gram",
         Choice(STYLE_LOSS_CHOICES),
         "gram (the paper's Gram matrices) | sliced (whole feature distributions, sliced "
-        "Wasserstein, Heitz et al. 2021; scaled so style_weight paints about as much; no masks)",
+        "Wasserstein, Heitz et al. 2021; scaled so style_weight paints about as much; no tiles)",
     )
     tv_weight: float = setting(
         10.0,
@@ -167,8 +167,8 @@ class LossSettings:
         "faces",
         Choice(AUTO_REGIONS_CHOICES, AUTO_REGIONS_ALIASES),
         "regions found in the content photo: faces (OpenCV's face finder, a fraction of a "
-        "second: the faces keep more of the photo, face_style and face_content; with "
-        "style_loss = sliced only face_content) | people (also the people and the background, "
+        "second: the faces keep more of the photo, face_style and face_content) | "
+        "people (also the people and the background, "
         "by a selfie segmentation model, about a second more; needed for auto_region_styles) "
         "| off. A hand [paths] content_mask wins; with faces, hand [paths] regions or "
         "style_masks do too (no faces are looked for)",

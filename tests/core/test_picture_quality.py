@@ -9,12 +9,13 @@ import pytest
 import tensorflow as tf
 
 from nst.core.features import build_feature_extractor
+from nst.core.guided import Regions
 from nst.core.losses import sliced_wasserstein
 from nst.core.objective import PROJECTION_SETS, SLICED_SCALE, SlicedStyle, SlicedTargets
 from nst.core.optimize import make_step, stylize
 from nst.core.pyramid import decompose, level_shapes, render
 from nst.core.records import Losses
-from nst.settings import SettingsError, load_settings
+from nst.settings import load_settings
 from tests.helpers import loop_inputs, loop_recipe
 
 RANDOM_VGG16 = ("model.network=vgg16", "model.weights=random", "model.precision=float32")
@@ -74,20 +75,21 @@ def test_sliced_term_is_the_scaled_relative_distance_of_the_drawn_set():
     directions = [
         rng.normal(size=(PROJECTION_SETS, s[-1], 3)).astype(np.float32) for s in shapes.values()
     ]
-    targets = [np.sort(rng.normal(size=(PROJECTION_SETS, 3, 11)), -1) for _ in shapes]
+    targets = [np.sort(rng.normal(size=(1, PROJECTION_SETS, 3, 11)), -1) for _ in shapes]
     at_zero = np.array([0.7, 1.9], np.float32)
     weights = np.array([0.25, 0.75], np.float32)
     inputs = SlicedTargets(
         tuple(tf.constant(t, tf.float32) for t in targets),
-        tf.constant(at_zero),
+        tuple(tf.constant([z]) for z in at_zero),
         tuple(tf.constant(d) for d in directions),
         tf.constant(weights),
+        Regions(None, tf.ones(1), None, tf.zeros((1, 4, 6, 3))),
     )
     draw = PROJECTION_SETS + 3  # the sets are taken in turn: this step's is set 3
     raw, value = SlicedStyle(("a", "b"))(None, features, inputs, tf.constant(draw, tf.int64))
     distances = np.array(
         [
-            numpy_sliced(features[n], targets[i][3].astype(np.float32), directions[i][3])
+            numpy_sliced(features[n], targets[i][0, 3].astype(np.float32), directions[i][3])
             for i, n in enumerate(shapes)
         ]
     )
@@ -175,13 +177,6 @@ def test_the_seed_draws_the_projections():
     one = tiny_run("loss.style_loss=sliced", "image.init=content")[-1].image
     other = tiny_run("loss.style_loss=sliced", "image.init=content", "image.seed=5")[-1].image
     assert not np.array_equal(one, other)
-
-
-def test_sliced_refuses_masks(tmp_path):
-    mask = tmp_path / "m.png"
-    mask.write_bytes(b"")
-    with pytest.raises(SettingsError, match=r"style_loss = sliced does not take masks"):
-        load_settings(None, ("loss.style_loss=sliced", f"paths.content_mask={mask}"))
 
 
 def edge_energy(image: np.ndarray, rows: int = 2) -> tuple[float, float]:

@@ -25,12 +25,15 @@ from tests.helpers.regions import (
     save_mask,
 )
 
+LOSSES = [("adam", "gram"), ("lbfgs", "gram"), ("adam", "sliced")]
 
-@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
-def test_a_left_and_a_right_style_paint_each_half_its_own_colour(optimizer):
+
+@pytest.mark.parametrize(("optimizer", "style_loss"), LOSSES)
+def test_a_left_and_a_right_style_paint_each_half_its_own_colour(optimizer, style_loss):
     left = np.zeros((HEIGHT, WIDTH), np.float32)
     left[:, : WIDTH // 2] = 1
-    image = result(Guidance((left, 1 - left), None), (flat(RED), flat(BLUE)), optimizer)
+    loss = f"loss.style_loss={style_loss}"
+    image = result(Guidance((left, 1 - left), None), (flat(RED), flat(BLUE)), optimizer, loss)
     moved = red_minus_blue(image) - red_minus_blue(photo())
     half = WIDTH // 2
     # the left half turns red, the right half blue, far beyond the photo's own variation
@@ -40,24 +43,28 @@ def test_a_left_and_a_right_style_paint_each_half_its_own_colour(optimizer):
     # no positions, so the blend may come out in patches of either colour (our L-BFGS makes
     # columns, measured 51 levels apart on average left to right, against 359 with masks;
     # Adam 0.4 against 179), but no split like the masks' one.
-    blend = red_minus_blue(result(None, (flat(RED), flat(BLUE)), optimizer))
+    blend = red_minus_blue(result(None, (flat(RED), flat(BLUE)), optimizer, loss))
     assert abs(blend[:, : half - 4].mean() - blend[:, half + 4 :].mean()) < split / 4
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
-def test_the_content_mask_keeps_its_region_the_photo_while_the_rest_is_painted(optimizer):
+@pytest.mark.parametrize(("optimizer", "style_loss"), LOSSES)
+def test_the_content_mask_keeps_its_region_the_photo_while_the_rest_is_painted(
+    optimizer, style_loss
+):
     box = np.zeros((HEIGHT, WIDTH), np.float32)
     box[8:24, 12:36] = 1
     guidance = Guidance((1 - box,), gaussian_blur(box, 0.5))
-    image = result(guidance, (flat(RED),), optimizer)
+    image = result(guidance, (flat(RED),), optimizer, f"loss.style_loss={style_loss}")
     difference = np.abs(image - photo()).mean(axis=2)
     assert difference[box > 0].mean() <= 8  # of 255
     assert difference[box == 0].mean() > 20
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
-def test_a_style_image_mask_chooses_which_part_of_the_painting_supplies_the_style(optimizer):
+@pytest.mark.parametrize(("optimizer", "style_loss"), LOSSES)
+def test_a_style_image_mask_chooses_which_part_of_the_painting_supplies_the_style(
+    optimizer, style_loss
+):
     painting = flat(RED)
     painting[:, WIDTH // 2 :] = BLUE  # half red, half blue
     red_half = np.zeros((HEIGHT, WIDTH), np.float32)
@@ -66,7 +73,8 @@ def test_a_style_image_mask_chooses_which_part_of_the_painting_supplies_the_styl
 
     def moved(mask) -> float:
         guidance = None if mask is None else Guidance((), None, (mask,))
-        return red_minus_blue(result(guidance, (painting,), optimizer)).mean() - start
+        picture = result(guidance, (painting,), optimizer, f"loss.style_loss={style_loss}")
+        return red_minus_blue(picture).mean() - start
 
     towards_red, towards_blue, whole = moved(red_half), moved(1 - red_half), moved(None)
     assert towards_red > 30 and towards_blue < -30  # the mask's half of the painting counts

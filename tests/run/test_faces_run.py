@@ -1,5 +1,5 @@
 """Whole runs at the defaults' [loss] auto_regions = faces, in process: a still with either
-style loss (with sliced only face_content applies) and a clip, the faces found in each frame
+style loss and a clip, the faces found in each frame
 without the selfie model, what was found saved beside config.ini."""
 
 from __future__ import annotations
