@@ -140,22 +140,26 @@ def sliced_wasserstein(features: tf.Tensor, target: tf.Tensor, directions: tf.Te
 
 
 def guided_sliced_wasserstein(
-    features: tf.Tensor, mask: tf.Tensor, target: tf.Tensor, directions: tf.Tensor
+    features: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor, directions: tf.Tensor
 ) -> tf.Tensor:
-    """SW_m = Σ_p m_p (sort(F θ)_p − T_θ(c_p))² / (K Σ_p m_p): sliced_wasserstein of the
-    distribution that weighs each position by the mask m (h, w) ≥ 0.
+    """SW_r = Σ_p m_r,p (sort(F θ)_p − T_r,θ(c_r,p))² / (K Σ_p m_r,p), (R,): sliced_wasserstein
+    of the distribution that weighs each position by region r's mask (`masks` (R, h, w) ≥ 0)
+    against region r's style (`targets` (R, K, Q)).
 
-    c_p is the mask's mass below p in the sorted order plus half its own, over the total: a
+    c_r,p is the mask's mass below p in the sorted order plus half its own, over the total: a
     position's quantile in the weighted distribution (all ones: (p + ½)/M, sliced_wasserstein).
+    The projections are sorted once for all regions.
     """
     projected = tf.transpose(tf.matmul(_positions_by_channels(features), directions))  # (K, M)
     order = tf.argsort(tf.stop_gradient(projected), axis=-1)
     ranked = tf.gather(projected, order, batch_dims=1)
-    weights = tf.gather(tf.reshape(mask, (-1,)), order)  # (K, M): each position's mass
-    mass = tf.maximum(tf.reduce_sum(mask), 1e-6)
+    flat = tf.reshape(masks, (tf.shape(masks)[0], -1))  # (R, M)
+    weights = tf.gather(flat, order, axis=1)  # (R, K, M): each sorted position's mass
+    mass = tf.maximum(tf.reduce_sum(flat, axis=1), 1e-6)[:, None, None]
     quantile = (tf.cumsum(weights, axis=-1) - 0.5 * weights) / mass
-    last = tf.shape(target)[1] - 1
+    last = tf.shape(targets)[-1] - 1
     at = tf.minimum(tf.cast(quantile * tf.cast(last + 1, tf.float32), tf.int32), last)
-    matched = tf.gather(target, at, batch_dims=1)
+    matched = tf.gather(targets, at, batch_dims=2)  # (R, K, M)
     directions_count = tf.cast(tf.shape(directions)[1], tf.float32)
-    return tf.reduce_sum(weights * tf.square(ranked - matched)) / (directions_count * mass)
+    squares = tf.reduce_sum(weights * tf.square(ranked[None] - matched), axis=(1, 2))
+    return squares / (directions_count * mass[:, 0, 0])

@@ -383,11 +383,8 @@ class SlicedStyle:
             if regions.masks is None:
                 errors.append(sliced_wasserstein(features[name], quantiles[0], theta)[None])
                 continue
-            per_region = zip(tf.unstack(regions.masks[k]), tf.unstack(quantiles), strict=True)
             errors.append(
-                tf.stack(
-                    [guided_sliced_wasserstein(features[name], m, q, theta) for m, q in per_region]
-                )
+                guided_sliced_wasserstein(features[name], regions.masks[k], quantiles, theta)
             )
 
         def weighted(per_layer: list) -> tf.Tensor:

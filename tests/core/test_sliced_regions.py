@@ -43,33 +43,54 @@ def case(seed: int, quantiles: int = 9):
     return features, mask, target, directions
 
 
+def guided(features, mask, target, directions) -> tf.Tensor:
+    """guided_sliced_wasserstein of one region."""
+    one = (tf.constant(features), tf.constant(mask)[None], tf.constant(target)[None])
+    return guided_sliced_wasserstein(*one, tf.constant(directions))[0]
+
+
 @pytest.mark.parametrize(("seed", "quantiles"), [(0, 9), (1, 30), (2, 4)])
 def test_guided_sliced_wasserstein_matches_numpy(seed, quantiles):
     features, mask, target, directions = case(seed, quantiles)
-    got = guided_sliced_wasserstein(*(tf.constant(a) for a in (features, mask, target, directions)))
+    got = guided(features, mask, target, directions)
     assert float(got) == pytest.approx(numpy_guided_sliced(features, mask, target, directions))
+
+
+def test_each_region_is_matched_against_its_own_style_in_one_call():
+    features, mask, target, directions = case(7, 12)
+    other_mask, other_target = 1 - mask, target[::-1] + 2.0
+    both = guided_sliced_wasserstein(
+        tf.constant(features),
+        tf.constant(np.stack([mask, other_mask])),
+        tf.constant(np.stack([target, other_target])),
+        tf.constant(directions),
+    )
+    expected = [
+        numpy_guided_sliced(features, mask, target, directions),
+        numpy_guided_sliced(features, other_mask, other_target, directions),
+    ]
+    np.testing.assert_allclose(both.numpy(), expected, rtol=1e-5)
 
 
 def test_an_all_ones_mask_is_the_plain_sliced_distance():
     features, mask, target, directions = case(3, 17)
-    ones = tf.ones(mask.shape)
-    guided = guided_sliced_wasserstein(tf.constant(features), ones, target, directions)
+    weighted = guided(features, np.ones_like(mask), target, directions)
     plain = sliced_wasserstein(tf.constant(features), target, directions)
-    assert float(guided) == pytest.approx(float(plain), rel=1e-5)
+    assert float(weighted) == pytest.approx(float(plain), rel=1e-5)
 
 
 def test_positions_outside_the_region_feel_no_force_and_the_softened_ones_less():
     features, mask, target, directions = case(4)
     x = tf.Variable(features)
     with tf.GradientTape() as tape:
-        loss = guided_sliced_wasserstein(x, tf.constant(mask), target, directions)
+        loss = guided_sliced_wasserstein(x, mask[None], target[None], directions)[0]
     force = np.abs(tape.gradient(loss, x).numpy()[0]).sum(axis=-1)
     assert np.all(force[mask == 0] == 0)
     assert force[mask > 0].min() > 0
     # moving the masked-out features changes nothing
     moved = features.copy()
     moved[0, 0, :3] += 50.0
-    again = guided_sliced_wasserstein(tf.constant(moved), tf.constant(mask), target, directions)
+    again = guided(moved, mask, target, directions)
     assert float(again) == pytest.approx(float(loss), rel=1e-6)
 
 
