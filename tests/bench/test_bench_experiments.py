@@ -73,3 +73,14 @@ def test_the_padding_bench_prints_every_padding_against_zeros(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[1:]] == list(PADDINGS)
     assert lines[1].endswith("1.00x")
+
+
+@pytest.mark.slow
+def test_the_style_loss_bench_prints_each_loss_with_and_without_a_mask_against_gram(capsys):
+    from bench.style_loss import VARIANTS, main
+
+    main(["--size", "40", "--rounds", "1", "--steps", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == list(VARIANTS)
+    assert lines[1].endswith("1.00x")
+    assert all(float(line.split()[1]) > 0 for line in lines[1:])
