@@ -206,12 +206,16 @@ class GramStyle:
         grams, at_zero, layer_weights, regions = inputs
         errors = style_layer_errors(features, self.layers, grams, regions)
         relatives = [relative(e, z) for e, z in zip(errors, at_zero, strict=True)]
+        return (
+            over_layers_and_regions(errors, regions.weights, layer_weights),
+            over_layers_and_regions(relatives, regions.weights, layer_weights),
+        )
 
-        def weighted(per_layer: list) -> tf.Tensor:
-            per_region = tf.stack([tf.reduce_sum(regions.weights * e) for e in per_layer])
-            return tf.reduce_sum(layer_weights * per_region)
 
-        return weighted(errors), weighted(relatives)
+def over_layers_and_regions(per_layer: list, region_weights, layer_weights) -> tf.Tensor:
+    """Σ_l w_l Σ_r a_r E_l,r: a style loss's errors per layer, (R,) each, summed."""
+    per_region = tf.stack([tf.reduce_sum(region_weights * e) for e in per_layer])
+    return tf.reduce_sum(layer_weights * per_region)
 
 
 @dataclass(frozen=True)
@@ -386,13 +390,11 @@ class SlicedStyle:
             errors.append(
                 guided_sliced_wasserstein(features[name], regions.masks[k], quantiles, theta)
             )
-
-        def weighted(per_layer: list) -> tf.Tensor:
-            per_region = tf.stack([tf.reduce_sum(regions.weights * e) for e in per_layer])
-            return tf.reduce_sum(layer_weights * per_region)
-
-        relatives = [e / z for e, z in zip(errors, at_zero, strict=True)]
-        return weighted(errors), SLICED_SCALE * weighted(relatives)
+        relatives = [relative(e, z) for e, z in zip(errors, at_zero, strict=True)]
+        return (
+            over_layers_and_regions(errors, regions.weights, layer_weights),
+            SLICED_SCALE * over_layers_and_regions(relatives, regions.weights, layer_weights),
+        )
 
 
 def painting_layer_masks(style_images: tuple, painting: tuple | None, network: str, layers):
@@ -408,7 +410,7 @@ def painting_layer_masks(style_images: tuple, painting: tuple | None, network: s
 
 
 def sliced_inputs(
-    styled: list, blend: tuple, layers: tuple, seed: int, regions: int = 1, painted=None
+    styled: list, blend: tuple, layers: tuple, seed: int, region_count: int = 1, painted=None
 ) -> tuple:
     """(targets, at_zero, directions) per style layer for SlicedStyle: per region the sorted
     projections (R, sets, K, Q) of its style's features along (sets, N, K) unit directions
@@ -422,7 +424,7 @@ def sliced_inputs(
     for k, name in enumerate(layers):
         rows = [s[name].numpy().reshape(-1, s[name].shape[-1]) for s in styled]
         masses = [p[k] for p in painted] if painted else [None] * len(rows)
-        sources = _region_sources(rows, masses, blend, regions)
+        sources = _region_sources(rows, masses, blend, region_count)
         channels = rows[0].shape[1]
         theta = rng.standard_normal((PROJECTION_SETS, channels, min(channels, 64)))
         theta = (theta / np.linalg.norm(theta, axis=1, keepdims=True)).astype(np.float32)
@@ -436,10 +438,10 @@ def sliced_inputs(
     return tuple(targets), tuple(at_zero), tuple(directions)
 
 
-def _region_sources(rows: list, masses: list, blend: tuple, regions: int) -> list:
+def _region_sources(rows: list, masses: list, blend: tuple, region_count: int) -> list:
     """Per region, (feature rows, their weights or None for equal ones): style r for region r,
     or for one region all styles' rows, style s's weighing b_s in all."""
-    if regions > 1 or len(rows) == 1:
+    if region_count > 1 or len(rows) == 1:
         return list(zip(rows, masses, strict=True))
     weights = []
     for r, m, share in zip(rows, masses, blend, strict=True):

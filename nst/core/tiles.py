@@ -23,7 +23,14 @@ import tensorflow as tf
 
 from nst.core.finest import LowPassAnchor
 from nst.core.losses import relative
-from nst.core.objective import Content, GramStyle, Photo, Smoothness, TemporalTerm
+from nst.core.objective import (
+    Content,
+    GramStyle,
+    Photo,
+    Smoothness,
+    TemporalTerm,
+    over_layers_and_regions,
+)
 from nst.core.records import Losses
 from nst.core.tilefeatures import network_parts, owned
 from nst.core.tilegrid import cores, reach, window
@@ -197,12 +204,10 @@ class TiledObjective:
             scaled = (gram - target) / (2.0 * channels * positions[:, None, None])
             errors.append(tf.reduce_sum(tf.square(scaled), axis=(1, 2)))
         relatives = [relative(e, z) for e, z in zip(errors, at_zero, strict=True)]
-
-        def weighted(per_layer: list) -> tf.Tensor:
-            per_region = tf.stack([tf.reduce_sum(regions.weights * e) for e in per_layer])
-            return tf.reduce_sum(layer_weights * per_region)
-
-        return weighted(errors), weighted(relatives)
+        return (
+            over_layers_and_regions(errors, regions.weights, layer_weights),
+            over_layers_and_regions(relatives, regions.weights, layer_weights),
+        )
 
     def _places(self) -> list:
         """Per tile, (place, extent) as int32 tensors (see `_owned`)."""
