@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from nst.core.records import Losses
 from nst.core.tiles import TiledObjective, TilesInterrupted
+from nst.settings import SettingsError
 
 
 def to_numpy(structure):
@@ -101,6 +102,11 @@ class RayTiles:
     def __init__(self, ray, extractor, key, kinds, shape, side, inputs, workers, cpus=1):
         self.ray = ray
         self.local = TiledObjective(extractor, kinds, key[0], *shape, side)
+        if self.local.has_sliced():  # its value and ranks need the whole sample: not built here
+            raise SettingsError(
+                "[loss] style_loss = sliced steps over tiles in one process only: the tiles "
+                "spread over Ray workers match the Gram loss; use style_loss = gram"
+            )
         self.windows = self.local.windows
         actor = ray.remote(TileWorker).options(num_cpus=cpus)
         shipped = ray.put(to_numpy(inputs))

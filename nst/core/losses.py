@@ -123,43 +123,105 @@ def temporal_loss(image: tf.Tensor, carried: tf.Tensor, consistency: tf.Tensor) 
     return tf.reduce_sum(consistency * tf.square(difference)) / tf.cast(tf.size(image), tf.float32)
 
 
-def sliced_wasserstein(features: tf.Tensor, target: tf.Tensor, directions: tf.Tensor) -> tf.Tensor:
-    """SW = mean over K directions θ and M positions of (sort(F θ) − T_θ)², unnormalised.
+def sample_stride(height: int, width: int, most: int) -> int:
+    """The sample grid's step: the smallest s with (height // s) · (width // s) ≤ most."""
+    stride = 1
+    while (height // stride) * (width // stride) > most:
+        stride += 1
+    return stride
+
+
+def on_grid(values: tf.Tensor, height: int, width: int, stride: int, offset) -> tf.Tensor:
+    """The positions (oy + i s, ox + j s), i < height // s, j < width // s, of `values`
+    (B, height, width, ...), s = `stride`, (oy, ox) = `offset` (each < s): the sample grid."""
+    rows, cols = (height // stride - 1) * stride + 1, (width // stride - 1) * stride + 1
+    rest = [0] * (len(values.shape) - 3)
+    begin = tf.stack([0, offset[0], offset[1], *rest])
+    window = tf.slice(values, begin, [-1, rows, cols, *[-1 for _ in rest]])
+    return window[:, ::stride, ::stride]
+
+
+def sample_tables(sample: tf.Tensor, weights: tf.Tensor | None) -> tuple:
+    """(the sample's projections sorted, (K, n); per region the mass of the sample below each
+    of the n + 1 places in that order, (R, K, n + 1), or None where all weigh the same).
+    `sample` (K, n): n positions' projections; `weights` (R, n): their masses per region."""
+    order = tf.argsort(sample, axis=-1)
+    ordered = tf.gather(sample, order, batch_dims=1)
+    if weights is None:
+        return ordered, None
+    masses = tf.gather(weights, order, axis=1)  # (R, K, n)
+    return ordered, tf.pad(tf.cumsum(masses, axis=-1), [[0, 0], [0, 0], [1, 0]])
+
+
+def transport_errors(projected, weights, ordered, below, targets) -> tf.Tensor:
+    """Σ_p m_r,p (x_p − T_r(c_r,p))² over the positions given, per region (R,), unnormalised.
+
+    x_p: `projected` (K, m); c_r,p: x_p's quantile in region r's sample, (its mass below x_p
+    + ½ m_r,p) / its whole mass (equal weights: (places below + ½) / n); T_r: `targets`
+    (R, K, Q), region r's style at Q quantiles; m_r,p: `weights` (R, m) or 1 (None)."""
+    places = tf.searchsorted(ordered, projected, side="left")  # (K, m)
+    if weights is None:
+        count = tf.cast(tf.shape(ordered)[1], tf.float32)
+        quantile = (tf.cast(places, tf.float32)[None] + 0.5) / count  # (1, K, m)
+        masses = tf.ones_like(quantile)
+    else:
+        spread = tf.broadcast_to(
+            places[None], tf.concat([tf.shape(below)[:1], tf.shape(places)], 0)
+        )
+        masses = tf.broadcast_to(weights[:, None, :], tf.shape(spread))
+        whole = tf.maximum(below[:, :, -1:], 1e-6)
+        quantile = (tf.gather(below, spread, batch_dims=2) + 0.5 * masses) / whole
+    last = tf.shape(targets)[-1] - 1
+    at = tf.minimum(tf.cast(quantile * tf.cast(last + 1, tf.float32), tf.int32), last)
+    matched = tf.gather(targets, at, batch_dims=2)  # (R, K, m)
+    return tf.reduce_sum(masses * tf.square(projected[None] - matched), axis=(1, 2))
+
+
+def project(features: tf.Tensor, directions: tf.Tensor) -> tf.Tensor:
+    """F θ, (1, h, w, K): each position's features along the K unit directions (N, K)."""
+    return tf.einsum("bhwn,nk->bhwk", features, directions)
+
+
+def by_directions(values: tf.Tensor) -> tf.Tensor:
+    """(K, positions) from (1, h, w, K) projections."""
+    return tf.transpose(tf.reshape(values, (-1, tf.shape(values)[-1])))
+
+
+def sliced_wasserstein(
+    features: tf.Tensor, target: tf.Tensor, directions: tf.Tensor, stride: int = 1, offset=(0, 0)
+) -> tf.Tensor:
+    """SW = mean over K directions θ and M positions of (F θ − T_θ(c))², unnormalised.
 
     Heitz et al. 2021: the distance between the feature distributions along random unit
     directions θ (the columns of `directions`, (N, K)). `target` (K, Q) holds the style's
-    sorted projections T_θ at Q quantiles, read at the M positions' quantiles (p + ½)/M.
+    sorted projections T_θ at Q quantiles, read at each position's quantile c among the
+    positions of a sample grid (on_grid; `stride` 1: all positions, c = (rank + ½)/M).
     """
-    projected = tf.transpose(tf.matmul(_positions_by_channels(features), directions))  # (K, M)
-    order = tf.argsort(tf.stop_gradient(projected), axis=-1)  # sort's gradient is a gather
-    ranked = tf.gather(projected, order, batch_dims=1)
-    positions, quantiles = tf.shape(projected)[1], tf.shape(target)[1]
-    at = (tf.range(positions, dtype=tf.float32) + 0.5) * tf.cast(quantiles / positions, tf.float32)
-    matched = tf.gather(target, tf.cast(at, tf.int32), axis=1)
-    return tf.reduce_mean(tf.square(ranked - matched))
+    return guided_sliced_wasserstein(features, None, target[None], directions, stride, offset)[0]
 
 
 def guided_sliced_wasserstein(
-    features: tf.Tensor, masks: tf.Tensor, targets: tf.Tensor, directions: tf.Tensor
+    features: tf.Tensor, masks, targets: tf.Tensor, directions: tf.Tensor, stride=1, offset=(0, 0)
 ) -> tf.Tensor:
-    """SW_r = Σ_p m_r,p (sort(F θ)_p − T_r,θ(c_r,p))² / (K Σ_p m_r,p), (R,): sliced_wasserstein
-    of the distribution that weighs each position by region r's mask (`masks` (R, h, w) ≥ 0)
-    against region r's style (`targets` (R, K, Q)).
+    """SW_r = Σ_p m_r,p (F θ_p − T_r,θ(c_r,p))² / (K Σ_p m_r,p), (R,): sliced_wasserstein of
+    the distribution that weighs each position by region r's mask (`masks` (R, h, w) ≥ 0, None:
+    one region of ones) against region r's style (`targets` (R, K, Q)).
 
-    c_r,p is the mask's mass below p in the sorted order plus half its own, over the total: a
-    position's quantile in the weighted distribution (all ones: (p + ½)/M, sliced_wasserstein).
-    The projections are sorted once for all regions.
+    c_r,p is p's quantile among the sample grid's positions, each weighing its mask
+    (transport_errors). The sample's projections are sorted once for all regions.
     """
-    projected = tf.transpose(tf.matmul(_positions_by_channels(features), directions))  # (K, M)
-    order = tf.argsort(tf.stop_gradient(projected), axis=-1)
-    ranked = tf.gather(projected, order, batch_dims=1)
-    flat = tf.reshape(masks, (tf.shape(masks)[0], -1))  # (R, M)
-    weights = tf.gather(flat, order, axis=1)  # (R, K, M): each sorted position's mass
-    mass = tf.maximum(tf.reduce_sum(flat, axis=1), 1e-6)[:, None, None]
-    quantile = (tf.cumsum(weights, axis=-1) - 0.5 * weights) / mass
-    last = tf.shape(targets)[-1] - 1
-    at = tf.minimum(tf.cast(quantile * tf.cast(last + 1, tf.float32), tf.int32), last)
-    matched = tf.gather(targets, at, batch_dims=2)  # (R, K, M)
-    directions_count = tf.cast(tf.shape(directions)[1], tf.float32)
-    squares = tf.reduce_sum(weights * tf.square(ranked[None] - matched), axis=(1, 2))
-    return squares / (directions_count * mass[:, 0, 0])
+    height, width = features.shape[1], features.shape[2]
+    projected = project(features, directions)
+    sample = by_directions(on_grid(tf.stop_gradient(projected), height, width, stride, offset))
+    if masks is None:
+        ordered, below = sample_tables(sample, None)
+        errors = transport_errors(by_directions(projected), None, ordered, below, targets)
+        return errors / tf.cast(tf.size(projected), tf.float32)
+    masses = tf.reshape(
+        on_grid(masks[..., None], height, width, stride, offset), (tf.shape(masks)[0], -1)
+    )
+    ordered, below = sample_tables(sample, masses)
+    flat = tf.reshape(masks, (tf.shape(masks)[0], -1))
+    errors = transport_errors(by_directions(projected), flat, ordered, below, targets)
+    count = tf.cast(tf.shape(directions)[1], tf.float32)
+    return errors / (count * tf.maximum(tf.reduce_sum(flat, axis=1), 1e-6))

@@ -22,14 +22,24 @@ from __future__ import annotations
 import tensorflow as tf
 
 from nst.core.finest import LowPassAnchor
-from nst.core.losses import relative
+from nst.core.losses import (
+    by_directions,
+    on_grid,
+    project,
+    relative,
+    sample_tables,
+    transport_errors,
+)
 from nst.core.objective import (
     Content,
     GramStyle,
     Photo,
+    SlicedStyle,
     Smoothness,
     TemporalTerm,
+    drawn_set,
     over_layers_and_regions,
+    sample_grid,
 )
 from nst.core.records import Losses
 from nst.core.tilefeatures import network_parts, owned
@@ -59,22 +69,32 @@ class TiledObjective:
         self.preprocess, self.margin, self.layers = network_parts(extractor)
         self.kinds, self.shape, self.side = kinds, (height, width), side
         for name, kind in kinds:
-            if not isinstance(kind, Content | GramStyle | PIXEL_KINDS):
+            if not isinstance(kind, Content | GramStyle | SlicedStyle | PIXEL_KINDS):
                 raise SettingsError(
-                    f"[loss] style_loss = sliced cannot run over tiles ([image] memory_limit: "
-                    f"this {width}x{height} scale does not fit): raise [image] memory_limit, "
-                    f"lower [image] max_size, or use style_loss = gram ({name}: {kind})"
+                    f"the {name} term cannot run over tiles ([image] memory_limit: this "
+                    f"{width}x{height} scale does not fit): raise [image] memory_limit or "
+                    f"lower [image] max_size"
                 )
         grid_reach = reach(model.network, (*model.content_layers, *model.style_layers))
         self.windows = [
             (core, window(core, height, width, grid_reach.halo, self.margin))
             for core in cores(height, width, side)
         ]
-        self.wanted = {n for _, k in kinds if isinstance(k, Content | GramStyle) for n in k.layers}
+        self.wanted = {
+            n
+            for _, k in kinds
+            if isinstance(k, Content | GramStyle | SlicedStyle)
+            for n in k.layers
+        }
+        self.layer_shapes = {  # the picture's positions at each layer
+            layer.name: (height // 2**poolings, width // 2**poolings)
+            for layer, poolings in self.layers
+        }
         self._statistics = tf.function(self._tile_statistics)
         self._share = tf.function(self._tile_share)
         self._gradient = tf.function(self._tile_gradient)
-        self._style = tf.function(self._style_from_grams)
+        self._sliced_values = tf.function(self._tile_sliced_values)
+        self._style = tf.function(self._style_from_statistics)
 
     def padded(self, image: tf.Tensor) -> tf.Tensor:
         """The picture as the network's first convolution sees it: preprocessed, mirrored."""
@@ -101,17 +121,27 @@ class TiledObjective:
     def _tile(self, padded: tf.Tensor, place: tf.Tensor, extent: tf.Tensor) -> tf.Tensor:
         return tf.slice(padded, [0, place[4], place[5], 0], [1, extent[0], extent[1], -1])
 
-    def _tile_terms(self, features: dict, place: tf.Tensor, inputs: tuple) -> tuple:
-        """(per style term: partial Gram matrices per layer (R, N, N); content raw, value)."""
-        grams, content_raw, content_value = [], 0.0, 0.0
+    def _tile_terms(self, features: dict, place, inputs: tuple, draw, answers=None) -> tuple:
+        """(per style term its statistics of the tile: partial Gram matrices per layer
+        (R, N, N), or for a sliced term its projections on the sample grid (pass 1; `answers`
+        None) or nothing (pass 2); content raw, value; the sliced terms' raw and weighted value
+        on the tile's positions (pass 2: from `answers`, the style's answers per term))."""
+        statistics, content_raw, content_value, sliced_raw, sliced_value = [], 0.0, 0.0, 0.0, 0.0
         for (_, kind), (weight, term_inputs) in zip(self.kinds, inputs, strict=True):
             if isinstance(kind, GramStyle):
-                grams.append(self._partial_grams(features, kind, term_inputs, place))
+                statistics.append(self._partial_grams(features, kind, term_inputs, place))
+            elif isinstance(kind, SlicedStyle) and answers is None:
+                statistics.append(self._partial_samples(features, kind, term_inputs, place, draw))
+            elif isinstance(kind, SlicedStyle):
+                tables = answers[len(statistics)]
+                raw, value = self._sliced_share(features, kind, term_inputs, place, draw, tables)
+                statistics.append(())
+                sliced_raw, sliced_value = sliced_raw + raw, sliced_value + weight * value
             elif isinstance(kind, Content):
                 raw, value = self._partial_content(features, kind, term_inputs, place)
                 content_raw += raw
                 content_value += weight * value
-        return tuple(grams), content_raw, content_value
+        return tuple(statistics), content_raw, content_value, sliced_raw, sliced_value
 
     def _partial_grams(self, features, kind, term_inputs, place) -> tuple:
         regions = term_inputs.regions
@@ -142,29 +172,106 @@ class TiledObjective:
         value = tf.add_n([relative(r, z) for r, z in zip(raws, at_zero, strict=True)])
         return tf.add_n(raws), value
 
-    def _tile_statistics(self, padded, place, extent, inputs) -> tuple:
-        """Pass 1 for one tile: its partial Gram matrices and content terms."""
-        return self._tile_terms(self._features(self._tile(padded, place, extent)), place, inputs)
+    def _partial_samples(self, features, kind, term_inputs, place, draw) -> tuple:
+        """Per layer, the projections of the tile's owned positions on this step's sample grid
+        (SlicedStyle), in place in the whole grid (1, rows, cols, K), zero elsewhere: summed
+        over the tiles, the picture's sample."""
+        targets, _, directions, _, _ = term_inputs
+        samples = []
+        for k, name in enumerate(kind.layers):
+            _, theta = drawn_set(targets[k], directions[k], draw)
+            owned, (y, x, h, w) = self._owned(features, name, place)
+            height, width = self.layer_shapes[name]
+            stride, (oy, ox) = sample_grid(height, width, draw)
+            rows, first_row, row_count = _grid_rows(y, h, oy, stride, height)
+            cols, first_col, col_count = _grid_rows(x, w, ox, stride, width)
+            begin = [0, oy + first_row * stride - y, ox + first_col * stride - x, 0]
+            begin = [0, tf.minimum(begin[1], h), tf.minimum(begin[2], w), 0]
+            size = [1, _reach(row_count, stride), _reach(col_count, stride), -1]
+            # the grid's part of all owned positions' projections, as pass 2 computes them:
+            # a sample position then finds itself, not a rounding away, among the sample
+            projected = project(owned, theta)
+            block = tf.slice(projected, begin, size)[:, ::stride, ::stride]
+            paddings = [
+                [0, 0],
+                [first_row, rows - first_row - row_count],
+                [first_col, cols - first_col - col_count],
+                [0, 0],
+            ]
+            samples.append(tf.pad(block, paddings))
+        return tuple(samples)
 
-    def _tile_gradient(self, padded, place, extent, inputs, slopes) -> tf.Tensor:
-        """Pass 2 for one tile: its share of d total / d padded picture, on its window."""
+    def _sliced_tables(self, kind, term_inputs, samples: tuple, draw) -> tuple:
+        """Per layer, losses.sample_tables of the picture's sample (`samples`: the tiles'
+        _partial_samples summed), each position weighing its region's mask."""
+        regions = term_inputs.regions
+        tables = []
+        for k, (name, sample) in enumerate(zip(kind.layers, samples, strict=True)):
+            height, width = self.layer_shapes[name]
+            stride, offset = sample_grid(height, width, draw)
+            masses = None
+            if regions.masks is not None:
+                masks = regions.masks[k]
+                grid = on_grid(masks[..., None], height, width, stride, offset)
+                masses = tf.reshape(grid, (tf.shape(masks)[0], -1))
+            tables.append(sample_tables(by_directions(sample), masses))
+        return tuple(tables)
+
+    def _sliced_share(self, features, kind, term_inputs, place, draw, tables) -> tuple:
+        """(raw, value) of a sliced term on the tile's owned positions: SlicedStyle's, summed
+        over the tiles, given the picture's sample (`tables`)."""
+        targets, _, directions, _, regions = term_inputs
+        errors = []
+        for k, name in enumerate(kind.layers):
+            quantiles, theta = drawn_set(targets[k], directions[k], draw)
+            owned, (y, x, h, w) = self._owned(features, name, place)
+            projected = by_directions(project(owned, theta))
+            count = tf.cast(tf.shape(theta)[1], tf.float32)
+            if regions.masks is None:
+                weights, mass = None, float(self.layer_shapes[name][0] * self.layer_shapes[name][1])
+            else:
+                masks = regions.masks[k]
+                weights = tf.reshape(
+                    tf.slice(masks, [0, y, x], [-1, h, w]), (tf.shape(masks)[0], -1)
+                )
+                mass = tf.maximum(tf.reduce_sum(masks, axis=(1, 2)), 1e-6)
+            errors.append(
+                transport_errors(projected, weights, *tables[k], quantiles) / (count * mass)
+            )
+        return SlicedStyle.totals(errors, term_inputs)
+
+    def _tile_statistics(self, padded, place, extent, inputs, draw) -> tuple:
+        """Pass 1 for one tile: its style statistics and content terms."""
+        features = self._features(self._tile(padded, place, extent))
+        return self._tile_terms(features, place, inputs, draw)[:3]
+
+    def _tile_sliced_values(self, padded, place, extent, inputs, draw, answers) -> tuple:
+        """The sliced terms' (raw, weighted value) on one tile's positions."""
+        features = self._features(self._tile(padded, place, extent))
+        return self._tile_terms(features, place, inputs, draw, answers)[3:]
+
+    def _tile_gradient(self, padded, place, extent, inputs, draw, answers) -> tuple:
+        """Pass 2 for one tile: (its share of d total / d padded picture, on its window; the
+        sliced terms' raw and weighted value on its positions)."""
         tile = self._tile(padded, place, extent)
         with tf.GradientTape() as tape:
             tape.watch(tile)
-            grams, _, content = self._tile_terms(self._features(tile), place, inputs)
-            surrogate = content + tf.add_n(
-                [
-                    tf.reduce_sum(slope * gram)
-                    for per_term, slopes_term in zip(grams, slopes, strict=True)
-                    for gram, slope in zip(per_term, slopes_term, strict=True)
-                ]
-                or [tf.constant(0.0)]
+            features = self._features(tile)
+            statistics, _, content, sliced_raw, sliced = self._tile_terms(
+                features, place, inputs, draw, answers
             )
-        return tape.gradient(surrogate, tile)
+            surrogate = content + sliced
+            for per_term, slopes in zip(statistics, answers, strict=True):
+                for gram, slope in zip(per_term, slopes, strict=False):  # (): a sliced term
+                    surrogate += tf.reduce_sum(slope * gram)
+        return tape.gradient(surrogate, tile), sliced_raw, sliced
 
-    def _tile_share(self, padded, place, extent, inputs, slopes, gradient) -> tf.Tensor:
-        """Pass 2 for one tile: `gradient` (d total / d padded picture so far) plus its share."""
-        share = self._tile_gradient(padded, place, extent, inputs, slopes)
+    def _tile_share(self, padded, place, extent, inputs, draw, answers, gradient) -> tuple:
+        """Pass 2 for one tile: `gradient` (d total / d padded picture so far) plus its share;
+        the sliced terms' raw and weighted value on its positions."""
+        share, sliced_raw, sliced = self._tile_gradient(
+            padded, place, extent, inputs, draw, answers
+        )
         shape = tf.shape(padded)
         paddings = [
             [0, 0],
@@ -172,23 +279,38 @@ class TiledObjective:
             [place[5], shape[2] - place[5] - extent[1]],
             [0, 0],
         ]
-        return gradient + tf.pad(share, paddings)
+        return gradient + tf.pad(share, paddings), sliced_raw, sliced
 
-    def _style_from_grams(self, grams: tuple, inputs: tuple) -> tuple:
-        """(style raw, weighted style value, d value / d grams) from the picture's Gram matrices,
-        as nst.core.objective.GramStyle computes them from the picture's features."""
+    def _style_from_statistics(self, statistics: tuple, inputs: tuple, draw) -> tuple:
+        """(style raw, weighted style value of the Gram terms; per style term its answer: for a
+        Gram term d value / d grams, for a sliced term its sample's tables) from the picture's
+        statistics. The Gram terms' value is nst.core.objective.GramStyle's; the sliced terms'
+        is a sum over positions, taken in pass 2."""
         raw, value = tf.constant(0.0), tf.constant(0.0)
         styles = [
-            (kind, weight, targets)
-            for (_, kind), (weight, targets) in zip(self.kinds, inputs, strict=True)
+            (kind, weight, term_inputs)
+            for (_, kind), (weight, term_inputs) in zip(self.kinds, inputs, strict=True)
+            if isinstance(kind, GramStyle | SlicedStyle)
+        ]
+        grams = [
+            s
+            for (kind, _, _), s in zip(styles, statistics, strict=True)
             if isinstance(kind, GramStyle)
         ]
         with tf.GradientTape() as tape:
             tape.watch(grams)
-            for (kind, weight, targets), term_grams in zip(styles, grams, strict=True):
-                r, v = self._style_errors(kind, targets, term_grams)
-                raw, value = raw + r, value + weight * v
-        return raw, value, tape.gradient(value, grams)
+            for (kind, weight, targets), term_grams in zip(styles, statistics, strict=True):
+                if isinstance(kind, GramStyle):
+                    r, v = self._style_errors(kind, targets, term_grams)
+                    raw, value = raw + r, value + weight * v
+        slopes = iter(tape.gradient(value, grams))
+        answers = [
+            next(slopes)
+            if isinstance(kind, GramStyle)
+            else self._sliced_tables(kind, targets, samples, draw)
+            for (kind, _, targets), samples in zip(styles, statistics, strict=True)
+        ]
+        return raw, value, tuple(answers)
 
     def _style_errors(self, kind, targets, grams) -> tuple:
         target_grams, at_zero, layer_weights, regions = targets
@@ -226,38 +348,58 @@ class TiledObjective:
                 total = total + weight * value
         return tv, total
 
-    def statistics(self, padded: tf.Tensor, inputs: tuple, tiles=None, interrupted=None) -> tuple:
-        """Pass 1 over the tiles numbered `tiles` (None: all, row by row): (their Gram matrices
-        per style term and layer, summed; content raw; content value). Summed over a partition
-        of the tiles they are the picture's (nst.batch.raytiles sums them over workers).
-        `interrupted()` true before a tile raises TilesInterrupted."""
-        grams, content_raw, content_value = None, 0.0, 0.0
+    def statistics(
+        self, padded: tf.Tensor, inputs: tuple, tiles=None, interrupted=None, draw=None
+    ) -> tuple:
+        """Pass 1 over the tiles numbered `tiles` (None: all, row by row): (their style
+        statistics per style term and layer, summed; content raw; content value). Summed over
+        a partition of the tiles they are the picture's (nst.batch.raytiles sums them over
+        workers). `interrupted()` true before a tile raises TilesInterrupted; `draw`: the step's
+        projections (sliced terms; None: draw 0)."""
+        draw = tf.constant(0, tf.int64) if draw is None else draw
+        statistics, content_raw, content_value = None, 0.0, 0.0
         places = self._places()
         for number in range(len(places)) if tiles is None else tiles:
             _check(interrupted)
             place, extent = places[number]
-            partial, raw, value = self._statistics(padded, place, extent, inputs)
-            grams = partial if grams is None else tf.nest.map_structure(tf.add, grams, partial)
+            partial, raw, value = self._statistics(padded, place, extent, inputs, draw)
+            statistics = (
+                partial
+                if statistics is None
+                else tf.nest.map_structure(tf.add, statistics, partial)
+            )
             content_raw, content_value = content_raw + raw, content_value + value
-        return grams, content_raw, content_value
+        return statistics, content_raw, content_value
 
-    def style(self, grams: tuple, inputs: tuple) -> tuple:
-        """(style raw, weighted style value, d value / d grams) from the picture's Gram
-        matrices (`statistics` over all tiles)."""
-        return self._style(grams, inputs)
+    def style(self, statistics: tuple, inputs: tuple, draw=None) -> tuple:
+        """(style raw, weighted style value, per style term its answer for pass 2) from the
+        picture's statistics (`statistics` over all tiles); the Gram terms' alone, the sliced
+        terms' value being a sum over the tiles in pass 2."""
+        return self._style(statistics, inputs, tf.constant(0, tf.int64) if draw is None else draw)
+
+    def has_sliced(self) -> bool:
+        """Whether a sliced style term is among the terms (its value comes from pass 2)."""
+        return any(isinstance(kind, SlicedStyle) for _, kind in self.kinds)
 
     def shares(self, padded: tf.Tensor, inputs: tuple, slopes: tuple, tiles):
-        """Pass 2 over the tiles numbered `tiles`: per tile, (its window (top, left, height,
-        width) in the padded picture, its share of d total / d padded picture there)."""
-        places = self._places()
+        """Pass 2 over the tiles numbered `tiles` of an objective whose style terms are all
+        Gram terms: per tile, (its window (top, left, height, width) in the padded picture,
+        its share of d total / d padded picture there)."""
+        places, draw = self._places(), tf.constant(0, tf.int64)
         for number in tiles:
             place, extent = places[number]
-            yield self.windows[number][1], self._gradient(padded, place, extent, inputs, slopes)
+            share, _, _ = self._gradient(padded, place, extent, inputs, draw, slopes)
+            yield self.windows[number][1], share
 
     def losses(self, image: tf.Tensor, inputs: tuple, draw: tf.Tensor) -> Losses:
         """The objective's Losses at `image` (1, height, width, 3), as make_objective's."""
-        grams, content_raw, content_value = self.statistics(self.padded(image), inputs)
-        style_raw, style_value, _ = self._style(grams, inputs)
+        padded = self.padded(image)
+        statistics, content_raw, content_value = self.statistics(padded, inputs, draw=draw)
+        style_raw, style_value, answers = self._style(statistics, inputs, draw)
+        if self.has_sliced():
+            for place, extent in self._places():
+                raw, value = self._sliced_values(padded, place, extent, inputs, draw, answers)
+                style_raw, style_value = style_raw + raw, style_value + value
         tv, pixels = self.pixel_terms(image, inputs, draw)
         return Losses(content_raw, style_raw, tv, content_value + style_value + pixels)
 
@@ -268,14 +410,33 @@ class TiledObjective:
             tape.watch(image)
             padded = self.padded(image)
             tv, pixels = self.pixel_terms(image, inputs, draw)
-        grams, content_raw, content_value = self.statistics(padded, inputs, None, interrupted)
-        style_raw, style_value, slopes = self._style(grams, inputs)
+        statistics, content_raw, content_value = self.statistics(
+            padded, inputs, None, interrupted, draw
+        )
+        style_raw, style_value, answers = self._style(statistics, inputs, draw)
         gradient = tf.zeros_like(padded)
         for place, extent in self._places():
             _check(interrupted)
-            gradient = self._share(padded, place, extent, inputs, slopes, gradient)
+            gradient, raw, value = self._share(
+                padded, place, extent, inputs, draw, answers, gradient
+            )
+            style_raw, style_value = style_raw + raw, style_value + value
         through = tape.gradient(padded, image, output_gradients=gradient)
         pixel_gradient = tape.gradient(pixels, image, unconnected_gradients="zero")
         del tape
         total = content_value + style_value + pixels
         return Losses(content_raw, style_raw, tv, total), through + pixel_gradient
+
+
+def _grid_rows(start, length, offset, stride: int, extent: int) -> tuple:
+    """(the sample grid's rows in all, the first of them in [start, start + length) and how
+    many): the grid's rows are offset + i · stride, i < extent // stride."""
+    rows = extent // stride
+    first = tf.clip_by_value(-((offset - start) // stride), 0, rows)  # ceil((start - offset) / s)
+    end = tf.clip_by_value(-((offset - start - length) // stride), 0, rows)
+    return rows, first, tf.maximum(end - first, 0)
+
+
+def _reach(count, stride: int):
+    """The rows a strided slice of `count` rows spans."""
+    return tf.maximum(count * stride - stride + 1, 0)

@@ -289,8 +289,8 @@ def reach_halo(model: ModelSettings) -> int:
 
 
 def least_memory_needed(model, width, height, optimizer_name, style_sizes, regions, tileable):
-    """The least memory a run can take: whole, or (`tileable`: a Gram style loss) over the
-    smallest sensible tiles, whichever is less."""
+    """The least memory a run can take: whole, or (`tileable`: where the step may run over
+    tiles) over the smallest sensible tiles, whichever is less."""
     whole = memory_needed(model, width, height, optimizer_name, style_sizes, regions)
     if not tileable:
         return whole
@@ -371,17 +371,14 @@ def check_run_memory(
     bound too); then the tiles note (tiles_note) of `plan` (None: the still's coarse-to-fine
     plan), or None."""
     model, image, optimizer = settings.model, settings.image, settings.optimizer
-    tileable = settings.loss.style_loss == "gram"
     limits = [(available, "is available", address_space_limit())]
     if image.memory_limit is not None:
         limits.append((int(image.memory_limit * 1024**3), "allowed by [image] memory_limit", None))
     for limit, what, address_space in limits:
         check_memory(
             model, width, height, image.max_size, limit, optimizer.name, style_sizes,
-            address_space, regions, tileable, what,
+            address_space, regions, True, what,
         )  # fmt: skip
-    if not tileable:
-        return None
     plan = run_plan(height, width, image, optimizer) if plan is None else plan
     return tiles_note(model, plan, step_budgets(model, image, optimizer.name, available))
 
@@ -426,7 +423,7 @@ def check_memory(
 ) -> None:
     """Refuse a run whose estimated memory exceeds `available` bytes (None: unknown, allowed)
     or whose address space would exceed `address_space` (the `ulimit -v` limit, None: none),
-    suggesting the largest max_size that fits. `tileable` (a Gram style loss): a run too
+    suggesting the largest max_size that fits. `tileable` (the step may run over tiles): a run too
     large for a whole step steps over tiles, and is refused only if even the smallest
     sensible tiles do not fit. `what` says what `available` is."""
     needed = least_memory_needed(

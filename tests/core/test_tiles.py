@@ -133,12 +133,15 @@ def test_seams_the_gradient_at_the_tiles_borders_matches():
     assert np.abs(cut.numpy()[0] - gradient).max() > 1e-3 * scale
 
 
-@pytest.mark.parametrize("finest_rate", [1.0, 0.5])
-def test_a_tiled_adam_scale_gives_the_untiled_images(finest_rate):
+@pytest.mark.parametrize(
+    ("finest_rate", "style_loss"), [(1.0, "gram"), (0.5, "gram"), (1.0, "sliced")]
+)
+def test_a_tiled_adam_scale_gives_the_untiled_images(finest_rate, style_loss):
     """Two scales, the finest over tiles (its step does not fit the budget, the coarse one
     does): the records' losses and images are the whole picture's, within float tolerance."""
     settings = settings_of(
         *SHALLOW,
+        f"loss.style_loss={style_loss}",
         "image.scales=2",
         "optimizer.iterations=6",
         "optimizer.coarse_iterations=3",
@@ -183,10 +186,74 @@ def test_lbfgs_over_tiles_evaluates_the_same_points():
         assert b.total == pytest.approx(a.total, rel=1e-4)
 
 
-def test_sliced_style_over_tiles_is_refused_naming_both_keys():
+def sliced_both(settings, height, width, side, draw, guidance=None):
+    """(untiled Losses and gradient at `draw`, tiled ones, the TiledObjective), as `both`."""
+    extractor = build_feature_extractor(settings.model)
+    rng = np.random.default_rng(height + width)
+    content = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+    style = rng.uniform(0, 255, (40, 52, 3)).astype(np.float32)
+    image = tf.constant(rng.uniform(0, 255, (1, height, width, 3)).astype(np.float32))
+    terms = build_terms(extractor, content, (style,), settings.model, settings.loss, guidance)
+    objective = make_objective(extractor, signature(terms))
+    draw = tf.constant(draw, tf.int64)
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        losses = objective(image, tensors(terms), draw)
+    expected = losses, tape.gradient(losses.total, image)
+    tiled = TiledObjective(extractor, signature(terms), settings.model, height, width, side)
+    got = tiled.value_and_gradient(image, tensors(terms), draw)
+    np.testing.assert_allclose(
+        np.array(tiled.losses(image, tensors(terms), draw)), np.array(losses), rtol=2e-5
+    )
+    return expected, got, tiled
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "side", "most", "draw"),
+    [
+        (64, 96, 32, 65536, 0),  # every position in the sample
+        (71, 83, 24, 400, 3),  # conv1_1 on a grid of stride 4, its offset (0, 3)
+        (77, 69, 32, 150, 14),  # stride 6 at conv1_1, 3 at conv2_1; ragged tiles
+    ],
+)
+def test_sliced_style_over_tiles_equals_the_whole_pictures(
+    monkeypatch, height, width, side, most, draw
+):
+    """The sliced loss over tiles: each tile's positions on the step's sample grid gathered,
+    ranked once, then each tile's share of the value and the gradient: the whole picture's."""
+    monkeypatch.setattr("nst.core.objective.SAMPLE_POSITIONS", most)
+    settings = settings_of("loss.style_loss=sliced", "loss.tv_weight=2", *SHALLOW)
+    expected, got, tiled = sliced_both(settings, height, width, side, draw)
+    assert len(tiled.windows) >= 4
+    assert_same(expected, got)
+
+
+def test_sliced_regions_over_tiles_equal_the_whole_pictures(monkeypatch):
+    """Two styles in two regions with the sliced loss: each position weighs its region's mask
+    in the sample and in the sums, over tiles as on the whole picture."""
+    monkeypatch.setattr("nst.core.objective.SAMPLE_POSITIONS", 300)
     settings = settings_of("loss.style_loss=sliced", *SHALLOW)
-    with pytest.raises(SettingsError, match=r"style_loss = sliced.*memory_limit"):
-        both(settings, 64, 64, 32)
+    height, width = 66, 90
+    left = np.zeros((height, width), np.float32)
+    left[:, : width // 2] = 1.0
+    extractor = build_feature_extractor(settings.model)
+    rng = np.random.default_rng(8)
+    content = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+    styles = tuple(rng.uniform(0, 255, (40, 52, 3)).astype(np.float32) for _ in range(2))
+    image = tf.constant(rng.uniform(0, 255, (1, height, width, 3)).astype(np.float32))
+    guidance = Guidance((left, 1 - left), None)
+    terms = build_terms(extractor, content, styles, settings.model, settings.loss, guidance)
+    objective = make_objective(extractor, signature(terms))
+    draw = tf.constant(5, tf.int64)
+    with tf.GradientTape() as tape:
+        tape.watch(image)
+        losses = objective(image, tensors(terms), draw)
+    expected = losses, tape.gradient(losses.total, image)
+    regions = next(t for t in terms if t.name == "style").inputs.regions
+    assert regions.masks[0].shape[0] == 2  # two regions, each its own style
+    tiled = TiledObjective(extractor, signature(terms), settings.model, height, width, 24)
+    assert len(tiled.windows) >= 4
+    assert_same(expected, tiled.value_and_gradient(image, tensors(terms), draw))
 
 
 def test_tile_side_fits_the_budget_and_the_cores_partition_the_picture():
@@ -374,9 +441,9 @@ def test_the_bar_and_its_lines_say_a_scale_runs_in_tiles(tmp_path, capsys):
 
 def test_preflight_lets_a_run_over_tiles_go_and_says_in_how_many():
     """Too large for a whole step but not for tiles: no refusal, and the note names each
-    tiled scale and its tiles; the sliced loss (no tiles) is refused as before."""
+    tiled scale and its tiles, for either style loss."""
     from nst.core.scales import run_plan
-    from nst.run.preflight import ResourceError, check_run_memory, memory_needed, step_budget
+    from nst.run.preflight import check_run_memory, memory_needed, step_budget
 
     settings = settings_of("image.max_size=2048", "image.scales=2")
     model = settings.model
@@ -389,10 +456,8 @@ def test_preflight_lets_a_run_over_tiles_go_and_says_in_how_many():
     assert f"scale 2/2 (2048x1536) will run in {count} tiles of " in note
     assert "scale 1/2" not in note  # the coarse scale fits whole
     assert tile_side(model, 768, 1024, budget) is None  # (so it does)
-    sliced = settings_of("image.max_size=2048", "loss.style_loss=sliced")
-    with pytest.raises(ResourceError, match="max_size to") as refused:
-        check_run_memory(sliced, 2048, 1536, available)
-    assert "tiles" not in str(refused.value)
+    sliced = settings_of("image.max_size=2048", "image.scales=2", "loss.style_loss=sliced")
+    assert check_run_memory(sliced, 2048, 1536, available) == note  # it tiles as gram does
     assert check_run_memory(settings, 512, 384, available) is None  # fits whole: no note
 
 
