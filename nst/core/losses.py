@@ -143,26 +143,38 @@ def on_grid(values: tf.Tensor, height: int, width: int, stride: int, offset) -> 
 
 def sample_tables(sample: tf.Tensor, weights: tf.Tensor | None) -> tuple:
     """(the sample's projections sorted, (K, n); per region the mass of the sample below each
-    of the n + 1 places in that order, (R, K, n + 1), or None where all weigh the same).
-    `sample` (K, n): n positions' projections; `weights` (R, n): their masses per region."""
+    of the n + 1 places in that order, (R, K, n + 1), or None where all weigh the same; the
+    order, (K, n)). `sample` (K, n): n positions' projections; `weights` (R, n): their masses
+    per region."""
     order = tf.argsort(sample, axis=-1)
     ordered = tf.gather(sample, order, batch_dims=1)
     if weights is None:
-        return ordered, None
+        return ordered, None, order
     masses = tf.gather(weights, order, axis=1)  # (R, K, n)
-    return ordered, tf.pad(tf.cumsum(masses, axis=-1), [[0, 0], [0, 0], [1, 0]])
+    return ordered, tf.pad(tf.cumsum(masses, axis=-1), [[0, 0], [0, 0], [1, 0]]), order
 
 
-def transport_errors(projected, weights, ordered, below, targets) -> tf.Tensor:
+def ranks(order: tf.Tensor) -> tf.Tensor:
+    """(K, n): each position's place in `order` (K, n), the inverse permutations."""
+    rows = tf.broadcast_to(tf.range(tf.shape(order)[0])[:, None], tf.shape(order))
+    places = tf.broadcast_to(tf.range(tf.shape(order)[1])[None], tf.shape(order))
+    return tf.scatter_nd(tf.stack([rows, order], axis=-1), places, tf.shape(order))
+
+
+def transport_errors(projected, weights, ordered, below, targets, places=None) -> tf.Tensor:
     """Σ_p m_r,p (x_p − T_r(c_r,p))² over the positions given, per region (R,), unnormalised.
 
     x_p: `projected` (K, m); c_r,p: x_p's quantile in region r's sample, (its mass below x_p
     + ½ m_r,p) / its whole mass (equal weights: (places below + ½) / n); T_r: `targets`
-    (R, K, Q), region r's style at Q quantiles; m_r,p: `weights` (R, m) or 1 (None)."""
-    places = tf.searchsorted(ordered, projected, side="left")  # (K, m)
+    (R, K, Q), region r's style at Q quantiles; m_r,p: `weights` (R, m) or 1 (None).
+    `places` (K, m): the positions' own places in the sample's order, where they are all in
+    the sample (stride 1; None: searched)."""
+    if places is None:
+        places = tf.searchsorted(ordered, projected, side="left")  # (K, m)
     if weights is None:
-        count = tf.cast(tf.shape(ordered)[1], tf.float32)
-        quantile = (tf.cast(places, tf.float32)[None] + 0.5) / count  # (1, K, m)
+        quantile = (tf.cast(places, tf.float32)[None] + 0.5) / tf.cast(
+            tf.shape(ordered)[1], tf.float32
+        )
         masses = tf.ones_like(quantile)
     else:
         spread = tf.broadcast_to(
@@ -171,10 +183,30 @@ def transport_errors(projected, weights, ordered, below, targets) -> tf.Tensor:
         masses = tf.broadcast_to(weights[:, None, :], tf.shape(spread))
         whole = tf.maximum(below[:, :, -1:], 1e-6)
         quantile = (tf.gather(below, spread, batch_dims=2) + 0.5 * masses) / whole
-    last = tf.shape(targets)[-1] - 1
-    at = tf.minimum(tf.cast(quantile * tf.cast(last + 1, tf.float32), tf.int32), last)
-    matched = tf.gather(targets, at, batch_dims=2)  # (R, K, m)
+    matched = tf.gather(targets, _quantile_index(quantile, targets), batch_dims=2)  # (R, K, m)
     return tf.reduce_sum(masses * tf.square(projected[None] - matched), axis=(1, 2))
+
+
+def _quantile_index(quantile: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    last = tf.shape(targets)[-1] - 1
+    return tf.minimum(tf.cast(quantile * tf.cast(last + 1, tf.float32), tf.int32), last)
+
+
+def ranked_errors(projected: tf.Tensor, weights, targets: tf.Tensor) -> tf.Tensor:
+    """transport_errors where the sample is all the positions (stride 1), summed in sorted
+    order: one sort, no search."""
+    order = tf.argsort(tf.stop_gradient(projected), axis=-1)
+    ranked = tf.gather(projected, order, batch_dims=1)
+    count = tf.shape(projected)[1]
+    if weights is None:
+        quantile = (tf.cast(tf.range(count), tf.float32) + 0.5) / tf.cast(count, tf.float32)
+        matched = tf.gather(targets[0], _quantile_index(quantile, targets), axis=1)  # (K, M)
+        return tf.reduce_sum(tf.square(ranked - matched))[None]
+    masses = tf.gather(weights, order, axis=1)  # (R, K, M): each sorted position's mass
+    whole = tf.maximum(tf.reduce_sum(weights, axis=1), 1e-6)[:, None, None]
+    quantile = (tf.cumsum(masses, axis=-1) - 0.5 * masses) / whole
+    matched = tf.gather(targets, _quantile_index(quantile, targets), batch_dims=2)
+    return tf.reduce_sum(masses * tf.square(ranked[None] - matched), axis=(1, 2))
 
 
 def project(features: tf.Tensor, directions: tf.Tensor) -> tf.Tensor:
@@ -212,16 +244,18 @@ def guided_sliced_wasserstein(
     """
     height, width = features.shape[1], features.shape[2]
     projected = project(features, directions)
-    sample = by_directions(on_grid(tf.stop_gradient(projected), height, width, stride, offset))
+    flat = None if masks is None else tf.reshape(masks, (tf.shape(masks)[0], -1))
+    if stride == 1:
+        errors = ranked_errors(by_directions(projected), flat, targets)
+    else:
+        sample = on_grid(tf.stop_gradient(projected), height, width, stride, offset)
+        masses = None
+        if masks is not None:
+            grid = on_grid(masks[..., None], height, width, stride, offset)
+            masses = tf.reshape(grid, (tf.shape(masks)[0], -1))
+        ordered, below, _ = sample_tables(by_directions(sample), masses)
+        errors = transport_errors(by_directions(projected), flat, ordered, below, targets)
     if masks is None:
-        ordered, below = sample_tables(sample, None)
-        errors = transport_errors(by_directions(projected), None, ordered, below, targets)
         return errors / tf.cast(tf.size(projected), tf.float32)
-    masses = tf.reshape(
-        on_grid(masks[..., None], height, width, stride, offset), (tf.shape(masks)[0], -1)
-    )
-    ordered, below = sample_tables(sample, masses)
-    flat = tf.reshape(masks, (tf.shape(masks)[0], -1))
-    errors = transport_errors(by_directions(projected), flat, ordered, below, targets)
     count = tf.cast(tf.shape(directions)[1], tf.float32)
     return errors / (count * tf.maximum(tf.reduce_sum(flat, axis=1), 1e-6))

@@ -360,10 +360,12 @@ def tiled_gram_term(tiles, content_image, style_images, painting, model, loss, r
 PROJECTION_SETS = 8
 QUANTILES = 4096  # the style's sorted projections kept at this many quantiles at most
 # A position's quantile is read among at most this many of the picture's positions (a grid,
-# its offset moving every step), not all of them: the sort costs less at large sizes, and the
-# loss is a sum over positions once the sample is known, so it runs over tiles exactly
-# (nst.core.tiles). A quantile read among 65,536 is within about 0.2 % of its true value.
-SAMPLE_POSITIONS = 65536
+# its offset moving every step), not all of them: the loss is then a sum over positions once
+# the sample is ranked, so it runs over tiles exactly (nst.core.tiles), and a print's tables
+# stay small (a few times 64 MB a layer). Up to 512 x 512 px every position is in the sample
+# (stride 1: one sort, as fast as before); a sampled layer searches each position among the
+# sample, which costs more than a sort of it at 512 px (bench/results/sliced.md).
+SAMPLE_POSITIONS = 262144
 # The sliced term's relative error times this paints about as much as the Gram term's at the
 # same style_weight: the Gram error is quartic in the features, the sliced one quadratic, so
 # at equal weight the sliced loss left the picture nearer the photo. The weight at which it

@@ -26,6 +26,7 @@ from nst.core.losses import (
     by_directions,
     on_grid,
     project,
+    ranks,
     relative,
     sample_tables,
     transport_errors,
@@ -214,7 +215,10 @@ class TiledObjective:
                 masks = regions.masks[k]
                 grid = on_grid(masks[..., None], height, width, stride, offset)
                 masses = tf.reshape(grid, (tf.shape(masks)[0], -1))
-            tables.append(sample_tables(by_directions(sample), masses))
+            ordered, below, order = sample_tables(by_directions(sample), masses)
+            # stride 1: every position is in the sample, and its place is its rank
+            places = tf.reshape(ranks(order), (-1, height, width)) if stride == 1 else None
+            tables.append((ordered, below, places))
         return tuple(tables)
 
     def _sliced_share(self, features, kind, term_inputs, place, draw, tables) -> tuple:
@@ -235,9 +239,13 @@ class TiledObjective:
                     tf.slice(masks, [0, y, x], [-1, h, w]), (tf.shape(masks)[0], -1)
                 )
                 mass = tf.maximum(tf.reduce_sum(masks, axis=(1, 2)), 1e-6)
-            errors.append(
-                transport_errors(projected, weights, *tables[k], quantiles) / (count * mass)
-            )
+            ordered, below, places = tables[k]
+            if places is not None:  # the owned positions' ranks in the whole picture
+                places = tf.reshape(
+                    tf.slice(places, [0, y, x], [-1, h, w]), (tf.shape(places)[0], -1)
+                )
+            error = transport_errors(projected, weights, ordered, below, quantiles, places)
+            errors.append(error / (count * mass))
         return SlicedStyle.totals(errors, term_inputs)
 
     def _tile_statistics(self, padded, place, extent, inputs, draw) -> tuple:

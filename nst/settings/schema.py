@@ -138,7 +138,7 @@ class LossSettings:
         "gram",
         Choice(STYLE_LOSS_CHOICES),
         "gram (the paper's Gram matrices) | sliced (whole feature distributions, sliced "
-        "Wasserstein, Heitz et al. 2021; scaled so style_weight paints about as much; no tiles)",
+        "Wasserstein, Heitz et al. 2021; scaled so style_weight paints about as much)",
     )
     tv_weight: float = setting(
         10.0,

@@ -93,9 +93,10 @@ def test_the_stride_keeps_the_sample_within_its_bound_and_moves_with_the_draw():
         stride, (y, x) = sample_grid(96, 96, tf.constant(draw, tf.int64))
         offsets.add((int(y), int(x)))
     assert stride == 1 and offsets == {(0, 0)}
-    stride, _ = sample_grid(384, 512, tf.constant(0, tf.int64))
+    assert sample_grid(384, 512, tf.constant(3, tf.int64))[0] == 1  # 512 px: every position
+    stride, _ = sample_grid(768, 1024, tf.constant(0, tf.int64))
     seen = {
-        tuple(int(v) for v in sample_grid(384, 512, tf.constant(d, tf.int64))[1]) for d in range(4)
+        tuple(int(v) for v in sample_grid(768, 1024, tf.constant(d, tf.int64))[1]) for d in range(4)
     }
     assert stride == 2 and seen == {(0, 0), (0, 1), (1, 0), (1, 1)}  # each position in turn
 

@@ -228,10 +228,11 @@ def test_sliced_style_over_tiles_equals_the_whole_pictures(
     assert_same(expected, got)
 
 
-def test_sliced_regions_over_tiles_equal_the_whole_pictures(monkeypatch):
+@pytest.mark.parametrize("most", [300, 262144])  # strides 4 and 2 at conv1_1, 1 everywhere
+def test_sliced_regions_over_tiles_equal_the_whole_pictures(monkeypatch, most):
     """Two styles in two regions with the sliced loss: each position weighs its region's mask
     in the sample and in the sums, over tiles as on the whole picture."""
-    monkeypatch.setattr("nst.core.objective.SAMPLE_POSITIONS", 300)
+    monkeypatch.setattr("nst.core.objective.SAMPLE_POSITIONS", most)
     settings = settings_of("loss.style_loss=sliced", *SHALLOW)
     height, width = 66, 90
     left = np.zeros((height, width), np.float32)
