@@ -324,7 +324,12 @@ def style_term(
     weight = _weight(loss.style_weight)
     painting = None if guidance is None else guidance.painting_masks
     if loss.style_loss == "sliced":
-        styled = [features(tf.constant(s[None])) for s in style_images]
+        styled = [  # over tiles, only the grid is kept: a print's style is as large
+            style_grid(features(tf.constant(s[None])), model.style_layers)
+            if tiles is None
+            else tiles.grid(s, model.style_layers, SAMPLE_POSITIONS)
+            for s in style_images
+        ]
         painted = painting_layer_masks(style_images, painting, model.network, model.style_layers)
         count = 1 if regions.masks is None else int(regions.masks[0].shape[0])
         targets, at_zero, directions = sliced_inputs(
@@ -422,15 +427,28 @@ def sample_grid(height: int, width: int, draw) -> tuple:
     return stride, (at // stride, at % stride)
 
 
+def style_grid(features: dict, layers: tuple) -> dict:
+    """{layer: the style's features at the positions (i s, j s), (rows, cols, c)}, s the
+    layer's sample stride (sample_grid's): the positions its distribution is read from."""
+    grids = {}
+    for name in layers:
+        stride = sample_stride(*features[name].shape[1:3], SAMPLE_POSITIONS)
+        grids[name] = np.asarray(features[name][0, ::stride, ::stride])
+    return grids
+
+
 def painting_layer_masks(style_images: tuple, painting: tuple | None, network: str, layers):
     """Per style image, per style layer, its painting mask ([paths] style_image_masks) carried
-    down to the layer's positions, flat; None: each whole painting."""
+    down to the layer's positions and read on style_grid's grid, flat; None: each whole
+    painting."""
     if painting is None:
         return None
     carried = []
     for image, mask in zip(style_images, painting, strict=True):
         at_size = resize_mask(mask, image.shape[1], image.shape[0])
-        carried.append([m.reshape(-1) for m in layer_masks(at_size, network, layers)])
+        layered = layer_masks(at_size, network, layers)
+        strides = [sample_stride(*m.shape, SAMPLE_POSITIONS) for m in layered]
+        carried.append([m[::s, ::s].reshape(-1) for m, s in zip(layered, strides, strict=True)])
     return carried
 
 
@@ -438,8 +456,9 @@ def sliced_inputs(
     styled: list, blend: tuple, layers: tuple, seed: int, region_count: int = 1, painted=None
 ) -> tuple:
     """(targets, at_zero, directions) per style layer for SlicedStyle: per region the sorted
-    projections (R, sets, K, Q) of its style's features along (sets, N, K) unit directions
-    drawn under `seed`, and SW(0) per region, the mean squared projection, (R,).
+    projections (R, sets, K, Q) of its style's features (`styled`: per style, style_grid's)
+    along (sets, N, K) unit directions drawn under `seed`, and SW(0) per region, the mean
+    squared projection, (R,).
 
     One region: the blend of the styles, each style's positions weighing its blend weight in
     all; R regions: region r takes style r alone. `painted` (painting_layer_masks) weighs each
@@ -447,7 +466,7 @@ def sliced_inputs(
     rng = np.random.default_rng(seed)
     targets, at_zero, directions = [], [], []
     for k, name in enumerate(layers):
-        rows = [s[name].numpy().reshape(-1, s[name].shape[-1]) for s in styled]
+        rows = [np.asarray(s[name]).reshape(-1, s[name].shape[-1]) for s in styled]
         masses = [p[k] for p in painted] if painted else [None] * len(rows)
         sources = _region_sources(rows, masses, blend, region_count)
         channels = rows[0].shape[1]

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from nst.core.losses import sample_stride
 from nst.core.tilegrid import cores, reach, window
 from nst.inputs.masks import layer_masks, resize_mask
 from nst.settings import ModelSettings
@@ -114,6 +115,29 @@ class TiledForward:
             shapes = {n: (h * w) for n, h, w, _ in layer_shapes(self.network, height, width)}
             return [(g, float(shapes[n])) for g, n in zip(sums, layers, strict=True)]
         return [(g, max(float(m.sum()), 1e-6)) for g, m in zip(sums, masks, strict=True)]
+
+    def grid(self, image: np.ndarray, layers: tuple, most: int) -> dict:
+        """{layer: the features at the positions (i s, j s) of `image`, (rows, cols, c)}, s the
+        layer's sample stride for at most `most` positions (nst.core.losses.sample_stride), as
+        nst.core.objective.style_grid takes them from the whole image's features; only the
+        grid is kept, never the whole layer."""
+        height, width = image.shape[:2]
+        sizes = {n: (h, w, c) for n, h, w, c in layer_shapes(self.network, height, width)}
+        strides = {name: sample_stride(*sizes[name][:2], most) for name in layers}
+        grids = {
+            name: np.empty((-(-h // strides[name]), -(-w // strides[name]), c), np.float32)
+            for name in layers
+            for h, w, c in [sizes[name]]
+        }
+        for _, parts in self._owned_per_tile(image, layers):
+            for name in layers:
+                part, (y, x, _, _) = parts[name]
+                s = strides[name]
+                first_row, first_col = -(-y // s), -(-x // s)  # the grid's first in the part
+                taken = part.numpy()[0, first_row * s - y :: s, first_col * s - x :: s]
+                rows, cols = taken.shape[:2]
+                grids[name][first_row : first_row + rows, first_col : first_col + cols] = taken
+        return grids
 
     def painting_grams(self, style_images: tuple, painting: tuple | None, layers: tuple) -> list:
         """nst.core.guided.painting_grams over tiles: per style image, per layer, (G_s, M_s)."""

@@ -322,6 +322,22 @@ def targets_both_ways(settings, height: int, width: int, side: int, guidance=Non
     ]
 
 
+@pytest.mark.parametrize("most", [200, 262144])  # the style sampled on a grid, or whole
+def test_tiled_sliced_targets_equal_the_whole_ones(monkeypatch, most):
+    """The sliced loss's style quantiles from the style's forward pass over tiles, of which
+    only the sample grid is kept: the whole pass's, with a painting mask too."""
+    monkeypatch.setattr("nst.core.objective.SAMPLE_POSITIONS", most)
+    settings = settings_of("loss.style_loss=sliced", "model.padding=reflect", *SHALLOW)
+    whole, tiled = targets_both_ways(settings, 71, 83, 24)
+    assert_close(tiled, whole)
+    style = np.random.default_rng(2).uniform(0, 255, (57, 75, 3)).astype(np.float32)
+    painted = np.zeros((57, 75), np.float32)
+    painted[:, 30:] = 1.0
+    guidance = Guidance((np.ones((71, 83), np.float32),), None, painting_masks=(painted,))
+    whole, tiled = targets_both_ways(settings, 71, 83, 24, guidance, (style,))
+    assert_close(tiled, whole)
+
+
 @pytest.mark.parametrize(
     ("overrides", "height", "width", "side"),
     [
