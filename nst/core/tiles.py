@@ -9,6 +9,11 @@ positions, so the tiles' partial Gram matrices add up to the picture's. One step
    surrogate Σ_l stop_gradient(dL/dG_l) · G_l,tile + α content_tile, whose gradient with respect
    to the tile's input is that tile's share of dL/dimage; the shares are added up.
 
+The sliced loss ranks each position among a sample grid of the picture's positions
+(nst.core.losses.on_grid): in pass 1 every tile places its grid positions' projections in the
+whole grid (a sum again), the grid is sorted once, and in pass 2 each tile adds its positions'
+share of the loss, a sum over positions once the sample is known, and of its gradient.
+
 The cores partition every layer's positions and each owned feature is computed exactly (the
 halo), so the shares add up to the whole picture's gradient: the halo of one tile and the core
 of its neighbour both receive what flows to them, and no seam is left. The pixel terms
@@ -186,13 +191,13 @@ class TiledObjective:
             stride, (oy, ox) = sample_grid(height, width, draw)
             rows, first_row, row_count = _grid_rows(y, h, oy, stride, height)
             cols, first_col, col_count = _grid_rows(x, w, ox, stride, width)
-            begin = [0, oy + first_row * stride - y, ox + first_col * stride - x, 0]
-            begin = [0, tf.minimum(begin[1], h), tf.minimum(begin[2], w), 0]
+            top = tf.minimum(oy + first_row * stride - y, h)  # a tile the grid misses: h
+            left = tf.minimum(ox + first_col * stride - x, w)
             size = [1, _reach(row_count, stride), _reach(col_count, stride), -1]
             # the grid's part of all owned positions' projections, as pass 2 computes them:
             # a sample position then finds itself, not a rounding away, among the sample
             projected = project(owned, theta)
-            block = tf.slice(projected, begin, size)[:, ::stride, ::stride]
+            block = tf.slice(projected, [0, top, left, 0], size)[:, ::stride, ::stride]
             paddings = [
                 [0, 0],
                 [first_row, rows - first_row - row_count],
