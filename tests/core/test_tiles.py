@@ -228,7 +228,7 @@ def test_sliced_style_over_tiles_equals_the_whole_pictures(
     assert_same(expected, got)
 
 
-@pytest.mark.parametrize("most", [300, 262144])  # strides 4 and 2 at conv1_1, 1 everywhere
+@pytest.mark.parametrize("most", [300, 262144])  # strides 5 and 3 at conv1_1, conv2_1; or 1
 def test_sliced_regions_over_tiles_equal_the_whole_pictures(monkeypatch, most):
     """Two styles in two regions with the sliced loss: each position weighs its region's mask
     in the sample and in the sums, over tiles as on the whole picture."""
