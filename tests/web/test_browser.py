@@ -369,7 +369,7 @@ def test_a_form_saved_when_auto_regions_was_a_flag_restores_as_its_new_word(serv
         page.wait_for_function(
             f"document.querySelector('#field-loss-auto_regions')?.value === '{shown}'"
         )
-        page.wait_for_timeout(400)  # the toggle follows the field
+        # no waiting: the form announces its filling and the toggle follows in the same task
         assert page.is_checked("#portrait-toggle") == (shown == "people")
 
 

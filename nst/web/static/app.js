@@ -156,6 +156,8 @@ function fillForm(values) {
     if (input.tagName === "SELECT" && ![...input.options].some((o) => o.value === word)) continue;
     input.value = word;
   }
+  // setting .value fires no event: tell the parts that mirror a field (the portrait toggle)
+  document.dispatchEvent(new CustomEvent("nst-form-filled"));
 }
 
 function showErrors(errors) {

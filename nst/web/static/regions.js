@@ -28,6 +28,7 @@
     field().dispatchEvent(new Event("change"));
   });
   document.addEventListener("change", (event) => { if (event.target.id === FIELD) sync(); });
+  document.addEventListener("nst-form-filled", sync); // a restored or loaded form
   const waiting = setInterval(() => { if (field()) { sync(); clearInterval(waiting); } }, 300);
 
   button.addEventListener("click", async () => {
