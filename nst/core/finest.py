@@ -12,13 +12,13 @@ deep layers, which at full size cost about two thirds of a step, are never run t
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from nst.core.losses import low_pass
 from nst.core.objective import Term, named
 
 CUT = "block3_conv1"  # the deepest layer the shallow finest scale runs
@@ -74,26 +74,6 @@ def cut_extractor(extractor: keras.Model, layers: tuple) -> keras.Model:
     return cut
 
 
-def gaussian_taps(sigma: float) -> np.ndarray:
-    """The 1-D Gaussian of `sigma` px, radius ceil(3 sigma), summing to 1."""
-    radius = math.ceil(3 * sigma)
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    taps = np.exp(-0.5 * (x / sigma) ** 2)
-    return (taps / taps.sum()).astype(np.float32)
-
-
-def low_pass(image: tf.Tensor, sigma: float = ANCHOR_SIGMA) -> tf.Tensor:
-    """A (1, h, w, 3) batch blurred by a separable Gaussian of `sigma` px, the borders
-    mirrored (NumPy's pad mode 'reflect'); sides must exceed 3 sigma."""
-    taps = gaussian_taps(sigma)
-    radius = len(taps) // 2
-    padded = tf.pad(image, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
-    rows = tf.constant(np.tile(taps[:, None, None, None], (1, 1, 3, 1)))
-    columns = tf.constant(np.tile(taps[None, :, None, None], (1, 1, 3, 1)))
-    blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
-    return tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "VALID")
-
-
 def anchor_loss(image: tf.Tensor, anchor_blurred: tf.Tensor, sigma: float) -> tf.Tensor:
     """mean over pixels and channels of ((low_pass(image) - anchor_blurred) / 255)², 0..1."""
     return tf.reduce_mean(tf.square((low_pass(image, sigma) - anchor_blurred) / 255.0))
@@ -115,7 +95,7 @@ class LowPassAnchor:
 def anchored(terms: tuple, anchor: np.ndarray) -> tuple:
     """`terms` with the content term replaced by the low-pass anchor to `anchor`
     ((h, w, 3) pixels, the enlarged coarser result)."""
-    blurred = low_pass(tf.constant(anchor[None], tf.float32))
+    blurred = low_pass(tf.constant(anchor[None], tf.float32), ANCHOR_SIGMA)
     term = Term("content", LowPassAnchor(), tf.constant(ANCHOR_WEIGHT, tf.float32), (blurred,))
     content = named(terms, "content")
     return tuple(term if t is content else t for t in terms)

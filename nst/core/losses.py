@@ -6,6 +6,9 @@ N = channels, M = height * width. The functions return scalar float32 tensors.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import tensorflow as tf
 
 
@@ -259,3 +262,32 @@ def guided_sliced_wasserstein(
         return errors / tf.cast(tf.size(projected), tf.float32)
     count = tf.cast(tf.shape(directions)[1], tf.float32)
     return errors / (count * tf.maximum(tf.reduce_sum(flat, axis=1), 1e-6))
+
+
+def gaussian_taps(sigma: float) -> np.ndarray:
+    """The 1-D Gaussian of `sigma` px, radius ceil(3 sigma), summing to 1."""
+    radius = math.ceil(3 * sigma)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    taps = np.exp(-0.5 * (x / sigma) ** 2)
+    return (taps / taps.sum()).astype(np.float32)
+
+
+def low_pass(image: tf.Tensor, sigma: float) -> tf.Tensor:
+    """A (1, h, w, 3) batch blurred by a separable Gaussian of `sigma` px, the borders
+    mirrored (NumPy's pad mode 'reflect'); sides must exceed 3 sigma."""
+    taps = gaussian_taps(sigma)
+    radius = len(taps) // 2
+    padded = tf.pad(image, [[0, 0], [radius, radius], [radius, radius], [0, 0]], "REFLECT")
+    rows = tf.constant(np.tile(taps[:, None, None, None], (1, 1, 3, 1)))
+    columns = tf.constant(np.tile(taps[None, :, None, None], (1, 1, 3, 1)))
+    blurred = tf.nn.depthwise_conv2d(padded, rows, [1, 1, 1, 1], "VALID")
+    return tf.nn.depthwise_conv2d(blurred, columns, [1, 1, 1, 1], "VALID")
+
+
+def face_tone_loss(
+    image: tf.Tensor, photo_blurred: tf.Tensor, mask: tf.Tensor, sigma: float
+) -> tf.Tensor:
+    """Σ m ((low_pass(x) − P)/255)² / (3 Σ m): the blurred picture's mean squared difference
+    (0..1 units) to the blurred photo P inside the soft mask `mask` (1, h, w, 1); 0 where empty."""
+    squared = tf.square((low_pass(image, sigma) - photo_blurred) / 255.0) * mask
+    return tf.reduce_sum(squared) / tf.maximum(3.0 * tf.reduce_sum(mask), 1e-6)

@@ -34,7 +34,9 @@ from nst.core.guided import (
 from nst.core.losses import (
     content_loss,
     content_norm,
+    face_tone_loss,
     guided_sliced_wasserstein,
+    low_pass,
     photo_loss,
     relative,
     sample_stride,
@@ -44,8 +46,13 @@ from nst.core.losses import (
 from nst.core.records import Losses
 from nst.core.tilefeatures import TiledForward
 from nst.core.tilefeatures import style_at_zero as tiled_style_at_zero
-from nst.inputs.masks import Guidance, layer_masks, resize_mask
+from nst.inputs.masks import Guidance, guidance_at, layer_masks, resize_mask
 from nst.settings import LossSettings, ModelSettings
+
+# [loss] face_photo's blur, as a share of the picture's longer side (2 px at 512): it holds
+# the face's forms of about 4 sigma and larger (eyes, mouth, the shading of the cheeks) and
+# leaves the finer brush texture free; the crackle of a face painted from noise is coarser.
+FACE_TONE_SIGMA = 1.0 / 256.0
 
 
 class Term(NamedTuple):
@@ -238,6 +245,29 @@ class Photo:
 
 
 @dataclass(frozen=True)
+class FaceTone:
+    """face_photo · the blurred picture's mean squared difference to the blurred photo inside
+    the faces (losses.face_tone_loss); `sigma` px, FACE_TONE_SIGMA of the picture's side."""
+
+    sigma: float
+
+    def __call__(self, image, features, inputs, draw):
+        photo_blurred, mask = inputs
+        loss = face_tone_loss(image, photo_blurred, mask, self.sigma)
+        return loss, loss
+
+
+def face_tone_term(content_image: np.ndarray, mask: np.ndarray, weight: float) -> Term:
+    """[loss] face_photo's term at this size: the blur scales with the picture, so that a
+    preview and its print hold forms of the same share of the picture."""
+    height, width = content_image.shape[:2]
+    sigma = max(FACE_TONE_SIGMA * max(height, width), 0.5)
+    photo = low_pass(tf.constant(content_image[None], tf.float32), sigma)
+    inputs = (photo, tf.constant(mask[None, ..., None], tf.float32))
+    return Term("face", FaceTone(sigma), _weight(weight), inputs)
+
+
+@dataclass(frozen=True)
 class TemporalTerm:
     """temporal_weight · the difference to the previous frame's result carried by the flow."""
 
@@ -306,6 +336,9 @@ def build_terms(
         terms.append(
             Term("photo", Photo(), _weight(loss.photo_weight), (regions.photo, regions.photo_mask))
         )
+    if guidance is not None and guidance.face_tone is not None:  # [loss] face_photo
+        tone = guidance_at(guidance, height, width).face_tone
+        terms.append(face_tone_term(content_image, tone, loss.face_photo))
     return tuple(terms)
 
 

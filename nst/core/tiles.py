@@ -38,6 +38,7 @@ from nst.core.losses import (
 )
 from nst.core.objective import (
     Content,
+    FaceTone,
     GramStyle,
     Photo,
     SlicedStyle,
@@ -52,7 +53,7 @@ from nst.core.tilefeatures import network_parts, owned
 from nst.core.tilegrid import cores, reach, window
 from nst.settings import SettingsError
 
-PIXEL_KINDS = Smoothness | Photo | TemporalTerm | LowPassAnchor  # terms of the pixels alone
+PIXEL_KINDS = Smoothness | Photo | FaceTone | TemporalTerm | LowPassAnchor  # of the pixels alone
 
 
 class TilesInterrupted(Exception):

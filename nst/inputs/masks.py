@@ -53,6 +53,9 @@ class Guidance(NamedTuple):
     # [loss] face_content: the content term's weight per pixel, (height, width), >= 1 (raised
     # inside the faces, soft edged); None: 1 everywhere
     content_weights: np.ndarray | None = None
+    # [loss] face_photo: where the blurred picture is held to the blurred photo, (height,
+    # width), 0..1, soft edged (the faces); None: nowhere
+    face_tone: np.ndarray | None = None
 
 
 def resize_mask(mask: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -311,7 +314,9 @@ def masks_for(
         photo = np.clip(gaussian_blur(photo, EDGE_SIGMA * max(width, height)), 0.0, 1.0)
     check_room(paths, styles)
     weights = None if found is None else face_content_weights(found, loss)
-    return Guidance(tuple(m.astype(np.float32) for m in styles), photo, painting, found, weights)
+    tone = None if found is None else face_tone_mask(found, loss)
+    styles = tuple(m.astype(np.float32) for m in styles)
+    return Guidance(styles, photo, painting, found, weights, tone)
 
 
 def check_room(paths: PathsSettings, styles: list) -> None:
@@ -333,12 +338,13 @@ def _note(text: str) -> None:
 def guidance_at(guidance: Guidance, height: int, width: int) -> Guidance:
     """The same guidance at another image size (coarse-to-fine's smaller scales); the style
     images' own masks are resized with their images (nst.core.guided.painting_grams)."""
-    photo, weights = guidance.photo_mask, guidance.content_weights
+    photo, weights, tone = guidance.photo_mask, guidance.content_weights, guidance.face_tone
     return Guidance(
         tuple(resize_mask(m, width, height) for m in guidance.style_masks),
         None if photo is None else resize_mask(photo, width, height),
         guidance.painting_masks,
         content_weights=None if weights is None else resize_weights(weights, width, height),
+        face_tone=None if tone is None else resize_mask(tone, width, height),
     )
 
 
@@ -346,6 +352,16 @@ def resize_weights(weights: np.ndarray, width: int, height: int) -> np.ndarray:
     """Content weights (>= 1) at (width, height): resize_mask on their excess over 1."""
     peak = max(float(weights.max()) - 1.0, 1e-12)
     return 1.0 + peak * resize_mask((weights - 1.0) / peak, width, height)
+
+
+def face_tone_mask(found: FoundRegions, loss: LossSettings) -> np.ndarray | None:
+    """[loss] face_photo: the faces' soft mask, where the face has no style of its own and
+    the weight is above 0; None otherwise (no such term)."""
+    if loss.face_photo == 0.0 or "face" in dict(loss.auto_region_styles):
+        return None
+    if float(found.face.max()) == 0.0:
+        return None
+    return found.face.astype(np.float32)
 
 
 def face_content_weights(found: FoundRegions, loss: LossSettings) -> np.ndarray | None:

@@ -191,6 +191,13 @@ class LossSettings:
         "with auto_regions, where the face has no style of its own: the content weight "
         "inside the faces, times the rest's (soft edged; 1: the same everywhere)",
     )
+    face_photo: float = setting(
+        0.0,
+        Number(float, min=0),
+        "with auto_regions, where the face has no style of its own: weight of a pull of the "
+        "face's broad forms and colours (the picture blurred) towards the photo's, which keeps "
+        "a face clean of crackle and leaves it the brush texture (0: off)",
+    )
 
 
 @dataclass(frozen=True)

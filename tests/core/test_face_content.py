@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from nst.core.features import build_feature_extractor
+from nst.core.losses import face_tone_loss
 from nst.core.objective import build_terms, named
 from nst.inputs.masks import Guidance, guidance_at, load_guidance, pool_mask
 from nst.settings import load_settings
@@ -93,3 +94,73 @@ def test_a_raised_content_weight_keeps_its_part_closer_to_the_photo():
     # the raised half moves clearly less than without weights; the other half about as much
     assert raised[:, : half - 4].mean() < 0.8 * plain[:, : half - 4].mean()
     assert raised[:, half + 4 :].mean() > 0.8 * plain[:, half + 4 :].mean()
+
+
+# [loss] face_photo: the face's blurred picture held to the blurred photo
+
+
+def test_the_face_tone_loss_matches_numpy():
+    """Σ m (blur(x) − blur(p))² / (3 Σ m · 255²), the blur the mirrored Gaussian of sigma."""
+    from tests.core.test_finest import numpy_low_pass
+
+    rng = np.random.default_rng(5)
+    image = rng.uniform(0, 255, (23, 31, 3)).astype(np.float32)
+    photo_ = rng.uniform(0, 255, (23, 31, 3)).astype(np.float32)
+    mask = rng.uniform(0, 1, (23, 31)).astype(np.float32)
+    for sigma in (0.5, 1.5):
+        blurred = numpy_low_pass(photo_, sigma)
+        got = face_tone_loss(
+            tf.constant(image[None]),
+            tf.constant(blurred[None], tf.float32),
+            tf.constant(mask[None, ..., None]),
+            sigma,
+        )
+        squared = ((numpy_low_pass(image, sigma) - blurred) / 255.0) ** 2
+        expected = np.sum(mask[..., None] * squared) / (3 * np.sum(mask))
+        assert float(got) == pytest.approx(expected, rel=1e-4)
+    # the photo itself costs nothing, and an empty mask leaves no term (0, not NaN)
+    same = tf.constant(photo_[None])
+    blurred = tf.constant(numpy_low_pass(photo_, 1.5)[None], tf.float32)
+    assert float(face_tone_loss(same, blurred, tf.constant(mask[None, ..., None]), 1.5)) < 1e-9
+    empty = tf.zeros((1, 23, 31, 1))
+    assert float(face_tone_loss(tf.constant(image[None]), blurred, empty, 1.5)) == 0.0
+
+
+@needs_cascades
+def test_face_photo_holds_the_found_face_and_is_off_at_0_or_for_a_face_of_its_own(tmp_path):
+    picture = picture_with_face(50, 30)
+    on = settings_for(tmp_path, picture, "loss.face_photo=100")
+    guidance = load_guidance(on.paths, on.loss, 160, 120, on_note=lambda _: None)
+    np.testing.assert_allclose(guidance.face_tone, guidance.found.face, atol=1e-6)
+    assert guidance_at(guidance, 60, 80).face_tone.shape == (60, 80)  # a coarser scale
+    for overrides in (
+        (),  # the default: 0
+        (
+            "loss.face_photo=100",
+            "loss.auto_region_styles=background: a.png, person: a.png, face: photo",
+        ),
+    ):
+        off = settings_for(tmp_path, picture, *overrides)
+        guidance = load_guidance(off.paths, off.loss, 160, 120, on_note=lambda _: None)
+        assert guidance.found is not None and guidance.face_tone is None
+
+
+def test_face_photo_keeps_the_faces_broad_forms_and_leaves_the_rest():
+    """A tiny run (random network) with a 'face' on the left half: its blurred picture ends
+    nearer the blurred photo with the term than without; the right half is as before."""
+    from nst.core.losses import low_pass
+
+    left = np.zeros((HEIGHT, WIDTH), np.float32)
+    left[:, : WIDTH // 2] = 1
+    everywhere = (np.ones((HEIGHT, WIDTH), np.float32),)
+
+    def drift(weight: float) -> np.ndarray:
+        guidance = Guidance(everywhere, None, face_tone=left if weight else None)
+        image = result(guidance, (flat(RED),), "adam", f"loss.face_photo={weight}")
+        blur = lambda x: low_pass(tf.constant(x[None], tf.float32), 1.0)[0].numpy()  # noqa: E731
+        return np.abs(blur(image) - blur(photo())).mean(axis=2)
+
+    plain, held = drift(0.0), drift(300.0)
+    half = WIDTH // 2
+    assert held[:, : half - 4].mean() < 0.5 * plain[:, : half - 4].mean()
+    assert held[:, half + 4 :].mean() > 0.8 * plain[:, half + 4 :].mean()

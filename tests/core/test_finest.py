@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.core.finest import CUT, anchor_loss, gaussian_taps, low_pass, shallow_model
+from nst.core.finest import CUT, anchor_loss, shallow_model
+from nst.core.losses import gaussian_taps, low_pass
 from nst.core.optimize import Session, stylize
 from nst.inputs.images import load_pair
 from nst.output.runfolder import FINAL

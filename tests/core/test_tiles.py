@@ -101,16 +101,17 @@ def test_the_pixel_terms_and_the_losses_alone():
 
 
 def test_a_portraits_guidance_over_tiles():
-    """Regions of the picture, a region kept as the photo and content weights raised inside
-    a face ([loss] face_content): the tiled step is still the whole picture's."""
-    settings = settings_of(*SHALLOW, "loss.photo_weight=3")
+    """Regions of the picture, a region kept as the photo, content weights raised inside
+    a face ([loss] face_content) and its blurred forms held ([loss] face_photo): the tiled
+    step is still the whole picture's."""
+    settings = settings_of(*SHALLOW, "loss.photo_weight=3", "loss.face_photo=40")
     height, width = 70, 90
     face = np.zeros((height, width), np.float32)
     face[10:40, 30:60] = 1.0
-    guidance = Guidance((1 - face,), face * 0.5, None, None, 1 + 3 * face)
+    guidance = Guidance((1 - face,), face * 0.5, None, None, 1 + 3 * face, face)
     expected, got, tiled, _ = both(settings, height, width, 24, guidance=guidance)
     assert tiled.kinds[0][1].weighted and len(tiled.windows) >= 4
-    assert [name for name, _ in tiled.kinds] == ["content", "style", "tv", "photo"]
+    assert [name for name, _ in tiled.kinds] == ["content", "style", "tv", "photo", "face"]
     assert_same(expected, got)
     whole_targets, tiled_targets = targets_both_ways(settings, height, width, 24, guidance)
     assert_close(tiled_targets, whole_targets)
