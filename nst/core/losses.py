@@ -126,14 +126,6 @@ def temporal_loss(image: tf.Tensor, carried: tf.Tensor, consistency: tf.Tensor) 
     return tf.reduce_sum(consistency * tf.square(difference)) / tf.cast(tf.size(image), tf.float32)
 
 
-def sample_stride(height: int, width: int, most: int) -> int:
-    """The sample grid's step: the smallest s with (height // s) · (width // s) ≤ most."""
-    stride = 1
-    while (height // stride) * (width // stride) > most:
-        stride += 1
-    return stride
-
-
 def on_grid(values: tf.Tensor, height: int, width: int, stride: int, offset) -> tf.Tensor:
     """The positions (oy + i s, ox + j s), i < height // s, j < width // s, of `values`
     (B, height, width, ...), s = `stride`, (oy, ox) = `offset` (each < s): the sample grid."""

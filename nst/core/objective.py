@@ -39,13 +39,19 @@ from nst.core.losses import (
     low_pass,
     photo_loss,
     relative,
-    sample_stride,
     temporal_loss,
     tv_loss,
 )
 from nst.core.records import Losses
 from nst.core.tilefeatures import TiledForward
 from nst.core.tilefeatures import style_at_zero as tiled_style_at_zero
+from nst.core.tilegrid import (  # the sliced loss's sizes: the checks before a run count them
+    DIRECTIONS,
+    PROJECTION_SETS,
+    QUANTILES,
+    SAMPLE_POSITIONS,
+    sample_stride,
+)
 from nst.inputs.masks import Guidance, guidance_at, layer_masks, resize_mask
 from nst.settings import LossSettings, ModelSettings
 
@@ -392,18 +398,6 @@ def tiled_gram_term(tiles, content_image, style_images, painting, model, loss, r
     return Term("style", GramStyle(layers), _weight(loss.style_weight), inputs), regions
 
 
-# The sliced loss's projections: a pool of this many sets, drawn once per size under the
-# run's seed, one set a step in turn. Drawing anew every step would sort the style's
-# features every step too: at 512 px that costs several times a step.
-PROJECTION_SETS = 8
-QUANTILES = 4096  # the style's sorted projections kept at this many quantiles at most
-# A position's quantile is read among at most this many of the picture's positions (a grid,
-# its offset moving every step), not all of them: the loss is then a sum over positions once
-# the sample is ranked, so it runs over tiles exactly (nst.core.tiles), and a print's tables
-# stay small (a few times 64 MB a layer). Up to 512 x 512 px every position is in the sample
-# (stride 1: one sort, as fast as before); a sampled layer searches each position among the
-# sample, which costs more than a sort of it at 512 px (bench/results/sliced.md).
-SAMPLE_POSITIONS = 262144
 # The sliced term's relative error times this paints about as much as the Gram term's at the
 # same style_weight: the Gram error is quartic in the features, the sliced one quadratic, so
 # at equal weight the sliced loss left the picture nearer the photo. The weight at which it
@@ -503,7 +497,7 @@ def sliced_inputs(
         masses = [p[k] for p in painted] if painted else [None] * len(rows)
         sources = _region_sources(rows, masses, blend, region_count)
         channels = rows[0].shape[1]
-        theta = rng.standard_normal((PROJECTION_SETS, channels, min(channels, 64)))
+        theta = rng.standard_normal((PROJECTION_SETS, channels, min(channels, DIRECTIONS)))
         theta = (theta / np.linalg.norm(theta, axis=1, keepdims=True)).astype(np.float32)
         keep = min(QUANTILES, max(len(r) for r, _ in sources))
         # one set at a time: all sets' sorted projections at once would take gigabytes

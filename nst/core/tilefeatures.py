@@ -17,8 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nst.core.losses import sample_stride
-from nst.core.tilegrid import cores, reach, window
+from nst.core.tilegrid import cores, reach, sample_stride, window
 from nst.inputs.masks import layer_masks, resize_mask
 from nst.settings import ModelSettings
 from nst.settings.networks import layer_shapes
@@ -118,7 +117,7 @@ class TiledForward:
 
     def grid(self, image: np.ndarray, layers: tuple, most: int) -> dict:
         """{layer: the features at the positions (i s, j s) of `image`, (rows, cols, c)}, s the
-        layer's sample stride for at most `most` positions (nst.core.losses.sample_stride), as
+        layer's sample stride for at most `most` positions (nst.core.tilegrid.sample_stride), as
         nst.core.objective.style_grid takes them from the whole image's features; only the
         grid is kept, never the whole layer."""
         height, width = image.shape[:2]

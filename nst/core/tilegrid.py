@@ -34,6 +34,29 @@ PICTURE_COPIES = 32
 # tiles do not shrink. 256 MB covers it with a margin.
 TILED_BYTES = 256 * 1024**2
 
+# The sliced style loss's sizes (nst.core.objective.SlicedStyle), here so that the checks
+# before a run, which import no TensorFlow, count what it keeps.
+# Its projections: a pool of PROJECTION_SETS sets of at most DIRECTIONS unit directions a
+# layer, drawn once per size under the run's seed, one set a step in turn. Drawing anew every
+# step would sort the style's features every step too: at 512 px that costs several times a
+# step.
+DIRECTIONS = 64
+PROJECTION_SETS = 8
+QUANTILES = 4096  # the style's sorted projections kept at this many quantiles at most
+# A position's quantile is read among at most this many of the picture's positions (a grid,
+# its offset moving every step), not all of them: the loss is then a sum over positions once
+# the sample is ranked, so it runs over tiles exactly (nst.core.tiles), and a print's tables
+# stay small (sliced_bytes). Up to 512 x 512 px every position is in the sample (stride 1:
+# one sort, as fast as before); a sampled layer searches each position among the sample,
+# which costs more than a sort of it at 512 px (bench/results/sliced.md).
+SAMPLE_POSITIONS = 262144
+# What a sliced step over tiles keeps per style layer, in copies of the picture's sample
+# (its grid positions' projections): the sample summed over the tiles, sorted, its order and
+# each position's rank, and per region the masses below each place (one copy a region).
+# Steps over tiles peaked 316 MB above the Gram loss's at 1024x768 (256 px cores) and 447 MB
+# at 2048x1536 (512 px cores); this counts 375 and 517 MB (bench/results/memory.md).
+TABLE_COPIES = 3
+
 
 class Reach(NamedTuple):
     grid: int  # cores start on multiples of this many pixels
@@ -121,6 +144,44 @@ def picture_bytes(model: ModelSettings, height: int, width: int) -> int:
     shapes = layer_shapes(model.network, height, width)
     content = sum(h * w * c for name, h, w, c in shapes if name in model.content_layers)
     return 4 * (PICTURE_COPIES * 3 * height * width + content) + TILED_BYTES
+
+
+def sample_stride(height: int, width: int, most: int) -> int:
+    """The sample grid's step: the smallest s with (height // s) · (width // s) ≤ most."""
+    stride = 1
+    while (height // stride) * (width // stride) > most:
+        stride += 1
+    return stride
+
+
+class SlicedBytes(NamedTuple):
+    tables: int  # kept beside every step over tiles: the picture's sample tables, the targets
+    style_grid: int  # kept while the targets are made: the style's features on its grid
+
+
+def sliced_bytes(
+    model: ModelSettings, height: int, width: int, regions: int = 0, style_area: float = 1.0
+) -> SlicedBytes:
+    """What the sliced style loss keeps of a height x width picture whose step runs over tiles:
+    the picture's sample tables (TABLE_COPIES + `regions` copies of its projections on the
+    grid) and the targets (the style's sorted projections, one set a region) at every step;
+    the style's features on its sample grid (the style `style_area` times the picture's area)
+    while they are made, beside a forward pass of a tile (no step)."""
+    style = [round(side * style_area**0.5) for side in (height, width)]
+    tables = grid = targets = 0
+    for name, h, w, c in layer_shapes(model.network, height, width):
+        if name not in model.style_layers:
+            continue
+        stride = sample_stride(h, w, SAMPLE_POSITIONS)
+        tables += (h // stride) * (w // stride) * min(c, DIRECTIONS)
+        targets += PROJECTION_SETS * min(c, DIRECTIONS) * QUANTILES
+    for name, h, w, c in layer_shapes(model.network, *style):
+        if name in model.style_layers:
+            stride = sample_stride(h, w, SAMPLE_POSITIONS)
+            grid += -(-h // stride) * -(-w // stride) * c
+    return SlicedBytes(
+        4 * ((TABLE_COPIES + regions) * tables + max(1, regions) * targets), 4 * grid
+    )
 
 
 def smallest_side(model: ModelSettings) -> int:

@@ -16,10 +16,12 @@ from nst.core import lbfgs
 from nst.core.scales import Scale, run_plan
 from nst.core.tilegrid import (
     ACTIVATION_COPIES,
+    SlicedBytes,
     activation_values,
     cores,
     picture_bytes,
     reach,
+    sliced_bytes,
     smallest_side,
     tile_side,
     tiled_step_bytes,
@@ -265,13 +267,15 @@ def tiled_memory_needed(
     optimizer_name: str = "adam",
     regions: int = 0,
     side: int | None = None,
+    style_loss: str = "gram",
+    style_area: float = 1.0,
 ) -> int:
     """`memory_needed` of a run whose full scale steps over tiles of `side` px cores (None:
     the smallest sensible, nst.core.tilegrid.smallest_side): the runtime, the weights, the
     widest tile's step (its targets are computed over the same tiles, so the style images'
     passes are bounded by it too), what the scale keeps of the whole picture, the regions'
-    masked features in a tile and their masks on the whole picture, and the optimiser's state
-    (optimizer_bytes)."""
+    masked features in a tile and their masks on the whole picture, the optimiser's state
+    (optimizer_bytes), and the sliced loss's tables (`style_loss`, style_extra_bytes)."""
     side = smallest_side(model) if side is None else side
     tile = min(max(width, height), side + 2 * reach_halo(model))
     step = tiled_step_bytes(model, height, width, side)
@@ -280,7 +284,24 @@ def tiled_memory_needed(
     step += 4 * regions * sum(h * w for name, h, w, _ in masks if name in model.style_layers)
     weights = parameter_count(model.network) * 4
     beside = optimizer_bytes(width * height * 3, optimizer_name)
-    return RUNTIME_BYTES + WEIGHT_COPIES * weights + step + beside
+    extra = style_extra_bytes(model, height, width, style_loss, regions, style_area)
+    return RUNTIME_BYTES + WEIGHT_COPIES * weights + step + beside + max(extra)
+
+
+def style_extra_bytes(model, height, width, style_loss: str, regions: int, style_area: float):
+    """What the style loss keeps of the whole picture beside a step over tiles, as
+    nst.core.tilegrid.SlicedBytes (the sliced loss's tables and style grid); none for the Gram
+    loss. A whole step with the sliced loss peaked no higher than with the Gram loss (512 and
+    1024 px, bench/results/memory.md), so only a tiled step counts them."""
+    if style_loss != "sliced":
+        return SlicedBytes(0, 0)
+    return sliced_bytes(model, height, width, regions, style_area)
+
+
+def style_area(image: ImageSettings) -> float:
+    """The style image's area at a scale as a share of the picture's ([image] style_scale:
+    stretched to the content, or its longer side s times the content's)."""
+    return 1.0 if image.style_scale is None else image.style_scale**2
 
 
 def reach_halo(model: ModelSettings) -> int:
@@ -288,13 +309,17 @@ def reach_halo(model: ModelSettings) -> int:
     return reach(model.network, (*model.content_layers, *model.style_layers)).halo
 
 
-def least_memory_needed(model, width, height, optimizer_name, style_sizes, regions, tileable):
+def least_memory_needed(
+    model, width, height, optimizer_name, style_sizes, regions, tileable, style=("gram", 1.0)
+):
     """The least memory a run can take: whole, or (`tileable`: where the step may run over
-    tiles) over the smallest sensible tiles, whichever is less."""
+    tiles) over the smallest sensible tiles, whichever is less. `style`: (the style loss, the
+    style's area as a share of the picture's; style_area)."""
     whole = memory_needed(model, width, height, optimizer_name, style_sizes, regions)
     if not tileable:
         return whole
-    return min(whole, tiled_memory_needed(model, width, height, optimizer_name, regions))
+    tiled = tiled_memory_needed(model, width, height, optimizer_name, regions, None, *style)
+    return min(whole, tiled)
 
 
 def step_budget(
@@ -304,25 +329,36 @@ def step_budget(
     available: int | None,
     width: int | None = None,
     height: int | None = None,
+    style_loss: str = "gram",
+    regions: int = 0,
 ) -> int | None:
     """The bytes an optimisation step's activations may take ([image] memory_limit, or auto:
     `available`, None if unknown) once the runtime, the weights, the optimiser's state
     (optimizer_bytes) and what a tiled scale keeps of the whole width x height picture (None:
-    max_size square) are counted: what nst.core.optimize.stylize's memory_budget takes (None:
-    no limit)."""
+    max_size square; with `style_loss` sliced its tables, style_extra_bytes) are counted:
+    what nst.core.optimize.stylize's memory_budget takes (None: no limit)."""
     limit = available if image.memory_limit is None else int(image.memory_limit * 1024**3)
     if limit is None:
         return None
     fixed = RUNTIME_BYTES + WEIGHT_COPIES * parameter_count(model.network) * 4
     width, height = width or image.max_size, height or image.max_size
     beside = optimizer_bytes(width * height * 3, optimizer_name)
-    return max(0, limit - fixed - beside - picture_bytes(model, height, width))
+    room = limit - fixed - beside - picture_bytes(model, height, width)
+    tables, grid = style_extra_bytes(model, height, width, style_loss, regions, style_area(image))
+    # the style's grid is kept beside a tile's forward pass, which takes 1 / ACTIVATION_COPIES
+    # of its step's memory or less
+    return max(0, min(room - tables, int(ACTIVATION_COPIES * (room - grid))))
 
 
-def step_budgets(model: ModelSettings, image: ImageSettings, optimizer_name: str, available):
-    """Per scale, (height, width) -> step_budget at that size: a coarser scale keeps less
-    beside its step, so it may step whole where the full size must tile."""
-    return lambda height, width: step_budget(model, image, optimizer_name, available, width, height)
+def step_budgets(settings, available, regions: int = 0):
+    """Per scale, (height, width) -> step_budget at that size for a run of `settings`: a
+    coarser scale keeps less beside its step, so it may step whole where the full size must
+    tile."""
+    model, image, optimizer = settings.model, settings.image, settings.optimizer
+    style_loss = settings.loss.style_loss
+    return lambda height, width: step_budget(
+        model, image, optimizer.name, available, width, height, style_loss, regions
+    )
 
 
 def optimizer_bytes(values: int, optimizer_name: str) -> int:
@@ -371,16 +407,17 @@ def check_run_memory(
     bound too); then the tiles note (tiles_note) of `plan` (None: the still's coarse-to-fine
     plan), or None."""
     model, image, optimizer = settings.model, settings.image, settings.optimizer
+    style = (settings.loss.style_loss, style_area(image))
     limits = [(available, "is available", address_space_limit())]
     if image.memory_limit is not None:
         limits.append((int(image.memory_limit * 1024**3), "allowed by [image] memory_limit", None))
     for limit, what, address_space in limits:
         check_memory(
             model, width, height, image.max_size, limit, optimizer.name, style_sizes,
-            address_space, regions, True, what,
+            address_space, regions, True, what, style,
         )  # fmt: skip
     plan = run_plan(height, width, image, optimizer) if plan is None else plan
-    return tiles_note(model, plan, step_budgets(model, image, optimizer.name, available))
+    return tiles_note(model, plan, step_budgets(settings, available, regions))
 
 
 def run_memory_needed(settings, inputs) -> int:
@@ -420,14 +457,16 @@ def check_memory(
     regions: int = 0,
     tileable: bool = False,
     what: str = "is available",
+    style: tuple[str, float] = ("gram", 1.0),
 ) -> None:
     """Refuse a run whose estimated memory exceeds `available` bytes (None: unknown, allowed)
     or whose address space would exceed `address_space` (the `ulimit -v` limit, None: none),
     suggesting the largest max_size that fits. `tileable` (the step may run over tiles): a run too
     large for a whole step steps over tiles, and is refused only if even the smallest
-    sensible tiles do not fit. `what` says what `available` is."""
+    sensible tiles do not fit. `what` says what `available` is; `style`: (the style loss, the
+    style's area as a share of the picture's)."""
     needed = least_memory_needed(
-        model, width, height, optimizer_name, style_sizes, regions, tileable
+        model, width, height, optimizer_name, style_sizes, regions, tileable, style
     )
     mapped = address_space_needed(needed)
     if address_space is not None and mapped > address_space:
@@ -450,7 +489,7 @@ def check_memory(
         size
         for size in range(MAX_SIZE_STEP, max_size, MAX_SIZE_STEP)
         if least_memory_needed(
-            model, *shrunk(size)[0], optimizer_name, shrunk(size)[1], regions, tileable
+            model, *shrunk(size)[0], optimizer_name, shrunk(size)[1], regions, tileable, style
         )
         <= available
     ]

@@ -116,9 +116,7 @@ def optimize_into(
         stop_requested=stop.requested,
         resume=state,
         on_state=keeper.keep,
-        memory_budget=step_budgets(
-            settings.model, settings.image, settings.optimizer.name, available_memory()
-        ),
+        memory_budget=step_budgets(settings, available_memory(), region_count(inputs.guidance)),
     )
     records = restore_colors(records, inputs.photo, settings.image.preserve_colors)
     try:

@@ -424,8 +424,9 @@ class Video:
         height, width = inputs.clip.frames[0].shape[:2]
         settings = run.settings  # one budget for the clip: its frames share the traced tiles
         clip_run.memory_budget = step_budget(
-            settings.model, settings.image, "adam", available_memory(), width, height
-        )
+            settings.model, settings.image, "adam", available_memory(), width, height,
+            settings.loss.style_loss,
+        )  # fmt: skip
         done = done or 0
         clip_run.log.read(done)
         if done:

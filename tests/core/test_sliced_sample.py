@@ -8,13 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst.core.losses import (
-    guided_sliced_wasserstein,
-    on_grid,
-    sample_stride,
-    sliced_wasserstein,
-)
+from nst.core.losses import guided_sliced_wasserstein, on_grid, sliced_wasserstein
 from nst.core.objective import sample_grid
+from nst.core.tilegrid import sample_stride
 
 
 def numpy_sampled(features, masks, targets, directions, stride, offset) -> np.ndarray:

@@ -459,7 +459,7 @@ def test_the_bar_and_its_lines_say_a_scale_runs_in_tiles(tmp_path, capsys):
 
 def test_preflight_lets_a_run_over_tiles_go_and_says_in_how_many():
     """Too large for a whole step but not for tiles: no refusal, and the note names each
-    tiled scale and its tiles, for either style loss."""
+    tiled scale and its tiles, for either style loss (the sliced one's finer: its tables)."""
     from nst.core.scales import run_plan
     from nst.run.preflight import check_run_memory, memory_needed, step_budget
 
@@ -475,7 +475,15 @@ def test_preflight_lets_a_run_over_tiles_go_and_says_in_how_many():
     assert "scale 1/2" not in note  # the coarse scale fits whole
     assert tile_side(model, 768, 1024, budget) is None  # (so it does)
     sliced = settings_of("image.max_size=2048", "image.scales=2", "loss.style_loss=sliced")
-    assert check_run_memory(sliced, 2048, 1536, available) == note  # it tiles as gram does
+    # the sliced loss's tables are kept beside its step: smaller tiles
+    budget = step_budget(model, sliced.image, "adam", available, 2048, 1536, "sliced")
+    side = tile_side(model, 1536, 2048, budget)
+    assert side < tile_side(
+        model, 1536, 2048, step_budget(model, settings.image, "adam", available, 2048, 1536)
+    )
+    finer = len(cores(1536, 2048, side))
+    sliced_note = check_run_memory(sliced, 2048, 1536, available)
+    assert f"scale 2/2 (2048x1536) will run in {finer} tiles of {side} px" in sliced_note
     assert check_run_memory(settings, 512, 384, available) is None  # fits whole: no note
 
 
@@ -488,7 +496,7 @@ def test_a_coarser_scale_gets_the_budget_of_its_own_size():
         "image.max_size=4096", "image.memory_limit=8", "image.scales=3", "image.scale_factor=4"
     )
     model = settings.model
-    budgets = step_budgets(model, settings.image, "adam", 64 * 1024**3)
+    budgets = step_budgets(settings, 64 * 1024**3)
     assert tile_side(model, 3072, 4096, budgets(3072, 4096)) is not None
     assert tile_side(model, 768, 1024, budgets(3072, 4096)) is not None  # the full size's
     assert tile_side(model, 768, 1024, budgets(768, 1024)) is None  # its own

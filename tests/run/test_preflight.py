@@ -273,3 +273,55 @@ def test_memory_estimate_counts_each_regions_masked_features():
     assert guided_values(model, 256, 192) == 122 * 256 * 192
     assert two - plain == 2 * GUIDED_COPIES * 4 * 122 * 256 * 192
     assert memory_needed(model, 256, 192, regions=1) < two
+
+
+def test_a_sliced_step_over_tiles_counts_its_sample_tables():
+    """Beside a step over tiles the sliced loss keeps each style layer's sample (its grid, as
+    nst.core.objective reads it) sorted and ranked, and per region weighed; while its targets
+    are made, the style's features on its grid beside a tile's forward pass. A print's step
+    budget leaves room for both, so it tiles finer, and where only the Gram loss's smallest
+    tiles fit the sliced run is refused."""
+    import tensorflow as tf
+
+    from nst.core.losses import on_grid
+    from nst.core.objective import sample_grid, style_grid
+    from nst.core.tilegrid import (
+        ACTIVATION_COPIES,
+        DIRECTIONS,
+        TABLE_COPIES,
+        sliced_bytes,
+        tile_side,
+    )
+    from nst.run.preflight import check_run_memory, tiled_memory_needed
+
+    prints = ("model.network=vgg16", "image.max_size=4096", "image.memory_limit=8")
+    sliced = load_settings(None, (*prints, "loss.style_loss=sliced"))
+    gram = load_settings(None, prints)
+    model, height, width = sliced.model, 3072, 4096
+    shapes = {n: (1, h, w, c) for n, h, w, c in layer_shapes("vgg16", height, width)}
+    zeros = {n: np.broadcast_to(np.float32(0), shapes[n]) for n in model.style_layers}
+    grids = style_grid(zeros, model.style_layers).values()  # views: no memory taken
+    assert max(g.shape[0] * g.shape[1] for g in grids) <= 262144 < 3072 * 4096
+    sample = 0  # the picture's sample at a step, as the step takes it
+    for name, h, w, c in layer_shapes("vgg16", height, width):
+        if name in model.style_layers:
+            stride, offset = sample_grid(h, w, 0)
+            positions = on_grid(tf.zeros((1, h, w, 1)), h, w, stride, offset).shape[1:3]
+            sample += positions[0] * positions[1] * min(c, DIRECTIONS)
+    tables, grid = sliced_bytes(model, height, width)
+    assert grid == 4 * sum(g.size for g in grids)  # a style as large as the picture
+    # and the style's sorted projections: 8 sets x 64 directions x 4096 quantiles a layer
+    assert tables == 4 * (TABLE_COPIES * sample + 5 * 8 * 64 * 4096)
+    assert sliced_bytes(model, height, width, regions=2).tables > tables  # masses, per region
+    assert sliced_bytes(model, height, width, style_area=4).style_grid > grid
+
+    budget = step_budget(model, sliced.image, "adam", None, width, height, "sliced")
+    room = step_budget(model, gram.image, "adam", None, width, height)
+    assert budget == min(room - tables, int(ACTIVATION_COPIES * (room - grid)))
+    assert tile_side(model, height, width, budget) < tile_side(model, height, width, room)
+    needed = tiled_memory_needed(model, width, height, "adam", 0, None, "sliced")
+    assert needed == tiled_memory_needed(model, width, height) + max(tables, grid)
+    available = tiled_memory_needed(model, width, height) + min(tables, grid) // 2
+    assert check_run_memory(gram, width, height, available) is not None  # tiles, fits
+    with pytest.raises(ResourceError, match="even over the smallest tiles"):
+        check_run_memory(sliced, width, height, available)
