@@ -11,6 +11,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from nst.inputs.colors import RGB_TO_YIQ
+
 
 def _positions_by_channels(features: tf.Tensor) -> tf.Tensor:
     """The paper's F: an (M, N) matrix (transposed, which suits matmul), one image's features."""
@@ -279,7 +281,10 @@ def low_pass(image: tf.Tensor, sigma: float) -> tf.Tensor:
 def face_tone_loss(
     image: tf.Tensor, photo_blurred: tf.Tensor, mask: tf.Tensor, sigma: float
 ) -> tf.Tensor:
-    """Σ m ((low_pass(x) − P)/255)² / (3 Σ m): the blurred picture's mean squared difference
-    (0..1 units) to the blurred photo P inside the soft mask `mask` (1, h, w, 1); 0 where empty."""
-    squared = tf.square((low_pass(image, sigma) - photo_blurred) / 255.0) * mask
-    return tf.reduce_sum(squared) / tf.maximum(3.0 * tf.reduce_sum(mask), 1e-6)
+    """Σ m (Y(low_pass(x) − P)/255)² / Σ m: the blurred picture's mean squared luminance
+    difference (0..1 units, Y of YIQ) to the blurred photo P inside the soft mask `mask`
+    (1, h, w, 1); 0 where empty. The colours are left free."""
+    luma = tf.constant(RGB_TO_YIQ[0], tf.float32)
+    difference = tf.reduce_sum((low_pass(image, sigma) - photo_blurred) * luma, -1, keepdims=True)
+    squared = tf.square(difference / 255.0) * mask
+    return tf.reduce_sum(squared) / tf.maximum(tf.reduce_sum(mask), 1e-6)

@@ -252,8 +252,9 @@ class Photo:
 
 @dataclass(frozen=True)
 class FaceTone:
-    """face_photo · the blurred picture's mean squared difference to the blurred photo inside
-    the faces (losses.face_tone_loss); `sigma` px, FACE_TONE_SIGMA of the picture's side."""
+    """face_photo · the blurred picture's mean squared luminance difference to the blurred
+    photo inside the faces (losses.face_tone_loss); `sigma` px, FACE_TONE_SIGMA of the
+    picture's side."""
 
     sigma: float
 

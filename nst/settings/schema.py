@@ -195,8 +195,9 @@ class LossSettings:
         0.0,
         Number(float, min=0),
         "with auto_regions, where the face has no style of its own: weight of a pull of the "
-        "face's broad forms and colours (the picture blurred) towards the photo's, which keeps "
-        "a face clean of crackle and leaves it the brush texture (0: off)",
+        "face's broad forms and shading (the picture's luminance blurred) towards the photo's, "
+        "which keeps a face clean of crackle and leaves it the painting's colours and brush "
+        "texture (0: off)",
     )
 
 

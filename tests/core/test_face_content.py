@@ -100,7 +100,8 @@ def test_a_raised_content_weight_keeps_its_part_closer_to_the_photo():
 
 
 def test_the_face_tone_loss_matches_numpy():
-    """Σ m (blur(x) − blur(p))² / (3 Σ m · 255²), the blur the mirrored Gaussian of sigma."""
+    """Σ m Y(blur(x) − blur(p))² / (Σ m · 255²), Y the luminance, the blur the mirrored
+    Gaussian of sigma; the colours are free (a change of hue at the same luminance costs 0)."""
     from tests.core.test_finest import numpy_low_pass
 
     rng = np.random.default_rng(5)
@@ -115,13 +116,18 @@ def test_the_face_tone_loss_matches_numpy():
             tf.constant(mask[None, ..., None]),
             sigma,
         )
-        squared = ((numpy_low_pass(image, sigma) - blurred) / 255.0) ** 2
-        expected = np.sum(mask[..., None] * squared) / (3 * np.sum(mask))
+        luma = (numpy_low_pass(image, sigma) - blurred) @ np.array([0.299, 0.587, 0.114])
+        expected = np.sum(mask * (luma / 255.0) ** 2) / np.sum(mask)
         assert float(got) == pytest.approx(expected, rel=1e-4)
     # the photo itself costs nothing, and an empty mask leaves no term (0, not NaN)
     same = tf.constant(photo_[None])
     blurred = tf.constant(numpy_low_pass(photo_, 1.5)[None], tf.float32)
     assert float(face_tone_loss(same, blurred, tf.constant(mask[None, ..., None]), 1.5)) < 1e-9
+    hue = np.array([0.587, -0.299, 0.0], np.float32) * 40  # a colour change of luminance 0
+    recoloured = tf.constant((photo_ + hue)[None])
+    assert (
+        float(face_tone_loss(recoloured, blurred, tf.constant(mask[None, ..., None]), 1.5)) < 1e-9
+    )
     empty = tf.zeros((1, 23, 31, 1))
     assert float(face_tone_loss(tf.constant(image[None]), blurred, empty, 1.5)) == 0.0
 
@@ -146,8 +152,8 @@ def test_face_photo_holds_the_found_face_and_is_off_at_0_or_for_a_face_of_its_ow
 
 
 def test_face_photo_keeps_the_faces_broad_forms_and_leaves_the_rest():
-    """A tiny run (random network) with a 'face' on the left half: its blurred picture ends
-    nearer the blurred photo with the term than without; the right half is as before."""
+    """A tiny run (random network) with a 'face' on the left half: its blurred luminance ends
+    nearer the blurred photo's with the term than without; the right half is as before."""
     from nst.core.losses import low_pass
 
     left = np.zeros((HEIGHT, WIDTH), np.float32)
@@ -158,7 +164,7 @@ def test_face_photo_keeps_the_faces_broad_forms_and_leaves_the_rest():
         guidance = Guidance(everywhere, None, face_tone=left if weight else None)
         image = result(guidance, (flat(RED),), "adam", f"loss.face_photo={weight}")
         blur = lambda x: low_pass(tf.constant(x[None], tf.float32), 1.0)[0].numpy()  # noqa: E731
-        return np.abs(blur(image) - blur(photo())).mean(axis=2)
+        return np.abs((blur(image) - blur(photo())) @ np.array([0.299, 0.587, 0.114]))
 
     plain, held = drift(0.0), drift(300.0)
     half = WIDTH // 2
