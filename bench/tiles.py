@@ -44,7 +44,9 @@ def one_step(size, tile, weights, images, overrides, steps=4, memory_limit=None)
     content, style = test_images(size, images)
     height, width = content.shape[:2]
     if tile is None:
-        budget = step_budget(settings.model, settings.image, "adam", None, width, height)
+        budget = step_budget(
+            settings.model, settings.image, "adam", None, width, height, settings.loss.style_loss
+        )
         tile = tile_side(settings.model, height, width, budget) or 0
     extractor = build_feature_extractor(settings.model)
     session = Session(extractor)
