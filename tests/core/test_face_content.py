@@ -137,7 +137,7 @@ def test_face_photo_holds_the_found_face_and_is_off_at_0_or_for_a_face_of_its_ow
     picture = picture_with_face(50, 30)
     on = settings_for(tmp_path, picture, "loss.face_photo=100")
     guidance = load_guidance(on.paths, on.loss, 160, 120, on_note=lambda _: None)
-    np.testing.assert_allclose(guidance.face_tone, guidance.found.face, atol=1e-6)
+    np.testing.assert_allclose(guidance.face_tone, guidance.found.face**2, atol=1e-6)
     assert guidance_at(guidance, 60, 80).face_tone.shape == (60, 80)  # a coarser scale
     for overrides in (
         (),  # the default: 0
