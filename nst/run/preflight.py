@@ -23,6 +23,7 @@ from nst.core.tilegrid import (
     reach,
     sliced_bytes,
     smallest_side,
+    step_bytes,
     tile_side,
     tiled_step_bytes,
 )
@@ -335,8 +336,9 @@ def step_budget(
     """The bytes an optimisation step's activations may take ([image] memory_limit, or auto:
     `available`, None if unknown) once the runtime, the weights, the optimiser's state
     (optimizer_bytes) and what a tiled scale keeps of the whole width x height picture (None:
-    max_size square; with `style_loss` sliced its tables, style_extra_bytes) are counted:
-    what nst.core.optimize.stylize's memory_budget takes (None: no limit)."""
+    max_size square; with `style_loss` sliced its tables beside tiles, style_extra_bytes,
+    unless the whole step fits without them) are counted: what
+    nst.core.optimize.stylize's memory_budget takes (None: no limit)."""
     limit = available if image.memory_limit is None else int(image.memory_limit * 1024**3)
     if limit is None:
         return None
@@ -345,6 +347,10 @@ def step_budget(
     beside = optimizer_bytes(width * height * 3, optimizer_name)
     room = limit - fixed - beside - picture_bytes(model, height, width)
     tables, grid = style_extra_bytes(model, height, width, style_loss, regions, style_area(image))
+    if (tables or grid) and step_bytes(model, width, height) <= room:
+        # a whole step makes its tables inside the step, at no higher peak than the Gram
+        # loss's (bench/results/memory.md): it steps whole, where tiles would be twice as slow
+        return room
     # the style's grid is kept beside a tile's forward pass, which takes 1 / ACTIVATION_COPIES
     # of its step's memory or less
     return max(0, min(room - tables, int(ACTIVATION_COPIES * (room - grid))))

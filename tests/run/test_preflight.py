@@ -325,3 +325,26 @@ def test_a_sliced_step_over_tiles_counts_its_sample_tables():
     assert check_run_memory(gram, width, height, available) is not None  # tiles, fits
     with pytest.raises(ResourceError, match="even over the smallest tiles"):
         check_run_memory(sliced, width, height, available)
+
+
+def test_a_sliced_step_that_fits_whole_is_not_tiled_for_its_tables():
+    """The sliced loss makes its tables inside a whole step, at the Gram loss's peak
+    (bench/results/memory.md): where the whole step fits, the tables kept beside tiles must
+    not send it to tiles (a tiled step took twice as long at 1024x768)."""
+    from nst.core.tilegrid import sliced_bytes, step_bytes, tile_side
+
+    sliced = load_settings(None, ("model.network=vgg16", "loss.style_loss=sliced"))
+    gram = load_settings(None, ("model.network=vgg16",))
+    model, height, width = sliced.model, 768, 1024
+    big = 64 * 1024**3
+    beside = big - step_budget(model, gram.image, "adam", big, width, height)  # runtime, ...
+    tables = sliced_bytes(model, height, width).tables
+    whole = step_bytes(model, width, height)
+    for room in (whole, whole + tables // 2):  # fits whole, but not with the tables beside
+        budget = step_budget(model, sliced.image, "adam", beside + room, width, height, "sliced")
+        assert budget == room
+        assert tile_side(model, height, width, budget) is None
+    room = whole - 1  # does not fit whole: the tiles' budget leaves room for the tables
+    budget = step_budget(model, sliced.image, "adam", beside + room, width, height, "sliced")
+    assert budget <= room - tables
+    assert tile_side(model, height, width, budget) is not None
