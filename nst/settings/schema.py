@@ -192,12 +192,12 @@ class LossSettings:
         "inside the faces, times the rest's (soft edged; 1: the same everywhere)",
     )
     face_photo: float = setting(
-        0.0,
+        30.0,
         Number(float, min=0),
         "with auto_regions, where the face has no style of its own: weight of a pull of the "
         "face's broad forms and shading (the picture's luminance blurred) towards the photo's, "
         "which keeps a face clean of crackle and leaves it the painting's colours and brush "
-        "texture (0: off)",
+        "texture (0: off; 30 cleaned every face tried at no extra time)",
     )
 
 

@@ -135,12 +135,13 @@ def test_the_face_tone_loss_matches_numpy():
 @needs_cascades
 def test_face_photo_holds_the_found_face_and_is_off_at_0_or_for_a_face_of_its_own(tmp_path):
     picture = picture_with_face(50, 30)
-    on = settings_for(tmp_path, picture, "loss.face_photo=100")
+    on = settings_for(tmp_path, picture)  # the default: 30
+    assert on.loss.face_photo > 0
     guidance = load_guidance(on.paths, on.loss, 160, 120, on_note=lambda _: None)
     np.testing.assert_allclose(guidance.face_tone, guidance.found.face**2, atol=1e-6)
     assert guidance_at(guidance, 60, 80).face_tone.shape == (60, 80)  # a coarser scale
     for overrides in (
-        (),  # the default: 0
+        ("loss.face_photo=0",),
         (
             "loss.face_photo=100",
             "loss.auto_region_styles=background: a.png, person: a.png, face: photo",
