@@ -77,6 +77,7 @@ def _with_option(tf, dependency_optimization: bool, run_pair):
             return run_pair(*run_args)
         finally:
             features.build_feature_extractor = build
+            features.repeatable_graphs()  # what the rest of the process expects
 
     return run
 

@@ -66,6 +66,24 @@ def test_the_pictures_bench_runs_every_pair_under_every_variant(image_pair, tmp_
     assert sheet.height == 40 + 18 and sheet.width > 4 * 40  # photo, painting and two results
 
 
+def test_the_repeatable_bench_prints_both_modes_and_their_ratio(image_pair, capsys):
+    import json
+
+    from bench.repeatable import main
+
+    content, style = image_pair
+    main(
+        ["--weights", "random", "--pair", f"{content}:{style}", "--size", "48", "--rounds", "2",
+         "--set", "optimizer.iterations=2"]
+    )  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    modes = [json.loads(line) for line in lines[:2]]
+    assert [m["mode"] for m in modes] == ["off (nst)", "on (TensorFlow's default)"]
+    assert modes[0]["largest_difference"] == 0.0  # repeated bit for bit
+    assert all(m["cpu_s_per_step"] > 0 for m in modes)
+    assert lines[2].startswith("CPU per step, off / on: ")
+
+
 def test_the_padding_bench_prints_every_padding_against_zeros(capsys):
     from bench.padding import PADDINGS, main
 
