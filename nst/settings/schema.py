@@ -197,7 +197,7 @@ class LossSettings:
         "with auto_regions, where the face has no style of its own: weight of a pull of the "
         "face's broad forms and shading (the picture's luminance blurred) towards the photo's, "
         "which keeps a face clean of crackle and leaves it the painting's colours and brush "
-        "texture (0: off; 30 cleaned every face tried at no extra time)",
+        "texture (0: off; 30 cleaned every face tried)",
     )
 
 
