@@ -53,13 +53,15 @@ def scale_sizes(
 
 
 def scale_budgets(optimizer: OptimizerSettings, scales: int) -> list[int]:
-    """Iterations per scale, smallest first: coarse_iterations (its last value repeated where
-    scales = auto asks for more), then at the full size iterations times iterations_decay
-    for each scale beyond the second."""
+    """Iterations per scale, smallest first: coarse_iterations at the smaller scales (its last
+    value repeated where scales = auto asks for more), iterations at the full size; the k-th
+    scale from k = 3 on takes that times iterations_decay ** (k - 2), as the scales before it
+    leave it less to do."""
     coarse = optimizer.coarse_iterations
     coarse = coarse + coarse[-1:] * (scales - 1 - len(coarse))  # the last value repeated
-    finest = optimizer.iterations * optimizer.iterations_decay ** max(0, scales - 2)
-    return [*coarse[: scales - 1], max(1, round(finest))]
+    bases = [*coarse[: scales - 1], optimizer.iterations]
+    decay = optimizer.iterations_decay
+    return [max(1, round(base * decay ** max(0, k - 1))) for k, base in enumerate(bases)]
 
 
 def scaled_styles(

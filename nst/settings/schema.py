@@ -244,17 +244,20 @@ class OptimizerSettings:
     coarse_iterations: tuple[int, ...] = setting(
         (100,),
         ListOf(Number(int, min=1)),
-        "with [image] scales > 1: steps at each smaller scale, smallest first (one value: all)",
+        "with [image] scales > 1: steps at each smaller scale, smallest first (one value: "
+        "all; from the third scale on fewer, see iterations_decay)",
     )
-    # Each smaller scale before the full size leaves it less to do: at 1024 px (3 scales)
-    # 75 full-size steps looked like 100 on 3 pairs (70 close on a 4th), at 2048 px (4
-    # scales) 60-80 like 100 or more on 3 (bench/results/finest_steps.md).
+    # Each smaller scale before a scale leaves it less to do: at 1024 px (3 scales) 75
+    # full-size steps looked like 100 on 3 pairs (70 close on a 4th), at 2048 px (4 scales)
+    # 60-80 like 100 or more on 3, and 64 (with 80 at 1024 px before) like 72 on 2
+    # (bench/results/finest_steps.md).
     iterations_decay: float = setting(
-        0.85,
+        0.8,
         Number(float, min=0, max=1, min_open=True),
-        "with [image] scales > 2: the full size's steps at most are iterations times this "
-        "for each scale beyond the second, as each smaller scale leaves it less to do "
-        "(1024 px: 85, 2048 px: 72, 4096 px: 61); 1 = iterations at every size",
+        "with [image] scales > 2: the third scale takes its steps (coarse_iterations, or "
+        "iterations at the full size) times this, the fourth times this squared, and so on, "
+        "as the smaller scales leave each less to do (the full size: 1024 px 80 steps, "
+        "2048 px 64, 4096 px 51); 1 = no decay",
     )
     tolerance: float = setting(
         0.02,

@@ -35,11 +35,15 @@ def test_iterations_per_scale():
         load_settings(None, ("optimizer.coarse_iterations=50, 20", "image.scales=2"))
 
 
-def test_the_full_size_budget_shrinks_with_each_scale_beyond_the_second():
+def test_each_scale_beyond_the_second_takes_fewer_steps():
     decayed = ("optimizer.iterations=100", "optimizer.iterations_decay=0.5")
-    optimizer = load_settings(None, (*decayed, "optimizer.coarse_iterations=9")).optimizer
+    optimizer = load_settings(None, (*decayed, "optimizer.coarse_iterations=40")).optimizer
     assert [scale_budgets(optimizer, n)[-1] for n in (1, 2, 3, 4, 5)] == [100, 100, 50, 25, 12]
-    assert scale_budgets(optimizer, 4) == [9, 9, 9, 25]  # the smaller scales keep theirs
+    # a smaller scale beyond the second shrinks as the full size would in its place
+    assert scale_budgets(optimizer, 4) == [40, 40, 20, 25]
+    assert scale_budgets(optimizer, 5) == [40, 40, 20, 10, 12]
+    given = ("optimizer.coarse_iterations=50, 20, 16", "optimizer.iterations_decay=0.5")
+    assert scale_budgets(load_settings(None, given).optimizer, 4) == [50, 20, 8, 25]
     tiny = load_settings(None, ("optimizer.iterations=1", "optimizer.iterations_decay=0.1"))
     assert scale_budgets(tiny.optimizer, 6)[-1] == 1  # never below one step
     with pytest.raises(SettingsError, match=r"\[optimizer\] iterations_decay = '0'"):
