@@ -187,7 +187,8 @@ def with_reference(terms: tuple, reference: tuple, height: int, width: int, mode
 
 @dataclass(frozen=True)
 class Content:
-    """α Σ_c L_c / L_c(0): the paper's content loss per content layer, relative.
+    """α (1/C) Σ_c L_c / L_c(0): the paper's content loss per content layer, relative, averaged
+    over the C layers (α weighs the content the same with one layer or several).
 
     Weighted (`[loss] face_content`): L_c = 1/2 Σ_p c_p (F_p − P_p)² with c the content
     weights carried down to the layer (>= 1, raised inside the faces), still divided by the
@@ -204,8 +205,13 @@ class Content:
         else:
             pairs = zip(self.layers, targets, strict=True)
             losses = [content_loss(features[n], p) for n, p in pairs]
-        relatives = [relative(c, z) for c, z in zip(losses, at_zero, strict=True)]
-        return tf.add_n(losses), tf.add_n(relatives)
+        return tf.add_n(losses), content_relative(losses, at_zero)
+
+
+def content_relative(losses: list, at_zero) -> tf.Tensor:
+    """(1/C) Σ_c L_c / L_c(0): the C content layers' relative errors, averaged."""
+    relatives = [relative(c, z) for c, z in zip(losses, at_zero, strict=True)]
+    return tf.add_n(relatives) / len(relatives)
 
 
 @dataclass(frozen=True)

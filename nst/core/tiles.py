@@ -44,6 +44,7 @@ from nst.core.objective import (
     SlicedStyle,
     Smoothness,
     TemporalTerm,
+    content_relative,
     drawn_set,
     over_layers_and_regions,
     sample_grid,
@@ -176,8 +177,7 @@ class TiledObjective:
             if c is not None:  # [loss] face_content: the content weights of the owned part
                 square = tf.slice(c, [0, y, x, 0], [1, h, w, -1]) * square
             raws.append(0.5 * tf.reduce_sum(square))
-        value = tf.add_n([relative(r, z) for r, z in zip(raws, at_zero, strict=True)])
-        return tf.add_n(raws), value
+        return tf.add_n(raws), content_relative(raws, at_zero)
 
     def _partial_samples(self, features, kind, term_inputs, place, draw) -> tuple:
         """Per layer, the projections of the tile's owned positions on this step's sample grid

@@ -110,9 +110,11 @@ class ModelSettings:
         "float32) | float32 | bfloat16",
     )
     content_layers: tuple[str, ...] = setting(
-        ("block4_conv2",),
+        ("block3_conv3", "block4_conv2"),
         ListOf(),
-        "layers whose features are the content (Keras names)",
+        "layers whose features are the content (Keras names), each its relative error, "
+        "averaged: block4_conv2 alone is the paper's; block3_conv3 beside it keeps thin "
+        "structures (towers, window bars) the style would dissolve",
     )
     style_layers: tuple[str, ...] = setting(
         tuple(f"block{i}_conv1" for i in range(1, 6)),
@@ -129,7 +131,9 @@ class ModelSettings:
 @dataclass(frozen=True)
 class LossSettings:
     content_weight: float = setting(
-        1.0, Number(float, min=0), "alpha: weight of the content term (relative error)"
+        1.0,
+        Number(float, min=0),
+        "alpha: weight of the content term (relative error, averaged over the content layers)",
     )
     style_weight: float = setting(
         10.0, Number(float, min=0), "beta: weight of the style term (relative error)"

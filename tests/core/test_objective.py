@@ -82,3 +82,39 @@ def test_adam_depends_only_on_the_ratio_of_style_to_content_weight():
     # here the gradients are ~3e-6 a pixel: an epsilon of 1e-5 slows the α = 1 run 10-fold
     slow, fast = adam_result(1.0, 10.0, "1e-5"), adam_result(100.0, 1000.0, "1e-5")
     assert slow.style > 2 * fast.style, (slow.style, fast.style)
+
+
+def test_content_term_is_the_mean_of_its_layers_relative_errors():
+    """α (1/C) Σ_c L_c / L_c(0) with L_c = 1/2 Σ (F − P)²: two content layers weigh the content
+    as much as one does, so adding a layer does not change the balance with the style."""
+    layers = ("block3_conv3", "block4_conv2")
+    settings = load_settings(
+        None,
+        (
+            "model.network=vgg16",
+            "model.weights=random",
+            "model.precision=float32",
+            f"model.content_layers={','.join(layers)}",
+            "loss.content_weight=3",
+            "loss.style_weight=0",
+            "loss.tv_weight=0",
+        ),
+    )
+    model, loss = settings.model, settings.loss
+    extractor = build_feature_extractor(model)
+    rng = np.random.default_rng(2)
+    content, style, image = (rng.uniform(0, 255, (40, 48, 3)).astype(np.float32) for _ in "csi")
+    terms = build_terms(extractor, content, (style,), model, loss)
+    losses = make_objective(extractor, signature(terms))(
+        tf.constant(image[None]), tensors(terms), tf.constant(0, tf.int64)
+    )
+    ours, target = extractor(image[None]), extractor(content[None])
+    relatives = []
+    for name in layers:
+        f, p = np.float64(ours[name]), np.float64(target[name])
+        relatives.append(np.sum((f - p) ** 2) / np.sum(p**2))
+    assert float(losses.total) == pytest.approx(3 * np.mean(relatives), rel=1e-4)
+    assert float(losses.content) == pytest.approx(
+        sum(0.5 * np.sum((np.float64(ours[n]) - np.float64(target[n])) ** 2) for n in layers),
+        rel=1e-4,
+    )

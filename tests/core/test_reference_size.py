@@ -81,9 +81,11 @@ def test_reference_objective_is_the_formula_on_the_resized_picture(mode):
 
     content_full = {k: v.numpy() for k, v in extractor(tf.constant(content[None])).items()}
     seen, target = (full, content_full) if mode == "style" else (down, at_ref)
-    content_value = sum(
-        np.sum((seen[c] - target[c]) ** 2.0) / np.sum(target[c] ** 2.0)
-        for c in model.content_layers
+    content_value = np.mean(
+        [
+            np.sum((seen[c] - target[c]) ** 2.0) / np.sum(target[c] ** 2.0)
+            for c in model.content_layers
+        ]
     )
     share = {"content": 1.0, "both": 0.5, "style": 0.0}[mode]
     expected = loss.content_weight * content_value
