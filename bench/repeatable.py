@@ -4,11 +4,10 @@
         --pair astronaut.png:shipwreck.jpg --size 256 --set model.precision=float32
 
 Runs the same picture (`bench.pictures`' run at the defaults plus `--set`) `--rounds` times
-with Grappler's dependency and arithmetic optimisations off (what
-nst.core.features.repeatable_graphs sets for every run) and on (TensorFlow's default),
-interleaved in one process, and prints per mode whether every round gave the same picture
-(the largest pixel difference to the first round) and the CPU seconds per step, with the
-ratio off / on.
+with Grappler's dependency optimisation off (what nst.core.features.repeatable_graphs sets
+for every run) and on (TensorFlow's default), interleaved in one process, and prints per
+mode whether every round gave the same picture (the largest pixel difference to the first
+round) and the CPU seconds per step, with the ratio off / on.
 """
 
 from __future__ import annotations
@@ -59,10 +58,9 @@ def main(argv=None) -> None:
     print(f"CPU per step, off / on: {off / on:.3f} ({Path(photo).name}, {args.size} px)")
 
 
-def _with_option(tf, rewrites_on: bool, run_pair):
-    """run_pair with Grappler's reordering rewrites (features.REORDERING_REWRITES: the
-    dependency and arithmetic optimisations) set after the network is built (the options are
-    read when a step is first traced)."""
+def _with_option(tf, dependency_optimization: bool, run_pair):
+    """run_pair with Grappler's dependency optimisation set after the network is built (the
+    option is read when a step is first traced)."""
     from nst.core import features
 
     def run(*run_args):
@@ -70,7 +68,7 @@ def _with_option(tf, rewrites_on: bool, run_pair):
 
         def build_then_set(*a, **k):
             extractor = build(*a, **k)
-            options = dict.fromkeys(features.REORDERING_REWRITES, rewrites_on)
+            options = {"dependency_optimization": dependency_optimization}
             tf.config.optimizer.set_experimental_options(options)
             return extractor
 

@@ -74,21 +74,15 @@ def _copy(layer: keras.layers.Layer, **changes) -> keras.layers.Layer:
     return copy
 
 
-# Grappler rewrites that sum a gradient in an order varying from call to call
-REORDERING_REWRITES = ("dependency_optimization", "arithmetic_optimization")
-
-
 def repeatable_graphs() -> None:
-    """Turn off Grappler's dependency and arithmetic optimisations for the graphs traced from
-    now on, so that a seed repeats a run bit for bit. With them, a step summed a gradient
-    that reaches a tensor by several paths in an order that varied from call to call: the
-    picture feeding several pixel terms beside the network (tv and [loss] face_photo's blur
-    with the style; the dependency rewrite), a content layer whose features also feed the
-    deeper layers (block3_conv3; the arithmetic rewrite). The last bit at first, a
-    different picture after 100 steps (a 256 px float32 run, bench/results/repeatable.md).
-    Costs little (python -m bench.repeatable). A process-wide TensorFlow option: set when a
-    run builds its network, never at import."""
-    tf.config.optimizer.set_experimental_options(dict.fromkeys(REORDERING_REWRITES, False))
+    """Turn off Grappler's dependency optimisation for the graphs traced from now on, so that
+    a seed repeats a run bit for bit. With it, a step whose picture feeds several pixel terms
+    beside the network (tv and [loss] face_photo's blur with the style) summed its gradient
+    in an order that varied from call to call: the last bit at first, a different picture
+    after 100 steps (a 256 px float32 run, bench/results/repeatable.md). Costs nothing
+    measurable there (python -m bench.repeatable). A process-wide TensorFlow option: set
+    when a run builds its network, never at import."""
+    tf.config.optimizer.set_experimental_options({"dependency_optimization": False})
 
 
 def build_feature_extractor(
