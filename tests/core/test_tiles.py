@@ -66,6 +66,8 @@ def assert_same(expected, got) -> None:
         (("model.padding=reflect_each", *SHALLOW), 71, 83, 24),
         (("model.padding=reflect_first", "model.pooling=max", *SHALLOW), 65, 97, 48),
         (("model.padding=reflect", "model.pooling=max"), 96, 81, 32),  # the default layers
+        # two content layers: their relative errors averaged over tiles as on the whole
+        (("model.content_layers=block2_conv2,block3_conv1", SHALLOW[1]), 64, 96, 32),
     ],
 )
 def test_tiled_step_equals_the_whole_pictures(overrides, height, width, side):
