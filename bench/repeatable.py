@@ -1,23 +1,27 @@
-"""Whether a seed repeats a run bit for bit, and what `repeatable_graphs` costs.
+"""Whether a seed repeats a run bit for bit, and what summing the picture's gradient in a fixed
+order (nst.core.fanout) costs against autodiff's own AddN.
 
     python -m bench.repeatable --weights ../shared/weights/vgg16_imagenet_notop.weights.h5 \
         --pair astronaut.png:shipwreck.jpg --size 256 --set model.precision=float32
 
 Runs the same picture (`bench.pictures`' run at the defaults plus `--set`) `--rounds` times
-with Grappler's dependency optimisation off (what nst.core.features.repeatable_graphs sets
-for every run) and on (TensorFlow's default), interleaved in one process, and prints per
-mode whether every round gave the same picture (the largest pixel difference to the first
-round) and the CPU seconds per step, with the ratio off / on.
+with nst's fixed-order sum (`fanned`) and with the copies' gradients left to autodiff's AddN
+(`addn`, what nst did before), interleaved in one process, and prints per mode whether every
+round gave the same picture (the largest pixel difference to the first round) and the CPU
+seconds per step, with the ratio fanned / addn.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+
+MODES = ("fanned (nst)", "addn (autodiff's sum)")
 
 
 def parse_args(argv=None):
@@ -31,21 +35,18 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> None:
-    import tensorflow as tf
-
     from bench.pictures import run_pair
 
     args = parse_args(argv)
     photo, painting = args.pair.split(":")
     picture_args = SimpleNamespace(weights=args.weights, size=args.size, keep_steps="")
-    runs = {"off (nst)": [], "on (TensorFlow's default)": []}
+    runs = {mode: [] for mode in MODES}
     for _ in range(args.rounds):
         for mode, done in runs.items():
-            on = mode.startswith("on")
             extractors = {}  # a fresh network and trace each run, as a new process has
-            # after build_feature_extractor's repeatable_graphs, which sets it off
-            run_with = _with_option(tf, on, run_pair)
-            image, facts, _ = run_with(photo, painting, tuple(args.set), picture_args, extractors)
+            with _summed_by(mode):
+                run = run_pair(photo, painting, tuple(args.set), picture_args, extractors)
+            image, facts, _ = run
             done.append((image, facts["cpu_s"] / max(1, sum(facts["steps"]))))
     per_step = {}
     for mode, done in runs.items():
@@ -54,32 +55,30 @@ def main(argv=None) -> None:
         per_step[mode] = float(np.median([seconds for _, seconds in done]))
         facts = {"mode": mode, "largest_difference": largest, "cpu_s_per_step": per_step[mode]}
         print(json.dumps(facts), flush=True)
-    off, on = per_step.values()
-    print(f"CPU per step, off / on: {off / on:.3f} ({Path(photo).name}, {args.size} px)")
+    fanned, addn = per_step.values()
+    print(f"CPU per step, fanned / addn: {fanned / addn:.3f} ({Path(photo).name}, {args.size} px)")
 
 
-def _with_option(tf, dependency_optimization: bool, run_pair):
-    """run_pair with Grappler's dependency optimisation set after the network is built (the
-    option is read when a step is first traced)."""
-    from nst.core import features
+@contextmanager
+def _summed_by(mode: str):
+    """nst as it is (`fanned`), or with fan_out's copies plain identities (`addn`)."""
+    import tensorflow as tf
 
-    def run(*run_args):
-        build = features.build_feature_extractor
+    from nst.core import losses, objective
 
-        def build_then_set(*a, **k):
-            extractor = build(*a, **k)
-            options = {"dependency_optimization": dependency_optimization}
-            tf.config.optimizer.set_experimental_options(options)
-            return extractor
+    if mode == MODES[0]:
+        yield
+        return
+    fanned = objective.fan_out
 
-        features.build_feature_extractor = build_then_set
-        try:
-            return run_pair(*run_args)
-        finally:
-            features.build_feature_extractor = build
-            features.repeatable_graphs()  # what the rest of the process expects
+    def plain(x, count):
+        return tuple(tf.identity(x) for _ in range(count))
 
-    return run
+    objective.fan_out = losses.fan_out = plain
+    try:
+        yield
+    finally:
+        objective.fan_out = losses.fan_out = fanned
 
 
 if __name__ == "__main__":

@@ -74,17 +74,6 @@ def _copy(layer: keras.layers.Layer, **changes) -> keras.layers.Layer:
     return copy
 
 
-def repeatable_graphs() -> None:
-    """Turn off Grappler's dependency optimisation for the graphs traced from now on, so that
-    a seed repeats a run bit for bit. With it, a step whose picture feeds several pixel terms
-    beside the network (tv and [loss] face_photo's blur with the style) summed its gradient
-    in an order that varied from call to call: the last bit at first, a different picture
-    after 100 steps (a 256 px float32 run, bench/results/repeatable.md). Costs nothing
-    measurable there (python -m bench.repeatable). A process-wide TensorFlow option: set
-    when a run builds its network, never at import."""
-    tf.config.optimizer.set_experimental_options({"dependency_optimization": False})
-
-
 def build_feature_extractor(
     model: ModelSettings, seed: int = 0, optimizer: str = "adam"
 ) -> keras.Model:
@@ -93,7 +82,6 @@ def build_feature_extractor(
     Its arithmetic is `compute_dtype(model.precision, optimizer)`; with bfloat16 the features
     still come out as float32, so the losses stay in float32.
     """
-    repeatable_graphs()
     constructor, preprocess_input = APPLICATIONS[model.network]
     base = _load_network(constructor, model.network, model.weights, seed)
     wanted = set(model.content_layers) | set(model.style_layers)

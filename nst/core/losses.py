@@ -11,6 +11,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from nst.core.fanout import fan_out
 from nst.inputs.colors import RGB_TO_YIQ
 
 
@@ -58,11 +59,11 @@ def tv_loss(image: tf.Tensor) -> tf.Tensor:
     Not in the 2016 paper (Mahendran & Vedaldi's smoothness prior, common in its successors);
     the mean keeps one tv_weight meaningful at every image size.
     """
-    pixels = image / 255.0
-    dx = pixels[:, :, 1:, :] - pixels[:, :, :-1, :]
-    dy = pixels[:, 1:, :, :] - pixels[:, :-1, :, :]
+    right, left, below, above = fan_out(image / 255.0, 4)  # a repeatable gradient sum
+    dx = right[:, :, 1:, :] - left[:, :, :-1, :]
+    dy = below[:, 1:, :, :] - above[:, :-1, :, :]
     return (tf.reduce_sum(tf.square(dx)) + tf.reduce_sum(tf.square(dy))) / tf.cast(
-        tf.size(pixels), tf.float32
+        tf.size(image), tf.float32
     )
 
 

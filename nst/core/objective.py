@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from nst.core.fanout import fan_out
 from nst.core.guided import (
     Regions,
     content_weight_maps,
@@ -121,13 +122,13 @@ def make_objective(extractor: keras.Model, kinds: tuple):
     random projections (int64 scalar tensor; the others ignore it)."""
 
     def objective(image: tf.Tensor, inputs: tuple, draw: tf.Tensor) -> Losses:
-        features = extractor(image)
-        seen = {(None, None): (image, features)}  # the picture at each size the terms take
+        pictures = _pictures(image, kinds, extractor)
         raw = {"content": 0.0, "style": 0.0, "tv": 0.0}
         summed, total = set(), 0.0
         for (name, kind), (weight, term_inputs) in zip(kinds, inputs, strict=True):
-            kind, at, at_features = _at_size(kind, extractor, seen)
-            loss, value = kind(at, at_features, term_inputs, draw)
+            copies, at_features = pictures[_size(kind)]
+            kind = kind.kind if isinstance(kind, AtSize) else kind
+            loss, value = kind(next(copies), at_features, term_inputs, draw)
             raw[name] = raw[name] + loss if name in summed else loss  # two style terms: added
             summed.add(name)
             total = total + weight * value
@@ -154,14 +155,23 @@ class AtSize:
     width: int
 
 
-def _at_size(kind, extractor, seen: dict) -> tuple:
-    """(the kind to call, the picture it takes, its features): AtSize's resized picture,
-    computed once per size and step; the others the picture itself."""
-    size = (kind.height, kind.width) if isinstance(kind, AtSize) else (None, None)
-    if size not in seen:
-        resized = reference_picture(seen[None, None][0], *size)
-        seen[size] = resized, extractor(resized)
-    return (kind.kind if isinstance(kind, AtSize) else kind), *seen[size]
+def _size(kind) -> tuple:
+    """The (height, width) an AtSize kind takes its picture at; (None, None): the picture's own."""
+    return (kind.height, kind.width) if isinstance(kind, AtSize) else (None, None)
+
+
+def _pictures(image: tf.Tensor, kinds: tuple, extractor) -> dict:
+    """Per size the terms take: (an iterator over copies of the picture at that size, one per
+    term, and that picture's features). Each reader of the picture (the network, each term,
+    each resize) takes its own copy (fanout: their gradients then add up in a fixed order)."""
+    sizes = [_size(kind) for _, kind in kinds]
+    others = list(dict.fromkeys(size for size in sizes if size != (None, None)))
+    own = iter(fan_out(image, 1 + sizes.count((None, None)) + len(others)))
+    pictures = {(None, None): (own, extractor(next(own)))}
+    for size in others:  # AtSize: the resized picture, once per size and step
+        resized = iter(fan_out(reference_picture(next(own), *size), 1 + sizes.count(size)))
+        pictures[size] = resized, extractor(next(resized))
+    return pictures
 
 
 def with_reference(terms: tuple, reference: tuple, height: int, width: int, mode: str) -> tuple:

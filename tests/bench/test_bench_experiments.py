@@ -78,10 +78,10 @@ def test_the_repeatable_bench_prints_both_modes_and_their_ratio(image_pair, caps
     )  # fmt: skip
     lines = capsys.readouterr().out.splitlines()
     modes = [json.loads(line) for line in lines[:2]]
-    assert [m["mode"] for m in modes] == ["off (nst)", "on (TensorFlow's default)"]
+    assert [m["mode"] for m in modes] == ["fanned (nst)", "addn (autodiff's sum)"]
     assert modes[0]["largest_difference"] == 0.0  # repeated bit for bit
     assert all(m["cpu_s_per_step"] > 0 for m in modes)
-    assert lines[2].startswith("CPU per step, off / on: ")
+    assert lines[2].startswith("CPU per step, fanned / addn: ")
 
 
 def test_the_padding_bench_prints_every_padding_against_zeros(capsys):
