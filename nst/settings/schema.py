@@ -110,12 +110,11 @@ class ModelSettings:
         "float32) | float32 | bfloat16",
     )
     content_layers: tuple[str, ...] = setting(
-        ("block4_conv2",),
+        ("block3_conv3", "block4_conv2"),
         ListOf(),
-        "layers whose features are the content (Keras names), their relative errors "
-        "averaged; block4_conv2 alone is the paper's. Adding block3_conv3 keeps thin "
-        "structures (towers, window bars) the style would dissolve, but a run with it may not "
-        "repeat bit for bit",
+        "layers whose features are the content (Keras names), each its relative error, "
+        "averaged: block4_conv2 alone is the paper's; block3_conv3 beside it keeps thin "
+        "structures (towers, window bars) the style would dissolve",
     )
     style_layers: tuple[str, ...] = setting(
         tuple(f"block{i}_conv1" for i in range(1, 6)),

@@ -20,7 +20,8 @@ def test_outputs_are_named_and_shaped_as_configured(network):
     model = model_settings(f"model.network={network}")
     extractor = build_feature_extractor(model)
     features = extractor(np.zeros((1, 64, 48, 3), np.float32))
-    assert set(features) == {"block4_conv2", *(f"block{i}_conv1" for i in range(1, 6))}
+    assert set(features) == {*model.content_layers, *(f"block{i}_conv1" for i in range(1, 6))}
+    assert model.content_layers == ("block3_conv3", "block4_conv2")
     assert features["block1_conv1"].shape == (1, 64, 48, 64)
     assert features["block4_conv2"].shape == (1, 8, 6, 512)
     assert features["block5_conv1"].shape == (1, 4, 3, 512)

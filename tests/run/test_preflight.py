@@ -294,7 +294,7 @@ def test_a_sliced_step_over_tiles_counts_its_sample_tables():
     )
     from nst.run.preflight import check_run_memory, tiled_memory_needed
 
-    prints = ("model.network=vgg16", "image.max_size=4096", "image.memory_limit=8")
+    prints = ("model.network=vgg16", "image.max_size=4096", "image.memory_limit=9")
     sliced = load_settings(None, (*prints, "loss.style_loss=sliced"))
     gram = load_settings(None, prints)
     model, height, width = sliced.model, 3072, 4096

@@ -25,7 +25,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults_load_with_resolved_paths_and_normalised_weights():
     settings = load_settings(None)
     assert settings.model.network == "vgg19"
-    assert settings.model.content_layers == ("block4_conv2",)
+    assert settings.model.content_layers == ("block3_conv3", "block4_conv2")
     assert settings.model.style_layers == tuple(f"block{i}_conv1" for i in range(1, 6))
     assert settings.model.style_layer_weights == pytest.approx((0.2,) * 5)
     assert settings.paths.content_image.is_absolute()
