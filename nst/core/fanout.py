@@ -6,7 +6,9 @@ temporary buffer that each input is added to **in the order the inputs arrive**:
 or more inputs that overlap, the last bit of the sum then varies from call to call, and after
 a hundred steps the picture differs visibly. That happened to the picture, which feeds the
 network, the tv term and the face term (bench/results/repeatable.md). Each consumer takes its
-own copy here; the copies' gradients are stacked and summed, an op Grappler leaves alone.
+own copy here; in a traced step the copies' gradients are stacked and summed, an op Grappler
+leaves alone (eagerly, as the tiled pixel terms run, they are added one after another: no
+stacked copy of a print-sized picture).
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ def fan_out(x: tf.Tensor, count: int) -> tuple:
     @tf.custom_gradient
     def copies(x):
         def gradient(*upstream):
-            # A copy nothing read arrives as None (or zeros): it adds nothing.
-            parts = [g if g is not None else tf.zeros_like(x) for g in upstream]
+            parts = [g for g in upstream if g is not None]  # a copy nothing read: None or 0
+            if tf.executing_eagerly():  # no Grappler: plain additions in order, no stack
+                total = parts[0]
+                for part in parts[1:]:
+                    total = total + part
+                return total
             return tf.reduce_sum(tf.stack(parts), axis=0)
 
         return tuple(tf.identity(x) for _ in range(count)), gradient

@@ -126,9 +126,10 @@ def make_objective(extractor: keras.Model, kinds: tuple):
         raw = {"content": 0.0, "style": 0.0, "tv": 0.0}
         summed, total = set(), 0.0
         for (name, kind), (weight, term_inputs) in zip(kinds, inputs, strict=True):
-            copies, at_features = pictures[_size(kind)]
+            picture, copies, at_features = pictures[_size(kind)]
+            at = next(copies) if _reads_pixels(kind) else picture
             kind = kind.kind if isinstance(kind, AtSize) else kind
-            loss, value = kind(next(copies), at_features, term_inputs, draw)
+            loss, value = kind(at, at_features, term_inputs, draw)
             raw[name] = raw[name] + loss if name in summed else loss  # two style terms: added
             summed.add(name)
             total = total + weight * value
@@ -162,16 +163,23 @@ def _size(kind) -> tuple:
 
 def _pictures(image: tf.Tensor, kinds: tuple, extractor) -> dict:
     """Per size the terms take: (an iterator over copies of the picture at that size, one per
-    term, and that picture's features). Each reader of the picture (the network, each term,
-    each resize) takes its own copy (fanout: their gradients then add up in a fixed order)."""
+    term, and that picture's features). Each reader of the picture (the network, each term
+    that reads the pixels, each resize) takes its own copy (fanout: their gradients then add
+    up in a fixed order); the terms of the features alone take the picture itself."""
     sizes = [_size(kind) for _, kind in kinds]
+    readers = [size for size, (_, kind) in zip(sizes, kinds, strict=True) if _reads_pixels(kind)]
     others = list(dict.fromkeys(size for size in sizes if size != (None, None)))
-    own = iter(fan_out(image, 1 + sizes.count((None, None)) + len(others)))
-    pictures = {(None, None): (own, extractor(next(own)))}
-    for size in others:  # AtSize: the resized picture, once per size and step
-        resized = iter(fan_out(reference_picture(next(own), *size), 1 + sizes.count(size)))
-        pictures[size] = resized, extractor(next(resized))
+    own = fan_out(image, 1 + readers.count((None, None)) + len(others))
+    pictures = {(None, None): (own[0], iter(own[1:]), extractor(own[0]))}
+    for k, size in enumerate(others):  # AtSize: the resized picture, once per size and step
+        resized = fan_out(reference_picture(own[-1 - k], *size), 1 + readers.count(size))
+        pictures[size] = resized[0], iter(resized[1:]), extractor(resized[0])
     return pictures
+
+
+def _reads_pixels(kind) -> bool:
+    """Whether a term reads the picture itself, not only its features (unknown kinds: yes)."""
+    return getattr(kind.kind if isinstance(kind, AtSize) else kind, "reads_pixels", True)
 
 
 def with_reference(terms: tuple, reference: tuple, height: int, width: int, mode: str) -> tuple:
@@ -206,6 +214,7 @@ class Content:
 
     layers: tuple
     weighted: bool = False
+    reads_pixels = False  # the features alone (a class attribute, not a field)
 
     def __call__(self, image, features, inputs, draw):
         targets, at_zero, weights = inputs
@@ -230,6 +239,7 @@ class GramStyle:
     (one all-ones region without masks: the paper's L_style), relative."""
 
     layers: tuple
+    reads_pixels = False
 
     def __call__(self, image, features, inputs, draw):
         grams, at_zero, layer_weights, regions = inputs
@@ -433,6 +443,8 @@ class SlicedStyle:
     GramStyle."""
 
     layers: tuple
+
+    reads_pixels = False
 
     def __call__(self, image, features, inputs, draw):
         targets, _, directions, _, regions = inputs
