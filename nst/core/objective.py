@@ -162,18 +162,19 @@ def _size(kind) -> tuple:
 
 
 def _pictures(image: tf.Tensor, kinds: tuple, extractor) -> dict:
-    """Per size the terms take: (an iterator over copies of the picture at that size, one per
-    term, and that picture's features). Each reader of the picture (the network, each term
-    that reads the pixels, each resize) takes its own copy (fanout: their gradients then add
-    up in a fixed order); the terms of the features alone take the picture itself."""
+    """Per size the terms take: (the picture at that size, an iterator over its copies for
+    the terms that read the pixels, its features). Each reader of the picture (the network,
+    each such term, each resize) takes its own copy (fanout: their gradients then add up in
+    a fixed order); the terms of the features alone read none."""
     sizes = [_size(kind) for _, kind in kinds]
     readers = [size for size, (_, kind) in zip(sizes, kinds, strict=True) if _reads_pixels(kind)]
     others = list(dict.fromkeys(size for size in sizes if size != (None, None)))
-    own = fan_out(image, 1 + readers.count((None, None)) + len(others))
-    pictures = {(None, None): (own[0], iter(own[1:]), extractor(own[0]))}
-    for k, size in enumerate(others):  # AtSize: the resized picture, once per size and step
-        resized = fan_out(reference_picture(own[-1 - k], *size), 1 + readers.count(size))
-        pictures[size] = resized[0], iter(resized[1:]), extractor(resized[0])
+    full = readers.count((None, None))
+    network, *copies = fan_out(image, 1 + full + len(others))
+    pictures = {(None, None): (network, iter(copies[:full]), extractor(network))}
+    for size, source in zip(others, copies[full:], strict=True):  # AtSize: once per size
+        network, *resized = fan_out(reference_picture(source, *size), 1 + readers.count(size))
+        pictures[size] = network, iter(resized), extractor(network)
     return pictures
 
 
@@ -443,7 +444,6 @@ class SlicedStyle:
     GramStyle."""
 
     layers: tuple
-
     reads_pixels = False
 
     def __call__(self, image, features, inputs, draw):
