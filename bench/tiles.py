@@ -35,7 +35,7 @@ def one_step(size, tile, weights, images, overrides, steps=4, memory_limit=None)
     from nst.core.objective import build_terms, tensors
     from nst.core.optimize import Session
     from nst.core.tilegrid import tile_side
-    from nst.run.preflight import step_budget
+    from nst.run.preflight import memory_needed, step_budget, tiled_memory_needed
     from nst.settings import load_settings
 
     limit = () if memory_limit is None else (f"image.memory_limit={memory_limit}",)
@@ -66,6 +66,12 @@ def one_step(size, tile, weights, images, overrides, steps=4, memory_limit=None)
         float(losses.total)
         seconds.append(time.perf_counter() - began)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    loss = settings.loss.style_loss
+    estimate = (
+        tiled_memory_needed(settings.model, width, height, "adam", 0, tile, loss)
+        if tile
+        else memory_needed(settings.model, width, height, "adam")
+    )
     return {
         "size": [width, height],
         "style": list(style.shape[1::-1]),
@@ -75,6 +81,7 @@ def one_step(size, tile, weights, images, overrides, steps=4, memory_limit=None)
         "seconds_per_step": float(np.median(seconds[1:])) if steps > 1 else None,
         "first_step_s": seconds[0],
         "peak_rss_mb": round(rss / 2**20),
+        "estimate_mb": round(estimate / 2**20),  # what the run's preflight counts
         "total": float(losses.total),
         "overrides": list(overrides),
     }

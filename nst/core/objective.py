@@ -15,7 +15,7 @@ losses.relative: α, β and the layer weights then mean the same for every netwo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import keras
@@ -55,6 +55,7 @@ from nst.core.tilegrid import (  # the sliced loss's sizes: the checks before a 
 )
 from nst.inputs.masks import Guidance, guidance_at, layer_masks, resize_mask
 from nst.settings import LossSettings, ModelSettings
+from nst.settings.networks import style_loss_layers
 
 # [loss] face_photo's blur, as a share of the picture's longer side (2 px at 512): it holds
 # the face's forms of about 4 sigma and larger (eyes, mouth, the shading of the cheeks) and
@@ -186,21 +187,24 @@ def _reads_pixels(kind) -> bool:
 def with_reference(terms: tuple, reference: tuple, height: int, width: int, mode: str) -> tuple:
     """`terms` (full size) with, by `mode`, the content term replaced by `reference`'s (the
     terms built for the picture at height x width: "content", "both"), half the style weight
-    moved to `reference`'s style term ("both") or the style term replaced by it ("style");
+    moved to `reference`'s style terms ("both") or the style terms replaced by them ("style");
     the reference terms' kinds wrapped in AtSize."""
-    content, style = named(reference, "content"), named(reference, "style")
-    referenced = []
+    content = named(reference, "content")
+    at_size = [t._replace(kind=AtSize(t.kind, height, width)) for t in reference]
+    styles = [t for t in at_size if t.name == "style"]
+    referenced, replaced = [], False
     for term in terms:
         if term.name == "content" and mode != "style":
             term = term._replace(kind=AtSize(content.kind, height, width), inputs=content.inputs)
         elif term.name == "style" and mode == "both":
             term = term._replace(weight=0.5 * term.weight)
-        elif term.name == "style" and mode == "style":
-            term = term._replace(kind=AtSize(style.kind, height, width), inputs=style.inputs)
+        elif term.name == "style" and mode == "style":  # all of them, in their place
+            referenced += [] if replaced else styles
+            replaced = True
+            continue
         referenced.append(term)
     if mode == "both":
-        kind = AtSize(style.kind, height, width)
-        referenced.append(style._replace(kind=kind, weight=0.5 * style.weight))
+        referenced += [t._replace(weight=0.5 * t.weight) for t in styles]
     return tuple(referenced)
 
 
@@ -355,11 +359,11 @@ def build_terms(
     cache = session.style if session is not None else {}
     key = (content_image.shape, loss.style_loss) if guidance is None else None
     if key not in cache:  # with masks: computed every time
-        cache[key] = style_term(
+        cache[key] = style_terms(
             features, content, content_image, style_images, model, loss, guidance, seed, tiles
         )
-    style, regions = cache.pop(key) if key is None else cache[key]
-    terms = [content_term, style, Term("tv", Smoothness(), _weight(loss.tv_weight), ())]
+    styles, regions = cache.pop(key) if key is None else cache[key]
+    terms = [content_term, *styles, Term("tv", Smoothness(), _weight(loss.tv_weight), ())]
     if temporal is not None:
         carried = tf.constant(temporal.carried[None], tf.float32)
         consistency = tf.constant(temporal.consistency[None, ..., None], tf.float32)
@@ -380,17 +384,41 @@ def _weight(value: float) -> tf.Tensor:
     return tf.constant(value, tf.float32)
 
 
-def style_term(
+def style_terms(
     features, content: dict, content_image, style_images, model, loss, guidance, seed, tiles=None
 ):
-    """(the style Term for [loss] style_loss, the Regions it uses); `tiles` (a TiledForward):
-    the Gram targets over tiles, of the style images and of the picture's size alone."""
+    """(the style Terms for [loss] style_loss, the Regions they use): one Gram or sliced term,
+    or with `mixed` a Gram term on the first blocks' layers and a sliced one on the rest
+    (networks.style_loss_layers), each layer keeping its share of style_layer_weights.
+    `tiles` (a TiledForward): the targets over tiles, of the style images and of the
+    picture's size alone."""
+    terms, regions = [], None
+    weights = dict(zip(model.style_layers, model.style_layer_weights, strict=True))
+    parts = style_loss_layers(loss.style_loss, model.style_layers)
+    for kind, layers in zip(("gram", "sliced"), parts, strict=True):
+        if not layers:
+            continue
+        part = replace(
+            model, style_layers=layers, style_layer_weights=tuple(weights[n] for n in layers)
+        )
+        term, regions = style_term(
+            features, content, content_image, style_images, part, kind, loss, guidance, seed,
+            tiles,
+        )  # fmt: skip
+        terms.append(term)
+    return tuple(terms), regions
+
+
+def style_term(
+    features, content, content_image, style_images, model, kind, loss, guidance, seed, tiles
+):
+    """(the style Term of `kind` (gram | sliced) on model.style_layers, the Regions it uses)."""
     blend = loss.style_blend_weights
     regions = make_regions(guidance, content_image, blend, model.network, model.style_layers)
     layer_weights = tf.constant(model.style_layer_weights, tf.float32)
     weight = _weight(loss.style_weight)
     painting = None if guidance is None else guidance.painting_masks
-    if loss.style_loss == "sliced":
+    if kind == "sliced":
         styled = [  # over tiles, only the grid is kept: a print's style is as large
             style_grid(features(tf.constant(s[None])), model.style_layers)
             if tiles is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from nst.core import lbfgs
@@ -42,7 +43,13 @@ from nst.settings import (
     OptimizerSettings,
     OutputSettings,
 )
-from nst.settings.networks import deepest_layer, layer_shapes, min_input_side, parameter_count
+from nst.settings.networks import (
+    deepest_layer,
+    layer_shapes,
+    min_input_side,
+    parameter_count,
+    style_loss_layers,
+)
 
 MB = 1024**2
 # Memory model: the Python and TensorFlow runtime, the network's weights (loaded whole, then
@@ -294,9 +301,10 @@ def style_extra_bytes(model, height, width, style_loss: str, regions: int, style
     nst.core.tilegrid.SlicedBytes (the sliced loss's tables and style grid); none for the Gram
     loss. A whole step with the sliced loss peaked no higher than with the Gram loss (512 and
     1024 px, bench/results/memory.md), so only a tiled step counts them."""
-    if style_loss != "sliced":
+    _, sliced = style_loss_layers(style_loss, model.style_layers)
+    if not sliced:
         return SlicedBytes(0, 0)
-    return sliced_bytes(model, height, width, regions, style_area)
+    return sliced_bytes(replace(model, style_layers=sliced), height, width, regions, style_area)
 
 
 def style_area(image: ImageSettings) -> float:

@@ -54,6 +54,26 @@ def layer_shapes(
     return tuple(shapes)
 
 
+# [loss] style_loss = mixed: the sliced loss from this block on, Gram matrices before it. A
+# sliced layer sorts each of its positions along every direction each step: at 512 px that
+# cost 2.0 CPU s a step at block1_conv1 and 0.43 at block2_conv1 against 0.04 for their Gram
+# matrices, while from block 3 on (a sixteenth of the positions) it costs about what the Gram
+# matrices do (bench/results/defaults.md). The deep layers carry the forms the sliced loss
+# keeps better (the towers, the bands across a sky); the first two the brush texture.
+MIXED_SLICED_FROM_BLOCK = 3
+
+
+def style_loss_layers(style_loss: str, layers) -> tuple[tuple, tuple]:
+    """(the style layers matched by Gram matrices, those matched by the sliced loss) under
+    [loss] style_loss (gram | sliced | mixed: the sliced loss from MIXED_SLICED_FROM_BLOCK)."""
+    if style_loss == "gram":
+        return tuple(layers), ()
+    if style_loss == "sliced":
+        return (), tuple(layers)
+    deep = tuple(n for n in layers if int(n[len("block")]) >= MIXED_SLICED_FROM_BLOCK)
+    return tuple(n for n in layers if n not in deep), deep
+
+
 def deepest_layer(network: str, layers) -> str:
     """Of `layers`, the one deepest in `network`: where the feature extractor is cut."""
     order = layer_names(network)

@@ -142,7 +142,9 @@ class LossSettings:
         "gram",
         Choice(STYLE_LOSS_CHOICES),
         "gram (the paper's Gram matrices) | sliced (whole feature distributions, sliced "
-        "Wasserstein, Heitz et al. 2021; scaled so style_weight paints about as much)",
+        "Wasserstein, Heitz et al. 2021; scaled so style_weight paints about as much; 2-3x "
+        "the time) | mixed (Gram matrices in blocks 1-2, the brush texture; sliced from block "
+        "3 on, the forms: about the Gram loss's time)",
     )
     tv_weight: float = setting(
         10.0,

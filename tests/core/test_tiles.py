@@ -547,3 +547,18 @@ def test_preflight_refuses_what_even_the_smallest_tiles_do_not_fit():
     bound = settings_of("image.max_size=4096", f"image.memory_limit={least / 1024**3 - 0.2:.2f}")
     with pytest.raises(ResourceError, match=r"allowed by \[image\] memory_limit"):
         check_run_memory(bound, 4096, 3072, 64 * 1024**3)
+
+
+@pytest.mark.parametrize("draw", [0, 3])
+def test_mixed_style_over_tiles_equals_the_whole_pictures(draw):
+    """[loss] style_loss = mixed at the default layers: a Gram term (blocks 1-2) and a sliced
+    one (blocks 3-5) in one step over tiles, the Gram slopes and the sliced tables each
+    answered to its own term: the whole picture's value and gradient."""
+    settings = settings_of("loss.style_loss=mixed", "loss.tv_weight=2", "model.padding=reflect")
+    expected, got, tiled = sliced_both(settings, 96, 81, 32, draw)
+    assert len(tiled.windows) >= 4
+    assert [type(k).__name__ for _, k in tiled.kinds if _ == "style"] == [
+        "GramStyle",
+        "SlicedStyle",
+    ]
+    assert_same(expected, got)
