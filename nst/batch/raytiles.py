@@ -104,8 +104,8 @@ class RayTiles:
         self.local = TiledObjective(extractor, kinds, key[0], *shape, side)
         if self.local.has_sliced():  # its value and ranks need the whole sample: not built here
             raise SettingsError(
-                "[loss] style_loss = sliced steps over tiles in one process only: the tiles "
-                "spread over Ray workers match the Gram loss; use style_loss = gram"
+                "[loss] style_loss = sliced or mixed steps over tiles in one process only: "
+                "the tiles spread over Ray workers match the Gram loss; use style_loss = gram"
             )
         self.windows = self.local.windows
         actor = ray.remote(TileWorker).options(num_cpus=cpus)

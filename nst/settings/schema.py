@@ -138,13 +138,16 @@ class LossSettings:
     style_weight: float = setting(
         10.0, Number(float, min=0), "beta: weight of the style term (relative error)"
     )
+    # mixed, not the paper's gram: on seven pairs at 512 px it kept thin structures and
+    # painted longer, calmer strokes (no pair looked worse) in 0.99x gram's CPU time
+    # (bench/results/defaults.md).
     style_loss: str = setting(
-        "gram",
+        "mixed",
         Choice(STYLE_LOSS_CHOICES),
-        "gram (the paper's Gram matrices) | sliced (whole feature distributions, sliced "
-        "Wasserstein, Heitz et al. 2021; scaled so style_weight paints about as much; 2-3x "
-        "the time) | mixed (Gram matrices in blocks 1-2, the brush texture; sliced from block "
-        "3 on, the forms: about the Gram loss's time)",
+        "mixed (Gram matrices in blocks 1-2, the brush texture; the sliced loss from block 3 "
+        "on, the forms: about gram's time) | gram (the paper's Gram matrices everywhere) | "
+        "sliced (whole feature distributions everywhere, sliced Wasserstein, Heitz et al. "
+        "2021, 2-3x the time); each scaled so style_weight paints about as much",
     )
     tv_weight: float = setting(
         10.0,
