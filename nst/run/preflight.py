@@ -512,6 +512,13 @@ def check_memory(
         if fits
         else "close other programs or use a machine with more memory"
     )
+    if style[0] != "gram":  # the sliced tables are what a print's last megabytes go to
+        gram = least_memory_needed(
+            model, width, height, optimizer_name, style_sizes, regions, tileable,
+            ("gram", style[1]),
+        )  # fmt: skip
+        if gram <= available:
+            fix += f", or set [loss] style_loss = gram (about {gram / MB:,.0f} MB)"
     tiles = f" even over the smallest tiles ({smallest_side(model)} px)" if tileable else ""
     raise ResourceError(
         f"a {width}x{height} image with {model.network} needs about {needed / MB:,.0f} MB of "

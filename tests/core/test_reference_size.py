@@ -25,7 +25,9 @@ ZERO = tf.constant(0, tf.int64)
 
 
 def _settings(*overrides: str):
-    return load_settings(None, ("model.weights=random", "loss.auto_regions=off", *overrides))
+    # the Gram loss: the formula below is its (the sliced part has its own tests)
+    base = ("model.weights=random", "loss.auto_regions=off", "loss.style_loss=gram")
+    return load_settings(None, (*base, *overrides))
 
 
 def _pictures(rng, shape=(48, 64, 3)):

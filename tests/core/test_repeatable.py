@@ -55,7 +55,8 @@ def test_the_objectives_gradient_repeats_bit_for_bit(content_layers):
     everywhere = (np.ones((HEIGHT, WIDTH), np.float32),)
     guidance = Guidance(everywhere, None, face_tone=face)  # style, tv and the face's blur
     terms = build_terms(extractor, content, (style,), settings.model, settings.loss, guidance)
-    assert [t.name for t in terms] == ["content", "style", "tv", "face"]
+    # the default mixed style loss: a Gram term (blocks 1-2) and a sliced one (from block 3)
+    assert [t.name for t in terms] == ["content", "style", "style", "tv", "face"]
     objective = make_objective(extractor, signature(terms))
     inputs = tuple((t.weight, t.inputs) for t in terms)
     image = tf.Variable(rng.uniform(0, 255, (1, HEIGHT, WIDTH, 3)).astype(np.float32))

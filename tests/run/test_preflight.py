@@ -296,7 +296,7 @@ def test_a_sliced_step_over_tiles_counts_its_sample_tables():
 
     prints = ("model.network=vgg16", "image.max_size=4096", "image.memory_limit=9")
     sliced = load_settings(None, (*prints, "loss.style_loss=sliced"))
-    gram = load_settings(None, prints)
+    gram = load_settings(None, (*prints, "loss.style_loss=gram"))
     model, height, width = sliced.model, 3072, 4096
     shapes = {n: (1, h, w, c) for n, h, w, c in layer_shapes("vgg16", height, width)}
     zeros = {n: np.broadcast_to(np.float32(0), shapes[n]) for n in model.style_layers}
@@ -323,8 +323,12 @@ def test_a_sliced_step_over_tiles_counts_its_sample_tables():
     assert needed == tiled_memory_needed(model, width, height) + max(tables, grid)
     available = tiled_memory_needed(model, width, height) + min(tables, grid) // 2
     assert check_run_memory(gram, width, height, available) is not None  # tiles, fits
-    with pytest.raises(ResourceError, match="even over the smallest tiles"):
+    with pytest.raises(ResourceError, match="even over the smallest tiles") as refused:
         check_run_memory(sliced, width, height, available)
+    assert "or set [loss] style_loss = gram (about" in str(refused.value)  # which would fit
+    with pytest.raises(ResourceError) as refused:
+        check_run_memory(sliced, width, height, tiled_memory_needed(model, width, height) // 2)
+    assert "style_loss = gram" not in str(refused.value)  # which would not fit either
 
 
 def test_a_sliced_step_that_fits_whole_is_not_tiled_for_its_tables():
