@@ -129,12 +129,23 @@ def tile_side(model: ModelSettings, height: int, width: int, budget: int | None)
     return side
 
 
+# Below some size smaller tiles took no less memory: at 4096x3072 a run over 192 tiles of
+# 256 px peaked 0.6 GB above its estimate and about as high as one over 42 tiles of 592 px
+# with the same targets, one over 48 of 560 px 0.1 GB above (bench/results/memory.md). A
+# step over tiles holds transients of the whole picture's size however small its tiles (the
+# gradient summed tile by tile, padded, and its way back through the mirror): a tile's step
+# is counted at no less than this many float32 copies of the picture's pixels.
+TILE_FLOOR_COPIES = 8
+
+
 def tiled_step_bytes(model: ModelSettings, height: int, width: int, side: int) -> int:
     """The estimated memory of a step over tiles of `side` px cores: the widest tile's
-    activations, and what it keeps of the whole picture (`picture_bytes`)."""
+    activations (at least TILE_FLOOR_COPIES of the picture), and what it keeps of the whole
+    picture (`picture_bytes`)."""
     halo = reach(model.network, (*model.content_layers, *model.style_layers)).halo
     tile = step_bytes(model, min(width, side + 2 * halo), min(height, side + 2 * halo))
-    return tile + picture_bytes(model, height, width)
+    floor = 4 * TILE_FLOOR_COPIES * 3 * height * width
+    return max(tile, floor) + picture_bytes(model, height, width)
 
 
 def picture_bytes(model: ModelSettings, height: int, width: int) -> int:

@@ -352,3 +352,19 @@ def test_a_sliced_step_that_fits_whole_is_not_tiled_for_its_tables():
     budget = step_budget(model, sliced.image, "adam", beside + room, width, height, "sliced")
     assert budget <= room - tables
     assert tile_side(model, height, width, budget) is not None
+
+
+def test_small_tiles_of_a_large_picture_are_counted_at_the_floor():
+    """Smaller tiles took no less memory below a size (a 4096x3072 run over 256 px tiles
+    peaked above its estimate): a tile's step counts at least TILE_FLOOR_COPIES of the
+    picture, so shrinking tiles stops saving memory there, and a picture that fits only with
+    tiles below the floor is refused before it runs."""
+    from nst.core.tilegrid import TILE_FLOOR_COPIES, picture_bytes, tiled_step_bytes
+
+    model = load_settings(None, ("model.network=vgg16",)).model
+    floor = 4 * TILE_FLOOR_COPIES * 3 * 3072 * 4096
+    kept = picture_bytes(model, 3072, 4096)
+    assert tiled_step_bytes(model, 3072, 4096, 64) == kept + floor
+    assert tiled_step_bytes(model, 3072, 4096, 256) == kept + floor  # no less than 64's
+    assert tiled_step_bytes(model, 3072, 4096, 1024) > kept + floor  # large tiles: their own
+    assert tiled_step_bytes(model, 384, 512, 64) > picture_bytes(model, 384, 512) + floor // 64
