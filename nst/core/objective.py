@@ -190,21 +190,22 @@ def with_reference(terms: tuple, reference: tuple, height: int, width: int, mode
     moved to `reference`'s style terms ("both") or the style terms replaced by them ("style");
     the reference terms' kinds wrapped in AtSize."""
     content = named(reference, "content")
-    at_size = [t._replace(kind=AtSize(t.kind, height, width)) for t in reference]
-    styles = [t for t in at_size if t.name == "style"]
-    referenced, replaced = [], False
+    referenced = []
     for term in terms:
         if term.name == "content" and mode != "style":
             term = term._replace(kind=AtSize(content.kind, height, width), inputs=content.inputs)
         elif term.name == "style" and mode == "both":
             term = term._replace(weight=0.5 * term.weight)
-        elif term.name == "style" and mode == "style":  # all of them, in their place
-            referenced += [] if replaced else styles
-            replaced = True
-            continue
+        elif term.name == "style" and mode == "style":
+            continue  # the reference's style terms take its place, below
         referenced.append(term)
-    if mode == "both":
-        referenced += [t._replace(weight=0.5 * t.weight) for t in styles]
+    if mode != "content":  # mixed has two style terms: each moves
+        share = 0.5 if mode == "both" else 1.0
+        referenced += [
+            t._replace(kind=AtSize(t.kind, height, width), weight=share * t.weight)
+            for t in reference
+            if t.name == "style"
+        ]
     return tuple(referenced)
 
 
