@@ -20,11 +20,10 @@ def test_outputs_are_named_and_shaped_as_configured(network):
     model = model_settings(f"model.network={network}")
     extractor = build_feature_extractor(model)
     features = extractor(np.zeros((1, 64, 48, 3), np.float32))
-    assert set(features) == {*model.content_layers, *(f"block{i}_conv1" for i in range(1, 6))}
+    assert set(features) == {*model.content_layers, *(f"block{i}_conv1" for i in range(1, 5))}
     assert model.content_layers == ("block3_conv3", "block4_conv2")
     assert features["block1_conv1"].shape == (1, 64, 48, 64)
     assert features["block4_conv2"].shape == (1, 8, 6, 512)
-    assert features["block5_conv1"].shape == (1, 4, 3, 512)
 
 
 def test_network_is_cut_at_the_deepest_layer_needed():
@@ -58,7 +57,7 @@ def test_avg_pooling_swaps_every_pool_and_keeps_conv_weights():
     avg_model = build_feature_extractor(model_settings("model.pooling=avg"))
     max_pools = [layer for layer in max_model.layers if "pool" in layer.name]
     avg_pools = [layer for layer in avg_model.layers if "pool" in layer.name]
-    assert len(avg_pools) == len(max_pools) == 4  # cut after block5_conv1: 4 pools before it
+    assert len(avg_pools) == len(max_pools) == 3  # cut after block4_conv2: 3 pools before it
     assert all(isinstance(pool, keras.layers.AveragePooling2D) for pool in avg_pools)
     assert all(isinstance(pool, keras.layers.MaxPooling2D) for pool in max_pools)
     for layer in max_model.layers:

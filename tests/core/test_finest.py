@@ -60,7 +60,8 @@ def test_anchor_is_zero_at_the_anchor_and_the_mean_squared_blurred_difference_el
 
 
 def test_the_shallow_model_keeps_the_style_layers_up_to_the_cut_renormalised():
-    model = load_settings(None, ("model.style_layer_weights=1, 2, 3, 4, 5",)).model
+    five = "model.style_layers=" + ",".join(f"block{i}_conv1" for i in range(1, 6))
+    model = load_settings(None, (five, "model.style_layer_weights=1, 2, 3, 4, 5")).model
     shallow = shallow_model(model)
     assert shallow.style_layers == SHALLOW_LAYERS and shallow.content_layers == ()
     np.testing.assert_allclose(shallow.style_layer_weights, (1 / 6, 2 / 6, 3 / 6))

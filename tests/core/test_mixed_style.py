@@ -55,7 +55,8 @@ def test_mixed_is_the_gram_part_plus_the_sliced_part_at_their_layer_weights(draw
     rng = np.random.default_rng(0)
     images = [rng.uniform(0, 255, (56, 64, 3)).astype(np.float32) for _ in "csi"]
     weights = "model.style_layer_weights=1,2,3,4,5"
-    mixed, terms = _total(_settings("loss.style_loss=mixed", weights), images, draw)
+    five = "model.style_layers=" + ",".join(LAYERS)  # the paper's five, block5_conv1 too
+    mixed, terms = _total(_settings("loss.style_loss=mixed", five, weights), images, draw)
     assert [type(t.kind) for t in terms if t.name == "style"] == [GramStyle, SlicedStyle]
     gram_part = _settings(
         "loss.style_loss=gram", "model.style_layers=block1_conv1,block2_conv1",

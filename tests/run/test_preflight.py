@@ -50,6 +50,10 @@ def test_layer_shapes_are_the_networks(network):
     assert layer_shapes(network, 37, 50, upto="block2_conv1")[-1] == ("block2_conv1", 18, 25, 128)
 
 
+# the paper's style layers, conv1_1 .. conv5_1 (the default leaves out block5_conv1)
+FIVE_STYLE_LAYERS = "model.style_layers=" + ",".join(f"block{i}_conv1" for i in range(1, 6))
+
+
 def test_min_input_side_counts_the_poolings_before_the_deepest_layer():
     assert min_input_side("vgg19", ["block1_conv1"]) == 1
     assert min_input_side("vgg19", ["block1_conv1", "block2_conv1"]) == 2
@@ -59,7 +63,7 @@ def test_min_input_side_counts_the_poolings_before_the_deepest_layer():
 
 
 def test_too_small_names_the_minimum_and_a_max_size_that_works(tmp_path):
-    model = load_settings(None).model  # cut at block5_conv1: 4 poolings
+    model = load_settings(None, (FIVE_STYLE_LAYERS,)).model  # cut at block5_conv1: 4 poolings
     # 100x10 may come from a 100x9.5 original (rounded), which needs 169 px to keep 16
     with pytest.raises(ImageError, match=r"at least 16 pixels.*max_size to at least 169"):
         check_fits_network(tmp_path / "x.png", 100, 10, model)
@@ -247,7 +251,7 @@ def test_the_suggested_max_size_for_a_thin_image_is_accepted(tmp_path):
 
 
 def test_with_the_source_size_the_suggestion_is_exact_and_works(tmp_path):
-    model = load_settings(None).model
+    model = load_settings(None, (FIVE_STYLE_LAYERS,)).model  # 16 px: four poolings
     for width, height in [(400, 10), (1048, 3), (1000, 15), (3000, 47), (20000, 20)]:
         with pytest.raises(ImageError) as caught:
             check_fits_network(
@@ -269,9 +273,9 @@ def test_memory_estimate_counts_each_regions_masked_features():
     model = load_settings(None).model
     plain = memory_needed(model, 256, 192)
     two = memory_needed(model, 256, 192, regions=2)
-    # VGG16, block1_conv1 .. block5_conv1: 64 + 128/4 + 256/16 + 512/64 + 512/256 values a pixel
-    assert guided_values(model, 256, 192) == 122 * 256 * 192
-    assert two - plain == 2 * GUIDED_COPIES * 4 * 122 * 256 * 192
+    # block1_conv1 .. block4_conv1: 64 + 128/4 + 256/16 + 512/64 values a pixel
+    assert guided_values(model, 256, 192) == 120 * 256 * 192
+    assert two - plain == 2 * GUIDED_COPIES * 4 * 120 * 256 * 192
     assert memory_needed(model, 256, 192, regions=1) < two
 
 
@@ -311,7 +315,7 @@ def test_a_sliced_step_over_tiles_counts_its_sample_tables():
     tables, grid = sliced_bytes(model, height, width)
     assert grid == 4 * sum(g.size for g in grids)  # a style as large as the picture
     # and the style's sorted projections: 8 sets x 64 directions x 4096 quantiles a layer
-    assert tables == 4 * (TABLE_COPIES * sample + 5 * 8 * 64 * 4096)
+    assert tables == 4 * (TABLE_COPIES * sample + len(model.style_layers) * 8 * 64 * 4096)
     assert sliced_bytes(model, height, width, regions=2).tables > tables  # masses, per region
     assert sliced_bytes(model, height, width, style_area=4).style_grid > grid
 

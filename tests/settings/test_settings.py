@@ -26,8 +26,8 @@ def test_defaults_load_with_resolved_paths_and_normalised_weights():
     settings = load_settings(None)
     assert settings.model.network == "vgg19"
     assert settings.model.content_layers == ("block3_conv3", "block4_conv2")
-    assert settings.model.style_layers == tuple(f"block{i}_conv1" for i in range(1, 6))
-    assert settings.model.style_layer_weights == pytest.approx((0.2,) * 5)
+    assert settings.model.style_layers == tuple(f"block{i}_conv1" for i in range(1, 5))
+    assert settings.model.style_layer_weights == pytest.approx((0.25,) * 4)
     assert settings.paths.content_image.is_absolute()
 
 
@@ -147,13 +147,13 @@ def test_pooling_layer_is_not_a_feature_layer():
 
 
 def test_style_layer_weights_of_wrong_length():
-    with pytest.raises(SettingsError, match="expected 5 weights, one per style layer"):
+    with pytest.raises(SettingsError, match="expected 4 weights, one per style layer"):
         load_settings(None, ("model.style_layer_weights=1, 2",))
 
 
 def test_style_layer_weights_all_zero():
     with pytest.raises(SettingsError, match="at least one weight > 0"):
-        load_settings(None, ("model.style_layer_weights=0, 0, 0, 0, 0",))
+        load_settings(None, ("model.style_layer_weights=0, 0, 0, 0",))
 
 
 def test_malformed_ini(tmp_path):

@@ -653,11 +653,11 @@ def test_normalised_equal_weights_show_as_empty_and_others_as_written(tmp_path):
     from nst.web.forms import PageFiles, form_values
 
     files = PageFiles(lambda image_id: None, lambda path: None, "imagenet")
-    equal = form_values(load_settings(None, ("model.style_layer_weights=1,1,1,1,1",)), files)
+    equal = form_values(load_settings(None, ("model.style_layer_weights=1,1,1,1",)), files)
     assert equal["model.style_layer_weights"] == ""  # equal shares: what empty means
-    settings = load_settings(None, ("model.style_layer_weights=1,1,1,1,4",))
+    settings = load_settings(None, ("model.style_layer_weights=1,1,1,5",))
     weights = form_values(settings, files)["model.style_layer_weights"]
-    assert weights == "0.125, 0.125, 0.125, 0.125, 0.5"
+    assert weights == "0.125, 0.125, 0.125, 0.625"
 
 
 def test_the_studio_loads_no_tensorflow_until_a_run():
