@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from bench.tutorial import make_reference_step
 from nst.core.objective import build_terms, make_objective, signature, tensors
+from nst.settings.networks import PAPER_STYLE_LAYERS
 
 DRAW = tf.constant(0, tf.int64)
 
@@ -26,10 +27,9 @@ DRAW = tf.constant(0, tf.int64)
 # that layer's, which the objective, averaging relative errors, weighs far less; with the
 # default mixed style loss the raw style adds sliced distances to Gram errors. The reference
 # and the strategies run the paper's objective so that the bar and the descent agree.
-PAPER_STYLE_LAYERS = ",".join(f"block{i}_conv1" for i in range(1, 6))  # conv1_1 .. conv5_1
 PAPER_OBJECTIVE = (
     "model.content_layers=block4_conv2",
-    f"model.style_layers={PAPER_STYLE_LAYERS}",
+    f"model.style_layers={','.join(PAPER_STYLE_LAYERS)}",
     "loss.style_loss=gram",
 )
 

@@ -21,6 +21,9 @@ class WeightsError(RuntimeError):
 _CONV_PER_BLOCK = {"vgg16": (2, 2, 3, 3, 3), "vgg19": (2, 2, 4, 4, 4)}
 _CHANNELS_PER_BLOCK = (64, 128, 256, 512, 512)  # the same for both networks
 _PARAMETERS = {"vgg16": 14_714_688, "vgg19": 20_024_384}  # include_top=False, as Keras counts
+# The paper's style layers, conv1_1 .. conv5_1 (Keras names, both networks); the default
+# leaves out block5_conv1 (ModelSettings.style_layers says why).
+PAPER_STYLE_LAYERS = tuple(f"block{i}_conv1" for i in range(1, 6))
 
 
 def layer_names(network: str) -> tuple[str, ...]:

@@ -42,7 +42,7 @@ from nst.settings.kinds import (
     Weights,
     setting,
 )
-from nst.settings.networks import MIN_SIDE, NETWORKS
+from nst.settings.networks import MIN_SIDE, NETWORKS, PAPER_STYLE_LAYERS
 
 # --- the sections -------------------------------------------------------------------------
 
@@ -117,7 +117,7 @@ class ModelSettings:
         "structures (towers, window bars) the style would dissolve",
     )
     style_layers: tuple[str, ...] = setting(
-        tuple(f"block{i}_conv1" for i in range(1, 5)),
+        PAPER_STYLE_LAYERS[:-1],
         ListOf(),
         "layers whose feature statistics are the style (see [loss] style_loss): the paper's "
         "five without block5_conv1, whose pull (about 200 px wide) crackled faces and "

@@ -15,6 +15,7 @@ from nst.inputs.images import load_pair
 from nst.output.runfolder import FINAL
 from nst.run.process import build_extractor
 from nst.settings import SettingsError, load_settings
+from nst.settings.networks import PAPER_STYLE_LAYERS
 from tests.helpers import call_main, loop_inputs, loop_recipe, only_run_dir, tiny_overrides
 
 SHALLOW_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1")
@@ -60,7 +61,7 @@ def test_anchor_is_zero_at_the_anchor_and_the_mean_squared_blurred_difference_el
 
 
 def test_the_shallow_model_keeps_the_style_layers_up_to_the_cut_renormalised():
-    five = "model.style_layers=" + ",".join(f"block{i}_conv1" for i in range(1, 6))
+    five = "model.style_layers=" + ",".join(PAPER_STYLE_LAYERS)
     model = load_settings(None, (five, "model.style_layer_weights=1, 2, 3, 4, 5")).model
     shallow = shallow_model(model)
     assert shallow.style_layers == SHALLOW_LAYERS and shallow.content_layers == ()

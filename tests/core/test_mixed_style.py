@@ -18,9 +18,9 @@ from nst.core.objective import (
     with_reference,
 )
 from nst.settings import load_settings
-from nst.settings.networks import style_loss_layers
+from nst.settings.networks import PAPER_STYLE_LAYERS, style_loss_layers
 
-LAYERS = tuple(f"block{i}_conv1" for i in range(1, 6))
+LAYERS = PAPER_STYLE_LAYERS
 
 
 def _settings(*overrides: str):

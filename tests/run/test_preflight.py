@@ -31,7 +31,7 @@ from nst.run.preflight import (
     step_budget,
 )
 from nst.settings import load_settings
-from nst.settings.networks import layer_names, layer_shapes, min_input_side
+from nst.settings.networks import PAPER_STYLE_LAYERS, layer_names, layer_shapes, min_input_side
 from tests.helpers.icc import ADOBE_RGB_D50, rgb_profile
 
 MB = 1024**2
@@ -51,7 +51,7 @@ def test_layer_shapes_are_the_networks(network):
 
 
 # the paper's style layers, conv1_1 .. conv5_1 (the default leaves out block5_conv1)
-FIVE_STYLE_LAYERS = "model.style_layers=" + ",".join(f"block{i}_conv1" for i in range(1, 6))
+FIVE_STYLE_LAYERS = "model.style_layers=" + ",".join(PAPER_STYLE_LAYERS)
 
 
 def test_min_input_side_counts_the_poolings_before_the_deepest_layer():
